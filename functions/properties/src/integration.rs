@@ -1,0 +1,91 @@
+//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{id}]`.
+//!
+//! Bodies are exactly the seed's shape; the next page is announced in a `Link`
+//! header so the body stays untouched.
+
+use axum::Json as AxumJson;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::{Principal, Scope};
+use shared::http::envelope::ErrorEnvelope;
+use shared::http::pagination::{self, MAX_PAGE_SIZE};
+use shared::http::query::{Path, Query};
+use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
+use shared::{ApiError, Services};
+use utoipa::IntoParams;
+
+use crate::list::page;
+use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IntegrationListParams {
+    /// 1 to 100, default 100.
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List all properties (integration API).
+#[utoipa::path(get, path = "/api/ai/properties", operation_id = "listIntegrationProperties", tag = "integration", params(IntegrationListParams),
+    security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Properties; a `Link` header with rel=\"next\" when more follow", body = IntegrationPropertyList),
+        (status = 401, description = "Missing or invalid token", body = ErrorEnvelope),
+        (status = 403, description = "Token lacks read:properties", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<IntegrationListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
+    let query = PropertyQuery {
+        org_id: principal.org_id.clone(),
+        order: PropertyOrder::CreatedAt { descending: false },
+        status: None,
+        property_type: None,
+        created_after: None,
+        created_before: None,
+    };
+    let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
+    let properties = page
+        .items
+        .iter()
+        .filter_map(|row| match row {
+            PropertyRow::Live(p) => Some(IntegrationProperty::from(p.as_ref())),
+            PropertyRow::Deleted(_) => None,
+        })
+        .collect();
+    let mut response = AxumJson(IntegrationPropertyList { properties }).into_response();
+    if let Some(cursor) = next_cursor {
+        let link = format!("</api/ai/properties?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Get detailed information about a property (integration API).
+#[utoipa::path(get, path = "/api/ai/properties/{id}", operation_id = "getIntegrationProperty", tag = "integration",
+    params(("id" = String, Path)),
+    security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The property", body = IntegrationPropertyEnvelope),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    let property =
+        services.store.properties().get(&principal.org_id, &id).await?.ok_or(ApiError::NotFound("Property"))?;
+    Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())
+}

@@ -1,0 +1,252 @@
+//! `/api/v1/properties` handlers: extract → validate → repository → envelope.
+
+use axum::extract::State;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+use shared::auth::{Principal, Scope};
+use shared::domain::property::{Property, PropertyFields, PropertyInput, PropertyPatch};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::idempotency::{IDEMPOTENT_REPLAYED_HEADER, IdempotencyKey};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
+use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
+use shared::store::properties::{Created, Written};
+use shared::{ApiError, FieldError, Services, time_format};
+
+use crate::list::{ListParams, page};
+use crate::views::{PropertyListItem, PropertyView};
+
+/// Idempotency keys are scoped to the route they were used on.
+const CREATE_SCOPE: &str = "POST /api/v1/properties";
+/// Attempts at a write without `If-Match` before answering 409.
+const WRITE_ATTEMPTS: usize = 3;
+
+fn location(id: &str) -> String {
+    format!("/api/v1/properties/{id}")
+}
+
+fn property_response(property: &Property, status: StatusCode) -> Response {
+    ApiResponse::ok(PropertyView::from(property))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(property.version))
+        .into_response()
+}
+
+async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
+    services.store.properties().get(&principal.org_id, id).await?.ok_or(ApiError::NotFound("Property"))
+}
+
+/// List properties.
+#[utoipa::path(get, path = "/api/v1/properties", operation_id = "listProperties", tag = "properties", params(ListParams),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
+    responses(
+        (status = 200, description = "A page of properties", body = SuccessEnvelope<Vec<PropertyListItem>>),
+        (status = 400, description = "Invalid filter, sort or cursor", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+        (status = 403, description = "Lacks property:read", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    let query = params.query(&principal.org_id)?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
+    let items: Vec<PropertyListItem> = page.items.iter().map(PropertyListItem::from).collect();
+    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
+    Ok(ApiResponse::page(items, pagination).into_response())
+}
+
+/// Create a property. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/api/v1/properties", operation_id = "createProperty", tag = "properties", request_body = PropertyInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = SuccessEnvelope<PropertyView>,
+            headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+        (status = 413, description = "Body over 64 KiB", body = ErrorEnvelope),
+        (status = 415, description = "Not JSON", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields, or Idempotency-Key reused with another body", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(services): State<Services>,
+    principal: Principal,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Json<PropertyInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:create", None)?;
+    let fields = body.value.validate()?;
+    let now = time_format::now();
+    let property = Property::new(&principal.org_id, fields, now);
+    let repo = services.store.properties();
+    let Some(key) = key else {
+        repo.create(&property, None).await?;
+        return Ok(created(&property));
+    };
+    let view = serde_json::to_string(&PropertyView::from(&property)).map_err(ApiError::internal)?;
+    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&property.id)), now);
+    match repo.create(&property, Some((&record, CREATE_SCOPE, &key))).await? {
+        Created::New => Ok(created(&property)),
+        Created::Replay(first) if first.fingerprint == body.fingerprint => replay(first),
+        Created::Replay(_) => Err(ApiError::Validation {
+            message: "Idempotency-Key was already used with a different request".into(),
+            details: vec![FieldError::new("Idempotency-Key", "was already used with a different body")],
+        }),
+    }
+}
+
+fn created(property: &Property) -> Response {
+    let mut response = property_response(property, StatusCode::CREATED);
+    if let Ok(value) = location(&property.id).parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// The first response again, marked as a replay.
+fn replay(first: IdempotencyRecord) -> Result<Response, ApiError> {
+    let data = RawValue::from_string(first.body).map_err(ApiError::internal)?;
+    let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
+    let version = serde_json::from_str::<serde_json::Value>(data.get()).ok().and_then(|v| v.get("version")?.as_u64());
+    let mut response = ApiResponse::ok(data)
+        .with_status(status)
+        .with_header(HeaderName::from_static(IDEMPOTENT_REPLAYED_HEADER), "true");
+    if let Some(location) = &first.location {
+        response = response.with_header(header::LOCATION, location);
+    }
+    if let Some(version) = version {
+        response = response.with_header(header::ETAG, &etag(version));
+    }
+    Ok(response.into_response())
+}
+
+/// Get a property.
+#[utoipa::path(get, path = "/api/v1/properties/{id}", operation_id = "getProperty", tag = "properties",
+    params(("id" = String, Path, description = "Property id")),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
+    responses(
+        (status = 200, description = "The property", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
+        (status = 404, description = "No such property in this organization", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    let property = load(&services, &principal, &id).await?;
+    Ok(property_response(&property, StatusCode::OK))
+}
+
+/// Reads, changes and conditionally writes a property. With `If-Match` a concurrent
+/// change is a 412; without it the write is retried on the fresh version.
+async fn update(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    precondition: &Precondition,
+    change: impl Fn(&PropertyFields) -> Result<PropertyFields, ApiError>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:update", None)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(services, principal, id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        let next = current.revised(change(&current.fields)?, time_format::now());
+        match services.store.properties().replace(&next, current.version).await? {
+            Written::Done => return Ok(property_response(&next, StatusCode::OK)),
+            Written::Missing => return Err(ApiError::NotFound("Property")),
+            Written::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
+            Written::VersionMismatch(_) => continue,
+        }
+    }
+    Err(busy())
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed("The property has changed since the ETag you sent; fetch it again".into())
+}
+
+fn busy() -> ApiError {
+    ApiError::Conflict("The property is being changed concurrently; retry, ideally with If-Match".into())
+}
+
+/// Replace a property's writable fields.
+#[utoipa::path(put, path = "/api/v1/properties/{id}", operation_id = "replaceProperty", tag = "properties", request_body = PropertyInput,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn replace(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+    body: Json<PropertyInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:update", None)?;
+    let fields = body.value.validate()?;
+    update(&services, &principal, &id, &precondition, |_| Ok(fields.clone())).await
+}
+
+/// Change some fields of a property (`address` merges field by field).
+#[utoipa::path(patch, path = "/api/v1/properties/{id}", operation_id = "patchProperty", tag = "properties", request_body = PropertyPatch,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Changed", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn patch(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+    body: Json<PropertyPatch>,
+) -> Result<Response, ApiError> {
+    update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
+}
+
+/// Delete a property. Delta syncs see a tombstone for 90 days.
+#[utoipa::path(delete, path = "/api/v1/properties/{id}", operation_id = "deleteProperty", tag = "properties",
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+) -> Result<Response, ApiError> {
+    principal.authorize("property:delete", None)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(&services, &principal, &id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        match services.store.properties().delete(&current, current.version, time_format::now()).await? {
+            Written::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Written::Missing => return Err(ApiError::NotFound("Property")),
+            Written::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
+            Written::VersionMismatch(_) => continue,
+        }
+    }
+    Err(busy())
+}

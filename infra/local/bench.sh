@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make bench`: release binary size, init time and list latency of `properties`,
+# against a private in-memory stack.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source infra/local/lib.sh
+
+cargo build --release --locked -p properties
+trap 'stack_py down --name bench' EXIT
+stack_up bench
+cargo bench --locked -p doorstep-tests --bench properties

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make dev`: the local AWS stack (persisted), demo data, and every function behind
+# `cargo lambda watch` at http://localhost:9000. Ctrl-C stops all of it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source infra/local/lib.sh
+
+DEV_DDB_PORT=${DEV_DDB_PORT:-8000}
+DEV_MOTO_PORT=${DEV_MOTO_PORT:-5050}
+DEV_API_PORT=${DEV_API_PORT:-9000}
+
+trap 'stack_py down --name dev' EXIT
+stack_up dev --ddb-port "$DEV_DDB_PORT" --moto-port "$DEV_MOTO_PORT" --persist
+export RUST_LOG=${RUST_LOG:-info}
+
+cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed
+
+cat <<MSG
+
+Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request compiles the functions).
+  Token for the demo owner:   TOKEN=\$(make -s token)
+  Another organization:       make -s token ARGS="--org other"
+  Try:                        curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
+Ctrl-C stops the API and the local stack.
+
+MSG
+cargo lambda watch --invoke-port "$DEV_API_PORT"

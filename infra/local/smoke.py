@@ -1,0 +1,75 @@
+"""Smoke test of the real Lambda path: HTTP -> cargo lambda watch's router -> the
+function binary -> DynamoDB Local. Run by infra/local/smoke.sh with the stack's env.
+
+Usage: smoke.py BASE_URL OWNER_TOKEN OTHER_ORG_TOKEN
+"""
+
+import json
+import sys
+import urllib.error
+import urllib.request
+
+BASE, OWNER, STRANGER = sys.argv[1], sys.argv[2], sys.argv[3]
+results = {"passed": 0, "failed": 0}
+
+
+def call(method, path, token=None, body=None, headers=None):
+    request = urllib.request.Request(BASE + path, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, data=data, timeout=120) as response:
+            status, raw, hdrs = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, hdrs = error.code, error.read(), error.headers
+    return status, (json.loads(raw) if raw else None), hdrs
+
+
+def check(name, condition):
+    results["passed" if condition else "failed"] += 1
+    print(f"{'ok  ' if condition else 'FAIL'} {name}")
+
+
+body = {
+    "name": "Smoke Test Towers",
+    "type": "residential",
+    "address": {"street": "1 Smoke St", "city": "Austin", "state": "TX", "postal_code": "73301", "country": "US"},
+    "total_value": 250000,
+}
+
+status, doc, _ = call("GET", "/api/v1/properties")
+check("no token -> 401 AUTHENTICATION_FAILED", status == 401 and doc["error"]["code"] == "AUTHENTICATION_FAILED")
+
+status, doc, headers = call("POST", "/api/v1/properties", OWNER, body)
+check("create -> 201 with Location", status == 201 and headers.get("Location", "").endswith(doc["data"]["id"]))
+pid = doc["data"]["id"] if status == 201 else "prop_missing"
+
+status, doc, headers = call("GET", f"/api/v1/properties/{pid}", OWNER)
+check("read -> 200 with ETag", status == 200 and headers.get("ETag") == '"1"')
+
+status, doc, _ = call("PATCH", f"/api/v1/properties/{pid}", OWNER, {"name": "Smoke Tower"}, {"If-Match": '"1"'})
+check("patch with If-Match -> 200, version 2", status == 200 and doc["data"]["version"] == 2)
+
+status, doc, _ = call("PATCH", f"/api/v1/properties/{pid}", OWNER, {"name": "Stale"}, {"If-Match": '"1"'})
+check("stale If-Match -> 412", status == 412 and doc["error"]["code"] == "PRECONDITION_FAILED")
+
+status, doc, _ = call("GET", f"/api/v1/properties/{pid}", STRANGER)
+check("another organization -> 404", status == 404 and doc["error"]["code"] == "RESOURCE_NOT_FOUND")
+
+status, doc, _ = call("GET", "/api/ai/properties", OWNER)
+check("integration list has the seed shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
+
+status, _, _ = call("DELETE", f"/api/v1/properties/{pid}", OWNER, headers={"If-Match": '"2"'})
+check("delete -> 204", status == 204)
+
+status, _, _ = call("GET", f"/api/v1/properties/{pid}", OWNER)
+check("deleted -> 404", status == 404)
+
+print(f"smoke: {results['passed']} passed, {results['failed']} failed")
+sys.exit(1 if results["failed"] else 0)

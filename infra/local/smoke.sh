@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs `cargo lambda watch` on a free port against the current stack's env and
+# drives the API through it with smoke.py. Stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=.local/test/watch.log
+mkdir -p .local/test
+# Own process group, so the function processes it spawns stop with it.
+setsid cargo lambda watch --invoke-port "$port" --ignore-changes >"$log" 2>&1 &
+watch_pid=$!
+trap 'kill -TERM -- -"$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 120); do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then break; fi
+  if ! kill -0 "$watch_pid" 2>/dev/null; then echo "cargo lambda watch exited; see $log" >&2; exit 1; fi
+  sleep 0.5
+done
+
+owner=$(cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- token)
+other=$(cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- token --org other)
+python3 infra/local/smoke.py "http://127.0.0.1:$port" "$owner" "$other" || { echo "--- $log" >&2; tail -50 "$log" >&2; exit 1; }

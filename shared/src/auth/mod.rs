@@ -1,0 +1,12 @@
+//! Authentication and authorization: bearer JWTs (RS256, `kid`), OAuth scopes,
+//! API keys, the role → permission matrix and organization scoping.
+
+pub mod api_key;
+pub mod jwt;
+pub mod permissions;
+pub mod principal;
+pub mod scope;
+
+pub use permissions::{PermissionSet, Role};
+pub use principal::{Actor, AuthState, Authenticator, Principal};
+pub use scope::Scope;

@@ -1,0 +1,167 @@
+//! The authenticated caller of a request, and the extractor that produces it.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use subtle::ConstantTimeEq;
+
+use crate::auth::api_key::{self, API_KEY_HEADER};
+use crate::auth::jwt::JwtVerifier;
+use crate::auth::permissions::{PermissionSet, Role};
+use crate::auth::scope::Scope;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// Lets a SuperAdmin act inside another organization.
+pub const ORGANIZATION_HEADER: &str = "x-organization-id";
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    User { user_id: String, email: Option<String>, roles: Vec<Role>, tenant_profile_id: Option<String> },
+    ApiKey { key_id: String },
+}
+
+/// An authenticated caller, always bound to exactly one organization.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org_id: String,
+    pub actor: Actor,
+    pub permissions: PermissionSet,
+    /// OAuth access tokens only: the scopes the user granted the app.
+    pub scopes: Option<Vec<Scope>>,
+    pub client_id: Option<String>,
+}
+
+impl Principal {
+    /// Requires a permission and, for OAuth tokens, the route's scope. A route with no
+    /// scope is closed to OAuth apps.
+    pub fn authorize(&self, permission: &str, scope: Option<Scope>) -> Result<(), ApiError> {
+        if let Some(granted) = &self.scopes {
+            let scoped = scope.is_some_and(|s| granted.contains(&s));
+            if !scoped {
+                let needed =
+                    scope.map_or("a scope this app cannot request".to_owned(), |s| format!("scope {}", s.name()));
+                return Err(ApiError::InsufficientPermissions(format!("This request needs {needed}")));
+            }
+        }
+        if !self.permissions.allows(permission) {
+            return Err(ApiError::InsufficientPermissions(format!("This request needs permission {permission}")));
+        }
+        Ok(())
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        matches!(&self.actor, Actor::User { roles, .. } if roles.contains(&role))
+    }
+}
+
+/// Verifies credentials. Built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    jwt: JwtVerifier,
+    store: Store,
+}
+
+/// Router states that can authenticate requests.
+pub trait AuthState {
+    fn authenticator(&self) -> &Authenticator;
+}
+
+impl Authenticator {
+    pub fn new(jwt: JwtVerifier, store: Store) -> Self {
+        Self { jwt, store }
+    }
+
+    /// Authenticates from request headers: `Authorization: Bearer` or `X-API-Key`.
+    pub async fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+        if let Some(value) = headers.get(AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::AuthenticationFailed("Authorization must be a Bearer token"))?;
+            let principal = self.verify_token(token)?;
+            return with_org_override(principal, headers);
+        }
+        if let Some(value) = headers.get(API_KEY_HEADER) {
+            let raw = value.to_str().map_err(|_| ApiError::AuthenticationFailed("Invalid API key"))?;
+            return self.verify_api_key(raw.trim()).await;
+        }
+        Err(ApiError::AuthenticationFailed("Authentication required: send a Bearer token or an X-API-Key"))
+    }
+
+    fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
+        let claims = self.jwt.verify(token)?;
+        let roles: Vec<Role> = claims.org_roles.iter().filter_map(|r| Role::parse(r)).collect();
+        let permissions = PermissionSet::from_roles(&roles, &claims.permissions);
+        let scopes = claims.scope.as_deref().map(Scope::parse_list);
+        Ok(Principal {
+            org_id: claims.org_id,
+            actor: Actor::User {
+                user_id: claims.sub,
+                email: claims.email,
+                roles,
+                tenant_profile_id: claims.tenant_profile_id,
+            },
+            permissions,
+            scopes,
+            client_id: claims.client_id,
+        })
+    }
+
+    async fn verify_api_key(&self, raw: &str) -> Result<Principal, ApiError> {
+        let invalid = ApiError::AuthenticationFailed("Invalid API key");
+        let presented = api_key::parse(raw).ok_or(invalid)?;
+        let record = self
+            .store
+            .api_keys()
+            .get(&presented.org_id, &presented.key_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::AuthenticationFailed("Invalid API key"))?;
+        let matches: bool = api_key::digest(presented.secret).as_bytes().ct_eq(record.secret_hash.as_bytes()).into();
+        if !matches || !record.is_usable(crate::time_format::now()) {
+            return Err(ApiError::AuthenticationFailed("Invalid API key"));
+        }
+        Ok(Principal {
+            org_id: record.org_id,
+            actor: Actor::ApiKey { key_id: record.id },
+            permissions: PermissionSet::from_roles(&[], &record.permissions),
+            scopes: None,
+            client_id: None,
+        })
+    }
+}
+
+/// Only a SuperAdmin may name another organization; anyone else naming one that is
+/// not their own is refused rather than silently ignored.
+fn with_org_override(mut principal: Principal, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+    let Some(value) = headers.get(ORGANIZATION_HEADER) else {
+        return Ok(principal);
+    };
+    let org_id = value.to_str().map_err(|_| ApiError::BadRequest("Invalid X-Organization-ID".into()))?;
+    if org_id == principal.org_id {
+        return Ok(principal);
+    }
+    if !principal.has_role(Role::SuperAdmin) {
+        return Err(ApiError::InsufficientPermissions("Only a SuperAdmin may set X-Organization-ID".into()));
+    }
+    if !crate::domain::ids::is_valid(org_id, "org") {
+        return Err(ApiError::BadRequest("Invalid X-Organization-ID".into()));
+    }
+    principal.org_id = org_id.to_owned();
+    Ok(principal)
+}
+
+impl<S: AuthState + Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = state.authenticator().authenticate(&parts.headers).await?;
+        tracing::Span::current().record("org_id", principal.org_id.as_str());
+        Ok(principal)
+    }
+}

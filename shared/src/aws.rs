@@ -1,0 +1,24 @@
+//! AWS SDK clients, built once per cold start.
+//!
+//! Endpoints come from the standard `AWS_ENDPOINT_URL_*` variables, so the same
+//! binary talks to AWS or to the local stack without a code path of its own.
+
+use aws_config::BehaviorVersion;
+
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sdk_config: aws_config::SdkConfig,
+}
+
+impl AwsClients {
+    pub async fn load() -> Self {
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk_config),
+            sdk_config,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Domain models and their validation. Invalid values are rejected at the boundary
+//! with field-level details.
+
+pub mod ids;
+pub mod money;
+pub mod patch;
+pub mod property;
+pub mod validation;
+
+pub use money::{Currency, Money};
+pub use patch::Patch;
+pub use property::{Address, Property, PropertyStatus, PropertyType};
+pub use validation::Problems;

@@ -1,0 +1,12 @@
+//! HTTP conventions shared by every function: envelope, request ids, bodies,
+//! query strings, ETags, idempotency keys, pagination cursors and the layer stack.
+
+pub mod body;
+pub mod conventions;
+pub mod envelope;
+pub mod etag;
+pub mod idempotency;
+pub mod openapi;
+pub mod pagination;
+pub mod query;
+pub mod request_context;

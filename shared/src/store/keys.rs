@@ -1,0 +1,58 @@
+//! Key builders for the single table. Every tenant-owned partition key starts with
+//! `ORG#<org_id>`, so a request can only build keys inside its own organization.
+
+use time::OffsetDateTime;
+
+use crate::time_format;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+/// The TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+/// Names the kind of item (`property`, `tombstone`, ...).
+pub const ENTITY: &str = "entity";
+
+pub const PROPERTY_PREFIX: &str = "PROPERTY#";
+
+/// `ORG#<org_id>`: the organization's own partition.
+pub fn org(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+/// `ORG#<org_id>#<COLLECTION>`: the partition of a GSI that lists one collection.
+pub fn collection(org_id: &str, name: &str) -> String {
+    format!("ORG#{org_id}#{name}")
+}
+
+pub fn property(id: &str) -> String {
+    format!("{PROPERTY_PREFIX}{id}")
+}
+
+/// `TOMBSTONE#<ENTITY>#<id>`: marks a deletion for delta syncs, until its TTL.
+pub fn tombstone(entity: &str, id: &str) -> String {
+    format!("TOMBSTONE#{entity}#{id}")
+}
+
+/// Case-insensitive name order, ties broken by id.
+pub fn by_name(name: &str, id: &str) -> String {
+    format!("{}#{id}", name.to_lowercase())
+}
+
+/// Time order of the last change, ties broken by id.
+pub fn by_updated(at: OffsetDateTime, id: &str) -> String {
+    format!("{}#{id}", time_format::format(at))
+}
+
+pub fn api_key(key_id: &str) -> String {
+    format!("APIKEY#{key_id}")
+}
+
+pub fn idempotency(scope: &str, key: &str) -> String {
+    format!("IDEMPOTENCY#{scope}#{key}")
+}

@@ -1,0 +1,111 @@
+//! The create → read → update → delete flow, and organization isolation.
+
+use doorstep_tests::{app, new_org, property_body};
+use http::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_property_goes_through_its_whole_life() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+
+    // Create
+    let created = app.post("/api/v1/properties", &token, &property_body("Sunset Apartments")).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["success"], true);
+    let data = &created.body["data"];
+    let id = data["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("prop_"));
+    assert_eq!(created.header("location"), Some(format!("/api/v1/properties/{id}").as_str()));
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    assert!(created.text.contains(r#""total_value":1200000.00"#), "{}", created.text);
+    assert_eq!(data["version"], 1);
+    assert_eq!(data["unit_count"], 0);
+    assert_eq!(data["status"], "active");
+    assert!(created.body["meta"]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+
+    // Read
+    let uri = format!("/api/v1/properties/{id}");
+    let read = app.get(&uri, &token).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["data"], *data);
+    assert_eq!(read.header("etag"), Some("\"1\""));
+
+    // Replace with If-Match
+    let mut replacement = property_body("Sunset Towers");
+    replacement["type"] = json!("mixed");
+    let replaced = app.call(Method::PUT, &uri, Some(&token), Some(&replacement), &[("if-match", "\"1\"")]).await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    assert_eq!(replaced.body["data"]["name"], "Sunset Towers");
+    assert_eq!(replaced.body["data"]["type"], "mixed");
+    assert_eq!(replaced.body["data"]["created_at"], data["created_at"]);
+    assert_eq!(replaced.header("etag"), Some("\"2\""));
+
+    // Patch: only the named fields change; address merges
+    let patch = json!({"address": {"city": "Oakland"}, "total_value": 1500000.25});
+    let patched = app.call(Method::PATCH, &uri, Some(&token), Some(&patch), &[("if-match", "\"2\"")]).await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["data"]["address"]["city"], "Oakland");
+    assert_eq!(patched.body["data"]["address"]["street"], "123 Main St");
+    assert_eq!(patched.body["data"]["name"], "Sunset Towers");
+    assert!(patched.text.contains(r#""total_value":1500000.25"#), "{}", patched.text);
+    assert_eq!(patched.body["data"]["version"], 3);
+
+    // Delete, then it is gone
+    let deleted = app.call(Method::DELETE, &uri, Some(&token), None, &[("if-match", "\"3\"")]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(deleted.body, serde_json::Value::Null);
+    let gone = app.get(&uri, &token).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.error_code(), "RESOURCE_NOT_FOUND");
+    let again = app.call(Method::DELETE, &uri, Some(&token), None, &[]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_organization_sees_nothing_and_gets_404() {
+    let app = app().await;
+    let owner = app.token(&new_org(), &["OrganizationOwner"]);
+    let stranger = app.token(&new_org(), &["OrganizationOwner"]);
+    let id = app.create_property(&owner, "Private Place").await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/properties/{id}");
+
+    for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+        let body = match method {
+            Method::PUT => Some(property_body("Taken Over")),
+            Method::PATCH => Some(json!({"name": "Taken Over"})),
+            _ => None,
+        };
+        let response = app.call(method.clone(), &uri, Some(&stranger), body.as_ref(), &[]).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} by another organization");
+        assert_eq!(response.error_code(), "RESOURCE_NOT_FOUND");
+    }
+    let ai = app.get(&format!("/api/ai/properties/{id}"), &stranger).await;
+    assert_eq!(ai.status, StatusCode::NOT_FOUND);
+    let listed = app.get("/api/v1/properties", &stranger).await;
+    assert_eq!(listed.body["data"], json!([]));
+
+    // The owner's property is untouched.
+    let mine = app.get(&uri, &owner).await;
+    assert_eq!(mine.body["data"]["name"], "Private Place");
+    assert_eq!(mine.body["data"]["version"], 1);
+}
+
+#[tokio::test]
+async fn a_superadmin_may_act_in_a_named_organization_and_nobody_else_may() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let id = app.create_property(&owner, "Audited").await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/properties/{id}");
+
+    let admin = app.token(&new_org(), &["SuperAdmin"]);
+    let as_admin = app.call(Method::GET, &uri, Some(&admin), None, &[("x-organization-id", &org)]).await;
+    assert_eq!(as_admin.status, StatusCode::OK);
+    assert_eq!(as_admin.body["data"]["id"], id);
+
+    let other_owner = app.token(&new_org(), &["OrganizationOwner"]);
+    let refused = app.call(Method::GET, &uri, Some(&other_owner), None, &[("x-organization-id", &org)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.error_code(), "INSUFFICIENT_PERMISSIONS");
+}

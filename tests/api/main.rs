@@ -1,0 +1,11 @@
+//! Integration tests: the properties router against DynamoDB Local and moto.
+//! Every test works in a fresh organization, so tests run in parallel safely.
+
+mod auth;
+mod conventions;
+mod crud;
+mod integration_api;
+mod lambda_events;
+mod listing;
+mod openapi;
+mod writes;

@@ -1,0 +1,166 @@
+//! Test harness: the real router against the local stack (DynamoDB Local, moto),
+//! configured by the environment that `make test` exports.
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::auth::jwt::{Claims, JwtSigner, SigningKeySecret};
+use shared::{Services, secrets};
+use tower::ServiceExt;
+
+/// The organization that `make dev` seeds and `doorstep-dev token` signs for.
+pub const DEMO_ORG_ID: &str = "org_01JD3M00000000000000000001";
+/// The organization of the second demo token, to show isolation.
+pub const OTHER_DEMO_ORG_ID: &str = "org_01JD3M00000000000000000002";
+
+/// The local stack, the properties router and a token signer.
+pub struct TestApp {
+    pub services: Services,
+    pub router: Router,
+    pub signer: JwtSigner,
+    /// The current signing key, for tests that forge tokens with it.
+    pub signing_key: SigningKeySecret,
+}
+
+/// Loads the services exactly as a Lambda cold start does, plus the signing key.
+pub async fn app() -> TestApp {
+    // Logs are captured per test and shown when one fails.
+    shared::telemetry::init();
+    let services = Services::load()
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the local stack ({e}); run the tests with `make test`"));
+    let secret_id = std::env::var("JWT_SIGNING_KEY_SECRET_ID").expect("JWT_SIGNING_KEY_SECRET_ID is set by make test");
+    let key: SigningKeySecret =
+        secrets::read_json(&services.aws.secrets, &secret_id).await.expect("signing key secret");
+    let signer = JwtSigner::new(&key).expect("signing key");
+    let router = properties::router(services.clone());
+    TestApp { services, router, signer, signing_key: key }
+}
+
+/// A fresh organization id, so tests never see each other's data.
+pub fn new_org() -> String {
+    shared::domain::ids::new("org")
+}
+
+/// Claims of a user of `org_id` with `roles`, valid for 15 minutes.
+pub fn claims(config: &shared::config::Config, org_id: &str, roles: &[&str]) -> Claims {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Claims {
+        sub: shared::domain::ids::new("user"),
+        email: Some("owner@example.com".into()),
+        org_id: org_id.to_owned(),
+        org_roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        permissions: Vec::new(),
+        tenant_profile_id: None,
+        jti: ulid::Ulid::generate().to_string(),
+        iat: now,
+        exp: now + 900,
+        aud: config.jwt_audience.clone(),
+        iss: config.jwt_issuer.clone(),
+        scope: None,
+        client_id: None,
+    }
+}
+
+/// A response with its body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    /// The body as sent, for checks of number formatting that `Value` would lose.
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `error.code` of an error envelope.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// A bearer token for a user of `org_id` with `roles`.
+    pub fn token(&self, org_id: &str, roles: &[&str]) -> String {
+        self.sign(&claims(&self.services.config, org_id, roles))
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.signer.sign(claims).expect("sign token")
+    }
+
+    /// Sends a request through the router, as API Gateway would hand it over.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        TestResponse { status, headers, body, text }
+    }
+
+    /// A JSON request with an optional bearer token and extra headers.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.send(builder.body(body).expect("request")).await
+    }
+
+    pub async fn get(&self, uri: &str, token: &str) -> TestResponse {
+        self.call(Method::GET, uri, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, uri: &str, token: &str, body: &Value) -> TestResponse {
+        self.call(Method::POST, uri, Some(token), Some(body), &[]).await
+    }
+
+    /// Creates a property and returns its `data`.
+    pub async fn create_property(&self, token: &str, name: &str) -> Value {
+        let response = self.post("/api/v1/properties", token, &property_body(name)).await;
+        assert_eq!(response.status, StatusCode::CREATED, "create failed: {:?}", response.body);
+        response.body["data"].clone()
+    }
+}
+
+/// A valid create body.
+pub fn property_body(name: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "type": "residential",
+        "address": {"street": "123 Main St", "city": "San Francisco", "state": "CA", "postal_code": "94105", "country": "US"},
+        "currency": "USD",
+        "total_value": 1200000
+    })
+}
+
+/// The whole API's OpenAPI 3.1 document: the shared skeleton plus every function's paths.
+pub fn openapi_document() -> String {
+    let mut document = shared::http::openapi::base();
+    document.merge(properties::openapi());
+    let mut text = document.to_pretty_json().expect("OpenAPI serializes");
+    text.push('\n');
+    text
+}
