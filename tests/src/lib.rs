@@ -27,7 +27,7 @@ pub struct TestApp {
 /// Loads the services exactly as a Lambda cold start does, plus the signing key.
 pub async fn app() -> TestApp {
     // Logs are captured per test and shown when one fails.
-    shared::telemetry::init();
+    shared::telemetry::init_for_tests();
     let services = Services::load()
         .await
         .unwrap_or_else(|e| panic!("cannot reach the local stack ({e}); run the tests with `make test`"));

@@ -153,7 +153,6 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&PropertyFields) -> Result<PropertyFields, ApiError>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:update", None)?;
     for _ in 0..WRITE_ATTEMPTS {
         let current = load(services, principal, id).await?;
         if !precondition.allows(current.version) {
@@ -217,6 +216,7 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<PropertyPatch>,
 ) -> Result<Response, ApiError> {
+    principal.authorize("property:update", None)?;
     update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
 }
 

@@ -60,16 +60,7 @@ impl<'a> ApiKeyRepository<'a> {
         item.insert(PK.into(), s(keys::org(&record.org_id)));
         item.insert(SK.into(), s(keys::api_key(&record.id)));
         item.insert(keys::ENTITY.into(), s("api_key"));
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
+        self.store.put_new(item).await
     }
 
     /// Marks a key revoked; it stops authenticating at once.

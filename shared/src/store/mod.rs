@@ -39,6 +39,19 @@ impl Store {
         &self.table
     }
 
+    /// Writes an item that must not exist yet (`attribute_not_exists(PK)`).
+    pub async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
     pub fn properties(&self) -> properties::PropertyRepository<'_> {
         properties::PropertyRepository::new(self)
     }

@@ -166,15 +166,7 @@ impl<'a> PropertyRepository<'a> {
     ) -> Result<Created, StoreError> {
         let item = to_item(property)?;
         let Some((record, scope, key)) = idempotency else {
-            self.store
-                .client()
-                .put_item()
-                .table_name(self.store.table())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("PutItem", e))?;
+            self.store.put_new(item).await?;
             return Ok(Created::New);
         };
         let put_property = Put::builder()
