@@ -8,4 +8,5 @@ source infra/local/lib.sh
 cargo build --release --locked -p properties
 trap 'stack_py down --name bench' EXIT
 stack_up bench
-cargo bench --locked -p doorstep-tests --bench properties
+# Request logs would be part of what is timed; keep only warnings.
+RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench properties
