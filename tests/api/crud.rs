@@ -109,3 +109,21 @@ async fn a_superadmin_may_act_in_a_named_organization_and_nobody_else_may() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.error_code(), "INSUFFICIENT_PERMISSIONS");
 }
+
+#[tokio::test]
+async fn ids_that_cannot_exist_are_a_404_not_an_error() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let oversized = "p".repeat(2048);
+    for id in ["prop_nope", "unit_01JD3M00000000000000000000", oversized.as_str(), "prop_01JD3M00000000000000000000"] {
+        for uri in [format!("/api/v1/properties/{id}"), format!("/api/ai/properties/{id}")] {
+            let response = app.get(&uri, &token).await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{}", &uri[..uri.len().min(60)]);
+            assert_eq!(response.error_code(), "RESOURCE_NOT_FOUND");
+        }
+        let patch = app
+            .call(Method::PATCH, &format!("/api/v1/properties/{id}"), Some(&token), Some(&json!({"name": "x"})), &[])
+            .await;
+        assert_eq!(patch.status, StatusCode::NOT_FOUND);
+    }
+}

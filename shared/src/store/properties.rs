@@ -143,8 +143,13 @@ impl<'a> PropertyRepository<'a> {
         [(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::property(id)))]
     }
 
-    /// One property of the organization (strongly consistent).
+    /// One property of the organization (strongly consistent). An id that is not a
+    /// property id cannot exist and is not looked up (an oversized one would be
+    /// refused by DynamoDB).
     pub async fn get(&self, org_id: &str, id: &str) -> Result<Option<Property>, StoreError> {
+        if !crate::domain::ids::is_valid(id, crate::domain::property::ID_PREFIX) {
+            return Ok(None);
+        }
         let output = self
             .store
             .client()
