@@ -9,6 +9,7 @@ use aws_config::BehaviorVersion;
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// For clients that only some functions build (EventBridge, ...).
     pub sdk_config: aws_config::SdkConfig,
 }
 

@@ -144,10 +144,6 @@ impl PermissionSet {
     pub fn allows(&self, required: &str) -> bool {
         self.0.iter().any(|granted| covers(granted, required))
     }
-
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
 }
 
 #[cfg(test)]

@@ -15,9 +15,3 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
         Option::<T>::deserialize(deserializer).map(|v| v.map_or(Patch::Null, Patch::Value))
     }
 }
-
-impl<T> Patch<T> {
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Patch::Absent)
-    }
-}
