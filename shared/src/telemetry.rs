@@ -2,10 +2,10 @@
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::SubscriberBuilder;
+use tracing_subscriber::fmt::format::{DefaultFields, Format};
 
-fn builder()
--> SubscriberBuilder<tracing_subscriber::fmt::format::DefaultFields, tracing_subscriber::fmt::format::Format, EnvFilter>
-{
+/// `RUST_LOG` filtering (default `info`), no targets.
+fn builder() -> SubscriberBuilder<DefaultFields, Format, EnvFilter> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false)
 }

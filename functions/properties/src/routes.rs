@@ -144,8 +144,35 @@ pub async fn read(
     Ok(property_response(&property, StatusCode::OK))
 }
 
-/// Reads, changes and conditionally writes a property. With `If-Match` a concurrent
-/// change is a 412; without it the write is retried on the fresh version.
+/// Loads the property, checks `If-Match`, and runs a write conditioned on the version
+/// just read. With `If-Match` a concurrent change is a 412; without it the write is
+/// retried on the fresh version, then answered with 409.
+async fn write_current<Fut>(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    precondition: &Precondition,
+    write: impl Fn(Property) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: Future<Output = Result<(Written, Response), ApiError>>,
+{
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(services, principal, id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        match write(current).await? {
+            (Written::Done, response) => return Ok(response),
+            (Written::Missing, _) => return Err(ApiError::NotFound("Property")),
+            (Written::VersionMismatch(_), _) if *precondition != Precondition::None => return Err(stale()),
+            (Written::VersionMismatch(_), _) => continue,
+        }
+    }
+    Err(busy())
+}
+
+/// Replaces the writable fields with `change(current)`, via [`write_current`].
 async fn update(
     services: &Services,
     principal: &Principal,
@@ -153,20 +180,15 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&PropertyFields) -> Result<PropertyFields, ApiError>,
 ) -> Result<Response, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let current = load(services, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
+    write_current(services, principal, id, precondition, |current| {
+        let next = change(&current.fields).map(|fields| current.revised(fields, time_format::now()));
+        async move {
+            let next = next?;
+            let written = services.store.properties().replace(&next, current.version).await?;
+            Ok((written, property_response(&next, StatusCode::OK)))
         }
-        let next = current.revised(change(&current.fields)?, time_format::now());
-        match services.store.properties().replace(&next, current.version).await? {
-            Written::Done => return Ok(property_response(&next, StatusCode::OK)),
-            Written::Missing => return Err(ApiError::NotFound("Property")),
-            Written::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
-            Written::VersionMismatch(_) => continue,
-        }
-    }
-    Err(busy())
+    })
+    .await
 }
 
 fn stale() -> ApiError {
@@ -236,17 +258,12 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("property:delete", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let current = load(&services, &principal, &id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
+    write_current(&services, &principal, &id, &precondition, |current| {
+        let services = &services;
+        async move {
+            let written = services.store.properties().delete(&current, current.version, time_format::now()).await?;
+            Ok((written, StatusCode::NO_CONTENT.into_response()))
         }
-        match services.store.properties().delete(&current, current.version, time_format::now()).await? {
-            Written::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
-            Written::Missing => return Err(ApiError::NotFound("Property")),
-            Written::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
-            Written::VersionMismatch(_) => continue,
-        }
-    }
-    Err(busy())
+    })
+    .await
 }
