@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::auth::Authenticator;
 use crate::auth::jwt::JwtVerifier;
-use crate::auth::{AuthState, Authenticator};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::pagination::CursorCodec;
@@ -60,11 +60,5 @@ impl Services {
             aws,
             config,
         })
-    }
-}
-
-impl AuthState for Services {
-    fn authenticator(&self) -> &Authenticator {
-        &self.authenticator
     }
 }

@@ -131,6 +131,7 @@ async fn api_keys_authenticate_until_revoked() {
         name: "reporting".into(),
         secret_hash: api_key::digest(secret),
         permissions: vec!["property:read".into()],
+        plan: Default::default(),
         created_at: time_format::now(),
         revoked_at: None,
         valid_until: None,

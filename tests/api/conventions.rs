@@ -2,6 +2,7 @@
 
 use doorstep_tests::{app, new_org};
 use http::{Method, StatusCode};
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn request_ids_are_echoed_or_generated() {
@@ -25,7 +26,14 @@ async fn request_ids_are_echoed_or_generated() {
 async fn unknown_routes_and_methods_answer_in_the_envelope() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);
-    let missing = app.get("/api/v1/nothing-here", &token).await;
+    // API Gateway answers unmapped paths itself; the function's own fallback covers paths
+    // that reach it without a route, such as a catch-all deployment.
+    let request = http::Request::get("/api/v1/nothing-here")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.gateway.function("properties").oneshot(request).await.unwrap();
+    let missing = doorstep_tests::TestResponse::read(response).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error_code(), "RESOURCE_NOT_FOUND");
 

@@ -22,7 +22,7 @@ async fn invoke(app: &TestApp, name: &str, token: &str, property_id: &str) -> (S
     let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Body::from(body.to_vec()));
-    let response = app.router.clone().oneshot(request).await.expect("infallible");
+    let response = app.gateway.router_for(&request).oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -1,5 +1,9 @@
-//! Test harness: the real router against the local stack (DynamoDB Local, moto),
-//! configured by the environment that `make test` exports.
+//! Test harness: the real routers of every function, behind an in-process stand-in for
+//! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
+
+pub mod gateway;
+
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,10 +19,11 @@ pub const DEMO_ORG_ID: &str = "org_01JD3M00000000000000000001";
 /// The organization of the second demo token, to show isolation.
 pub const OTHER_DEMO_ORG_ID: &str = "org_01JD3M00000000000000000002";
 
-/// The local stack, the properties router and a token signer.
+/// The local stack, every function's router and a token signer.
 pub struct TestApp {
     pub services: Services,
-    pub router: Router,
+    /// Routes each request to its function's router, as API Gateway would.
+    pub gateway: gateway::Gateway,
     pub signer: JwtSigner,
     /// The current signing key, for tests that forge tokens with it.
     pub signing_key: SigningKeySecret,
@@ -35,8 +40,17 @@ pub async fn app() -> TestApp {
     let key: SigningKeySecret =
         secrets::read_json(&services.aws.secrets, &secret_id).await.expect("signing key secret");
     let signer = JwtSigner::new(&key).expect("signing key");
-    let router = properties::router(services.clone());
-    TestApp { services, router, signer, signing_key: key }
+    let gateway = gateway::Gateway::from_workspace(function_routers(&services).await);
+    TestApp { services, gateway, signer, signing_key: key }
+}
+
+/// Each function's router, keyed by its package name (the name the route table uses).
+pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
+    let identity = identity::IdentityState::load(services.clone()).await.expect("identity state");
+    HashMap::from([
+        ("properties".to_owned(), properties::router(services.clone())),
+        ("identity".to_owned(), identity::router(identity)),
+    ])
 }
 
 /// A fresh organization id, so tests never see each other's data.
@@ -61,6 +75,7 @@ pub fn claims(config: &shared::config::Config, org_id: &str, roles: &[&str]) -> 
         iss: config.jwt_issuer.clone(),
         scope: None,
         client_id: None,
+        plan: None,
     }
 }
 
@@ -77,6 +92,16 @@ pub struct TestResponse {
 impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Reads a router's response.
+    pub async fn read(response: axum::response::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        TestResponse { status, headers, body, text }
     }
 
     /// `error.code` of an error envelope.
@@ -97,13 +122,9 @@ impl TestApp {
 
     /// Sends a request through the router, as API Gateway would hand it over.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        TestResponse { status, headers, body, text }
+        let router = self.gateway.router_for(&request);
+        let response = router.oneshot(request).await.expect("router is infallible");
+        TestResponse::read(response).await
     }
 
     /// A JSON request with an optional bearer token and extra headers.
@@ -160,6 +181,7 @@ pub fn property_body(name: &str) -> Value {
 pub fn openapi_document() -> String {
     let mut document = shared::http::openapi::base();
     document.merge(properties::openapi());
+    document.merge(identity::openapi());
     let mut text = document.to_pretty_json().expect("OpenAPI serializes");
     text.push('\n');
     text

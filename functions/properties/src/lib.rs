@@ -21,8 +21,8 @@ pub fn router(services: Services) -> Router {
         )
         .route("/api/ai/properties", get(integration::list))
         .route("/api/ai/properties/{id}", get(integration::read))
-        .with_state(services);
-    shared::http::conventions::apply(api)
+        .with_state(services.clone());
+    shared::http::conventions::apply(api, &services)
 }
 
 #[derive(OpenApi)]

@@ -36,6 +36,9 @@ pub struct Claims {
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The organization's plan when the token was issued; it sets the rate-limit tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::domain::Plan>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,5 +8,5 @@ pub mod principal;
 pub mod scope;
 
 pub use permissions::{PermissionSet, Role};
-pub use principal::{Actor, AuthState, Authenticator, Principal};
+pub use principal::{Actor, Authenticator, Principal};
 pub use scope::Scope;

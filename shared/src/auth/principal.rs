@@ -1,6 +1,6 @@
 //! The authenticated caller of a request, and the extractor that produces it.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
@@ -9,6 +9,7 @@ use crate::auth::api_key::{self, API_KEY_HEADER};
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::permissions::{PermissionSet, Role};
 use crate::auth::scope::Scope;
+use crate::domain::Plan;
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub struct Principal {
     /// OAuth access tokens only: the scopes the user granted the app.
     pub scopes: Option<Vec<Scope>>,
     pub client_id: Option<String>,
+    /// The organization's plan, as the credential carries it; sets the rate-limit tier.
+    pub plan: Plan,
 }
 
 impl Principal {
@@ -63,34 +66,24 @@ pub struct Authenticator {
     store: Store,
 }
 
-/// Router states that can authenticate requests.
-pub trait AuthState {
-    fn authenticator(&self) -> &Authenticator;
-}
-
 impl Authenticator {
     pub fn new(jwt: JwtVerifier, store: Store) -> Self {
         Self { jwt, store }
     }
 
     /// Authenticates from request headers: `Authorization: Bearer` or `X-API-Key`.
-    pub async fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
-        if let Some(value) = headers.get(AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::AuthenticationFailed("Authorization must be a Bearer token"))?;
+    /// `Ok(None)` when the request carries neither; other `Authorization` schemes (such as
+    /// `Basic` client authentication at the OAuth token endpoint) are left to the route.
+    pub async fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, ApiError> {
+        if let Some(token) = bearer_token(headers)? {
             let principal = self.verify_token(token)?;
-            return with_org_override(principal, headers);
+            return with_org_override(principal, headers).map(Some);
         }
         if let Some(value) = headers.get(API_KEY_HEADER) {
             let raw = value.to_str().map_err(|_| ApiError::AuthenticationFailed("Invalid API key"))?;
-            return self.verify_api_key(raw.trim()).await;
+            return self.verify_api_key(raw.trim()).await.map(Some);
         }
-        Err(ApiError::AuthenticationFailed("Authentication required: send a Bearer token or an X-API-Key"))
+        Ok(None)
     }
 
     fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
@@ -109,6 +102,7 @@ impl Authenticator {
             permissions,
             scopes,
             client_id: claims.client_id,
+            plan: claims.plan.unwrap_or_default(),
         })
     }
 
@@ -132,8 +126,28 @@ impl Authenticator {
             permissions: PermissionSet::from_roles(&[], &record.permissions),
             scopes: None,
             client_id: None,
+            plan: record.plan,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer` header; `None` for no header or another scheme.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::AuthenticationFailed("Invalid Authorization header"))?;
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::AuthenticationFailed("The Bearer token is empty"));
+    }
+    Ok(Some(token))
 }
 
 /// Only a SuperAdmin may name another organization; anyone else naming one that is
@@ -156,12 +170,24 @@ fn with_org_override(mut principal: Principal, headers: &axum::http::HeaderMap) 
     Ok(principal)
 }
 
-impl<S: AuthState + Send + Sync> FromRequestParts<S> for Principal {
+/// The principal that the access middleware (`shared::http::access`) authenticated.
+/// A route that takes `Principal` requires a credential; `Option<Principal>` allows none.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = state.authenticator().authenticate(&parts.headers).await?;
-        tracing::Span::current().record("org_id", principal.org_id.as_str());
-        Ok(principal)
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::AuthenticationFailed("Authentication required: send a Bearer token or an X-API-Key"))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
     }
 }

@@ -4,10 +4,12 @@
 pub mod ids;
 pub mod money;
 pub mod patch;
+pub mod plan;
 pub mod property;
 pub mod validation;
 
 pub use money::{Currency, Money};
 pub use patch::Patch;
+pub use plan::Plan;
 pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;

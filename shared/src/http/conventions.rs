@@ -3,8 +3,9 @@
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 
+use crate::Services;
 use crate::error::ApiError;
-use crate::http::request_context;
+use crate::http::{access, request_context};
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("Route")
@@ -18,11 +19,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("handler panicked").into_response()
 }
 
-/// Adds the envelope-shaped 404/405 fallbacks, panic containment and request ids.
-pub fn apply(router: Router) -> Router {
+/// Adds the envelope-shaped 404/405 fallbacks, authentication, panic containment and
+/// request ids.
+pub fn apply(router: Router, services: &Services) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(services.clone(), access::admit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_context::assign))
 }

@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every function: envelope, request ids, bodies,
 //! query strings, ETags, idempotency keys, pagination cursors and the layer stack.
 
+pub mod access;
 pub mod body;
 pub mod conventions;
 pub mod envelope;

@@ -15,6 +15,9 @@ pub struct ApiKeyRecord {
     /// SHA-256 of the secret, hex.
     pub secret_hash: String,
     pub permissions: Vec<String>,
+    /// The organization's plan when the key was created; sets its rate-limit tier.
+    #[serde(default)]
+    pub plan: crate::domain::Plan,
     #[serde(with = "time_format::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]

@@ -1,0 +1,23 @@
+//! Identity: Doorstep issues its own credentials. Accounts and sessions (`/api/v1/identity/*`),
+//! OAuth 2.0 apps (`/oauth/*`), API keys, and the JWKS (`/.well-known/jwks.json`).
+
+mod accounts;
+mod oauth;
+mod state;
+
+use axum::Router;
+
+pub use state::{IdentitySettings, IdentityState};
+
+/// The function's router, wrapped in the shared conventions.
+pub fn router(state: IdentityState) -> Router {
+    let api = Router::new().merge(accounts::routes()).merge(oauth::routes()).with_state(state.clone());
+    shared::http::conventions::apply(api, &state.services)
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = accounts::openapi();
+    document.merge(oauth::openapi());
+    document
+}
