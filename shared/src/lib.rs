@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod rate_limit;
 pub mod secrets;
 pub mod services;
 pub mod store;

@@ -7,13 +7,14 @@ use crate::auth::jwt::JwtVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::http::pagination::CursorCodec;
+use crate::rate_limit::{Clock, RateLimiter};
 use crate::secrets;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Config(#[from] crate::config::MissingVar),
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     #[error("JWT public keys: {0}")]
@@ -36,6 +37,8 @@ pub struct Services {
     pub store: Store,
     pub authenticator: Authenticator,
     pub cursors: CursorCodec,
+    /// Replaceable after `load` (tests set their own limits and clock).
+    pub rate_limiter: RateLimiter,
 }
 
 impl Services {
@@ -56,6 +59,7 @@ impl Services {
         Ok(Self {
             authenticator: Authenticator::new(verifier, store.clone()),
             cursors: CursorCodec::new(cursor.hmac_key.as_bytes()),
+            rate_limiter: RateLimiter::new(store.clone(), config.rate_limits.clone(), Clock::System),
             store,
             aws,
             config,

@@ -8,4 +8,5 @@ mod integration_api;
 mod lambda_events;
 mod listing;
 mod openapi;
+mod rate_limits;
 mod writes;

@@ -11,6 +11,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::auth::jwt::{Claims, JwtSigner, SigningKeySecret};
+use shared::rate_limit::{Clock, Limit, RateLimiter, RateLimits};
 use shared::{Services, secrets};
 use tower::ServiceExt;
 
@@ -29,13 +30,22 @@ pub struct TestApp {
     pub signing_key: SigningKeySecret,
 }
 
-/// Loads the services exactly as a Lambda cold start does, plus the signing key.
+/// Loads the services exactly as a Lambda cold start does, plus the signing key. Rate
+/// limits are set so high that only tests about them (see [`app_with_rate_limits`]) meet them.
 pub async fn app() -> TestApp {
+    let unlimited = Limit::new(1_000_000, 60);
+    let limits = RateLimits { standard: unlimited, premium: unlimited, enterprise: unlimited, anonymous: unlimited };
+    app_with_rate_limits(limits, Clock::System).await
+}
+
+/// Like [`app`], with the given rate limits and clock.
+pub async fn app_with_rate_limits(limits: RateLimits, clock: Clock) -> TestApp {
     // Logs are captured per test and shown when one fails.
     shared::telemetry::init_for_tests();
-    let services = Services::load()
+    let mut services = Services::load()
         .await
         .unwrap_or_else(|e| panic!("cannot reach the local stack ({e}); run the tests with `make test`"));
+    services.rate_limiter = RateLimiter::new(services.store.clone(), limits, clock);
     let secret_id = std::env::var("JWT_SIGNING_KEY_SECRET_ID").expect("JWT_SIGNING_KEY_SECRET_ID is set by make test");
     let key: SigningKeySecret =
         secrets::read_json(&services.aws.secrets, &secret_id).await.expect("signing key secret");
@@ -182,6 +192,7 @@ pub fn openapi_document() -> String {
     let mut document = shared::http::openapi::base();
     document.merge(properties::openapi());
     document.merge(identity::openapi());
+    shared::http::openapi::finish(&mut document);
     let mut text = document.to_pretty_json().expect("OpenAPI serializes");
     text.push('\n');
     text

@@ -1,22 +1,89 @@
 //! Admission of every request, before any route runs: the credential, when the request
-//! carries one, is verified once here and handed to handlers as a `Principal`.
+//! carries one, is verified once here and handed to handlers as a `Principal`; then the
+//! request is counted against its rate limit, and every response reports that limit.
 
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::Services;
+use crate::auth::{Actor, Principal};
+use crate::error::ApiError;
+use crate::rate_limit::Limit;
+use crate::store::keys;
 
-/// Middleware: authenticates `Authorization: Bearer` or `X-API-Key`. A bad credential is
-/// answered here; a request without one goes on, and routes that need one refuse it.
-pub async fn admit(State(services): State<Services>, mut request: Request, next: Next) -> Response {
-    match services.authenticator.authenticate(request.headers()).await {
-        Ok(Some(principal)) => {
+/// Middleware: authenticates `Authorization: Bearer` or `X-API-Key` (a bad credential is
+/// answered here; a request without one goes on, and routes that need one refuse it),
+/// then applies the rate limit of the credential, or of the source IP without one.
+pub async fn admit(State(services): State<Services>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let authenticated = services.authenticator.authenticate(&parts.headers).await;
+    let principal = authenticated.as_ref().ok().and_then(Option::as_ref);
+    let (bucket, limit) = match principal {
+        Some(principal) => {
             tracing::Span::current().record("org_id", principal.org_id.as_str());
-            request.extensions_mut().insert(principal);
+            credential_bucket(&services, principal)
         }
-        Ok(None) => {}
-        Err(error) => return error.into_response(),
+        None => (keys::rate_limit_ip(&source_ip(&parts)), services.rate_limiter.limits().anonymous),
+    };
+    let decision = match services.rate_limiter.consume(&bucket, limit).await {
+        Ok(decision) => Some(decision),
+        Err(error) => {
+            // Counting is protection, not the product: when the counter is unreachable the
+            // request is served rather than failed, and the outage is logged.
+            tracing::warn!(error = %error, "rate-limit counter unavailable; request not counted");
+            None
+        }
+    };
+    let mut response = match (authenticated, decision) {
+        (_, Some(decision)) if !decision.allowed() => {
+            ApiError::RateLimited { retry_after: decision.retry_after() }.into_response()
+        }
+        (Err(error), _) => error.into_response(),
+        (Ok(principal), _) => {
+            if let Some(principal) = principal {
+                parts.extensions.insert(principal);
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
+    };
+    if let Some(decision) = decision {
+        decision.write_headers(response.headers_mut());
     }
-    next.run(request).await
+    response
+}
+
+/// The bucket of a credential: the user, the OAuth app, or the API key, inside its
+/// organization, at its plan's limit.
+fn credential_bucket(services: &Services, principal: &Principal) -> (String, Limit) {
+    let credential = match (&principal.client_id, &principal.actor) {
+        (Some(client_id), _) => format!("app:{client_id}"),
+        (None, Actor::User { user_id, .. }) => format!("user:{user_id}"),
+        (None, Actor::ApiKey { key_id }) => format!("key:{key_id}"),
+    };
+    let limit = services.rate_limiter.limits().for_plan(principal.plan);
+    (keys::rate_limit_credential(&principal.org_id, &credential), limit)
+}
+
+/// The caller's address: API Gateway's `sourceIp` when behind it; otherwise (local runs and
+/// tests only) the first `X-Forwarded-For` hop, else `unknown`. Behind API Gateway the
+/// header is never trusted, since callers can set it.
+pub fn source_ip(parts: &Parts) -> String {
+    use lambda_http::request::RequestContext as Gateway;
+    if let Some(Gateway::ApiGatewayV2(ctx)) = parts.extensions.get::<Gateway>()
+        && let Some(ip) = ctx.http.source_ip.as_deref().filter(|ip| !ip.is_empty())
+    {
+        return ip.to_owned();
+    }
+    forwarded_for(&parts.headers).unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+    let first = value.split(',').next()?.trim();
+    let plain =
+        !first.is_empty() && first.len() <= 64 && first.bytes().all(|b| b.is_ascii_hexdigit() || b".:".contains(&b));
+    plain.then(|| first.to_owned())
 }

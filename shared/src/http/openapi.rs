@@ -53,3 +53,68 @@ pub fn base() -> OpenApi {
         .components(Some(components))
         .build()
 }
+
+const RATE_LIMIT_HEADERS: [(&str, &str); 4] = [
+    ("X-RateLimit-Limit", "Requests allowed in the current window"),
+    ("X-RateLimit-Remaining", "Requests left in the current window"),
+    ("X-RateLimit-Reset", "Unix time (seconds) at which the window resets"),
+    ("X-RateLimit-Window", "Length of the window in seconds"),
+];
+const TOO_MANY_REQUESTS: &str = "TooManyRequests";
+
+/// Completes the merged document with what every route shares: the `X-RateLimit-*`
+/// headers on every response, and the 429 answer.
+pub fn finish(document: &mut OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Type};
+
+    let header_ref = |name: &str| RefOr::Ref(Ref::new(format!("#/components/headers/{name}")));
+    let components = document.components.get_or_insert_with(Default::default);
+    for (name, description) in RATE_LIMIT_HEADERS {
+        let header = HeaderBuilder::new().schema(Some(utoipa::openapi::schema::Object::with_type(Type::Integer)));
+        components.headers.insert(name.to_owned(), RefOr::T(header.description(Some(description)).build()));
+    }
+    let mut too_many = ResponseBuilder::new()
+        .description("Rate limit exceeded (`RATE_LIMIT_EXCEEDED`, with `error.retry_after`)")
+        .content("application/json", ContentBuilder::new().schema(Some(ErrorEnvelope::schema())).build())
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(utoipa::openapi::schema::Object::with_type(Type::Integer)))
+                .description(Some("Seconds until the window resets"))
+                .build(),
+        )
+        .build();
+    for (name, _) in RATE_LIMIT_HEADERS {
+        too_many.headers.insert(name.to_owned(), header_ref(name));
+    }
+    components.responses.insert(TOO_MANY_REQUESTS.to_owned(), RefOr::T(too_many));
+
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    for (name, _) in RATE_LIMIT_HEADERS {
+                        response.headers.insert(name.to_owned(), header_ref(name));
+                    }
+                }
+            }
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{TOO_MANY_REQUESTS}"))));
+        }
+    }
+}

@@ -56,3 +56,19 @@ pub fn api_key(key_id: &str) -> String {
 pub fn idempotency(scope: &str, key: &str) -> String {
     format!("IDEMPOTENCY#{scope}#{key}")
 }
+
+/// `ORG#<org_id>#RATELIMIT#<credential>`: the rate-limit counters of one credential
+/// (`user:<id>`, `app:<client_id>`, `key:<id>`).
+pub fn rate_limit_credential(org_id: &str, credential: &str) -> String {
+    format!("ORG#{org_id}#RATELIMIT#{credential}")
+}
+
+/// `RATELIMIT#IP#<address>`: counters of requests that carry no credential.
+pub fn rate_limit_ip(address: &str) -> String {
+    format!("RATELIMIT#IP#{address}")
+}
+
+/// `WINDOW#<unix seconds>`: one fixed window of a rate-limit bucket.
+pub fn rate_limit_window(window_start: i64) -> String {
+    format!("WINDOW#{window_start}")
+}

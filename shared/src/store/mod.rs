@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod page;
 pub mod properties;
+pub mod rate_limits;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +59,10 @@ impl Store {
 
     pub fn api_keys(&self) -> api_keys::ApiKeyRepository<'_> {
         api_keys::ApiKeyRepository::new(self)
+    }
+
+    pub fn rate_limits(&self) -> rate_limits::RateLimitRepository<'_> {
+        rate_limits::RateLimitRepository::new(self)
     }
 }
 
