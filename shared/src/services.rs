@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::auth::Authenticator;
+use crate::auth::jwks::Jwks;
 use crate::auth::jwt::JwtVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
@@ -57,7 +58,16 @@ impl Services {
         }
         let store = Store::new(aws.dynamodb.clone(), &config.table_name);
         Ok(Self {
-            authenticator: Authenticator::new(verifier, store.clone()),
+            authenticator: Authenticator::new(
+                Jwks::refreshing(
+                    verifier,
+                    aws.secrets.clone(),
+                    &config.jwt_public_keys_secret_id,
+                    &config.jwt_audience,
+                    &config.jwt_issuer,
+                ),
+                store.clone(),
+            ),
             cursors: CursorCodec::new(cursor.hmac_key.as_bytes()),
             rate_limiter: RateLimiter::new(store.clone(), config.rate_limits.clone(), Clock::System),
             store,

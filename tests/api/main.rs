@@ -5,6 +5,7 @@ mod auth;
 mod conventions;
 mod crud;
 mod integration_api;
+mod key_rotation;
 mod lambda_events;
 mod listing;
 mod openapi;

@@ -85,6 +85,11 @@ impl JwtVerifier {
         Ok(Self { keys, validation })
     }
 
+    /// Whether the key set holds `kid`.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
     /// Verifies a compact JWS. Every failure is a 401; expiry says so.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let invalid = ApiError::AuthenticationFailed("Invalid access token");

@@ -2,6 +2,7 @@
 //! API keys, the role → permission matrix and organization scoping.
 
 pub mod api_key;
+pub mod jwks;
 pub mod jwt;
 pub mod permissions;
 pub mod principal;

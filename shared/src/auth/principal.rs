@@ -1,12 +1,14 @@
 //! The authenticated caller of a request, and the extractor that produces it.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::auth::api_key::{self, API_KEY_HEADER};
-use crate::auth::jwt::JwtVerifier;
+use crate::auth::jwks::Jwks;
 use crate::auth::permissions::{PermissionSet, Role};
 use crate::auth::scope::Scope;
 use crate::domain::Plan;
@@ -62,13 +64,13 @@ impl Principal {
 /// Verifies credentials. Built once per cold start.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
-    jwt: JwtVerifier,
+    jwt: Arc<Jwks>,
     store: Store,
 }
 
 impl Authenticator {
-    pub fn new(jwt: JwtVerifier, store: Store) -> Self {
-        Self { jwt, store }
+    pub fn new(jwt: Jwks, store: Store) -> Self {
+        Self { jwt: Arc::new(jwt), store }
     }
 
     /// Authenticates from request headers: `Authorization: Bearer` or `X-API-Key`.
@@ -76,7 +78,7 @@ impl Authenticator {
     /// `Basic` client authentication at the OAuth token endpoint) are left to the route.
     pub async fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, ApiError> {
         if let Some(token) = bearer_token(headers)? {
-            let principal = self.verify_token(token)?;
+            let principal = self.verify_token(token).await?;
             return with_org_override(principal, headers).map(Some);
         }
         if let Some(value) = headers.get(API_KEY_HEADER) {
@@ -86,8 +88,8 @@ impl Authenticator {
         Ok(None)
     }
 
-    fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
-        let claims = self.jwt.verify(token)?;
+    async fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
+        let claims = self.jwt.verify(token).await?;
         let roles: Vec<Role> = claims.org_roles.iter().filter_map(|r| Role::parse(r)).collect();
         let permissions = PermissionSet::from_roles(&roles, &claims.permissions);
         let scopes = claims.scope.as_deref().map(Scope::parse_list);
