@@ -9,3 +9,4 @@ mod lambda_events;
 mod listing;
 mod openapi;
 mod writes;
+mod leasing;

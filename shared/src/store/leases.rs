@@ -16,7 +16,9 @@ use crate::domain::unit::{Booking, Unit};
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::{PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict};
+use crate::store::transactions::{
+    PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, transact_write,
+};
 use crate::store::{Item, Store, StoreError, n, s, string_attr};
 use crate::time_format;
 
@@ -151,7 +153,7 @@ impl<'a> LeaseRepository<'a> {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, tenants_from: usize) -> Result<LeaseWritten, StoreError> {
-        let result = self.store.client().transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(LeaseWritten::Done),
             Err(err) => match failed_conditions(&err) {

@@ -15,7 +15,7 @@ use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::{batch_get, build_err, failed_conditions, version_of};
+use crate::store::transactions::{batch_get, build_err, failed_conditions, transact_write, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 
 const ENTITY_NAME: &str = "tenant";
@@ -114,14 +114,11 @@ impl<'a> TenantRepository<'a> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(build_err)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().condition_check(property).build())
-            .send()
-            .await;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().condition_check(property).build(),
+        ];
+        let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(TenantWritten::Done),
             Err(err) => match failed_conditions(&err) {

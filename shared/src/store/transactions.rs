@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
@@ -35,6 +35,32 @@ pub fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) ->
     let SdkError::ServiceError(service) = err else { return false };
     let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return false };
     cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+}
+
+/// Attempts at a transaction that keeps colliding with concurrent ones on the same
+/// items (the property item is shared by every unit and lease write of a property).
+const CONFLICT_ATTEMPTS: u32 = 10;
+
+/// Sends a transaction, retrying with jittered backoff while it is cancelled only
+/// because concurrent transactions held the same items (`TransactionConflict`).
+/// Condition failures are returned at once for the caller to interpret.
+pub async fn transact_write(
+    store: &Store,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>> {
+    let mut attempt = 0;
+    loop {
+        let result = store.client().transact_write_items().set_transact_items(Some(items.clone())).send().await;
+        match result {
+            Err(err) if attempt + 1 < CONFLICT_ATTEMPTS && failed_conditions(&err).is_none() && is_transaction_conflict(&err) => {
+                attempt += 1;
+                let jitter = u64::try_from(ulid::Ulid::generate().random() % 20).unwrap_or(0);
+                let backoff = (5u64 << attempt.min(5)) + jitter;
+                tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
 }
 
 pub fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {

@@ -17,7 +17,7 @@ use crate::domain::unit::Unit;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::{PropertyCounters, build_err, failed_conditions, version_of};
+use crate::store::transactions::{PropertyCounters, build_err, failed_conditions, transact_write, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 
 const ENTITY_NAME: &str = "unit";
@@ -124,15 +124,12 @@ impl<'a> UnitRepository<'a> {
             .map_err(build_err)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().put(self.number_claim(unit)?).build())
-            .transact_items(TransactWriteItem::builder().update(property).build())
-            .send()
-            .await;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().put(self.number_claim(unit)?).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(UnitWritten::Done),
             Err(err) => match failed_conditions(&err) {
@@ -221,15 +218,12 @@ impl<'a> UnitRepository<'a> {
             .map_err(build_err)?;
         let counters = PropertyCounters { units: -1, ..Default::default() };
         let property = counters.update(self.store, &current.org_id, &current.property_id, now)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().delete(self.number_release(current)?).build())
-            .transact_items(TransactWriteItem::builder().update(property).build())
-            .send()
-            .await;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().delete(self.number_release(current)?).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(UnitWritten::Done),
             Err(err) => match failed_conditions(&err) {
