@@ -10,3 +10,4 @@ mod listing;
 mod openapi;
 mod writes;
 mod leasing;
+mod leasing_events;
