@@ -1,6 +1,7 @@
 //! Test harness: the real routers of every function, behind an in-process stand-in for
 //! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
 
+pub mod demo_leasing;
 pub mod gateway;
 
 use std::collections::HashMap;
