@@ -44,7 +44,13 @@ async fn tenant(app: &TestApp, token: &str, property_id: &str, name: &str, email
     response.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn lease(app: &TestApp, token: &str, property_id: &str, tenant_id: &str, body: Value) -> doorstep_tests::TestResponse {
+async fn lease(
+    app: &TestApp,
+    token: &str,
+    property_id: &str,
+    tenant_id: &str,
+    body: Value,
+) -> doorstep_tests::TestResponse {
     app.post(&format!("/api/v1/properties/{property_id}/tenants/{tenant_id}/lease"), token, &body).await
 }
 
@@ -53,7 +59,17 @@ fn terms(unit_id: &str, start: &str, end: &str) -> Value {
 }
 
 /// The seed 002 unit, with our ids in place of the seed's.
-fn seed_unit(id: &str, street: &str, number: &str, zip: &str, sqft: u32, bedrooms: u32, owner: &str, start: &str, end: &str) -> String {
+fn seed_unit(
+    id: &str,
+    street: &str,
+    number: &str,
+    zip: &str,
+    sqft: u32,
+    bedrooms: u32,
+    owner: &str,
+    start: &str,
+    end: &str,
+) -> String {
     format!(
         r#"{{"ID":"{id}","streetAddress":"{street}","unitNumber":"{number}","city":"Springfield","state":"IL","zip":"{zip}","sqft":{sqft},"bedrooms":{bedrooms},"ownerID":"{owner}","possessionStartDate":"{start}","possessionEndDate":"{end}"}}"#
     )
@@ -66,10 +82,22 @@ async fn the_seed_002_examples_are_reproduced() {
     // Given the seed's two units, in their two properties
     let main = property_at(&app, &token, "123 Main Street", "Springfield", "IL", "62701").await;
     let oak = property_at(&app, &token, "456 Oak Avenue", "Springfield", "IL", "62702").await;
-    let a101 = unit(&app, &token, &main, json!({"unit_number": "A101", "sqft": 850, "bedrooms": 2, "owner_id": "5001",
-        "possession_start": "2024-01-01", "possession_end": "2025-12-31"})).await;
-    let b202 = unit(&app, &token, &oak, json!({"unit_number": "B202", "sqft": 1200, "bedrooms": 3, "owner_id": "5002",
-        "possession_start": "2024-02-15", "possession_end": "2026-02-14"})).await;
+    let a101 = unit(
+        &app,
+        &token,
+        &main,
+        json!({"unit_number": "A101", "sqft": 850, "bedrooms": 2, "owner_id": "5001",
+        "possession_start": "2024-01-01", "possession_end": "2025-12-31"}),
+    )
+    .await;
+    let b202 = unit(
+        &app,
+        &token,
+        &oak,
+        json!({"unit_number": "B202", "sqft": 1200, "bedrooms": 3, "owner_id": "5002",
+        "possession_start": "2024-02-15", "possession_end": "2026-02-14"}),
+    )
+    .await;
     let (a101, b202) = (a101["id"].as_str().unwrap(), b202["id"].as_str().unwrap());
     // An inactive unit stays out of the active feed
     unit(&app, &token, &main, json!({"unit_number": "Z999", "active": false})).await;
@@ -82,8 +110,28 @@ async fn the_seed_002_examples_are_reproduced() {
     assert_eq!(feed.header("content-type"), Some("application/json"));
     assert_eq!(feed.body.as_array().map(Vec::len), Some(2), "{}", feed.text);
     assert!(feed.text.starts_with('[') && feed.text.ends_with(']'));
-    let first = seed_unit(a101, "123 Main Street", "A101", "62701", 850, 2, "5001", "2024-01-01T00:00:00Z", "2025-12-31T23:59:59Z");
-    let second = seed_unit(b202, "456 Oak Avenue", "B202", "62702", 1200, 3, "5002", "2024-02-15T00:00:00Z", "2026-02-14T23:59:59Z");
+    let first = seed_unit(
+        a101,
+        "123 Main Street",
+        "A101",
+        "62701",
+        850,
+        2,
+        "5001",
+        "2024-01-01T00:00:00Z",
+        "2025-12-31T23:59:59Z",
+    );
+    let second = seed_unit(
+        b202,
+        "456 Oak Avenue",
+        "B202",
+        "62702",
+        1200,
+        3,
+        "5002",
+        "2024-02-15T00:00:00Z",
+        "2026-02-14T23:59:59Z",
+    );
     assert!(feed.text.contains(&first), "{}\nlacks\n{first}", feed.text);
     assert!(feed.text.contains(&second), "{}\nlacks\n{second}", feed.text);
     let inactive = app.get("/units?isActive=false", &token).await;
@@ -175,7 +223,8 @@ async fn unit_numbers_are_unique_within_a_property_and_counted() {
     let first = unit_id(&app, &token, &prop, "A101").await;
 
     // Same number, any case, same property: 409
-    let duplicate = app.post(&format!("/api/v1/properties/{prop}/units"), &token, &json!({"unit_number": "a101"})).await;
+    let duplicate =
+        app.post(&format!("/api/v1/properties/{prop}/units"), &token, &json!({"unit_number": "a101"})).await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT, "{:?}", duplicate.body);
     assert_eq!(duplicate.error_code(), "CONFLICT");
     // Same number in another property is fine
@@ -193,7 +242,8 @@ async fn unit_numbers_are_unique_within_a_property_and_counted() {
     let property = app.get(&format!("/api/v1/properties/{prop}"), &token).await;
     assert_eq!(property.body["data"]["unit_count"], 3);
     // Deleting a unit releases its number and its count
-    let deleted = app.call(Method::DELETE, &format!("/api/v1/properties/{prop}/units/{first}"), Some(&token), None, &[]).await;
+    let deleted =
+        app.call(Method::DELETE, &format!("/api/v1/properties/{prop}/units/{first}"), Some(&token), None, &[]).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     unit_id(&app, &token, &prop, "A101").await;
     let property = app.get(&format!("/api/v1/properties/{prop}"), &token).await;
@@ -208,12 +258,18 @@ async fn a_unit_round_trips_its_fields_and_status() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);
     let prop = property(&app, &token).await;
-    let created = unit(&app, &token, &prop, json!({
+    let created = unit(
+        &app,
+        &token,
+        &prop,
+        json!({
         "unit_number": "101", "building": "North", "floor": 1, "floorplan": "A1", "type": "1 Bed + Den",
         "dwelling_type": "Apartment", "sqft": 640, "bedrooms": 1, "bathrooms": 1.5, "dens": 1, "exposure": "SW",
         "view": "Courtyard", "has_garage": true, "pets": 2, "parking_stalls": 1, "storage_boxes": 1,
         "base_rent": 1500, "price_amortized": 1450.5, "owner_id": "5001",
-        "possession_start": "2024-01-01", "possession_end": "2030-12-31"})).await;
+        "possession_start": "2024-01-01", "possession_end": "2030-12-31"}),
+    )
+    .await;
     assert_eq!(created["type"], "1 Bed + Den");
     assert_eq!(created["bathrooms"], 1.5);
     assert_eq!(created["status"], "Available");
@@ -228,19 +284,39 @@ async fn a_unit_round_trips_its_fields_and_status() {
     assert!(read.text.contains(r#""price_amortized":1450.50"#), "{}", read.text);
 
     let status = app
-        .call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status_id": 3, "when_available": "December"})), &[("if-match", "\"1\"")])
+        .call(
+            Method::PUT,
+            &format!("{uri}/status"),
+            Some(&token),
+            Some(&json!({"status_id": 3, "when_available": "December"})),
+            &[("if-match", "\"1\"")],
+        )
         .await;
     assert_eq!(status.status, StatusCode::OK, "{:?}", status.body);
     assert_eq!(status.body["data"]["status"], "Notice");
     let read = app.get(&format!("{uri}/status"), &token).await;
-    assert_eq!(read.body["data"], json!({"status": "Notice", "status_id": 3, "is_available": true, "when_available": "December"}));
-    let stale = app.call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status": "Rented"})), &[("if-match", "\"1\"")]).await;
+    assert_eq!(
+        read.body["data"],
+        json!({"status": "Notice", "status_id": 3, "is_available": true, "when_available": "December"})
+    );
+    let stale = app
+        .call(
+            Method::PUT,
+            &format!("{uri}/status"),
+            Some(&token),
+            Some(&json!({"status": "Rented"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    let bad = app.call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status": "Vacant"})), &[]).await;
+    let bad =
+        app.call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status": "Vacant"})), &[]).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let unknown_id = app.call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status_id": 9})), &[]).await;
+    let unknown_id =
+        app.call(Method::PUT, &format!("{uri}/status"), Some(&token), Some(&json!({"status_id": 9})), &[]).await;
     assert_eq!(unknown_id.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let mass = app.post(&format!("/api/v1/properties/{prop}/units"), &token, &json!({"unit_number": "X", "version": 9})).await;
+    let mass =
+        app.post(&format!("/api/v1/properties/{prop}/units"), &token, &json!({"unit_number": "X", "version": 9})).await;
     assert_eq!(mass.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -252,7 +328,9 @@ async fn overlapping_leases_raced_from_20_requests_book_exactly_one() {
     let unit = unit_id(&app, &token, &prop, "R1").await;
     let mut tenants = Vec::new();
     for i in 0..20 {
-        tenants.push(tenant(&app, &token, &prop, &format!("Racer {i}"), &format!("racer{i}@example.com"), "+15550100").await);
+        tenants.push(
+            tenant(&app, &token, &prop, &format!("Racer {i}"), &format!("racer{i}@example.com"), "+15550100").await,
+        );
     }
     // Twenty different periods that all share at least one day
     let attempts = tenants.iter().enumerate().map(|(i, t)| {
@@ -294,7 +372,13 @@ async fn lease_rules_possession_adjacency_renewal_and_deletion() {
 
     // Renewal: a future lease from the next day, same tenants and unit
     let current_id = current.body["data"]["id"].as_str().unwrap();
-    let renewal = app.post(&format!("/api/v1/leases/{current_id}/renew"), &token, &json!({"end_date": day(385), "rent_amount": 2500})).await;
+    let renewal = app
+        .post(
+            &format!("/api/v1/leases/{current_id}/renew"),
+            &token,
+            &json!({"end_date": day(385), "rent_amount": 2500}),
+        )
+        .await;
     assert_eq!(renewal.status, StatusCode::CREATED, "{:?}", renewal.body);
     assert_eq!(renewal.body["data"]["start_date"], day(21));
     assert_eq!(renewal.body["data"]["status"], "Future");
@@ -422,8 +506,14 @@ async fn a_tenant_sees_only_their_own_tenancy() {
     let theirs = unit_id(&app, &token, &prop, "T2").await;
     let me = tenant(&app, &token, &prop, "Me Tenant", "me@example.com", "+15550113").await;
     let them = tenant(&app, &token, &prop, "Them Tenant", "them@example.com", "+15550114").await;
-    let my_lease = lease(&app, &token, &prop, &me, terms(&mine, &day(-5), &day(200))).await.body["data"]["id"].as_str().unwrap().to_owned();
-    let their_lease = lease(&app, &token, &prop, &them, terms(&theirs, &day(-5), &day(200))).await.body["data"]["id"].as_str().unwrap().to_owned();
+    let my_lease = lease(&app, &token, &prop, &me, terms(&mine, &day(-5), &day(200))).await.body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let their_lease = lease(&app, &token, &prop, &them, terms(&theirs, &day(-5), &day(200))).await.body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let mut tenant_claims = claims(&app.services.config, &org, &["Tenant"]);
     tenant_claims.tenant_profile_id = Some(me.clone());
@@ -432,7 +522,10 @@ async fn a_tenant_sees_only_their_own_tenancy() {
     // Their own lease, tenant record and unit: visible
     assert_eq!(app.get(&format!("/api/v1/leases/{my_lease}"), &tenant_token).await.status, StatusCode::OK);
     assert_eq!(app.get(&format!("/api/v1/properties/{prop}/tenants/{me}"), &tenant_token).await.status, StatusCode::OK);
-    assert_eq!(app.get(&format!("/api/v1/properties/{prop}/tenants/{me}/lease"), &tenant_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/v1/properties/{prop}/tenants/{me}/lease"), &tenant_token).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.get(&format!("/api/v1/properties/{prop}/units/{mine}"), &tenant_token).await.status, StatusCode::OK);
     // Another tenant's: 404, exactly as a foreign id
     for uri in [
@@ -474,7 +567,10 @@ async fn another_organization_gets_404_for_every_id() {
     let prop = property(&app, &token).await;
     let unit = unit_id(&app, &token, &prop, "F1").await;
     let ten = tenant(&app, &token, &prop, "Foreign Test", "f@example.com", "+15550115").await;
-    let lease_id = lease(&app, &token, &prop, &ten, terms(&unit, &day(0), &day(10))).await.body["data"]["id"].as_str().unwrap().to_owned();
+    let lease_id = lease(&app, &token, &prop, &ten, terms(&unit, &day(0), &day(10))).await.body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (method, uri, body) in [
         (Method::GET, format!("/api/v1/properties/{prop}/units"), None),
         (Method::POST, format!("/api/v1/properties/{prop}/units"), Some(json!({"unit_number": "X"}))),
@@ -482,13 +578,25 @@ async fn another_organization_gets_404_for_every_id() {
         (Method::PATCH, format!("/api/v1/properties/{prop}/units/{unit}"), Some(json!({"sqft": 1}))),
         (Method::DELETE, format!("/api/v1/properties/{prop}/units/{unit}"), None),
         (Method::GET, format!("/api/v1/properties/{prop}/tenants"), None),
-        (Method::POST, format!("/api/v1/properties/{prop}/tenants"), Some(json!({"name": "X", "email": "x@example.com"}))),
+        (
+            Method::POST,
+            format!("/api/v1/properties/{prop}/tenants"),
+            Some(json!({"name": "X", "email": "x@example.com"})),
+        ),
         (Method::GET, format!("/api/v1/properties/{prop}/tenants/{ten}"), None),
         (Method::DELETE, format!("/api/v1/properties/{prop}/tenants/{ten}"), None),
         (Method::GET, format!("/api/v1/properties/{prop}/tenants/{ten}/lease"), None),
-        (Method::POST, format!("/api/v1/properties/{prop}/tenants/{ten}/lease"), Some(terms(&unit, &day(100), &day(200)))),
+        (
+            Method::POST,
+            format!("/api/v1/properties/{prop}/tenants/{ten}/lease"),
+            Some(terms(&unit, &day(100), &day(200))),
+        ),
         (Method::GET, format!("/api/v1/leases/{lease_id}"), None),
-        (Method::POST, format!("/api/v1/leases/{lease_id}/move-out"), Some(json!({"move_out": format!("{}T00:00:00Z", day(0))}))),
+        (
+            Method::POST,
+            format!("/api/v1/leases/{lease_id}/move-out"),
+            Some(json!({"move_out": format!("{}T00:00:00Z", day(0))})),
+        ),
     ] {
         let response = app.call(method.clone(), &uri, Some(&stranger), body.as_ref(), &[]).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {uri}: {:?}", response.body);

@@ -38,7 +38,10 @@ async fn invoke(app: &TestApp, function: &str, name: &str, token: &str, ids: &Id
 async fn every_leasing_fixture_runs_through_lambda_http() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);
-    let mut ids = Ids { property: app.create_property(&token, "Fixture Place").await["id"].as_str().unwrap().to_owned(), ..Ids::default() };
+    let mut ids = Ids {
+        property: app.create_property(&token, "Fixture Place").await["id"].as_str().unwrap().to_owned(),
+        ..Ids::default()
+    };
 
     let (status, unit) = invoke(&app, "units", "create", &token, &ids).await;
     assert_eq!(status, StatusCode::CREATED, "{unit:?}");

@@ -160,5 +160,8 @@ async fn main() {
     }
     latencies.sort();
     let median: Duration = latencies[RUNS / 2];
-    println!("GET /units?isActive=true over {UNITS} units: median {:.1} ms of {RUNS} runs", median.as_secs_f64() * 1000.0);
+    println!(
+        "GET /units?isActive=true over {UNITS} units: median {:.1} ms of {RUNS} runs",
+        median.as_secs_f64() * 1000.0
+    );
 }

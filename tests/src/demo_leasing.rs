@@ -42,9 +42,14 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
     .await?;
     let units_uri = format!("/api/v1/properties/{property}/units");
     let mut units = Vec::new();
-    for (number, beds, sqft, rent) in
-        [("A101", 1.0, 640, 1450), ("A102", 2.0, 850, 1800), ("B201", 2.0, 900, 1850), ("B202", 3.0, 1200, 2400), ("C301", 1.5, 720, 1600), ("C302", 0.0, 480, 1200)]
-    {
+    for (number, beds, sqft, rent) in [
+        ("A101", 1.0, 640, 1450),
+        ("A102", 2.0, 850, 1800),
+        ("B201", 2.0, 900, 1850),
+        ("B202", 3.0, 1200, 2400),
+        ("C301", 1.5, 720, 1600),
+        ("C302", 0.0, 480, 1200),
+    ] {
         let body = json!({"unit_number": number, "bedrooms": beds, "bathrooms": 1, "sqft": sqft, "base_rent": rent,
             "type": format!("{beds} Bed"), "dwelling_type": "Apartment", "owner_id": "5001",
             "possession_start": "2024-01-01", "possession_end": "2030-12-31"});
@@ -65,14 +70,30 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
         return Err("could not create the demo tenant".into());
     }
     let tenants_uri = format!("/api/v1/properties/{property}/tenants");
-    let jane = created(app, &token, &tenants_uri, json!({"name": "Jane Doe", "email": "jane.doe@example.com", "phone": "+15550124"})).await?;
-    let bob = created(app, &token, &tenants_uri, json!({"name": "Bob Johnson", "email": "bob.johnson@example.com", "phone": "+15550125"})).await?;
-    let ana = created(app, &token, &tenants_uri, json!({"name": "Ana Lopez", "email": "ana.lopez@example.com", "phone": "+15550126"})).await?;
+    let jane = created(
+        app,
+        &token,
+        &tenants_uri,
+        json!({"name": "Jane Doe", "email": "jane.doe@example.com", "phone": "+15550124"}),
+    )
+    .await?;
+    let bob = created(
+        app,
+        &token,
+        &tenants_uri,
+        json!({"name": "Bob Johnson", "email": "bob.johnson@example.com", "phone": "+15550125"}),
+    )
+    .await?;
+    let ana = created(
+        app,
+        &token,
+        &tenants_uri,
+        json!({"name": "Ana Lopez", "email": "ana.lopez@example.com", "phone": "+15550126"}),
+    )
+    .await?;
 
     let lease = |tenant: &str| format!("/api/v1/properties/{property}/tenants/{tenant}/lease");
-    let terms = |unit: &str, start: String, end: String, rent: u32| {
-        json!({"unit_id": unit, "start_date": start, "end_date": end, "rent_amount": rent, "deposit": rent})
-    };
+    let terms = |unit: &str, start: String, end: String, rent: u32| json!({"unit_id": unit, "start_date": start, "end_date": end, "rent_amount": rent, "deposit": rent});
     // Past, then current for John on A101; Jane and Bob share B202; Ana moves in next month.
     created(app, &token, &lease(DEMO_TENANT_ID), terms(&units[0], "2024-01-01".into(), day(-200), 1400)).await?;
     let mut current = terms(&units[0], day(-199), day(166), 1450);

@@ -76,8 +76,14 @@ pub async fn leases(
             None => return Ok(json_response(Body::from("[]"))),
         }
     }
-    let mut feed =
-        Feed { services, org_id: principal.org_id.clone(), filter, today: calendar::today(), tenants: HashMap::new(), wrote: false };
+    let mut feed = Feed {
+        services,
+        org_id: principal.org_id.clone(),
+        filter,
+        today: calendar::today(),
+        tenants: HashMap::new(),
+        wrote: false,
+    };
     let first = feed.services.store.leases().feed_page(&feed.org_id, &feed.filter, feed.today, None).await?;
     let mut head = String::from("[");
     head.push_str(&feed.render(&first.items).await?);

@@ -84,12 +84,8 @@ async fn book(
 ) -> Result<Lease, ApiError> {
     let org_id = &principal.org_id;
     for _ in 0..WRITE_ATTEMPTS {
-        let unit = services
-            .store
-            .units()
-            .get(org_id, property_id, &terms.unit_id)
-            .await?
-            .ok_or(ApiError::NotFound("Unit"))?;
+        let unit =
+            services.store.units().get(org_id, property_id, &terms.unit_id).await?.ok_or(ApiError::NotFound("Unit"))?;
         if let Some(possession) = unit.fields.possession_start
             && terms.start_date < possession
         {
@@ -338,14 +334,8 @@ pub async fn renew(
     principal.authorize("lease:create", None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
     let terms = body.value.validate(&current)?;
-    let lease = book(
-        &services,
-        &principal,
-        &current.property_id,
-        &current.primary_tenant_id,
-        terms,
-        Some(current.id.clone()),
-    )
-    .await?;
+    let lease =
+        book(&services, &principal, &current.property_id, &current.primary_tenant_id, terms, Some(current.id.clone()))
+            .await?;
     Ok(created(&lease))
 }

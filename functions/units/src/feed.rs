@@ -157,7 +157,8 @@ impl Feed {
             if units.iter().any(|u| u.id == lease.unit_id) {
                 continue;
             }
-            if let Some(unit) = self.services.store.units().get(&self.org_id, &lease.property_id, &lease.unit_id).await?
+            if let Some(unit) =
+                self.services.store.units().get(&self.org_id, &lease.property_id, &lease.unit_id).await?
                 && unit.fields.active == self.active
             {
                 units.push(unit);

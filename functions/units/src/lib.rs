@@ -18,7 +18,10 @@ pub fn router(services: Services) -> Router {
             "/api/v1/properties/{property_id}/units/{unit_id}",
             get(routes::read).put(routes::replace).patch(routes::patch).delete(routes::delete),
         )
-        .route("/api/v1/properties/{property_id}/units/{unit_id}/status", get(routes::read_status).put(routes::set_status))
+        .route(
+            "/api/v1/properties/{property_id}/units/{unit_id}/status",
+            get(routes::read_status).put(routes::set_status),
+        )
         .route("/units", get(feed::units))
         .with_state(services.clone());
     shared::http::conventions::apply(api, &services)

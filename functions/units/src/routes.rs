@@ -301,7 +301,9 @@ pub async fn delete(
         match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
             UnitWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
             UnitWritten::Leased => {
-                return Err(ApiError::Conflict("A current or future lease holds this unit; it cannot be deleted".into()));
+                return Err(ApiError::Conflict(
+                    "A current or future lease holds this unit; it cannot be deleted".into(),
+                ));
             }
             UnitWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
             UnitWritten::VersionMismatch(_) => continue,

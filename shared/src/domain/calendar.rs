@@ -85,8 +85,10 @@ pub mod rfc3339_option {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
         let raw = Option::<String>::deserialize(d)?;
-        raw.map(|raw| time_format::parse(&raw).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp")))
-            .transpose()
+        raw.map(|raw| {
+            time_format::parse(&raw).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        })
+        .transpose()
     }
 }
 

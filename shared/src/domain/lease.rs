@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::domain::calendar::{self, iso_date};
 use crate::domain::calendar::rfc3339_option;
+use crate::domain::calendar::{self, iso_date};
 use crate::domain::money::{Currency, Money};
 use crate::domain::validation::Problems;
 use crate::error::ApiError;

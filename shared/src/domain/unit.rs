@@ -319,9 +319,12 @@ impl UnitInput {
         if self.sqft.is_some_and(|s| s > 1_000_000) {
             p.add("sqft", "must be at most 1000000");
         }
-        for (field, value) in
-            [("dens", self.dens), ("pets", self.pets), ("parking_stalls", self.parking_stalls), ("storage_boxes", self.storage_boxes)]
-        {
+        for (field, value) in [
+            ("dens", self.dens),
+            ("pets", self.pets),
+            ("parking_stalls", self.parking_stalls),
+            ("storage_boxes", self.storage_boxes),
+        ] {
             if value.is_some_and(|v| v > 100) {
                 p.add(field, "must be at most 100");
             }

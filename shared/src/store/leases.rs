@@ -145,9 +145,12 @@ impl<'a> LeaseRepository<'a> {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         update = match until {
             Some(until) => update
-                .update_expression("SET bookings = :bookings, booked_until = :until, #version = :next, updated_at = :now")
+                .update_expression(
+                    "SET bookings = :bookings, booked_until = :until, #version = :next, updated_at = :now",
+                )
                 .expression_attribute_values(":until", s(calendar::format_date(until))),
-            None => update.update_expression("SET bookings = :bookings, #version = :next, updated_at = :now REMOVE booked_until"),
+            None => update
+                .update_expression("SET bookings = :bookings, #version = :next, updated_at = :now REMOVE booked_until"),
         };
         update.build().map_err(build_err)
     }
@@ -220,7 +223,9 @@ impl<'a> LeaseRepository<'a> {
         let bookings: Vec<Booking> = unit
             .bookings
             .iter()
-            .map(|b| if b.lease_id == current.id { Booking { end: next.effective_end, ..b.clone() } } else { b.clone() })
+            .map(
+                |b| if b.lease_id == current.id { Booking { end: next.effective_end, ..b.clone() } } else { b.clone() },
+            )
             .collect();
         let put = Put::builder()
             .table_name(self.store.table())
@@ -241,7 +246,12 @@ impl<'a> LeaseRepository<'a> {
         self.transact(items, usize::MAX).await
     }
 
-    fn query(&self, org_id: &str, filter: &LeaseFilter, today: Date) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn query(
+        &self,
+        org_id: &str,
+        filter: &LeaseFilter,
+        today: Date,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         let mut request = self
             .store
             .client()

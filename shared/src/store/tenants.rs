@@ -9,7 +9,9 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
@@ -223,7 +225,12 @@ impl<'a> TenantRepository<'a> {
     }
 
     /// One page of all the organization's tenants in id order: a single `Query`.
-    pub async fn list_all(&self, org_id: &str, start: Option<PageKey>, limit: usize) -> Result<Page<Tenant>, StoreError> {
+    pub async fn list_all(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Tenant>, StoreError> {
         let output = self
             .store
             .client()

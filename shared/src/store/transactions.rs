@@ -52,7 +52,11 @@ pub async fn transact_write(
     loop {
         let result = store.client().transact_write_items().set_transact_items(Some(items.clone())).send().await;
         match result {
-            Err(err) if attempt + 1 < CONFLICT_ATTEMPTS && failed_conditions(&err).is_none() && is_transaction_conflict(&err) => {
+            Err(err)
+                if attempt + 1 < CONFLICT_ATTEMPTS
+                    && failed_conditions(&err).is_none()
+                    && is_transaction_conflict(&err) =>
+            {
                 attempt += 1;
                 let jitter = u64::try_from(ulid::Ulid::generate().random() % 20).unwrap_or(0);
                 let backoff = (5u64 << attempt.min(5)) + jitter;
@@ -97,7 +101,8 @@ pub async fn batch_get(store: &Store, keys: Vec<(String, String)>) -> Result<Vec
             {
                 items.extend(found);
             }
-            pending = output.unprocessed_keys.and_then(|mut u| u.remove(store.table())).filter(|k| !k.keys().is_empty());
+            pending =
+                output.unprocessed_keys.and_then(|mut u| u.remove(store.table())).filter(|k| !k.keys().is_empty());
         }
         if pending.is_some() {
             return Err(StoreError::Dynamo {
@@ -132,7 +137,13 @@ impl PropertyCounters {
     }
 
     /// The transaction `Update` of the property item; it requires the property to exist.
-    pub fn update(&self, store: &Store, org_id: &str, property_id: &str, now: OffsetDateTime) -> Result<Update, StoreError> {
+    pub fn update(
+        &self,
+        store: &Store,
+        org_id: &str,
+        property_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Update, StoreError> {
         let mut net: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
         for (day, delta) in &self.occupancy {
             *net.entry(calendar::format_date(*day)).or_default() += delta;

@@ -143,8 +143,7 @@ impl<'a> UnitRepository<'a> {
     /// Replaces a unit if its stored version is still `current.version`; a new unit
     /// number moves the claim in the same transaction.
     pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitWritten, StoreError> {
-        let renumbered =
-            current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
+        let renumbered = current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
         if !renumbered {
             let result = self
                 .store
@@ -343,7 +342,8 @@ impl<'a> UnitRepository<'a> {
                     .send()
                     .await
                     .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = output.unprocessed_items.and_then(|mut u| u.remove(self.store.table())).filter(|r| !r.is_empty());
+                pending =
+                    output.unprocessed_items.and_then(|mut u| u.remove(self.store.table())).filter(|r| !r.is_empty());
             }
         }
         Ok(())

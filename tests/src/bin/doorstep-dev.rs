@@ -85,7 +85,13 @@ async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("seed") => async { seed().await?; doorstep_tests::demo_leasing::seed(&app().await).await }.await,
+        Some("seed") => {
+            async {
+                seed().await?;
+                doorstep_tests::demo_leasing::seed(&app().await).await
+            }
+            .await
+        }
         Some("token") => token(&args[1..]).await,
         _ => Err("usage: doorstep-dev seed | token [--org demo|other|ORG_ID] [--role ROLE]".into()),
     };
