@@ -188,7 +188,7 @@ impl Unit {
 
 /// Halves as a JSON number: `2` or `1.5`.
 pub fn halves_number(halves: u32) -> serde_json::Number {
-    if halves % 2 == 0 {
+    if halves.is_multiple_of(2) {
         serde_json::Number::from(halves / 2)
     } else {
         serde_json::Number::from_f64(f64::from(halves) / 2.0).unwrap_or_else(|| serde_json::Number::from(0))
