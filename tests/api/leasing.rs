@@ -606,3 +606,41 @@ async fn renters_have_exactly_the_seed_000_shape() {
     wrong.scope = Some("read:properties".into());
     assert_eq!(app.get("/api/ai/renters", &app.sign(&wrong)).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn creates_with_an_idempotency_key_replay_instead_of_repeating() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let prop = property(&app, &token).await;
+    let units_uri = format!("/api/v1/properties/{prop}/units");
+    let body = json!({"unit_number": "I1", "possession_start": "2024-01-01"});
+    let key = [("idempotency-key", "unit-key-1")];
+
+    // The same key and body: the first response again, one unit, counted once
+    let first = app.call(Method::POST, &units_uri, Some(&token), Some(&body), &key).await;
+    let again = app.call(Method::POST, &units_uri, Some(&token), Some(&body), &key).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["data"]["id"], first.body["data"]["id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    let counted = app.get(&format!("/api/v1/properties/{prop}"), &token).await;
+    assert_eq!(counted.body["data"]["unit_count"], 1);
+    // The same key with another body: 422
+    let other = app.call(Method::POST, &units_uri, Some(&token), Some(&json!({"unit_number": "I2"})), &key).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A lease retried with its key is booked once, not refused as an overlap
+    let unit = first.body["data"]["id"].as_str().unwrap();
+    let ten = tenant(&app, &token, &prop, "Ida Key", "ida@example.com", "+15550117").await;
+    let lease_uri = format!("/api/v1/properties/{prop}/tenants/{ten}/lease");
+    let lease_key = [("idempotency-key", "lease-key-1")];
+    let terms = terms(unit, &day(0), &day(30));
+    let booked = app.call(Method::POST, &lease_uri, Some(&token), Some(&terms), &lease_key).await;
+    let retried = app.call(Method::POST, &lease_uri, Some(&token), Some(&terms), &lease_key).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{:?}", booked.body);
+    assert_eq!(retried.status, StatusCode::CREATED, "{:?}", retried.body);
+    assert_eq!(retried.body["data"]["id"], booked.body["data"]["id"]);
+    let leases = app.get(&format!("/api/v1/leases?unit_id={unit}"), &token).await;
+    assert_eq!(leases.body["data"].as_array().unwrap().len(), 1);
+}

@@ -16,10 +16,13 @@ use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutI
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
 use shared::http::etag::etag;
+use shared::http::idempotency::{IdempotencyKey, replay};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
 use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
 use shared::store::leases::{LeaseFilter, LeaseWritten};
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
@@ -73,7 +76,15 @@ async fn load(services: &Services, principal: &Principal, lease_id: &str) -> Res
         .ok_or(ApiError::NotFound("Lease"))
 }
 
-/// Books a new lease on its unit (see the module docs).
+/// An `Idempotency-Key` sent with a booking: the route scope, the key, and the body's fingerprint.
+struct Idempotency<'a> {
+    scope: String,
+    key: &'a str,
+    fingerprint: &'a str,
+}
+
+/// Books a new lease on its unit (see the module docs) and answers 201, or replays
+/// the first response of an `Idempotency-Key`.
 async fn book(
     services: &Services,
     principal: &Principal,
@@ -81,8 +92,14 @@ async fn book(
     primary_tenant_id: &str,
     terms: LeaseTerms,
     renewal_of: Option<String>,
-) -> Result<Lease, ApiError> {
+    idempotency: Option<Idempotency<'_>>,
+) -> Result<Response, ApiError> {
     let org_id = &principal.org_id;
+    if let Some(i) = &idempotency
+        && let Some(first) = idempotency_record(&services.store, org_id, &i.scope, i.key, time_format::now()).await?
+    {
+        return replay(first, i.fingerprint);
+    }
     for _ in 0..WRITE_ATTEMPTS {
         let unit =
             services.store.units().get(org_id, property_id, &terms.unit_id).await?.ok_or(ApiError::NotFound("Unit"))?;
@@ -104,8 +121,21 @@ async fn book(
         }
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
         lease.renewal_of.clone_from(&renewal_of);
-        match services.store.leases().create(&lease, &unit).await? {
-            LeaseWritten::Done => return Ok(lease),
+        let view = serde_json::to_string(&LeaseView::from(&lease)).map_err(ApiError::internal)?;
+        let location = format!("/api/v1/leases/{}", lease.id);
+        let record = idempotency
+            .as_ref()
+            .map(|i| IdempotencyRecord::new(i.fingerprint, 201, view, Some(location), lease.created_at));
+        let create = idempotency.as_ref().zip(record.as_ref()).map(|(i, record)| IdempotentCreate {
+            record,
+            scope: &i.scope,
+            key: i.key,
+        });
+        match services.store.leases().create(&lease, &unit, create).await? {
+            LeaseWritten::Done => return Ok(created(&lease)),
+            LeaseWritten::Replay(first) => {
+                return replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint));
+            }
             LeaseWritten::Changed => continue,
             LeaseWritten::TenantMissing(0) => return Err(ApiError::NotFound("Tenant")),
             LeaseWritten::TenantMissing(_) => {
@@ -154,7 +184,9 @@ pub async fn tenant_lease(
 
 /// Create a lease with this tenant as the primary tenant.
 #[utoipa::path(post, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}/lease", operation_id = "createLease", tag = "leases",
-    request_body = LeaseInput, params(("property_id" = String, Path), ("tenant_id" = String, Path)),
+    request_body = LeaseInput,
+    params(("property_id" = String, Path), ("tenant_id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Created", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
@@ -166,6 +198,7 @@ pub async fn create(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<TenantPath>,
+    IdempotencyKey(key): IdempotencyKey,
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:create", None)?;
@@ -173,8 +206,12 @@ pub async fn create(
     if !shared::domain::ids::is_valid(&path.tenant_id, shared::domain::tenant::ID_PREFIX) {
         return Err(ApiError::NotFound("Tenant"));
     }
-    let lease = book(&services, &principal, &path.property_id, &path.tenant_id, terms, None).await?;
-    Ok(created(&lease))
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        scope: format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id),
+        key,
+        fingerprint: &body.fingerprint,
+    });
+    book(&services, &principal, &path.property_id, &path.tenant_id, terms, None, idempotency).await
 }
 
 /// Query parameters of `GET /api/v1/leases`. Unknown parameters are a 400.
@@ -308,7 +345,9 @@ pub async fn move_out(
         match services.store.leases().end_early(&current, &next, &unit).await? {
             LeaseWritten::Done => return Ok(lease_response(&next, StatusCode::OK)),
             LeaseWritten::Changed => continue,
-            LeaseWritten::Missing | LeaseWritten::TenantMissing(_) => return Err(ApiError::NotFound("Lease")),
+            LeaseWritten::Missing | LeaseWritten::TenantMissing(_) | LeaseWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Lease"));
+            }
         }
     }
     Err(ApiError::Conflict("The lease is being changed concurrently; retry".into()))
@@ -317,7 +356,8 @@ pub async fn move_out(
 /// Renew a lease: a new lease for the same unit and tenants from the day after this
 /// one ends, with a new end date and optionally a new rent.
 #[utoipa::path(post, path = "/api/v1/leases/{lease_id}/renew", operation_id = "renewLease", tag = "leases",
-    request_body = RenewInput, params(("lease_id" = String, Path)),
+    request_body = RenewInput,
+    params(("lease_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "The renewal", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
@@ -329,13 +369,23 @@ pub async fn renew(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<LeasePath>,
+    IdempotencyKey(key): IdempotencyKey,
     body: Json<RenewInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:create", None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        scope: format!("POST /api/v1/leases/{}/renew", current.id),
+        key,
+        fingerprint: &body.fingerprint,
+    });
+    if let Some(i) = &idempotency
+        && let Some(first) =
+            idempotency_record(&services.store, &principal.org_id, &i.scope, i.key, time_format::now()).await?
+    {
+        return replay(first, i.fingerprint);
+    }
     let terms = body.value.validate(&current)?;
-    let lease =
-        book(&services, &principal, &current.property_id, &current.primary_tenant_id, terms, Some(current.id.clone()))
-            .await?;
-    Ok(created(&lease))
+    let (property_id, primary) = (current.property_id.clone(), current.primary_tenant_id.clone());
+    book(&services, &principal, &property_id, &primary, terms, Some(current.id), idempotency).await
 }

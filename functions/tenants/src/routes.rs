@@ -10,10 +10,13 @@ use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::idempotency::{IdempotencyKey, replay};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
 use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
 use shared::store::tenants::TenantWritten;
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
@@ -111,7 +114,8 @@ pub async fn list(
 
 /// Create a tenant of a property.
 #[utoipa::path(post, path = "/api/v1/properties/{property_id}/tenants", operation_id = "createTenant", tag = "tenants",
-    request_body = TenantInput, params(("property_id" = String, Path)),
+    request_body = TenantInput,
+    params(("property_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Created", body = SuccessEnvelope<TenantView>, headers(("Location" = String), ("ETag" = String))),
@@ -122,6 +126,7 @@ pub async fn create(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
+    IdempotencyKey(key): IdempotencyKey,
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:create", None)?;
@@ -129,11 +134,22 @@ pub async fn create(
     if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
         return Err(ApiError::NotFound("Property"));
     }
-    let tenant = Tenant::new(&principal.org_id, &path.property_id, fields, time_format::now());
-    match services.store.tenants().create(&tenant).await? {
+    let now = time_format::now();
+    let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
+    if let Some(key) = &key
+        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    {
+        return replay(first, &body.fingerprint);
+    }
+    let tenant = Tenant::new(&principal.org_id, &path.property_id, fields, now);
+    let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
+    let view = serde_json::to_string(&TenantView::from(&tenant)).map_err(ApiError::internal)?;
+    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location.clone()), now);
+    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
+    match services.store.tenants().create(&tenant, idempotency).await? {
+        TenantWritten::Replay(first) => replay(*first, &body.fingerprint),
         TenantWritten::Done => {
             let mut response = tenant_response(&tenant, StatusCode::CREATED);
-            let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
             if let Ok(value) = location.parse() {
                 response.headers_mut().insert(header::LOCATION, value);
             }
@@ -182,7 +198,9 @@ async fn update(
             TenantWritten::Done => return Ok(tenant_response(&next, StatusCode::OK)),
             TenantWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
             TenantWritten::VersionMismatch(_) => continue,
-            TenantWritten::Missing | TenantWritten::OnLease => return Err(ApiError::NotFound("Tenant")),
+            TenantWritten::Missing | TenantWritten::OnLease | TenantWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Tenant"));
+            }
         }
     }
     Err(ApiError::Conflict("The tenant is being changed concurrently; retry, ideally with If-Match".into()))
@@ -262,7 +280,7 @@ pub async fn delete(
             }
             TenantWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
             TenantWritten::VersionMismatch(_) => continue,
-            TenantWritten::Missing => return Err(ApiError::NotFound("Tenant")),
+            TenantWritten::Missing | TenantWritten::Replay(_) => return Err(ApiError::NotFound("Tenant")),
         }
     }
     Err(ApiError::Conflict("The tenant is being changed concurrently; retry".into()))

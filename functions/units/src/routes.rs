@@ -11,9 +11,12 @@ use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInp
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::idempotency::{IdempotencyKey, replay};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
 use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::store::units::UnitWritten;
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
@@ -129,7 +132,8 @@ pub async fn list(
 
 /// Create a unit. Its number must be unique within the property (case-insensitive).
 #[utoipa::path(post, path = "/api/v1/properties/{property_id}/units", operation_id = "createUnit", tag = "units",
-    request_body = UnitInput, params(("property_id" = String, Path)),
+    request_body = UnitInput,
+    params(("property_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Created; the property's unit_count grows by one", body = SuccessEnvelope<UnitView>,
@@ -142,6 +146,7 @@ pub async fn create(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
+    IdempotencyKey(key): IdempotencyKey,
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:create", None)?;
@@ -149,9 +154,20 @@ pub async fn create(
     if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
         return Err(ApiError::NotFound("Property"));
     }
+    let now = time_format::now();
+    let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
+    if let Some(key) = &key
+        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    {
+        return replay(first, &body.fingerprint);
+    }
     let status = body.value.status.unwrap_or_default();
-    let unit = Unit::new(&principal.org_id, &path.property_id, fields, status, time_format::now());
-    match services.store.units().create(&unit).await? {
+    let unit = Unit::new(&principal.org_id, &path.property_id, fields, status, now);
+    let view = serde_json::to_string(&UnitView::from(&unit)).map_err(ApiError::internal)?;
+    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&unit)), now);
+    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
+    match services.store.units().create(&unit, idempotency).await? {
+        UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
         UnitWritten::Done => {
             let mut response = unit_response(&unit, StatusCode::CREATED);
             if let Ok(value) = location(&unit).parse() {
@@ -213,7 +229,9 @@ async fn update(
             UnitWritten::DuplicateNumber => return Err(duplicate(&next.fields.unit_number)),
             UnitWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
             UnitWritten::VersionMismatch(_) => continue,
-            UnitWritten::Missing | UnitWritten::Leased => return Err(ApiError::NotFound("Unit")),
+            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Unit"));
+            }
         }
     }
     Err(ApiError::Conflict("The unit is being changed concurrently; retry, ideally with If-Match".into()))
@@ -307,7 +325,9 @@ pub async fn delete(
             }
             UnitWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
             UnitWritten::VersionMismatch(_) => continue,
-            UnitWritten::Missing | UnitWritten::DuplicateNumber => return Err(ApiError::NotFound("Unit")),
+            UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Unit"));
+            }
         }
     }
     Err(ApiError::Conflict("The unit is being changed concurrently; retry".into()))

@@ -17,7 +17,8 @@ use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
 use crate::store::transactions::{
-    PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, transact_write,
+    IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
+    transact_write,
 };
 use crate::store::{Item, Store, StoreError, n, s, string_attr};
 use crate::time_format;
@@ -35,6 +36,8 @@ pub enum LeaseWritten {
     TenantMissing(usize),
     /// The unit or its property is gone.
     Missing,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
 /// Which leases a listing returns. Status filters compare dates with `today`.
@@ -155,18 +158,31 @@ impl<'a> LeaseRepository<'a> {
         update.build().map_err(build_err)
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>, tenants_from: usize) -> Result<LeaseWritten, StoreError> {
+    /// Sends a lease transaction: items 0 to 2 are the unit, the lease and the property,
+    /// then the tenants from `tenants_from`, then (at `record_at`) any idempotency record.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        tenants_from: usize,
+        record_at: Option<usize>,
+    ) -> Result<LeaseWritten, StoreError> {
         let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(LeaseWritten::Done),
             Err(err) => match failed_conditions(&err) {
+                Some(failed)
+                    if let Some(at) = record_at
+                        && let Some(first) = replayed(&failed, at)? =>
+                {
+                    Ok(LeaseWritten::Replay(Box::new(first)))
+                }
                 Some(failed) => {
                     let (index, item) = &failed[0];
                     Ok(match *index {
                         0 if item.is_none() => LeaseWritten::Missing,
                         0 | 1 => LeaseWritten::Changed,
                         2 => LeaseWritten::Missing,
-                        i if i >= tenants_from => LeaseWritten::TenantMissing(i - tenants_from),
+                        i if i >= tenants_from && record_at != Some(i) => LeaseWritten::TenantMissing(i - tenants_from),
                         _ => LeaseWritten::Changed,
                     })
                 }
@@ -178,7 +194,12 @@ impl<'a> LeaseRepository<'a> {
 
     /// Creates a lease on `unit` (as read at its current version) in one transaction:
     /// the unit's bookings, the lease, the property's occupancy, and each tenant's lease list.
-    pub async fn create(&self, lease: &Lease, unit: &Unit) -> Result<LeaseWritten, StoreError> {
+    pub async fn create(
+        &self,
+        lease: &Lease,
+        unit: &Unit,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<LeaseWritten, StoreError> {
         let mut bookings = unit.bookings.clone();
         bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
         bookings.sort_by_key(|b| b.start);
@@ -214,7 +235,12 @@ impl<'a> LeaseRepository<'a> {
                 .map_err(build_err)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
-        self.transact(items, 3).await
+        let mut record_at = None;
+        if let Some(idempotency) = idempotency {
+            record_at = Some(items.len());
+            items.push(idempotency.put(self.store, &lease.org_id, lease.created_at)?);
+        }
+        self.transact(items, 3, record_at).await
     }
 
     /// Ends `current` early on `next.effective_end`: the lease, the unit's booking and the
@@ -243,7 +269,7 @@ impl<'a> LeaseRepository<'a> {
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
-        self.transact(items, usize::MAX).await
+        self.transact(items, usize::MAX, None).await
     }
 
     fn query(

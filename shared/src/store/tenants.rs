@@ -17,7 +17,9 @@ use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::{batch_get, build_err, failed_conditions, transact_write, version_of};
+use crate::store::transactions::{
+    IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
+};
 use crate::store::{Item, Store, StoreError, n, s};
 
 const ENTITY_NAME: &str = "tenant";
@@ -31,6 +33,8 @@ pub enum TenantWritten {
     VersionMismatch(u64),
     /// A lease names the tenant.
     OnLease,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
 impl Store {
@@ -102,7 +106,11 @@ impl<'a> TenantRepository<'a> {
     }
 
     /// Creates a tenant of an existing property (one transaction with a check of the property).
-    pub async fn create(&self, tenant: &Tenant) -> Result<TenantWritten, StoreError> {
+    pub async fn create(
+        &self,
+        tenant: &Tenant,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<TenantWritten, StoreError> {
         let put = Put::builder()
             .table_name(self.store.table())
             .set_item(Some(to_item(tenant)?))
@@ -116,14 +124,18 @@ impl<'a> TenantRepository<'a> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(build_err)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().condition_check(property).build(),
         ];
+        if let Some(idempotency) = idempotency {
+            items.push(idempotency.put(self.store, &tenant.org_id, tenant.created_at)?);
+        }
         let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(TenantWritten::Done),
             Err(err) => match failed_conditions(&err) {
+                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantWritten::Replay(Box::new(first))),
                 Some(_) => Ok(TenantWritten::Missing),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },

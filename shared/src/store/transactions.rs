@@ -189,3 +189,56 @@ impl PropertyCounters {
             .map_err(build_err)
     }
 }
+
+/// An `Idempotency-Key` to record in the same transaction as a create.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotentCreate<'a> {
+    pub record: &'a crate::store::idempotency::IdempotencyRecord,
+    /// The route, e.g. `POST /api/v1/properties/<id>/units`.
+    pub scope: &'a str,
+    pub key: &'a str,
+}
+
+impl IdempotentCreate<'_> {
+    /// The conditional put of the record (fails when the key is already in use).
+    pub fn put(&self, store: &Store, org_id: &str, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+        let put = self.record.put(store.table(), org_id, self.scope, self.key, now)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// The unexpired record of an `Idempotency-Key`, if the key was used: read before a
+/// create so that a retry replays instead of tripping over what the first request wrote.
+pub async fn idempotency_record(
+    store: &Store,
+    org_id: &str,
+    scope: &str,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<Option<crate::store::idempotency::IdempotencyRecord>, StoreError> {
+    let output = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, s(keys::org(org_id)))
+        .key(SK, s(keys::idempotency(scope, key)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("GetItem", e))?;
+    let Some(item) = output.item else { return Ok(None) };
+    let record = crate::store::idempotency::IdempotencyRecord::from_item(item)?;
+    Ok((record.expires_at >= now.unix_timestamp()).then_some(record))
+}
+
+/// The stored idempotency record when the transaction item at `index` (the record's
+/// put) failed its condition.
+pub fn replayed(
+    failed: &FailedConditions,
+    index: usize,
+) -> Result<Option<crate::store::idempotency::IdempotencyRecord>, StoreError> {
+    match failed.iter().find(|(i, _)| *i == index) {
+        Some((_, Some(item))) => Ok(Some(crate::store::idempotency::IdempotencyRecord::from_item(item.clone())?)),
+        _ => Ok(None),
+    }
+}

@@ -17,7 +17,9 @@ use crate::domain::unit::Unit;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::{PropertyCounters, build_err, failed_conditions, transact_write, version_of};
+use crate::store::transactions::{
+    IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
+};
 use crate::store::{Item, Store, StoreError, n, s};
 
 const ENTITY_NAME: &str = "unit";
@@ -35,6 +37,8 @@ pub enum UnitWritten {
     DuplicateNumber,
     /// A lease holds the unit today or later.
     Leased,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
 impl Store {
@@ -115,7 +119,11 @@ impl<'a> UnitRepository<'a> {
 
     /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
     /// property's `unit_count` (which requires the property to exist).
-    pub async fn create(&self, unit: &Unit) -> Result<UnitWritten, StoreError> {
+    pub async fn create(
+        &self,
+        unit: &Unit,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<UnitWritten, StoreError> {
         let put = Put::builder()
             .table_name(self.store.table())
             .set_item(Some(to_item(unit)?))
@@ -124,15 +132,19 @@ impl<'a> UnitRepository<'a> {
             .map_err(build_err)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().put(self.number_claim(unit)?).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
+        if let Some(idempotency) = idempotency {
+            items.push(idempotency.put(self.store, &unit.org_id, unit.created_at)?);
+        }
         let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(UnitWritten::Done),
             Err(err) => match failed_conditions(&err) {
+                Some(failed) if let Some(first) = replayed(&failed, 3)? => Ok(UnitWritten::Replay(Box::new(first))),
                 Some(failed) if failed.iter().any(|(i, _)| *i == 2) => Ok(UnitWritten::Missing),
                 Some(failed) if failed.iter().any(|(i, _)| *i == 1) => Ok(UnitWritten::DuplicateNumber),
                 _ => Err(StoreError::dynamo("TransactWriteItems", err)),
