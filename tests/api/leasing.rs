@@ -644,3 +644,39 @@ async fn creates_with_an_idempotency_key_replay_instead_of_repeating() {
     let leases = app.get(&format!("/api/v1/leases?unit_id={unit}"), &token).await;
     assert_eq!(leases.body["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_lease_list_filters_by_property_unit_tenant_status_and_change_time() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let prop = property(&app, &token).await;
+    let other = property(&app, &token).await;
+    let unit = unit_id(&app, &token, &prop, "Q1").await;
+    let elsewhere = unit_id(&app, &token, &other, "Q1").await;
+    let ten = tenant(&app, &token, &prop, "Quinn Query", "quinn@example.com", "+15550118").await;
+    let far = tenant(&app, &token, &other, "Far Away", "far@example.com", "+15550119").await;
+    let past =
+        lease(&app, &token, &prop, &ten, terms(&unit, "2024-01-01", "2024-12-31")).await.body["data"]["id"].clone();
+    let current = lease(&app, &token, &prop, &ten, terms(&unit, &day(-1), &day(30))).await.body["data"]["id"].clone();
+    let before_last = time_format_now();
+    let future =
+        lease(&app, &token, &other, &far, terms(&elsewhere, &day(10), &day(30))).await.body["data"]["id"].clone();
+
+    let ids = |response: &doorstep_tests::TestResponse| -> Vec<Value> {
+        response.body["data"].as_array().unwrap().iter().map(|l| l["id"].clone()).collect()
+    };
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Past", &token).await), [past.clone()]);
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Current", &token).await), [current.clone()]);
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Future", &token).await), [future.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/leases?property_id={other}"), &token).await), [future.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/leases?tenant_id={ten}&page_size=1"), &token).await), [past.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/leases?updated_since={before_last}"), &token).await), [future.clone()]);
+    let bad = app.get("/api/v1/leases?status=Later", &token).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let bad_time = app.get("/api/v1/leases?updated_since=yesterday", &token).await;
+    assert_eq!(bad_time.status, StatusCode::BAD_REQUEST);
+}
+
+fn time_format_now() -> String {
+    shared::time_format::format(shared::time_format::now())
+}
