@@ -665,12 +665,15 @@ async fn the_lease_list_filters_by_property_unit_tenant_status_and_change_time()
     let ids = |response: &doorstep_tests::TestResponse| -> Vec<Value> {
         response.body["data"].as_array().unwrap().iter().map(|l| l["id"].clone()).collect()
     };
-    assert_eq!(ids(&app.get("/api/v1/leases?status=Past", &token).await), [past.clone()]);
-    assert_eq!(ids(&app.get("/api/v1/leases?status=Current", &token).await), [current.clone()]);
-    assert_eq!(ids(&app.get("/api/v1/leases?status=Future", &token).await), [future.clone()]);
-    assert_eq!(ids(&app.get(&format!("/api/v1/leases?property_id={other}"), &token).await), [future.clone()]);
-    assert_eq!(ids(&app.get(&format!("/api/v1/leases?tenant_id={ten}&page_size=1"), &token).await), [past.clone()]);
-    assert_eq!(ids(&app.get(&format!("/api/v1/leases?updated_since={before_last}"), &token).await), [future.clone()]);
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Past", &token).await), vec![past.clone()]);
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Current", &token).await), vec![current.clone()]);
+    assert_eq!(ids(&app.get("/api/v1/leases?status=Future", &token).await), vec![future.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/leases?property_id={other}"), &token).await), vec![future.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/leases?tenant_id={ten}&page_size=1"), &token).await), vec![past.clone()]);
+    assert_eq!(
+        ids(&app.get(&format!("/api/v1/leases?updated_since={before_last}"), &token).await),
+        vec![future.clone()]
+    );
     let bad = app.get("/api/v1/leases?status=Later", &token).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let bad_time = app.get("/api/v1/leases?updated_since=yesterday", &token).await;

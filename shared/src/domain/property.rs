@@ -376,4 +376,18 @@ mod tests {
         property.occupied_unit_count = 2;
         assert_eq!(property.occupancy_rate(), 66.7);
     }
+
+    #[test]
+    fn occupancy_follows_the_day_ledger_without_writes() {
+        let mut property = Property::new("org_x", input(SEED_EXAMPLE).validate().unwrap(), time_format::now());
+        property.unit_count = 2;
+        // A lease from 2030-01-01 to 2030-01-31: +1 on its first day, -1 the day after its last.
+        property.occupancy.insert("2030-01-01".into(), 1);
+        property.occupancy.insert("2030-02-01".into(), -1);
+        let day = |d: &str| crate::domain::calendar::parse_date(d).unwrap();
+        assert_eq!(property.occupied_units_on(day("2029-12-31")), 0);
+        assert_eq!(property.occupied_units_on(day("2030-01-01")), 1);
+        assert_eq!(property.occupied_units_on(day("2030-01-31")), 1);
+        assert_eq!(property.occupied_units_on(day("2030-02-01")), 0);
+    }
 }
