@@ -7,6 +7,8 @@ mod crud;
 mod integration_api;
 mod key_rotation;
 mod lambda_events;
+mod leasing;
+mod leasing_events;
 mod listing;
 mod openapi;
 mod rate_limits;

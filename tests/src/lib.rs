@@ -1,6 +1,7 @@
 //! Test harness: the real routers of every function, behind an in-process stand-in for
 //! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
 
+pub mod demo_leasing;
 pub mod gateway;
 
 use std::collections::HashMap;
@@ -60,6 +61,9 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
     HashMap::from([
         ("properties".to_owned(), properties::router(services.clone())),
         ("identity".to_owned(), identity::router(identity)),
+        ("units".to_owned(), units::router(services.clone())),
+        ("tenants".to_owned(), tenants::router(services.clone())),
+        ("leases".to_owned(), leases::router(services.clone())),
     ])
 }
 
@@ -192,6 +196,9 @@ pub fn openapi_document() -> String {
     let mut document = shared::http::openapi::base();
     document.merge(properties::openapi());
     document.merge(identity::openapi());
+    document.merge(units::openapi());
+    document.merge(tenants::openapi());
+    document.merge(leases::openapi());
     shared::http::openapi::finish(&mut document);
     let mut text = document.to_pretty_json().expect("OpenAPI serializes");
     text.push('\n');

@@ -165,6 +165,11 @@ where
         match write(current).await? {
             (Written::Done, response) => return Ok(response),
             (Written::Missing, _) => return Err(ApiError::NotFound("Property")),
+            (Written::HasUnits, _) => {
+                return Err(ApiError::Conflict(
+                    "The property still has units; delete them first (a unit with a current or future lease cannot be deleted)".into(),
+                ));
+            }
             (Written::VersionMismatch(_), _) if *precondition != Precondition::None => return Err(stale()),
             (Written::VersionMismatch(_), _) => continue,
         }
@@ -249,6 +254,7 @@ pub async fn patch(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 409, description = "The property still has units", body = ErrorEnvelope),
         (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
     ))]
 pub async fn delete(

@@ -11,3 +11,4 @@ pub mod scope;
 pub use permissions::{PermissionSet, Role};
 pub use principal::{Actor, Authenticator, Principal};
 pub use scope::Scope;
+pub mod tenancy;

@@ -13,3 +13,7 @@ pub use patch::Patch;
 pub use plan::Plan;
 pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;
+pub mod calendar;
+pub mod lease;
+pub mod tenant;
+pub mod unit;

@@ -72,8 +72,12 @@ pub struct Property {
     pub fields: PropertyFields,
     /// Kept current by the units function.
     pub unit_count: u32,
-    /// Kept current by the leases function.
+    /// Units occupied before the first day of `occupancy` (kept by the leases function).
     pub occupied_unit_count: u32,
+    /// Occupancy changes by day (`YYYY-MM-DD` → +1 when a lease starts, −1 the day after
+    /// it ends), so occupancy on any day is known without a write on that day.
+    #[serde(default)]
+    pub occupancy: std::collections::BTreeMap<String, i64>,
     #[serde(with = "time_format::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time_format::rfc3339")]
@@ -101,6 +105,7 @@ impl Property {
             fields,
             unit_count: 0,
             occupied_unit_count: 0,
+            occupancy: std::collections::BTreeMap::new(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -112,12 +117,24 @@ impl Property {
         Self { fields, updated_at: now, version: self.version + 1, ..self.clone() }
     }
 
-    /// Occupied units as a percentage of all units, to one decimal (0 with no units).
+    /// Units occupied on `day`: those with a lease whose period contains it.
+    pub fn occupied_units_on(&self, day: time::Date) -> u32 {
+        let key = crate::domain::calendar::format_date(day);
+        let changes: i64 = self.occupancy.range(..=key).map(|(_, delta)| delta).sum();
+        u32::try_from((i64::from(self.occupied_unit_count) + changes).max(0)).unwrap_or(u32::MAX)
+    }
+
+    /// Units occupied today (UTC).
+    pub fn occupied_units(&self) -> u32 {
+        self.occupied_units_on(crate::domain::calendar::today())
+    }
+
+    /// Occupied units today as a percentage of all units, to one decimal (0 with no units).
     pub fn occupancy_rate(&self) -> f64 {
         if self.unit_count == 0 {
             return 0.0;
         }
-        (f64::from(self.occupied_unit_count) * 1000.0 / f64::from(self.unit_count)).round() / 10.0
+        (f64::from(self.occupied_units()) * 1000.0 / f64::from(self.unit_count)).round() / 10.0
     }
 }
 
@@ -358,5 +375,19 @@ mod tests {
         property.unit_count = 3;
         property.occupied_unit_count = 2;
         assert_eq!(property.occupancy_rate(), 66.7);
+    }
+
+    #[test]
+    fn occupancy_follows_the_day_ledger_without_writes() {
+        let mut property = Property::new("org_x", input(SEED_EXAMPLE).validate().unwrap(), time_format::now());
+        property.unit_count = 2;
+        // A lease from 2030-01-01 to 2030-01-31: +1 on its first day, -1 the day after its last.
+        property.occupancy.insert("2030-01-01".into(), 1);
+        property.occupancy.insert("2030-02-01".into(), -1);
+        let day = |d: &str| crate::domain::calendar::parse_date(d).unwrap();
+        assert_eq!(property.occupied_units_on(day("2029-12-31")), 0);
+        assert_eq!(property.occupied_units_on(day("2030-01-01")), 1);
+        assert_eq!(property.occupied_units_on(day("2030-01-31")), 1);
+        assert_eq!(property.occupied_units_on(day("2030-02-01")), 0);
     }
 }

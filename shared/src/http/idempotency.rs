@@ -29,3 +29,34 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()))
     }
 }
+
+/// The response for a request whose `Idempotency-Key` was used before: the first
+/// response again (marked `Idempotent-Replayed: true`) for the same body, a 422 for
+/// another body.
+pub fn replay(
+    first: crate::store::idempotency::IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderName, StatusCode, header};
+    use axum::response::IntoResponse;
+
+    if first.fingerprint != fingerprint {
+        return Err(ApiError::Validation {
+            message: "Idempotency-Key was already used with a different request".into(),
+            details: vec![crate::error::FieldError::new("Idempotency-Key", "was already used with a different body")],
+        });
+    }
+    let data = serde_json::value::RawValue::from_string(first.body).map_err(ApiError::internal)?;
+    let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
+    let version = serde_json::from_str::<serde_json::Value>(data.get()).ok().and_then(|v| v.get("version")?.as_u64());
+    let mut response = crate::http::envelope::ApiResponse::ok(data)
+        .with_status(status)
+        .with_header(HeaderName::from_static(IDEMPOTENT_REPLAYED_HEADER), "true");
+    if let Some(location) = &first.location {
+        response = response.with_header(header::LOCATION, location);
+    }
+    if let Some(version) = version {
+        response = response.with_header(header::ETAG, &crate::http::etag::etag(version));
+    }
+    Ok(response.into_response())
+}

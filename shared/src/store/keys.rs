@@ -72,3 +72,36 @@ pub fn rate_limit_ip(address: &str) -> String {
 pub fn rate_limit_window(window_start: i64) -> String {
     format!("WINDOW#{window_start}")
 }
+
+pub const UNIT_PREFIX: &str = "UNIT#";
+pub const TENANT_PREFIX: &str = "TENANT#";
+pub const LEASE_PREFIX: &str = "LEASE#";
+
+/// `UNIT#<prop_id>#<unit_id>`: units sit under their property, so one property's
+/// units and all of an organization's units are each one `begins_with` query.
+pub fn unit(property_id: &str, unit_id: &str) -> String {
+    format!("{UNIT_PREFIX}{property_id}#{unit_id}")
+}
+
+/// `UNIT#<prop_id>#`: the prefix of one property's units.
+pub fn units_of(property_id: &str) -> String {
+    format!("{UNIT_PREFIX}{property_id}#")
+}
+
+/// `UNITNO#<prop_id>#<lower(unit_number)>`: claims a unit number within a property.
+pub fn unit_number(property_id: &str, number: &str) -> String {
+    format!("UNITNO#{property_id}#{}", number.to_lowercase())
+}
+
+pub fn tenant(tenant_id: &str) -> String {
+    format!("{TENANT_PREFIX}{tenant_id}")
+}
+
+/// `ORG#<org>#PROPERTY#<prop_id>#TENANTS`: the GSI1 partition of one property's tenants.
+pub fn tenants_of(org_id: &str, property_id: &str) -> String {
+    format!("ORG#{org_id}#PROPERTY#{property_id}#TENANTS")
+}
+
+pub fn lease(lease_id: &str) -> String {
+    format!("{LEASE_PREFIX}{lease_id}")
+}

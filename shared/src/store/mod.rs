@@ -118,3 +118,8 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 pub fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
+
+pub mod leases;
+pub mod tenants;
+pub mod transactions;
+pub mod units;

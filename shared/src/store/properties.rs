@@ -94,6 +94,9 @@ pub enum Written {
     Missing,
     /// Another writer changed it first; carries the version now stored.
     VersionMismatch(u64),
+    /// A delete found units still on the property (a unit with a current or future
+    /// lease cannot be deleted, so neither can its property).
+    HasUnits,
 }
 
 pub struct PropertyRepository<'a> {
@@ -235,8 +238,11 @@ impl<'a> PropertyRepository<'a> {
         let delete = Delete::builder()
             .table_name(self.store.table())
             .set_key(Some(self.key(&property.org_id, &property.id).into_iter().collect()))
-            .condition_expression("attribute_exists(PK) AND version = :expected")
+            .condition_expression(
+                "attribute_exists(PK) AND version = :expected AND (attribute_not_exists(unit_count) OR unit_count = :none)",
+            )
             .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":none", n(0))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
@@ -260,7 +266,11 @@ impl<'a> PropertyRepository<'a> {
         match result {
             Ok(_) => Ok(Written::Done),
             Err(err) => match cancelled_item(&err, 0) {
-                Some(existing) => Ok(version_of(existing.as_ref()).map_or(Written::Missing, Written::VersionMismatch)),
+                Some(existing) => Ok(match version_of(existing.as_ref()) {
+                    None => Written::Missing,
+                    Some(version) if version != expected_version => Written::VersionMismatch(version),
+                    Some(_) => Written::HasUnits,
+                }),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
         }

@@ -1,6 +1,7 @@
 //! Local development helper, run by `make dev`:
 //!
-//! - `doorstep-dev seed` adds the demo organization's properties (once).
+//! - `doorstep-dev seed` adds the demo organization's properties (once), then the leasing
+//!   demo (`doorstep_tests::demo_leasing`).
 //! - `doorstep-dev token [--org demo|other|<org_id>] [--role <Role>]` prints a bearer token.
 //!
 //! It talks to whatever stack the environment points at (see `.local/dev/env`).
@@ -84,7 +85,13 @@ async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("seed") => seed().await,
+        Some("seed") => {
+            async {
+                seed().await?;
+                doorstep_tests::demo_leasing::seed(&app().await).await
+            }
+            .await
+        }
         Some("token") => token(&args[1..]).await,
         _ => Err("usage: doorstep-dev seed | token [--org demo|other|ORG_ID] [--role ROLE]".into()),
     };

@@ -1,0 +1,391 @@
+//! Lease handlers: extract → validate → repository → envelope.
+//!
+//! Booking a lease reads the unit, checks the new period against the unit's bookings
+//! and possession dates, then writes everything in one transaction conditioned on the
+//! unit's version: of racing requests for overlapping periods exactly one commits, and
+//! the others re-read the unit and find the overlap (409).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::Principal;
+use shared::auth::tenancy::Reach;
+use shared::domain::calendar;
+use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::etag::etag;
+use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
+use shared::store::keys;
+use shared::store::leases::{LeaseFilter, LeaseWritten};
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::{ApiError, Services, time_format};
+use utoipa::IntoParams;
+
+use crate::views::LeaseView;
+
+/// Attempts at a booking that lost a race on the unit before answering 409. Each lost
+/// race means another lease committed, so this bounds work under contention.
+const WRITE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Deserialize)]
+pub struct TenantPath {
+    property_id: String,
+    tenant_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LeasePath {
+    lease_id: String,
+}
+
+fn lease_response(lease: &Lease, status: StatusCode) -> Response {
+    ApiResponse::ok(LeaseView::from(lease))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(lease.version))
+        .into_response()
+}
+
+fn created(lease: &Lease) -> Response {
+    let mut response = lease_response(lease, StatusCode::CREATED);
+    if let Ok(value) = format!("/api/v1/leases/{}", lease.id).parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Whether the caller may see this lease: a Tenant only sees leases naming them.
+fn visible(principal: &Principal, lease: &Lease) -> bool {
+    match Reach::of(principal) {
+        Reach::Organization => true,
+        Reach::Tenant(own) => own.is_some_and(|id| lease.names(&id)),
+    }
+}
+
+async fn load(services: &Services, principal: &Principal, lease_id: &str) -> Result<Lease, ApiError> {
+    services
+        .store
+        .leases()
+        .get(&principal.org_id, lease_id)
+        .await?
+        .filter(|l| visible(principal, l))
+        .ok_or(ApiError::NotFound("Lease"))
+}
+
+/// An `Idempotency-Key` sent with a booking: the route scope, the key, and the body's fingerprint.
+struct Idempotency<'a> {
+    scope: String,
+    key: &'a str,
+    fingerprint: &'a str,
+}
+
+/// Books a new lease on its unit (see the module docs) and answers 201, or replays
+/// the first response of an `Idempotency-Key`.
+async fn book(
+    services: &Services,
+    principal: &Principal,
+    property_id: &str,
+    primary_tenant_id: &str,
+    terms: LeaseTerms,
+    renewal_of: Option<String>,
+    idempotency: Option<Idempotency<'_>>,
+) -> Result<Response, ApiError> {
+    let org_id = &principal.org_id;
+    if let Some(i) = &idempotency
+        && let Some(first) = idempotency_record(&services.store, org_id, &i.scope, i.key, time_format::now()).await?
+    {
+        return replay(first, i.fingerprint);
+    }
+    for _ in 0..WRITE_ATTEMPTS {
+        let unit =
+            services.store.units().get(org_id, property_id, &terms.unit_id).await?.ok_or(ApiError::NotFound("Unit"))?;
+        if let Some(possession) = unit.fields.possession_start
+            && terms.start_date < possession
+        {
+            return Err(ApiError::invalid_field(
+                "start_date",
+                format!("must not be before the unit's possession start {}", calendar::format_date(possession)),
+            ));
+        }
+        if let Some(clash) = unit.bookings.iter().find(|b| b.overlaps(terms.start_date, terms.end_date)) {
+            return Err(ApiError::Conflict(format!(
+                "The unit is already leased from {} to {} (lease {})",
+                calendar::format_date(clash.start),
+                calendar::format_date(clash.end),
+                clash.lease_id
+            )));
+        }
+        let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
+        lease.renewal_of.clone_from(&renewal_of);
+        let view = serde_json::to_string(&LeaseView::from(&lease)).map_err(ApiError::internal)?;
+        let location = format!("/api/v1/leases/{}", lease.id);
+        let record = idempotency
+            .as_ref()
+            .map(|i| IdempotencyRecord::new(i.fingerprint, 201, view, Some(location), lease.created_at));
+        let create = idempotency.as_ref().zip(record.as_ref()).map(|(i, record)| IdempotentCreate {
+            record,
+            scope: &i.scope,
+            key: i.key,
+        });
+        match services.store.leases().create(&lease, &unit, create).await? {
+            LeaseWritten::Done => return Ok(created(&lease)),
+            LeaseWritten::Replay(first) => {
+                return replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint));
+            }
+            LeaseWritten::Changed => continue,
+            LeaseWritten::TenantMissing(0) => return Err(ApiError::NotFound("Tenant")),
+            LeaseWritten::TenantMissing(_) => {
+                return Err(ApiError::invalid_field("co_tenant_ids", "must name tenants of the same property"));
+            }
+            LeaseWritten::Missing => return Err(ApiError::NotFound("Unit")),
+        }
+    }
+    Err(ApiError::Conflict("The unit is being leased concurrently; retry".into()))
+}
+
+/// The tenant's lease: the current one, else the next future one, else the last.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}/lease", operation_id = "getTenantLease", tag = "leases",
+    params(("property_id" = String, Path), ("tenant_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The lease", body = SuccessEnvelope<LeaseView>, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant, no lease, or (for a Tenant) another tenant", body = ErrorEnvelope),
+    ))]
+pub async fn tenant_lease(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:read", None)?;
+    if !Reach::of(&principal).covers_tenant(&path.tenant_id) {
+        return Err(ApiError::NotFound("Lease"));
+    }
+    let today = calendar::today();
+    let leases: Vec<Lease> = services
+        .store
+        .leases()
+        .of_tenant(&principal.org_id, &path.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|l| l.property_id == path.property_id)
+        .collect();
+    let lease = leases
+        .iter()
+        .find(|l| l.status_on(today) == LeaseStatus::Current)
+        .or_else(|| leases.iter().filter(|l| l.status_on(today) == LeaseStatus::Future).min_by_key(|l| l.start_date))
+        .or_else(|| leases.iter().max_by_key(|l| l.effective_end))
+        .ok_or(ApiError::NotFound("Lease"))?;
+    Ok(lease_response(lease, StatusCode::OK))
+}
+
+/// Create a lease with this tenant as the primary tenant.
+#[utoipa::path(post, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}/lease", operation_id = "createLease", tag = "leases",
+    request_body = LeaseInput,
+    params(("property_id" = String, Path), ("tenant_id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "No such tenant or unit in this property", body = ErrorEnvelope),
+        (status = 409, description = "Another lease holds the unit during this period", body = ErrorEnvelope),
+        (status = 422, description = "Invalid terms, or a start before the unit's possession start", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Json<LeaseInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:create", None)?;
+    let terms = body.value.validate(&path.tenant_id)?;
+    if !shared::domain::ids::is_valid(&path.tenant_id, shared::domain::tenant::ID_PREFIX) {
+        return Err(ApiError::NotFound("Tenant"));
+    }
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        scope: format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id),
+        key,
+        fingerprint: &body.fingerprint,
+    });
+    book(&services, &principal, &path.property_id, &path.tenant_id, terms, None, idempotency).await
+}
+
+/// Query parameters of `GET /api/v1/leases`. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 20.
+    pub page_size: Option<usize>,
+    /// `meta.pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub property_id: Option<String>,
+    pub unit_id: Option<String>,
+    pub tenant_id: Option<String>,
+    /// `Past`, `Current` or `Future` (today, UTC).
+    pub status: Option<LeaseStatus>,
+    /// ISO 8601 date or timestamp: leases changed at or after it.
+    pub updated_since: Option<String>,
+}
+
+/// List the organization's leases, oldest first.
+#[utoipa::path(get, path = "/api/v1/leases", operation_id = "listLeases", tag = "leases", params(ListParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of leases (a Tenant sees only their own)", body = SuccessEnvelope<Vec<LeaseView>>),
+        (status = 400, description = "Invalid filter or cursor", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:read", None)?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let updated_since = params
+        .updated_since
+        .as_deref()
+        .map(|raw| {
+            time_format::parse(raw)
+                .or_else(|| calendar::parse_date(raw).map(|d| d.midnight().assume_utc()))
+                .ok_or_else(|| ApiError::BadRequest("updated_since must be an ISO 8601 date or timestamp".into()))
+        })
+        .transpose()?;
+    let mut filter = LeaseFilter {
+        property_id: params.property_id.clone(),
+        unit_id: params.unit_id.clone(),
+        tenant_id: params.tenant_id.clone(),
+        status: params.status,
+        active: None,
+        updated_since,
+    };
+    if let Reach::Tenant(own) = Reach::of(&principal) {
+        match own {
+            Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| *asked == own) => filter.tenant_id = Some(own),
+            // Another tenant's leases, or no linked profile: nothing to see.
+            _ => {
+                let pagination = Pagination { page_size, has_next: false, next_cursor: None };
+                return Ok(ApiResponse::page(Vec::<LeaseView>::new(), pagination).into_response());
+            }
+        }
+    }
+    let org_id = &principal.org_id;
+    let scope = CursorScope { org_id: org_id.clone(), query: filter.fingerprint() };
+    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
+    if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(org_id))) {
+        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
+    }
+    let page = services.store.leases().list(org_id, &filter, calendar::today(), start, page_size).await?;
+    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
+    let items: Vec<LeaseView> = page.items.iter().map(LeaseView::from).collect();
+    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
+    Ok(ApiResponse::page(items, pagination).into_response())
+}
+
+/// Get a lease.
+#[utoipa::path(get, path = "/api/v1/leases/{lease_id}", operation_id = "getLease", tag = "leases",
+    params(("lease_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The lease", body = SuccessEnvelope<LeaseView>, headers(("ETag" = String))),
+        (status = 404, description = "No such lease (or not the caller's, for a Tenant)", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<LeasePath>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:read", None)?;
+    let lease = load(&services, &principal, &path.lease_id).await?;
+    Ok(lease_response(&lease, StatusCode::OK))
+}
+
+/// End a lease early: the move-out day becomes its last day, which frees the unit
+/// from the next day and updates the property's occupancy.
+#[utoipa::path(post, path = "/api/v1/leases/{lease_id}/move-out", operation_id = "moveOut", tag = "leases",
+    request_body = MoveOutInput, params(("lease_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The lease, ended", body = SuccessEnvelope<LeaseView>, headers(("ETag" = String))),
+        (status = 404, description = "No such lease", body = ErrorEnvelope),
+        (status = 409, description = "The lease already has a move-out", body = ErrorEnvelope),
+        (status = 422, description = "move_out outside the lease period", body = ErrorEnvelope),
+    ))]
+pub async fn move_out(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<LeasePath>,
+    body: Json<MoveOutInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:update", None)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(&services, &principal, &path.lease_id).await?;
+        if current.move_out.is_some() {
+            return Err(ApiError::Conflict("The lease already has a move-out".into()));
+        }
+        let at = body.value.validate(&current)?;
+        let now = time_format::now();
+        let next = Lease {
+            move_out: Some(at),
+            effective_end: at.to_offset(time::UtcOffset::UTC).date(),
+            updated_at: now,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let unit = services
+            .store
+            .units()
+            .get(&principal.org_id, &current.property_id, &current.unit_id)
+            .await?
+            .ok_or(ApiError::NotFound("Unit"))?;
+        match services.store.leases().end_early(&current, &next, &unit).await? {
+            LeaseWritten::Done => return Ok(lease_response(&next, StatusCode::OK)),
+            LeaseWritten::Changed => continue,
+            LeaseWritten::Missing | LeaseWritten::TenantMissing(_) | LeaseWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Lease"));
+            }
+        }
+    }
+    Err(ApiError::Conflict("The lease is being changed concurrently; retry".into()))
+}
+
+/// Renew a lease: a new lease for the same unit and tenants from the day after this
+/// one ends, with a new end date and optionally a new rent.
+#[utoipa::path(post, path = "/api/v1/leases/{lease_id}/renew", operation_id = "renewLease", tag = "leases",
+    request_body = RenewInput,
+    params(("lease_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The renewal", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "No such lease", body = ErrorEnvelope),
+        (status = 409, description = "Another lease holds the unit during the renewal", body = ErrorEnvelope),
+        (status = 422, description = "Invalid end date or rent, or the lease ended early", body = ErrorEnvelope),
+    ))]
+pub async fn renew(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<LeasePath>,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Json<RenewInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("lease:create", None)?;
+    let current = load(&services, &principal, &path.lease_id).await?;
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        scope: format!("POST /api/v1/leases/{}/renew", current.id),
+        key,
+        fingerprint: &body.fingerprint,
+    });
+    if let Some(i) = &idempotency
+        && let Some(first) =
+            idempotency_record(&services.store, &principal.org_id, &i.scope, i.key, time_format::now()).await?
+    {
+        return replay(first, i.fingerprint);
+    }
+    let terms = body.value.validate(&current)?;
+    let (property_id, primary) = (current.property_id.clone(), current.primary_tenant_id.clone());
+    book(&services, &principal, &property_id, &primary, terms, Some(current.id), idempotency).await
+}

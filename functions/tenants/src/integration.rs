@@ -1,0 +1,103 @@
+//! `GET /api/ai/renters` in seed 000's shape; the next page is announced in a `Link` header.
+
+use axum::Json as AxumJson;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::tenancy::Reach;
+use shared::auth::{Principal, Scope};
+use shared::domain::calendar;
+use shared::domain::lease::{Lease, LeaseStatus};
+use shared::domain::tenant::Tenant;
+use shared::http::envelope::ErrorEnvelope;
+use shared::http::pagination::{self, CursorScope, MAX_PAGE_SIZE, PageKey};
+use shared::http::query::Query;
+use shared::store::keys;
+use shared::{ApiError, Services};
+use utoipa::IntoParams;
+
+use crate::views::{Renter, RenterList};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RenterParams {
+    /// 1 to 100, default 100.
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The lease a renter is shown with: the current one, else the next future one, else the last.
+fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
+    let today = calendar::today();
+    let own: Vec<&Lease> = leases.iter().filter(|l| l.names(&tenant.id)).collect();
+    own.iter()
+        .find(|l| l.status_on(today) == LeaseStatus::Current)
+        .or_else(|| own.iter().filter(|l| l.status_on(today) == LeaseStatus::Future).min_by_key(|l| l.start_date))
+        .or_else(|| own.iter().max_by_key(|l| l.effective_end))
+        .copied()
+}
+
+/// List all tenants/renters (integration API, seed 000).
+#[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(RenterParams),
+    security(("oauth2" = ["read:renters"]), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Renters; a `Link` header with rel=\"next\" when more follow", body = RenterList),
+        (status = 401, description = "Missing or invalid token", body = ErrorEnvelope),
+        (status = 403, description = "Token lacks read:renters", body = ErrorEnvelope),
+    ))]
+pub async fn renters(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<RenterParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
+    let org_id = &principal.org_id;
+    let (tenants, next_cursor) = match Reach::of(&principal) {
+        Reach::Tenant(own) => {
+            let own = match own {
+                Some(id) => services.store.tenants().get(org_id, &id).await?,
+                None => None,
+            };
+            (own.into_iter().collect::<Vec<_>>(), None)
+        }
+        Reach::Organization => {
+            let scope = CursorScope { org_id: org_id.clone(), query: "renters".into() };
+            let start: Option<PageKey> =
+                params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
+            if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(org_id))) {
+                return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
+            }
+            let page = services.store.tenants().list_all(org_id, start, page_size).await?;
+            (page.items, page.next.map(|key| services.cursors.encode(&scope, key)))
+        }
+    };
+    let lease_ids: Vec<String> = tenants.iter().flat_map(|t| t.lease_ids.iter().cloned()).collect();
+    let leases = services.store.leases().get_many(org_id, &lease_ids).await?;
+    let renters = tenants
+        .iter()
+        .map(|t| {
+            let lease = headline(t, &leases);
+            Renter {
+                id: t.id.clone(),
+                name: t.fields.name.clone(),
+                property_id: t.property_id.clone(),
+                lease_start: lease.map(|l| calendar::format_date(l.start_date)),
+                lease_end: lease.map(|l| calendar::format_date(l.end_date)),
+                rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
+                payment_status: "current".to_owned(),
+            }
+        })
+        .collect();
+    let mut response = AxumJson(RenterList { renters }).into_response();
+    if let Some(cursor) = next_cursor {
+        let link = format!("</api/ai/renters?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}

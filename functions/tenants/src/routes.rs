@@ -1,0 +1,287 @@
+//! `/api/v1/properties/{property_id}/tenants` handlers: extract → validate → repository → envelope.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::tenancy::Reach;
+use shared::auth::{Principal, Scope};
+use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
+use shared::store::keys;
+use shared::store::tenants::TenantWritten;
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::{ApiError, Services, time_format};
+use utoipa::IntoParams;
+
+use crate::views::TenantView;
+
+/// Attempts at a write without `If-Match` before answering 409.
+const WRITE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Deserialize)]
+pub struct PropertyPath {
+    property_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TenantPath {
+    property_id: String,
+    tenant_id: String,
+}
+
+fn tenant_response(tenant: &Tenant, status: StatusCode) -> Response {
+    ApiResponse::ok(TenantView::from(tenant))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(tenant.version))
+        .into_response()
+}
+
+/// The tenant at this path, if the caller may see it (a Tenant sees only themselves).
+async fn load(services: &Services, principal: &Principal, path: &TenantPath) -> Result<Tenant, ApiError> {
+    if !Reach::of(principal).covers_tenant(&path.tenant_id) {
+        return Err(ApiError::NotFound("Tenant"));
+    }
+    services
+        .store
+        .tenants()
+        .get(&principal.org_id, &path.tenant_id)
+        .await?
+        .filter(|t| t.property_id == path.property_id)
+        .ok_or(ApiError::NotFound("Tenant"))
+}
+
+/// Query parameters of `GET .../tenants`. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 20.
+    pub page_size: Option<usize>,
+    /// `meta.pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List a property's tenants, oldest first.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/tenants", operation_id = "listTenants", tag = "tenants",
+    params(("property_id" = String, Path), ListParams),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:renters"])),
+    responses(
+        (status = 200, description = "A page of tenants (a Tenant sees only themselves)", body = SuccessEnvelope<Vec<TenantView>>),
+        (status = 400, description = "Invalid parameter or cursor", body = ErrorEnvelope),
+        (status = 404, description = "No such property in this organization", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<PropertyPath>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let org_id = &principal.org_id;
+    if let Reach::Tenant(own) = Reach::of(&principal) {
+        let own = match own {
+            Some(id) => services.store.tenants().get(org_id, &id).await?,
+            None => None,
+        };
+        let items: Vec<TenantView> =
+            own.iter().filter(|t| t.property_id == path.property_id).map(TenantView::from).collect();
+        if items.is_empty() {
+            return Err(ApiError::NotFound("Property"));
+        }
+        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
+        return Ok(ApiResponse::page(items, pagination).into_response());
+    }
+    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
+    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
+    if start.as_ref().is_some_and(|key| key.get(keys::GSI1PK) != Some(&keys::tenants_of(org_id, &path.property_id))) {
+        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
+    }
+    let page = services.store.tenants().list(org_id, &path.property_id, start, page_size).await?;
+    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
+    let items: Vec<TenantView> = page.items.iter().map(TenantView::from).collect();
+    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
+    Ok(ApiResponse::page(items, pagination).into_response())
+}
+
+/// Create a tenant of a property.
+#[utoipa::path(post, path = "/api/v1/properties/{property_id}/tenants", operation_id = "createTenant", tag = "tenants",
+    request_body = TenantInput,
+    params(("property_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = SuccessEnvelope<TenantView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<PropertyPath>,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Json<TenantInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:create", None)?;
+    let fields = body.value.validate()?;
+    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
+        return Err(ApiError::NotFound("Property"));
+    }
+    let now = time_format::now();
+    let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
+    if let Some(key) = &key
+        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    {
+        return replay(first, &body.fingerprint);
+    }
+    let tenant = Tenant::new(&principal.org_id, &path.property_id, fields, now);
+    let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
+    let view = serde_json::to_string(&TenantView::from(&tenant)).map_err(ApiError::internal)?;
+    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location.clone()), now);
+    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
+    match services.store.tenants().create(&tenant, idempotency).await? {
+        TenantWritten::Replay(first) => replay(*first, &body.fingerprint),
+        TenantWritten::Done => {
+            let mut response = tenant_response(&tenant, StatusCode::CREATED);
+            if let Ok(value) = location.parse() {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            Ok(response)
+        }
+        _ => Err(ApiError::NotFound("Property")),
+    }
+}
+
+/// Get a tenant.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}", operation_id = "getTenant", tag = "tenants",
+    params(("property_id" = String, Path), ("tenant_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:renters"])),
+    responses(
+        (status = 200, description = "The tenant", body = SuccessEnvelope<TenantView>, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant (or another tenant, for a Tenant)", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    let tenant = load(&services, &principal, &path).await?;
+    Ok(tenant_response(&tenant, StatusCode::OK))
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed("The tenant has changed since the ETag you sent; fetch it again".into())
+}
+
+async fn update(
+    services: &Services,
+    principal: &Principal,
+    path: &TenantPath,
+    precondition: &Precondition,
+    change: impl Fn(&TenantFields) -> Result<TenantFields, ApiError>,
+) -> Result<Response, ApiError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(services, principal, path).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        let next = current.revised(change(&current.fields)?, time_format::now());
+        match services.store.tenants().replace(&next, current.version).await? {
+            TenantWritten::Done => return Ok(tenant_response(&next, StatusCode::OK)),
+            TenantWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
+            TenantWritten::VersionMismatch(_) => continue,
+            TenantWritten::Missing | TenantWritten::OnLease | TenantWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Tenant"));
+            }
+        }
+    }
+    Err(ApiError::Conflict("The tenant is being changed concurrently; retry, ideally with If-Match".into()))
+}
+
+/// Replace a tenant's writable fields.
+#[utoipa::path(put, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}", operation_id = "replaceTenant", tag = "tenants",
+    request_body = TenantInput,
+    params(("property_id" = String, Path), ("tenant_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = SuccessEnvelope<TenantView>, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn replace(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+    IfMatch(precondition): IfMatch,
+    body: Json<TenantInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:update", None)?;
+    let fields = body.value.validate()?;
+    update(&services, &principal, &path, &precondition, |_| Ok(fields.clone())).await
+}
+
+/// Change some fields of a tenant; `null` clears `phone` or `user_id`.
+#[utoipa::path(patch, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}", operation_id = "patchTenant", tag = "tenants",
+    request_body = TenantPatch,
+    params(("property_id" = String, Path), ("tenant_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Changed", body = SuccessEnvelope<TenantView>, headers(("ETag" = String))),
+        (status = 404, description = "No such tenant", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn patch(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+    IfMatch(precondition): IfMatch,
+    body: Json<TenantPatch>,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:update", None)?;
+    update(&services, &principal, &path, &precondition, |current| body.value.clone().apply(current)).await
+}
+
+/// Delete a tenant. A tenant named on any lease cannot be deleted (409): leases keep their history.
+#[utoipa::path(delete, path = "/api/v1/properties/{property_id}/tenants/{tenant_id}", operation_id = "deleteTenant", tag = "tenants",
+    params(("property_id" = String, Path), ("tenant_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such tenant", body = ErrorEnvelope),
+        (status = 409, description = "A lease names the tenant", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<TenantPath>,
+    IfMatch(precondition): IfMatch,
+) -> Result<Response, ApiError> {
+    principal.authorize("tenant:delete", None)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(&services, &principal, &path).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        match services.store.tenants().delete(&current, current.version).await? {
+            TenantWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            TenantWritten::OnLease => {
+                return Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into()));
+            }
+            TenantWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
+            TenantWritten::VersionMismatch(_) => continue,
+            TenantWritten::Missing | TenantWritten::Replay(_) => return Err(ApiError::NotFound("Tenant")),
+        }
+    }
+    Err(ApiError::Conflict("The tenant is being changed concurrently; retry".into()))
+}

@@ -1,0 +1,384 @@
+//! `/api/v1/properties/{property_id}/units` handlers: extract → validate → repository → envelope.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::tenancy::Reach;
+use shared::auth::{Principal, Scope};
+use shared::domain::calendar;
+use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::query::{Path, Query};
+use shared::store::idempotency::IdempotencyRecord;
+use shared::store::keys;
+use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::units::UnitWritten;
+use shared::{ApiError, Services, time_format};
+use utoipa::IntoParams;
+
+use crate::views::{UnitStatusView, UnitView};
+
+/// Attempts at a write without `If-Match` before answering 409.
+const WRITE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Deserialize)]
+pub struct PropertyPath {
+    property_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnitPath {
+    property_id: String,
+    unit_id: String,
+}
+
+fn location(unit: &Unit) -> String {
+    format!("/api/v1/properties/{}/units/{}", unit.property_id, unit.id)
+}
+
+fn unit_response(unit: &Unit, status: StatusCode) -> Response {
+    ApiResponse::ok(UnitView::from(unit))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(unit.version))
+        .into_response()
+}
+
+/// Whether the caller may see this unit: a Tenant only sees units their leases are on.
+async fn visible(services: &Services, principal: &Principal, unit: &Unit) -> Result<bool, ApiError> {
+    match Reach::of(principal) {
+        Reach::Organization => Ok(true),
+        Reach::Tenant(None) => Ok(false),
+        Reach::Tenant(Some(tenant_id)) => {
+            let leases = services.store.leases().of_tenant(&principal.org_id, &tenant_id).await?;
+            Ok(leases.iter().any(|l| l.unit_id == unit.id && l.property_id == unit.property_id))
+        }
+    }
+}
+
+async fn load(services: &Services, principal: &Principal, property_id: &str, unit_id: &str) -> Result<Unit, ApiError> {
+    services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
+}
+
+/// Query parameters of `GET .../units`. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 20.
+    pub page_size: Option<usize>,
+    /// `meta.pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List a property's units, oldest first.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/units", operation_id = "listUnits", tag = "units",
+    params(("property_id" = String, Path), ListParams),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
+    responses(
+        (status = 200, description = "A page of units (a Tenant sees only units they lease)", body = SuccessEnvelope<Vec<UnitView>>),
+        (status = 400, description = "Invalid parameter or cursor", body = ErrorEnvelope),
+        (status = 404, description = "No such property in this organization", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<PropertyPath>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let org_id = &principal.org_id;
+    if let Reach::Tenant(own) = Reach::of(&principal) {
+        // A tenant's own units are few: one page, no cursor.
+        let leases = match own {
+            Some(tenant_id) => services.store.leases().of_tenant(org_id, &tenant_id).await?,
+            None => Vec::new(),
+        };
+        let mut units: Vec<UnitView> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for lease in leases.iter().filter(|l| l.property_id == path.property_id) {
+            if seen.insert(lease.unit_id.clone())
+                && let Some(unit) = services.store.units().get(org_id, &lease.property_id, &lease.unit_id).await?
+            {
+                units.push(UnitView::from(&unit));
+            }
+        }
+        if units.is_empty() {
+            return Err(ApiError::NotFound("Property"));
+        }
+        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
+        return Ok(ApiResponse::page(units, pagination).into_response());
+    }
+    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
+    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
+    if start.as_ref().is_some_and(|key| {
+        key.get(keys::SK).is_none_or(|sk| !sk.starts_with(&keys::units_of(&path.property_id)))
+            || key.get(keys::PK) != Some(&keys::org(org_id))
+    }) {
+        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
+    }
+    let page = services.store.units().list(org_id, &path.property_id, start, page_size).await?;
+    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
+    let items: Vec<UnitView> = page.items.iter().map(UnitView::from).collect();
+    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
+    Ok(ApiResponse::page(items, pagination).into_response())
+}
+
+/// Create a unit. Its number must be unique within the property (case-insensitive).
+#[utoipa::path(post, path = "/api/v1/properties/{property_id}/units", operation_id = "createUnit", tag = "units",
+    request_body = UnitInput,
+    params(("property_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created; the property's unit_count grows by one", body = SuccessEnvelope<UnitView>,
+            headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "No such property", body = ErrorEnvelope),
+        (status = 409, description = "Another unit of the property has this number", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<PropertyPath>,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Json<UnitInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:create", None)?;
+    let fields = body.value.validate()?;
+    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
+        return Err(ApiError::NotFound("Property"));
+    }
+    let now = time_format::now();
+    let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
+    if let Some(key) = &key
+        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    {
+        return replay(first, &body.fingerprint);
+    }
+    let status = body.value.status.unwrap_or_default();
+    let unit = Unit::new(&principal.org_id, &path.property_id, fields, status, now);
+    let view = serde_json::to_string(&UnitView::from(&unit)).map_err(ApiError::internal)?;
+    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&unit)), now);
+    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
+    match services.store.units().create(&unit, idempotency).await? {
+        UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
+        UnitWritten::Done => {
+            let mut response = unit_response(&unit, StatusCode::CREATED);
+            if let Ok(value) = location(&unit).parse() {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            Ok(response)
+        }
+        UnitWritten::DuplicateNumber => Err(duplicate(&unit.fields.unit_number)),
+        _ => Err(ApiError::NotFound("Property")),
+    }
+}
+
+fn duplicate(number: &str) -> ApiError {
+    ApiError::Conflict(format!("Another unit of this property already has number {number:.20}"))
+}
+
+/// Get a unit.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/units/{unit_id}", operation_id = "getUnit", tag = "units",
+    params(("property_id" = String, Path), ("unit_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
+    responses(
+        (status = 200, description = "The unit", body = SuccessEnvelope<UnitView>, headers(("ETag" = String))),
+        (status = 404, description = "No such unit (or not the caller's, for a Tenant)", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
+    if !visible(&services, &principal, &unit).await? {
+        return Err(ApiError::NotFound("Unit"));
+    }
+    Ok(unit_response(&unit, StatusCode::OK))
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed("The unit has changed since the ETag you sent; fetch it again".into())
+}
+
+/// Loads the unit, checks `If-Match`, and writes `change(current)` conditioned on the
+/// version just read; without `If-Match` a lost race is retried on the fresh version.
+async fn update(
+    services: &Services,
+    principal: &Principal,
+    path: &UnitPath,
+    precondition: &Precondition,
+    change: impl Fn(&Unit) -> Result<Unit, ApiError>,
+) -> Result<Response, ApiError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(services, principal, &path.property_id, &path.unit_id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        let next = change(&current)?;
+        match services.store.units().replace(&current, &next).await? {
+            UnitWritten::Done => return Ok(unit_response(&next, StatusCode::OK)),
+            UnitWritten::DuplicateNumber => return Err(duplicate(&next.fields.unit_number)),
+            UnitWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
+            UnitWritten::VersionMismatch(_) => continue,
+            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Unit"));
+            }
+        }
+    }
+    Err(ApiError::Conflict("The unit is being changed concurrently; retry, ideally with If-Match".into()))
+}
+
+fn revise(current: &Unit, fields: UnitFields) -> Unit {
+    current.revised(fields, time_format::now())
+}
+
+/// Replace a unit's writable fields (its status is set through `/status`).
+#[utoipa::path(put, path = "/api/v1/properties/{property_id}/units/{unit_id}", operation_id = "replaceUnit", tag = "units",
+    request_body = UnitInput,
+    params(("property_id" = String, Path), ("unit_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = SuccessEnvelope<UnitView>, headers(("ETag" = String))),
+        (status = 404, description = "No such unit", body = ErrorEnvelope),
+        (status = 409, description = "Another unit has this number", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn replace(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+    IfMatch(precondition): IfMatch,
+    body: Json<UnitInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:update", None)?;
+    if body.value.status.is_some() {
+        return Err(ApiError::invalid_field("status", "is set through PUT .../status"));
+    }
+    let fields = body.value.validate()?;
+    update(&services, &principal, &path, &precondition, |current| Ok(revise(current, fields.clone()))).await
+}
+
+/// Change some fields of a unit; `null` clears an optional field.
+#[utoipa::path(patch, path = "/api/v1/properties/{property_id}/units/{unit_id}", operation_id = "patchUnit", tag = "units",
+    request_body = UnitPatch,
+    params(("property_id" = String, Path), ("unit_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Changed", body = SuccessEnvelope<UnitView>, headers(("ETag" = String))),
+        (status = 404, description = "No such unit", body = ErrorEnvelope),
+        (status = 409, description = "Another unit has this number", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn patch(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+    IfMatch(precondition): IfMatch,
+    body: Json<UnitPatch>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:update", None)?;
+    update(&services, &principal, &path, &precondition, |current| {
+        body.value.clone().apply(&current.fields).map(|fields| revise(current, fields))
+    })
+    .await
+}
+
+/// Delete a unit. A unit with a current or future lease cannot be deleted (409).
+#[utoipa::path(delete, path = "/api/v1/properties/{property_id}/units/{unit_id}", operation_id = "deleteUnit", tag = "units",
+    params(("property_id" = String, Path), ("unit_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted; the property's unit_count drops by one"),
+        (status = 404, description = "No such unit", body = ErrorEnvelope),
+        (status = 409, description = "A current or future lease holds the unit", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+    IfMatch(precondition): IfMatch,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:delete", None)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(&services, &principal, &path.property_id, &path.unit_id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
+            UnitWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            UnitWritten::Leased => {
+                return Err(ApiError::Conflict(
+                    "A current or future lease holds this unit; it cannot be deleted".into(),
+                ));
+            }
+            UnitWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
+            UnitWritten::VersionMismatch(_) => continue,
+            UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
+                return Err(ApiError::NotFound("Unit"));
+            }
+        }
+    }
+    Err(ApiError::Conflict("The unit is being changed concurrently; retry".into()))
+}
+
+/// Get a unit's rent-roll status.
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}/units/{unit_id}/status", operation_id = "getUnitStatus", tag = "units",
+    params(("property_id" = String, Path), ("unit_id" = String, Path)),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
+    responses(
+        (status = 200, description = "The status", body = SuccessEnvelope<UnitStatusView>, headers(("ETag" = String))),
+        (status = 404, description = "No such unit", body = ErrorEnvelope),
+    ))]
+pub async fn read_status(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
+    if !visible(&services, &principal, &unit).await? {
+        return Err(ApiError::NotFound("Unit"));
+    }
+    Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
+}
+
+/// Set a unit's rent-roll status (by name or id) and `when_available`.
+#[utoipa::path(put, path = "/api/v1/properties/{property_id}/units/{unit_id}/status", operation_id = "setUnitStatus", tag = "units",
+    request_body = UnitStatusInput,
+    params(("property_id" = String, Path), ("unit_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The unit with its new status", body = SuccessEnvelope<UnitView>, headers(("ETag" = String))),
+        (status = 404, description = "No such unit", body = ErrorEnvelope),
+        (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
+        (status = 422, description = "Unknown status", body = ErrorEnvelope),
+    ))]
+pub async fn set_status(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(path): Path<UnitPath>,
+    IfMatch(precondition): IfMatch,
+    body: Json<UnitStatusInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize("unit:update", None)?;
+    let (status, when_available) = body.value.validate()?;
+    update(&services, &principal, &path, &precondition, |current| {
+        let mut next = revise(current, current.fields.clone());
+        next.status = status;
+        next.when_available.clone_from(&when_available);
+        Ok(next)
+    })
+    .await
+}

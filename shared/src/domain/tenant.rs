@@ -1,0 +1,194 @@
+//! Tenants: the people who rent units of a property.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::domain::patch::Patch;
+use crate::domain::validation::Problems;
+use crate::error::ApiError;
+use crate::time_format;
+
+pub const ID_PREFIX: &str = "ten";
+
+/// A stored tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub org_id: String,
+    pub property_id: String,
+    #[serde(flatten)]
+    pub fields: TenantFields,
+    /// Every lease naming this tenant, oldest first; kept by the leases function.
+    #[serde(default)]
+    pub lease_ids: Vec<String>,
+    #[serde(with = "time_format::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time_format::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+/// The client-writable fields of a tenant, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantFields {
+    pub name: String,
+    pub email: String,
+    /// E.164, e.g. `+15550123456`.
+    pub phone: Option<String>,
+    /// The user account (with the `Tenant` role) that signs in as this tenant; its JWT
+    /// carries this tenant's id as `tenant_profile_id`.
+    pub user_id: Option<String>,
+}
+
+impl Tenant {
+    pub fn new(org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
+        Self::with_id(crate::domain::ids::new(ID_PREFIX), org_id, property_id, fields, now)
+    }
+
+    /// A tenant with a given id (demo data links a demo user to a fixed id).
+    pub fn with_id(id: String, org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            org_id: org_id.to_owned(),
+            property_id: property_id.to_owned(),
+            fields,
+            lease_ids: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    pub fn revised(&self, fields: TenantFields, now: OffsetDateTime) -> Self {
+        Self { fields, updated_at: now, version: self.version + 1, ..self.clone() }
+    }
+}
+
+/// The body of `POST` and `PUT`. Unknown and server-owned fields are rejected with 422.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    /// Full name, 1 to 200 characters.
+    pub name: String,
+    pub email: String,
+    /// E.164: `+` then up to 15 digits.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The linked user account, if the tenant signs in.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// The body of `PATCH`: only the fields named change; `null` clears `phone` or `user_id`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub user_id: Patch<String>,
+}
+
+/// A plausible email: one `@`, a dotted domain, no spaces, at most 254 characters.
+pub fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else { return false };
+    value.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// E.164: `+`, a non-zero digit, then 1 to 14 more digits.
+pub fn is_e164(value: &str) -> bool {
+    let Some(digits) = value.strip_prefix('+') else { return false };
+    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+impl TenantInput {
+    pub fn validate(&self) -> Result<TenantFields, ApiError> {
+        let mut p = Problems::new();
+        let name = p.text("name", &self.name, 1, 200);
+        let email = self.email.trim().to_owned();
+        if !is_email(&email) {
+            p.add("email", "must be a valid email address");
+        }
+        let phone = self.phone.as_ref().map(|raw| {
+            let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+            if !is_e164(&phone) {
+                p.add("phone", "must be an E.164 number such as +15550123456");
+            }
+            phone
+        });
+        let user_id = self.user_id.as_ref().map(|raw| p.text("user_id", raw, 1, 100));
+        p.into_result()?;
+        Ok(TenantFields { name, email, phone, user_id })
+    }
+}
+
+impl TenantPatch {
+    pub fn apply(self, current: &TenantFields) -> Result<TenantFields, ApiError> {
+        let mut p = Problems::new();
+        let mut input = TenantInput {
+            name: current.name.clone(),
+            email: current.email.clone(),
+            phone: current.phone.clone(),
+            user_id: current.user_id.clone(),
+        };
+        match self.name {
+            Patch::Absent => {}
+            Patch::Null => p.add("name", "must not be null"),
+            Patch::Value(v) => input.name = v,
+        }
+        match self.email {
+            Patch::Absent => {}
+            Patch::Null => p.add("email", "must not be null"),
+            Patch::Value(v) => input.email = v,
+        }
+        match self.phone {
+            Patch::Absent => {}
+            Patch::Null => input.phone = None,
+            Patch::Value(v) => input.phone = Some(v),
+        }
+        match self.user_id {
+            Patch::Absent => {}
+            Patch::Null => input.user_id = None,
+            Patch::Value(v) => input.user_id = Some(v),
+        }
+        p.into_result()?;
+        input.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_phones() {
+        assert!(is_email("john.smith@example.com"));
+        assert!(!is_email("john smith@example.com"));
+        assert!(!is_email("john@localhost"));
+        assert!(is_e164("+15550123456"));
+        assert!(!is_e164("5550123"));
+        assert!(!is_e164("+0123"));
+        let input = TenantInput {
+            name: "John Smith".into(),
+            email: "john.smith@example.com".into(),
+            phone: Some("+1 (555) 012-3456".into()),
+            user_id: None,
+        };
+        assert_eq!(input.validate().unwrap().phone.as_deref(), Some("+15550123456"));
+    }
+}

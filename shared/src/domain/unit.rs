@@ -1,0 +1,619 @@
+//! Units: the rentable spaces of a property, with the union of the seed 002 and
+//! seed 003 (rent-roll) fields.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+
+use crate::domain::calendar::{self, iso_date, iso_date_option};
+use crate::domain::money::{Currency, Money};
+use crate::domain::patch::Patch;
+use crate::domain::validation::Problems;
+use crate::error::ApiError;
+use crate::time_format;
+
+pub const ID_PREFIX: &str = "unit";
+
+/// The rent-roll status of a unit, with its seed 003 `rentroll_status_id`.
+///
+/// | id | name | `is_available` |
+/// |---|---|---|
+/// | 1 | Available | true |
+/// | 2 | Rented | false |
+/// | 3 | Notice | true (the tenant gave notice; the unit can be leased from `when_available`) |
+/// | 4 | Unavailable | false |
+/// | 5 | Maintenance | false |
+/// | 6 | Reserved | false |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub enum UnitStatus {
+    #[default]
+    Available,
+    Rented,
+    Notice,
+    Unavailable,
+    Maintenance,
+    Reserved,
+}
+
+impl UnitStatus {
+    pub const ALL: [UnitStatus; 6] = [
+        UnitStatus::Available,
+        UnitStatus::Rented,
+        UnitStatus::Notice,
+        UnitStatus::Unavailable,
+        UnitStatus::Maintenance,
+        UnitStatus::Reserved,
+    ];
+
+    /// The rent-roll status id (seed 003 `rentroll_status_id`).
+    pub fn id(self) -> u8 {
+        match self {
+            Self::Available => 1,
+            Self::Rented => 2,
+            Self::Notice => 3,
+            Self::Unavailable => 4,
+            Self::Maintenance => 5,
+            Self::Reserved => 6,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Available => "Available",
+            Self::Rented => "Rented",
+            Self::Notice => "Notice",
+            Self::Unavailable => "Unavailable",
+            Self::Maintenance => "Maintenance",
+            Self::Reserved => "Reserved",
+        }
+    }
+
+    pub fn from_id(id: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// Seed 003: `is_available` is derived from the status.
+    pub fn is_available(self) -> bool {
+        matches!(self, Self::Available | Self::Notice)
+    }
+}
+
+/// A period during which a lease holds the unit (`end` is the effective end: the
+/// move-out date when the lease ended early). Bookings never overlap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub lease_id: String,
+    #[serde(with = "iso_date")]
+    pub start: Date,
+    #[serde(with = "iso_date")]
+    pub end: Date,
+}
+
+impl Booking {
+    pub fn overlaps(&self, start: Date, end: Date) -> bool {
+        self.start <= end && start <= self.end
+    }
+}
+
+/// A stored unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub id: String,
+    pub org_id: String,
+    pub property_id: String,
+    #[serde(flatten)]
+    pub fields: UnitFields,
+    pub status: UnitStatus,
+    /// "Immediate", "December", ...
+    #[serde(default)]
+    pub when_available: Option<String>,
+    /// Every lease's period on this unit; kept by the leases function.
+    #[serde(default)]
+    pub bookings: Vec<Booking>,
+    /// The last day any lease holds the unit; a unit booked until today or later
+    /// cannot be deleted.
+    #[serde(default, with = "iso_date_option", skip_serializing_if = "Option::is_none")]
+    pub booked_until: Option<Date>,
+    #[serde(with = "time_format::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time_format::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+}
+
+/// The client-writable fields of a unit, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitFields {
+    pub unit_number: String,
+    pub building: Option<String>,
+    pub floor: Option<i32>,
+    pub floorplan: Option<String>,
+    #[serde(rename = "type")]
+    pub unit_type: Option<String>,
+    pub dwelling_type: Option<String>,
+    pub sqft: Option<u32>,
+    /// In halves (`1.5` bedrooms is 3), so it stays an integer in storage.
+    pub bedrooms_halves: Option<u32>,
+    pub bathrooms_halves: Option<u32>,
+    pub dens: Option<u32>,
+    pub exposure: Option<String>,
+    pub view: Option<String>,
+    pub has_garage: bool,
+    pub pets: Option<u32>,
+    pub parking_stalls: Option<u32>,
+    pub storage_boxes: Option<u32>,
+    pub currency: Currency,
+    pub base_rent: Money,
+    pub price_amortized: Option<Money>,
+    pub owner_id: Option<String>,
+    #[serde(default, with = "iso_date_option")]
+    pub possession_start: Option<Date>,
+    #[serde(default, with = "iso_date_option")]
+    pub possession_end: Option<Date>,
+    pub active: bool,
+}
+
+impl Unit {
+    pub fn new(org_id: &str, property_id: &str, fields: UnitFields, status: UnitStatus, now: OffsetDateTime) -> Self {
+        Self {
+            id: crate::domain::ids::new(ID_PREFIX),
+            org_id: org_id.to_owned(),
+            property_id: property_id.to_owned(),
+            fields,
+            status,
+            when_available: None,
+            bookings: Vec::new(),
+            booked_until: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// The next version with new fields.
+    pub fn revised(&self, fields: UnitFields, now: OffsetDateTime) -> Self {
+        Self { fields, updated_at: now, version: self.version + 1, ..self.clone() }
+    }
+
+    /// Whether a lease holds the unit today or later.
+    pub fn has_current_or_future_lease(&self, today: Date) -> bool {
+        self.booked_until.is_some_and(|until| until >= today)
+    }
+
+    /// The booking that holds the unit on `day`, if any.
+    pub fn booking_on(&self, day: Date) -> Option<&Booking> {
+        self.bookings.iter().find(|b| b.start <= day && day <= b.end)
+    }
+}
+
+/// Halves as a JSON number: `2` or `1.5`.
+pub fn halves_number(halves: u32) -> serde_json::Number {
+    if halves.is_multiple_of(2) {
+        serde_json::Number::from(halves / 2)
+    } else {
+        serde_json::Number::from_f64(f64::from(halves) / 2.0).unwrap_or_else(|| serde_json::Number::from(0))
+    }
+}
+
+/// The body of `POST` and `PUT`: every writable field. Unknown and server-owned fields
+/// (`id`, `version`, `property_id`, ...) are rejected with 422. `status` is set on create
+/// and afterwards through `/status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitInput {
+    /// Unit number or code ("A101"), unique within the property (case-insensitive); 1 to 20 characters.
+    #[serde(alias = "unit_code")]
+    pub unit_number: String,
+    #[serde(default)]
+    pub building: Option<String>,
+    #[serde(default)]
+    pub floor: Option<i32>,
+    #[serde(default)]
+    pub floorplan: Option<String>,
+    /// Unit type, e.g. "1 Bed + Den".
+    #[serde(default, rename = "type")]
+    pub unit_type: Option<String>,
+    /// Apartment, Townhome, Condo, ...
+    #[serde(default)]
+    pub dwelling_type: Option<String>,
+    /// Size in square feet.
+    #[serde(default, alias = "size")]
+    pub sqft: Option<u32>,
+    /// In steps of 0.5.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub bedrooms: Option<serde_json::Number>,
+    /// In steps of 0.5.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub bathrooms: Option<serde_json::Number>,
+    #[serde(default)]
+    pub dens: Option<u32>,
+    /// SW, NE, ...
+    #[serde(default)]
+    pub exposure: Option<String>,
+    #[serde(default)]
+    pub view: Option<String>,
+    #[serde(default)]
+    pub has_garage: Option<bool>,
+    /// Number of pets allowed.
+    #[serde(default)]
+    pub pets: Option<u32>,
+    #[serde(default)]
+    pub parking_stalls: Option<u32>,
+    #[serde(default)]
+    pub storage_boxes: Option<u32>,
+    /// ISO 4217; defaults to `USD`.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Base monthly rent, two decimals at most; defaults to 0.
+    #[serde(default, alias = "price")]
+    #[schema(value_type = Option<f64>)]
+    pub base_rent: Option<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub price_amortized: Option<serde_json::Number>,
+    /// The owner's id in the organization's records.
+    #[serde(default)]
+    pub owner_id: Option<String>,
+    /// `YYYY-MM-DD`: no lease may start earlier.
+    #[serde(default)]
+    pub possession_start: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub possession_end: Option<String>,
+    /// Defaults to `true`.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Create only; defaults to `Available`.
+    #[serde(default)]
+    pub status: Option<UnitStatus>,
+}
+
+fn optional_text(p: &mut Problems, field: &str, value: Option<&String>, max: usize) -> Option<String> {
+    value.map(|v| p.text(field, v, 1, max))
+}
+
+fn halves(p: &mut Problems, field: &str, value: Option<&serde_json::Number>) -> Option<u32> {
+    let value = value?;
+    let Some(number) = value.as_f64() else {
+        p.add(field, "must be a number");
+        return None;
+    };
+    let doubled = number * 2.0;
+    if !(0.0..=100.0).contains(&doubled) || doubled.fract() != 0.0 {
+        p.add(field, "must be between 0 and 50 in steps of 0.5");
+        return None;
+    }
+    Some(doubled as u32)
+}
+
+fn date(p: &mut Problems, field: &str, value: Option<&String>) -> Option<Date> {
+    let raw = value?;
+    let parsed = calendar::parse_date(raw);
+    if parsed.is_none() {
+        p.add(field, "must be a YYYY-MM-DD date");
+    }
+    parsed
+}
+
+fn money(p: &mut Problems, field: &str, value: Option<&serde_json::Number>) -> Option<Money> {
+    value.and_then(|v| p.check(field, Money::parse_non_negative(v)))
+}
+
+impl UnitInput {
+    /// Validates every field, reporting all problems at once.
+    pub fn validate(&self) -> Result<UnitFields, ApiError> {
+        let mut p = Problems::new();
+        let unit_number = p.text("unit_number", &self.unit_number, 1, 20);
+        let building = optional_text(&mut p, "building", self.building.as_ref(), 50);
+        let floorplan = optional_text(&mut p, "floorplan", self.floorplan.as_ref(), 50);
+        let unit_type = optional_text(&mut p, "type", self.unit_type.as_ref(), 50);
+        let dwelling_type = optional_text(&mut p, "dwelling_type", self.dwelling_type.as_ref(), 50);
+        let exposure = optional_text(&mut p, "exposure", self.exposure.as_ref(), 20);
+        let view = optional_text(&mut p, "view", self.view.as_ref(), 200);
+        let owner_id = optional_text(&mut p, "owner_id", self.owner_id.as_ref(), 100);
+        if self.floor.is_some_and(|f| !(-10..=300).contains(&f)) {
+            p.add("floor", "must be between -10 and 300");
+        }
+        if self.sqft.is_some_and(|s| s > 1_000_000) {
+            p.add("sqft", "must be at most 1000000");
+        }
+        for (field, value) in [
+            ("dens", self.dens),
+            ("pets", self.pets),
+            ("parking_stalls", self.parking_stalls),
+            ("storage_boxes", self.storage_boxes),
+        ] {
+            if value.is_some_and(|v| v > 100) {
+                p.add(field, "must be at most 100");
+            }
+        }
+        let bedrooms_halves = halves(&mut p, "bedrooms", self.bedrooms.as_ref());
+        let bathrooms_halves = halves(&mut p, "bathrooms", self.bathrooms.as_ref());
+        let currency = p.check(
+            "currency",
+            Currency::parse(self.currency.as_deref().unwrap_or(crate::domain::property::DEFAULT_CURRENCY)),
+        );
+        let base_rent = money(&mut p, "base_rent", self.base_rent.as_ref()).unwrap_or_default();
+        let price_amortized = money(&mut p, "price_amortized", self.price_amortized.as_ref());
+        let possession_start = date(&mut p, "possession_start", self.possession_start.as_ref());
+        let possession_end = date(&mut p, "possession_end", self.possession_end.as_ref());
+        if let (Some(start), Some(end)) = (possession_start, possession_end)
+            && end < start
+        {
+            p.add("possession_end", "must not be before possession_start");
+        }
+        p.into_result()?;
+        Ok(UnitFields {
+            unit_number,
+            building,
+            floor: self.floor,
+            floorplan,
+            unit_type,
+            dwelling_type,
+            sqft: self.sqft,
+            bedrooms_halves,
+            bathrooms_halves,
+            dens: self.dens,
+            exposure,
+            view,
+            has_garage: self.has_garage.unwrap_or(false),
+            pets: self.pets,
+            parking_stalls: self.parking_stalls,
+            storage_boxes: self.storage_boxes,
+            currency: currency.ok_or_else(|| ApiError::invalid_field("currency", "is invalid"))?,
+            base_rent,
+            price_amortized,
+            owner_id,
+            possession_start,
+            possession_end,
+            active: self.active.unwrap_or(true),
+        })
+    }
+}
+
+impl From<&UnitFields> for UnitInput {
+    fn from(f: &UnitFields) -> Self {
+        Self {
+            unit_number: f.unit_number.clone(),
+            building: f.building.clone(),
+            floor: f.floor,
+            floorplan: f.floorplan.clone(),
+            unit_type: f.unit_type.clone(),
+            dwelling_type: f.dwelling_type.clone(),
+            sqft: f.sqft,
+            bedrooms: f.bedrooms_halves.map(halves_number),
+            bathrooms: f.bathrooms_halves.map(halves_number),
+            dens: f.dens,
+            exposure: f.exposure.clone(),
+            view: f.view.clone(),
+            has_garage: Some(f.has_garage),
+            pets: f.pets,
+            parking_stalls: f.parking_stalls,
+            storage_boxes: f.storage_boxes,
+            currency: Some(f.currency.as_str().to_owned()),
+            base_rent: Some(f.base_rent.to_seed_number()),
+            price_amortized: f.price_amortized.map(Money::to_seed_number),
+            owner_id: f.owner_id.clone(),
+            possession_start: f.possession_start.map(calendar::format_date),
+            possession_end: f.possession_end.map(calendar::format_date),
+            active: Some(f.active),
+            status: None,
+        }
+    }
+}
+
+/// The body of `PATCH`: only the fields named change; `null` clears an optional field.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitPatch {
+    #[serde(default, alias = "unit_code")]
+    #[schema(value_type = Option<String>)]
+    pub unit_number: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub building: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    pub floor: Patch<i32>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub floorplan: Patch<String>,
+    #[serde(default, rename = "type")]
+    #[schema(value_type = Option<String>)]
+    pub unit_type: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub dwelling_type: Patch<String>,
+    #[serde(default, alias = "size")]
+    #[schema(value_type = Option<u32>)]
+    pub sqft: Patch<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub bedrooms: Patch<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub bathrooms: Patch<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<u32>)]
+    pub dens: Patch<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub exposure: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub view: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub has_garage: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<u32>)]
+    pub pets: Patch<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<u32>)]
+    pub parking_stalls: Patch<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<u32>)]
+    pub storage_boxes: Patch<u32>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub currency: Patch<String>,
+    #[serde(default, alias = "price")]
+    #[schema(value_type = Option<f64>)]
+    pub base_rent: Patch<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub price_amortized: Patch<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub owner_id: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub possession_start: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub possession_end: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub active: Patch<bool>,
+}
+
+/// Overlays a required field: `null` is a problem.
+fn required<T>(p: &mut Problems, field: &str, target: &mut T, patch: Patch<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => p.add(field, "must not be null"),
+        Patch::Value(value) => *target = value,
+    }
+}
+
+/// Overlays an optional field: `null` clears it.
+fn optional<T>(target: &mut Option<T>, patch: Patch<T>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *target = None,
+        Patch::Value(value) => *target = Some(value),
+    }
+}
+
+impl UnitPatch {
+    /// Applies the patch to the current fields and validates the result as a whole.
+    pub fn apply(self, current: &UnitFields) -> Result<UnitFields, ApiError> {
+        let mut p = Problems::new();
+        let mut i = UnitInput::from(current);
+        required(&mut p, "unit_number", &mut i.unit_number, self.unit_number);
+        optional(&mut i.building, self.building);
+        optional(&mut i.floor, self.floor);
+        optional(&mut i.floorplan, self.floorplan);
+        optional(&mut i.unit_type, self.unit_type);
+        optional(&mut i.dwelling_type, self.dwelling_type);
+        optional(&mut i.sqft, self.sqft);
+        optional(&mut i.bedrooms, self.bedrooms);
+        optional(&mut i.bathrooms, self.bathrooms);
+        optional(&mut i.dens, self.dens);
+        optional(&mut i.exposure, self.exposure);
+        optional(&mut i.view, self.view);
+        optional(&mut i.has_garage, self.has_garage);
+        optional(&mut i.pets, self.pets);
+        optional(&mut i.parking_stalls, self.parking_stalls);
+        optional(&mut i.storage_boxes, self.storage_boxes);
+        optional(&mut i.currency, self.currency);
+        optional(&mut i.base_rent, self.base_rent);
+        optional(&mut i.price_amortized, self.price_amortized);
+        optional(&mut i.owner_id, self.owner_id);
+        optional(&mut i.possession_start, self.possession_start);
+        optional(&mut i.possession_end, self.possession_end);
+        optional(&mut i.active, self.active);
+        p.into_result()?;
+        i.validate()
+    }
+}
+
+/// The body of `PUT .../status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitStatusInput {
+    /// The status name; or give `status_id` instead.
+    #[serde(default)]
+    pub status: Option<UnitStatus>,
+    /// The rent-roll status id (1 to 6).
+    #[serde(default)]
+    pub status_id: Option<u8>,
+    /// Free text such as "Immediate" or "December"; up to 50 characters.
+    #[serde(default)]
+    pub when_available: Option<String>,
+}
+
+impl UnitStatusInput {
+    /// The status and `when_available` it sets.
+    pub fn validate(&self) -> Result<(UnitStatus, Option<String>), ApiError> {
+        let mut p = Problems::new();
+        let by_id = self.status_id.map(|id| {
+            let status = UnitStatus::from_id(id);
+            if status.is_none() {
+                p.add("status_id", "must be a rent-roll status id from 1 to 6");
+            }
+            status
+        });
+        let status = match (self.status, by_id) {
+            (Some(named), Some(Some(by_id))) if named != by_id => {
+                p.add("status_id", "does not match status");
+                None
+            }
+            (Some(named), _) => Some(named),
+            (None, Some(by_id)) => by_id,
+            (None, None) => {
+                p.add("status", "is required (or status_id)");
+                None
+            }
+        };
+        let when_available = optional_text(&mut p, "when_available", self.when_available.as_ref(), 50);
+        p.into_result()?;
+        let status = status.ok_or_else(|| ApiError::invalid_field("status", "is invalid"))?;
+        Ok((status, when_available))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::body::parse;
+
+    #[test]
+    fn status_ids_and_availability() {
+        for status in UnitStatus::ALL {
+            assert_eq!(UnitStatus::from_id(status.id()), Some(status));
+        }
+        assert!(UnitStatus::Available.is_available());
+        assert!(!UnitStatus::Rented.is_available());
+        assert_eq!(UnitStatus::from_id(0), None);
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let input: UnitInput = parse(
+            br#"{"unit_number":" ","bedrooms":1.25,"base_rent":-1,"possession_start":"2024-05-01","possession_end":"2024-01-01"}"#,
+        )
+        .unwrap()
+        .value;
+        let ApiError::Validation { details, .. } = input.validate().unwrap_err() else { panic!("expected 422") };
+        let fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["unit_number", "bedrooms", "base_rent", "possession_end"]);
+    }
+
+    #[test]
+    fn patch_clears_and_keeps() {
+        let input: UnitInput =
+            parse(br#"{"unit_number":"A101","bedrooms":1.5,"sqft":850,"building":"A"}"#).unwrap().value;
+        let fields = input.validate().unwrap();
+        assert_eq!(fields.bedrooms_halves, Some(3));
+        let patch: UnitPatch = parse(br#"{"building":null,"sqft":900}"#).unwrap().value;
+        let next = patch.apply(&fields).unwrap();
+        assert_eq!(next.building, None);
+        assert_eq!(next.sqft, Some(900));
+        assert_eq!(next.bedrooms_halves, Some(3));
+        assert_eq!(halves_number(3).to_string(), "1.5");
+        assert_eq!(halves_number(4).to_string(), "2");
+    }
+}

@@ -1,0 +1,365 @@
+//! Lease items. A lease is written in one transaction with everything it must keep
+//! true: the unit's bookings (no overlap), the property's occupancy, and each named
+//! tenant's lease list.
+//!
+//! | pattern | key condition |
+//! |---|---|
+//! | get one | `PK=ORG#<org>`, `SK=LEASE#<lease>` |
+//! | all of the organization's leases (list, feed) | `PK=ORG#<org>`, `SK begins_with LEASE#`, filters |
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use time::{Date, OffsetDateTime};
+
+use crate::domain::calendar;
+use crate::domain::lease::{Lease, LeaseStatus};
+use crate::domain::unit::{Booking, Unit};
+use crate::http::pagination::PageKey;
+use crate::store::keys::{self, ENTITY, PK, SK};
+use crate::store::page::{Page, split_page};
+use crate::store::transactions::{
+    IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
+    transact_write,
+};
+use crate::store::{Item, Store, StoreError, n, s, string_attr};
+use crate::time_format;
+
+const ENTITY_NAME: &str = "lease";
+
+/// The outcome of a lease write.
+#[derive(Debug, PartialEq)]
+pub enum LeaseWritten {
+    Done,
+    /// The unit or the lease changed since it was read (another lease, an edit): read again.
+    Changed,
+    /// A tenant the lease names (by position: 0 is the primary) is gone or belongs to
+    /// another property.
+    TenantMissing(usize),
+    /// The unit or its property is gone.
+    Missing,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+/// Which leases a listing returns. Status filters compare dates with `today`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeaseFilter {
+    pub property_id: Option<String>,
+    pub unit_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub status: Option<LeaseStatus>,
+    /// `true`: Current or Future; `false`: Past.
+    pub active: Option<bool>,
+    pub updated_since: Option<OffsetDateTime>,
+}
+
+impl LeaseFilter {
+    /// A canonical description, which pagination cursors are bound to.
+    pub fn fingerprint(&self) -> String {
+        format!("leases|{self:?}")
+    }
+}
+
+impl Store {
+    pub fn leases(&self) -> LeaseRepository<'_> {
+        LeaseRepository::new(self)
+    }
+}
+
+pub struct LeaseRepository<'a> {
+    store: &'a Store,
+}
+
+fn to_item(lease: &Lease) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(lease)?;
+    item.insert(PK.into(), s(keys::org(&lease.org_id)));
+    item.insert(SK.into(), s(keys::lease(&lease.id)));
+    item.insert(ENTITY.into(), s(ENTITY_NAME));
+    Ok(item)
+}
+
+/// Maps a stored lease item.
+pub fn from_item(item: Item) -> Result<Lease, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+fn page_key(key: &Item) -> Result<PageKey, StoreError> {
+    [PK, SK].iter().map(|name| Ok(((*name).to_owned(), string_attr(key, name)?.to_owned()))).collect()
+}
+
+impl<'a> LeaseRepository<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn get(&self, org_id: &str, lease_id: &str) -> Result<Option<Lease>, StoreError> {
+        if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
+            return Ok(None);
+        }
+        let output = self
+            .store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(org_id)))
+            .key(SK, s(keys::lease(lease_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// Several leases at once (missing ones are left out), in no particular order.
+    pub async fn get_many(&self, org_id: &str, lease_ids: &[String]) -> Result<Vec<Lease>, StoreError> {
+        let keys = lease_ids
+            .iter()
+            .map(|id| (keys::org(org_id), keys::lease(id)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Every lease naming `tenant_id` (none when the tenant does not exist): the
+    /// tenant's lease list, then one batched read of the leases.
+    pub async fn of_tenant(&self, org_id: &str, tenant_id: &str) -> Result<Vec<Lease>, StoreError> {
+        let Some(tenant) = self.store.tenants().get(org_id, tenant_id).await? else {
+            return Ok(Vec::new());
+        };
+        let mut leases = self.get_many(org_id, &tenant.lease_ids).await?;
+        leases.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(leases)
+    }
+
+    /// Sets the unit's bookings, conditioned on the version it was read at, so that two
+    /// leases racing for the same unit cannot both pass their overlap check.
+    fn book(&self, unit: &Unit, bookings: &[Booking], now: OffsetDateTime) -> Result<Update, StoreError> {
+        let until = bookings.iter().map(|b| b.end).max();
+        let mut update = Update::builder()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(&unit.org_id)))
+            .key(SK, s(keys::unit(&unit.property_id, &unit.id)))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":bookings", serde_dynamo::to_attribute_value(bookings)?)
+            .expression_attribute_values(":expected", n(unit.version))
+            .expression_attribute_values(":next", n(unit.version + 1))
+            .expression_attribute_values(":now", s(time_format::format(now)))
+            .condition_expression("attribute_exists(PK) AND #version = :expected")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = match until {
+            Some(until) => update
+                .update_expression(
+                    "SET bookings = :bookings, booked_until = :until, #version = :next, updated_at = :now",
+                )
+                .expression_attribute_values(":until", s(calendar::format_date(until))),
+            None => update
+                .update_expression("SET bookings = :bookings, #version = :next, updated_at = :now REMOVE booked_until"),
+        };
+        update.build().map_err(build_err)
+    }
+
+    /// Sends a lease transaction: items 0 to 2 are the unit, the lease and the property,
+    /// then the tenants from `tenants_from`, then (at `record_at`) any idempotency record.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        tenants_from: usize,
+        record_at: Option<usize>,
+    ) -> Result<LeaseWritten, StoreError> {
+        let result = transact_write(self.store, items).await;
+        match result {
+            Ok(_) => Ok(LeaseWritten::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed)
+                    if let Some(at) = record_at
+                        && let Some(first) = replayed(&failed, at)? =>
+                {
+                    Ok(LeaseWritten::Replay(Box::new(first)))
+                }
+                Some(failed) => {
+                    let (index, item) = &failed[0];
+                    Ok(match *index {
+                        0 if item.is_none() => LeaseWritten::Missing,
+                        0 | 1 => LeaseWritten::Changed,
+                        2 => LeaseWritten::Missing,
+                        i if i >= tenants_from && record_at != Some(i) => LeaseWritten::TenantMissing(i - tenants_from),
+                        _ => LeaseWritten::Changed,
+                    })
+                }
+                None if is_transaction_conflict(&err) => Ok(LeaseWritten::Changed),
+                None => Err(StoreError::dynamo("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// Creates a lease on `unit` (as read at its current version) in one transaction:
+    /// the unit's bookings, the lease, the property's occupancy, and each tenant's lease list.
+    pub async fn create(
+        &self,
+        lease: &Lease,
+        unit: &Unit,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<LeaseWritten, StoreError> {
+        let mut bookings = unit.bookings.clone();
+        bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
+        bookings.sort_by_key(|b| b.start);
+        let put = Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(lease)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let mut counters = PropertyCounters::default();
+        counters.add_period(lease.start_date, lease.effective_end, 1);
+        let property = counters.update(self.store, &lease.org_id, &lease.property_id, lease.created_at)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(self.book(unit, &bookings, lease.created_at)?).build(),
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        for tenant_id in &lease.tenant_ids {
+            let update = Update::builder()
+                .table_name(self.store.table())
+                .key(PK, s(keys::org(&lease.org_id)))
+                .key(SK, s(keys::tenant(tenant_id)))
+                .update_expression(
+                    "SET lease_ids = list_append(if_not_exists(lease_ids, :empty), :lease), #version = #version + :one",
+                )
+                .condition_expression("attribute_exists(PK) AND property_id = :property")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":lease", AttributeValue::L(vec![s(&lease.id)]))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":property", s(&lease.property_id))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let mut record_at = None;
+        if let Some(idempotency) = idempotency {
+            record_at = Some(items.len());
+            items.push(idempotency.put(self.store, &lease.org_id, lease.created_at)?);
+        }
+        self.transact(items, 3, record_at).await
+    }
+
+    /// Ends `current` early on `next.effective_end`: the lease, the unit's booking and the
+    /// property's occupancy change together, each conditioned on the version read.
+    pub async fn end_early(&self, current: &Lease, next: &Lease, unit: &Unit) -> Result<LeaseWritten, StoreError> {
+        let bookings: Vec<Booking> = unit
+            .bookings
+            .iter()
+            .map(
+                |b| if b.lease_id == current.id { Booking { end: next.effective_end, ..b.clone() } } else { b.clone() },
+            )
+            .collect();
+        let put = Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(next)?))
+            .condition_expression("attribute_exists(PK) AND version = :expected")
+            .expression_attribute_values(":expected", n(current.version))
+            .build()
+            .map_err(build_err)?;
+        let mut counters = PropertyCounters::default();
+        counters.add_period(current.start_date, current.effective_end, -1);
+        counters.add_period(next.start_date, next.effective_end, 1);
+        let property = counters.update(self.store, &next.org_id, &next.property_id, next.updated_at)?;
+        let items = vec![
+            TransactWriteItem::builder().update(self.book(unit, &bookings, next.updated_at)?).build(),
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        self.transact(items, usize::MAX, None).await
+    }
+
+    fn query(
+        &self,
+        org_id: &str,
+        filter: &LeaseFilter,
+        today: Date,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let mut request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::org(org_id)))
+            .expression_attribute_values(":prefix", s(keys::LEASE_PREFIX))
+            .consistent_read(true);
+        let mut filters: Vec<&str> = Vec::new();
+        let day = s(calendar::format_date(today));
+        if let Some(property_id) = &filter.property_id {
+            request = request.expression_attribute_values(":property", s(property_id));
+            filters.push("property_id = :property");
+        }
+        if let Some(unit_id) = &filter.unit_id {
+            request = request.expression_attribute_values(":unit", s(unit_id));
+            filters.push("unit_id = :unit");
+        }
+        if let Some(tenant_id) = &filter.tenant_id {
+            request = request.expression_attribute_values(":tenant", s(tenant_id));
+            filters.push("contains(tenant_ids, :tenant)");
+        }
+        if filter.status.is_some() || filter.active.is_some() {
+            request = request.expression_attribute_values(":today", day);
+        }
+        match filter.status {
+            Some(LeaseStatus::Past) => filters.push("effective_end < :today"),
+            Some(LeaseStatus::Current) => filters.push("start_date <= :today AND effective_end >= :today"),
+            Some(LeaseStatus::Future) => filters.push("start_date > :today"),
+            None => {}
+        }
+        match filter.active {
+            Some(true) => filters.push("effective_end >= :today"),
+            Some(false) => filters.push("effective_end < :today"),
+            None => {}
+        }
+        if let Some(since) = filter.updated_since {
+            request = request.expression_attribute_values(":since", s(time_format::format(since)));
+            filters.push("updated_at >= :since");
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        request
+    }
+
+    /// One page of the organization's leases in id (creation) order: a single `Query`.
+    pub async fn list(
+        &self,
+        org_id: &str,
+        filter: &LeaseFilter,
+        today: Date,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Lease>, StoreError> {
+        let mut request = self.query(org_id, filter, today).limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) =
+            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
+        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// One DynamoDB page (up to 1 MB) of the organization's leases, for the streaming feed.
+    pub async fn feed_page(
+        &self,
+        org_id: &str,
+        filter: &LeaseFilter,
+        today: Date,
+        start: Option<PageKey>,
+    ) -> Result<Page<Lease>, StoreError> {
+        let mut request = self.query(org_id, filter, today);
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let next = output.last_evaluated_key.as_ref().map(page_key).transpose()?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,265 @@
+//! Tenant items.
+//!
+//! | pattern | key condition |
+//! |---|---|
+//! | get one | `PK=ORG#<org>`, `SK=TENANT#<ten>` |
+//! | one property's tenants, by id | GSI1: `GSI1PK=ORG#<org>#PROPERTY#<prop>#TENANTS`, `GSI1SK=<ten>` |
+//! | all of the organization's tenants | `PK=ORG#<org>`, `SK begins_with TENANT#` |
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+use crate::domain::tenant::Tenant;
+use crate::http::pagination::PageKey;
+use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::store::page::{Page, split_page};
+use crate::store::transactions::{
+    IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
+};
+use crate::store::{Item, Store, StoreError, n, s};
+
+const ENTITY_NAME: &str = "tenant";
+
+/// The outcome of a tenant write.
+#[derive(Debug, PartialEq)]
+pub enum TenantWritten {
+    Done,
+    /// The tenant (or, on create, its property) is gone.
+    Missing,
+    VersionMismatch(u64),
+    /// A lease names the tenant.
+    OnLease,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+impl Store {
+    pub fn tenants(&self) -> TenantRepository<'_> {
+        TenantRepository::new(self)
+    }
+}
+
+pub struct TenantRepository<'a> {
+    store: &'a Store,
+}
+
+fn to_item(tenant: &Tenant) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(tenant)?;
+    item.insert(PK.into(), s(keys::org(&tenant.org_id)));
+    item.insert(SK.into(), s(keys::tenant(&tenant.id)));
+    item.insert(GSI1PK.into(), s(keys::tenants_of(&tenant.org_id, &tenant.property_id)));
+    item.insert(GSI1SK.into(), s(&tenant.id));
+    item.insert(ENTITY.into(), s(ENTITY_NAME));
+    Ok(item)
+}
+
+/// Maps a stored tenant item.
+pub fn from_item(item: Item) -> Result<Tenant, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+fn key(org_id: &str, tenant_id: &str) -> Item {
+    Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::tenant(tenant_id)))])
+}
+
+fn start_key(start: Option<PageKey>) -> Option<Item> {
+    start.map(|start| start.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+impl<'a> TenantRepository<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// One tenant of the organization (strongly consistent).
+    pub async fn get(&self, org_id: &str, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        if !crate::domain::ids::is_valid(tenant_id, crate::domain::tenant::ID_PREFIX) {
+            return Ok(None);
+        }
+        let output = self
+            .store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .set_key(Some(key(org_id, tenant_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// Several tenants at once (missing ones are left out), in no particular order.
+    pub async fn get_many(&self, org_id: &str, tenant_ids: &[String]) -> Result<Vec<Tenant>, StoreError> {
+        let keys = tenant_ids
+            .iter()
+            .filter(|id| crate::domain::ids::is_valid(id, crate::domain::tenant::ID_PREFIX))
+            .map(|id| (keys::org(org_id), keys::tenant(id)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Creates a tenant of an existing property (one transaction with a check of the property).
+    pub async fn create(
+        &self,
+        tenant: &Tenant,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<TenantWritten, StoreError> {
+        let put = Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(tenant)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let property = ConditionCheck::builder()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(&tenant.org_id)))
+            .key(SK, s(keys::property(&tenant.property_id)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().condition_check(property).build(),
+        ];
+        if let Some(idempotency) = idempotency {
+            items.push(idempotency.put(self.store, &tenant.org_id, tenant.created_at)?);
+        }
+        let result = transact_write(self.store, items).await;
+        match result {
+            Ok(_) => Ok(TenantWritten::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantWritten::Replay(Box::new(first))),
+                Some(_) => Ok(TenantWritten::Missing),
+                None => Err(StoreError::dynamo("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// Replaces a tenant if its stored version is still `expected_version`.
+    pub async fn replace(&self, next: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
+        let result = self
+            .store
+            .client()
+            .put_item()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(next)?))
+            .condition_expression("attribute_exists(PK) AND version = :expected")
+            .expression_attribute_values(":expected", n(expected_version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(TenantWritten::Done),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                    return Ok(TenantWritten::Missing);
+                };
+                Ok(version_of(failed.item.as_ref()).map_or(TenantWritten::Missing, TenantWritten::VersionMismatch))
+            }
+            Err(err) => Err(StoreError::dynamo("PutItem", err)),
+        }
+    }
+
+    /// Deletes a tenant at `expected_version` unless a lease names them.
+    pub async fn delete(&self, tenant: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
+        let result = self
+            .store
+            .client()
+            .delete_item()
+            .table_name(self.store.table())
+            .set_key(Some(key(&tenant.org_id, &tenant.id)))
+            .condition_expression(
+                "attribute_exists(PK) AND version = :expected AND (attribute_not_exists(lease_ids) OR size(lease_ids) = :zero)",
+            )
+            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(TenantWritten::Done),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let DeleteItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                    return Ok(TenantWritten::Missing);
+                };
+                Ok(match version_of(failed.item.as_ref()) {
+                    None => TenantWritten::Missing,
+                    Some(v) if v != expected_version => TenantWritten::VersionMismatch(v),
+                    Some(_) => TenantWritten::OnLease,
+                })
+            }
+            Err(err) => Err(StoreError::dynamo("DeleteItem", err)),
+        }
+    }
+
+    /// One page of a property's tenants in id order: a single `Query` of GSI1.
+    pub async fn list(
+        &self,
+        org_id: &str,
+        property_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Tenant>, StoreError> {
+        let output = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .index_name(GSI1)
+            .key_condition_expression("#gpk = :gpk")
+            .expression_attribute_names("#gpk", GSI1PK)
+            .expression_attribute_values(":gpk", s(keys::tenants_of(org_id, property_id)))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start_key(start))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) = split_page(
+            output.items.unwrap_or_default(),
+            output.last_evaluated_key.as_ref(),
+            limit,
+            &[PK, SK, GSI1PK, GSI1SK],
+        )?;
+        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// One page of all the organization's tenants in id order: a single `Query`.
+    pub async fn list_all(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Tenant>, StoreError> {
+        let output = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::org(org_id)))
+            .expression_attribute_values(":prefix", s(keys::TENANT_PREFIX))
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start_key(start))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) =
+            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
+        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,244 @@
+//! What the leasing repositories share: transaction outcomes, batched reads, and the
+//! property counters that units and leases keep in the same transaction as their own write.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use time::{Date, OffsetDateTime};
+
+use crate::domain::calendar;
+use crate::store::keys::{self, GSI2SK, PK, SK};
+use crate::store::{Item, Store, StoreError, n, s};
+use crate::time_format;
+
+/// A transaction was cancelled because these items (by index) failed their condition;
+/// each carries the item as it was, when DynamoDB returned it.
+pub type FailedConditions = Vec<(usize, Option<Item>)>;
+
+/// The conditions that cancelled a transaction; `None` when it failed otherwise.
+pub fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<FailedConditions> {
+    let SdkError::ServiceError(service) = err else { return None };
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
+    let reasons = cancelled.cancellation_reasons();
+    let failed: FailedConditions = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .map(|(i, r)| (i, r.item().cloned()))
+        .collect();
+    // A transaction cancelled for a conflict with another transaction has no failed condition.
+    (!failed.is_empty()).then_some(failed)
+}
+
+/// Whether a transaction lost a race with another one on the same items.
+pub fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    let SdkError::ServiceError(service) = err else { return false };
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return false };
+    cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+}
+
+/// Attempts at a transaction that keeps colliding with concurrent ones on the same
+/// items (the property item is shared by every unit and lease write of a property).
+const CONFLICT_ATTEMPTS: u32 = 10;
+
+/// Sends a transaction, retrying with jittered backoff while it is cancelled only
+/// because concurrent transactions held the same items (`TransactionConflict`).
+/// Condition failures are returned at once for the caller to interpret.
+pub async fn transact_write(
+    store: &Store,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>> {
+    let mut attempt = 0;
+    loop {
+        let result = store.client().transact_write_items().set_transact_items(Some(items.clone())).send().await;
+        match result {
+            Err(err)
+                if attempt + 1 < CONFLICT_ATTEMPTS
+                    && failed_conditions(&err).is_none()
+                    && is_transaction_conflict(&err) =>
+            {
+                attempt += 1;
+                let jitter = u64::try_from(ulid::Ulid::generate().random() % 20).unwrap_or(0);
+                let backoff = (5u64 << attempt.min(5)) + jitter;
+                tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+pub fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false }
+}
+
+/// The `version` of a returned item.
+pub fn version_of(item: Option<&Item>) -> Option<u64> {
+    item?.get("version")?.as_n().ok()?.parse().ok()
+}
+
+/// Reads items by key (`PK`, `SK`), 100 per `BatchGetItem`, retrying unprocessed keys.
+/// Missing items are simply absent from the result.
+pub async fn batch_get(store: &Store, keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut request = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in chunk {
+            request = request.keys(Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        }
+        let mut pending = Some(request.build().map_err(build_err)?);
+        // Unprocessed keys come back under throttling; a bounded number of retries.
+        for _ in 0..8 {
+            let Some(request) = pending.take() else { break };
+            let output = store
+                .client()
+                .batch_get_item()
+                .request_items(store.table(), request)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+            if let Some(mut responses) = output.responses
+                && let Some(found) = responses.remove(store.table())
+            {
+                items.extend(found);
+            }
+            pending =
+                output.unprocessed_keys.and_then(|mut u| u.remove(store.table())).filter(|k| !k.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Dynamo {
+                operation: "BatchGetItem",
+                detail: "keys left unprocessed after retries".into(),
+                retryable: true,
+            });
+        }
+    }
+    Ok(items)
+}
+
+/// A change to a property's counters, applied in the same transaction as the unit or
+/// lease write that causes it. Every change bumps the property's `version` (so a
+/// concurrent full replace of the property cannot write back stale counters) and its
+/// `updated_at` (so delta syncs see the new figures).
+#[derive(Debug, Default)]
+pub struct PropertyCounters {
+    /// Added to `unit_count`.
+    pub units: i64,
+    /// Added to the occupancy change of each day.
+    pub occupancy: Vec<(Date, i64)>,
+}
+
+impl PropertyCounters {
+    /// `+1` on the lease's first day and `−1` the day after its last.
+    pub fn add_period(&mut self, start: Date, end: Date, sign: i64) {
+        self.occupancy.push((start, sign));
+        if let Some(after) = end.next_day() {
+            self.occupancy.push((after, -sign));
+        }
+    }
+
+    /// The transaction `Update` of the property item; it requires the property to exist.
+    pub fn update(
+        &self,
+        store: &Store,
+        org_id: &str,
+        property_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Update, StoreError> {
+        let mut net: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for (day, delta) in &self.occupancy {
+            *net.entry(calendar::format_date(*day)).or_default() += delta;
+        }
+        net.retain(|_, delta| *delta != 0);
+        let mut sets = vec![
+            "#version = #version + :one".to_owned(),
+            "updated_at = :now".to_owned(),
+            "#gsi2sk = :gsi2sk".to_owned(),
+        ];
+        let mut update = Update::builder()
+            .table_name(store.table())
+            .key(PK, s(keys::org(org_id)))
+            .key(SK, s(keys::property(property_id)))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#gsi2sk", GSI2SK)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(time_format::format(now)))
+            .expression_attribute_values(":gsi2sk", s(keys::by_updated(now, property_id)));
+        let mut condition = "attribute_exists(PK)".to_owned();
+        if self.units != 0 {
+            sets.push("unit_count = unit_count + :units".into());
+            update = update.expression_attribute_values(":units", n(self.units));
+        }
+        if net.is_empty() {
+            // Units are created before any lease: make sure the occupancy map exists.
+            sets.push("occupancy = if_not_exists(occupancy, :empty)".into());
+            update = update.expression_attribute_values(":empty", AttributeValue::M(Default::default()));
+        } else {
+            condition.push_str(" AND attribute_exists(occupancy)");
+            update = update.expression_attribute_values(":zero", n(0));
+            for (i, (day, delta)) in net.iter().enumerate() {
+                sets.push(format!("occupancy.#d{i} = if_not_exists(occupancy.#d{i}, :zero) + :v{i}"));
+                update = update
+                    .expression_attribute_names(format!("#d{i}"), day)
+                    .expression_attribute_values(format!(":v{i}"), n(delta));
+            }
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .build()
+            .map_err(build_err)
+    }
+}
+
+/// An `Idempotency-Key` to record in the same transaction as a create.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotentCreate<'a> {
+    pub record: &'a crate::store::idempotency::IdempotencyRecord,
+    /// The route, e.g. `POST /api/v1/properties/<id>/units`.
+    pub scope: &'a str,
+    pub key: &'a str,
+}
+
+impl IdempotentCreate<'_> {
+    /// The conditional put of the record (fails when the key is already in use).
+    pub fn put(&self, store: &Store, org_id: &str, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+        let put = self.record.put(store.table(), org_id, self.scope, self.key, now)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// The unexpired record of an `Idempotency-Key`, if the key was used: read before a
+/// create so that a retry replays instead of tripping over what the first request wrote.
+pub async fn idempotency_record(
+    store: &Store,
+    org_id: &str,
+    scope: &str,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<Option<crate::store::idempotency::IdempotencyRecord>, StoreError> {
+    let output = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, s(keys::org(org_id)))
+        .key(SK, s(keys::idempotency(scope, key)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("GetItem", e))?;
+    let Some(item) = output.item else { return Ok(None) };
+    let record = crate::store::idempotency::IdempotencyRecord::from_item(item)?;
+    Ok((record.expires_at >= now.unix_timestamp()).then_some(record))
+}
+
+/// The stored idempotency record when the transaction item at `index` (the record's
+/// put) failed its condition.
+pub fn replayed(
+    failed: &FailedConditions,
+    index: usize,
+) -> Result<Option<crate::store::idempotency::IdempotencyRecord>, StoreError> {
+    match failed.iter().find(|(i, _)| *i == index) {
+        Some((_, Some(item))) => Ok(Some(crate::store::idempotency::IdempotencyRecord::from_item(item.clone())?)),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,363 @@
+//! Unit items, their unit-number claims, and the property counters they keep.
+//!
+//! | pattern | key condition |
+//! |---|---|
+//! | get one | `PK=ORG#<org>`, `SK=UNIT#<prop>#<unit>` |
+//! | one property's units, by id | `PK=ORG#<org>`, `SK begins_with UNIT#<prop>#` |
+//! | all of the organization's units (feed) | `PK=ORG#<org>`, `SK begins_with UNIT#` |
+//! | unit number claim | `PK=ORG#<org>`, `SK=UNITNO#<prop>#<lower(number)>` |
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use time::{Date, OffsetDateTime};
+
+use crate::domain::calendar;
+use crate::domain::unit::Unit;
+use crate::http::pagination::PageKey;
+use crate::store::keys::{self, ENTITY, PK, SK};
+use crate::store::page::{Page, split_page};
+use crate::store::transactions::{
+    IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
+};
+use crate::store::{Item, Store, StoreError, n, s};
+
+const ENTITY_NAME: &str = "unit";
+const NUMBER_ENTITY: &str = "unit_number";
+
+/// The outcome of a unit write.
+#[derive(Debug, PartialEq)]
+pub enum UnitWritten {
+    Done,
+    /// The unit (or, on create, its property) is gone.
+    Missing,
+    /// Another writer changed it first; carries the version now stored.
+    VersionMismatch(u64),
+    /// Another unit of the property has this number.
+    DuplicateNumber,
+    /// A lease holds the unit today or later.
+    Leased,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+impl Store {
+    pub fn units(&self) -> UnitRepository<'_> {
+        UnitRepository::new(self)
+    }
+}
+
+pub struct UnitRepository<'a> {
+    store: &'a Store,
+}
+
+fn to_item(unit: &Unit) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(unit)?;
+    item.insert(PK.into(), s(keys::org(&unit.org_id)));
+    item.insert(SK.into(), s(keys::unit(&unit.property_id, &unit.id)));
+    item.insert(ENTITY.into(), s(ENTITY_NAME));
+    Ok(item)
+}
+
+/// Maps a stored unit item.
+pub fn from_item(item: Item) -> Result<Unit, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+fn key(org_id: &str, property_id: &str, unit_id: &str) -> Item {
+    Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::unit(property_id, unit_id)))])
+}
+
+impl<'a> UnitRepository<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    fn number_claim(&self, unit: &Unit) -> Result<Put, StoreError> {
+        let item = Item::from([
+            (PK.into(), s(keys::org(&unit.org_id))),
+            (SK.into(), s(keys::unit_number(&unit.property_id, &unit.fields.unit_number))),
+            (ENTITY.into(), s(NUMBER_ENTITY)),
+            ("unit_id".into(), s(&unit.id)),
+        ]);
+        Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)
+    }
+
+    fn number_release(&self, unit: &Unit) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(&unit.org_id)))
+            .key(SK, s(keys::unit_number(&unit.property_id, &unit.fields.unit_number)))
+            .build()
+            .map_err(build_err)
+    }
+
+    /// One unit of the property (strongly consistent); ids that cannot exist are not looked up.
+    pub async fn get(&self, org_id: &str, property_id: &str, unit_id: &str) -> Result<Option<Unit>, StoreError> {
+        if !crate::domain::ids::is_valid(unit_id, crate::domain::unit::ID_PREFIX)
+            || !crate::domain::ids::is_valid(property_id, crate::domain::property::ID_PREFIX)
+        {
+            return Ok(None);
+        }
+        let output = self
+            .store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .set_key(Some(key(org_id, property_id, unit_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
+    /// property's `unit_count` (which requires the property to exist).
+    pub async fn create(
+        &self,
+        unit: &Unit,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<UnitWritten, StoreError> {
+        let put = Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(unit)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let counters = PropertyCounters { units: 1, ..Default::default() };
+        let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().put(self.number_claim(unit)?).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        if let Some(idempotency) = idempotency {
+            items.push(idempotency.put(self.store, &unit.org_id, unit.created_at)?);
+        }
+        let result = transact_write(self.store, items).await;
+        match result {
+            Ok(_) => Ok(UnitWritten::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) if let Some(first) = replayed(&failed, 3)? => Ok(UnitWritten::Replay(Box::new(first))),
+                Some(failed) if failed.iter().any(|(i, _)| *i == 2) => Ok(UnitWritten::Missing),
+                Some(failed) if failed.iter().any(|(i, _)| *i == 1) => Ok(UnitWritten::DuplicateNumber),
+                _ => Err(StoreError::dynamo("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// Replaces a unit if its stored version is still `current.version`; a new unit
+    /// number moves the claim in the same transaction.
+    pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitWritten, StoreError> {
+        let renumbered = current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
+        if !renumbered {
+            let result = self
+                .store
+                .client()
+                .put_item()
+                .table_name(self.store.table())
+                .set_item(Some(to_item(next)?))
+                .condition_expression("attribute_exists(PK) AND version = :expected")
+                .expression_attribute_values(":expected", n(current.version))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(UnitWritten::Done),
+                Err(SdkError::ServiceError(service))
+                    if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                {
+                    let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                        return Ok(UnitWritten::Missing);
+                    };
+                    Ok(version_of(failed.item.as_ref()).map_or(UnitWritten::Missing, UnitWritten::VersionMismatch))
+                }
+                Err(err) => Err(StoreError::dynamo("PutItem", err)),
+            };
+        }
+        let put = Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(to_item(next)?))
+            .condition_expression("attribute_exists(PK) AND version = :expected")
+            .expression_attribute_values(":expected", n(current.version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .store
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(self.number_release(current)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.number_claim(next)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(UnitWritten::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) => {
+                    if let Some((_, item)) = failed.iter().find(|(i, _)| *i == 0) {
+                        Ok(version_of(item.as_ref()).map_or(UnitWritten::Missing, UnitWritten::VersionMismatch))
+                    } else {
+                        Ok(UnitWritten::DuplicateNumber)
+                    }
+                }
+                None => Err(StoreError::dynamo("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// Deletes a unit at `current.version` unless a lease holds it on `today` or later,
+    /// releasing its number and taking it off the property's `unit_count`, in one transaction.
+    pub async fn delete(&self, current: &Unit, today: Date, now: OffsetDateTime) -> Result<UnitWritten, StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.store.table())
+            .set_key(Some(key(&current.org_id, &current.property_id, &current.id)))
+            .condition_expression(
+                "attribute_exists(PK) AND version = :expected AND (attribute_not_exists(booked_until) OR booked_until < :today)",
+            )
+            .expression_attribute_values(":expected", n(current.version))
+            .expression_attribute_values(":today", s(calendar::format_date(today)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        let counters = PropertyCounters { units: -1, ..Default::default() };
+        let property = counters.update(self.store, &current.org_id, &current.property_id, now)?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().delete(self.number_release(current)?).build(),
+            TransactWriteItem::builder().update(property).build(),
+        ];
+        let result = transact_write(self.store, items).await;
+        match result {
+            Ok(_) => Ok(UnitWritten::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) => match failed.iter().find(|(i, _)| *i == 0) {
+                    Some((_, item)) => Ok(match version_of(item.as_ref()) {
+                        None => UnitWritten::Missing,
+                        Some(v) if v != current.version => UnitWritten::VersionMismatch(v),
+                        Some(_) => UnitWritten::Leased,
+                    }),
+                    None => Ok(UnitWritten::Missing),
+                },
+                None => Err(StoreError::dynamo("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// One page of a property's units in id (creation) order: a single `Query`.
+    pub async fn list(
+        &self,
+        org_id: &str,
+        property_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Unit>, StoreError> {
+        let mut request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::org(org_id)))
+            .expression_attribute_values(":prefix", s(keys::units_of(property_id)))
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) =
+            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
+        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// One page (up to 1 MB, DynamoDB's own page) of the organization's units with the
+    /// given `active` flag, for the streaming feed: a single `Query`.
+    pub async fn feed_page(
+        &self,
+        org_id: &str,
+        active: bool,
+        start: Option<PageKey>,
+    ) -> Result<Page<Unit>, StoreError> {
+        let mut request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .filter_expression("active = :active")
+            .expression_attribute_values(":pk", s(keys::org(org_id)))
+            .expression_attribute_values(":prefix", s(keys::UNIT_PREFIX))
+            .expression_attribute_values(":active", AttributeValue::Bool(active));
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let next = output
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| {
+                [PK, SK]
+                    .iter()
+                    .map(|name| Ok(((*name).to_owned(), crate::store::string_attr(k, name)?.to_owned())))
+                    .collect::<Result<PageKey, StoreError>>()
+            })
+            .transpose()?;
+        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// The addresses of several properties (missing ones are left out): one
+    /// `BatchGetItem` per 100 properties. The unit feed shows its property's address.
+    pub async fn property_addresses(
+        &self,
+        org_id: &str,
+        property_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, crate::domain::Address>, StoreError> {
+        let keys = property_ids.iter().map(|id| (keys::org(org_id), keys::property(id))).collect();
+        let items = crate::store::transactions::batch_get(self.store, keys).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let property: crate::domain::Property = serde_dynamo::from_item(item)?;
+                Ok((property.id, property.fields.address))
+            })
+            .collect()
+    }
+
+    /// Puts units directly, 25 per `BatchWriteItem`, without claims or counters: for
+    /// benchmarks and demo data that bypass the API on purpose.
+    pub async fn put_unchecked(&self, units: &[Unit]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in units.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for unit in chunk {
+                let put = PutRequest::builder().set_item(Some(to_item(unit)?)).build().map_err(build_err)?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut pending = Some(requests);
+            for _ in 0..8 {
+                let Some(requests) = pending.take() else { break };
+                let output = self
+                    .store
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.store.table(), requests)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+                pending =
+                    output.unprocessed_items.and_then(|mut u| u.remove(self.store.table())).filter(|r| !r.is_empty());
+            }
+        }
+        Ok(())
+    }
+}
