@@ -17,6 +17,8 @@ pub struct Config {
     pub jwt_audience: String,
     /// `JWT_ISSUER` (default `doorstep`).
     pub jwt_issuer: String,
+    /// `EVENT_BUS_NAME`: the EventBridge bus domain events go to.
+    pub event_bus_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,7 @@ impl Config {
             cursor_secret_id: required("CURSOR_SECRET_ID")?,
             jwt_audience: optional("JWT_AUDIENCE", DEFAULT_AUDIENCE),
             jwt_issuer: optional("JWT_ISSUER", DEFAULT_ISSUER),
+            event_bus_name: required("EVENT_BUS_NAME")?,
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::auth::Authenticator;
 use crate::auth::jwt::JwtVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
+use crate::events::EventPublisher;
 use crate::http::pagination::CursorCodec;
 use crate::secrets;
 use crate::store::Store;
@@ -36,6 +37,8 @@ pub struct Services {
     pub store: Store,
     pub authenticator: Authenticator,
     pub cursors: CursorCodec,
+    /// Publishes domain events to `EVENT_BUS_NAME`.
+    pub events: EventPublisher,
 }
 
 impl Services {
@@ -56,6 +59,7 @@ impl Services {
         Ok(Self {
             authenticator: Authenticator::new(verifier, store.clone()),
             cursors: CursorCodec::new(cursor.hmac_key.as_bytes()),
+            events: EventPublisher::new(aws.events.clone(), &config.event_bus_name),
             store,
             aws,
             config,
