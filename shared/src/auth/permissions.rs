@@ -78,6 +78,9 @@ impl Role {
                 "financial:read",
                 "invoice:*",
                 "payment:read",
+                // Records payments received offline, and can onboard tenants (whose
+                // role includes payment:create) without holding more than it grants.
+                "payment:create",
                 "maintenance:*",
                 "workorder:*",
                 "screening:*",

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use shared::ApiError;
 use shared::auth::{Actor, Principal};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::ApiError;
 use totp_rs::{Builder, Secret, Totp};
 use utoipa::ToSchema;
 

@@ -161,7 +161,11 @@ pub fn check_permissions(problems: &mut Problems, field: &str, permissions: &[St
     let valid = |p: &str| {
         p == "*"
             || p.split_once(':').is_some_and(|(res, act)| {
-                let part = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'*');
+                let part = |s: &str| {
+                    !s.is_empty()
+                        && s.len() <= 64
+                        && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'*')
+                };
                 part(res) && part(act)
             })
     };

@@ -270,9 +270,7 @@ pub async fn login(
     };
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let (user, org) = match (user, org) {
-        (Some(user), Some(org))
-            if password_ok && user.status == UserStatus::Active && !user.is_locked(now) =>
-        {
+        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
             (user, org)
         }
         (user, _) => {

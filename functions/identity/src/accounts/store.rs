@@ -16,9 +16,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
@@ -145,6 +143,15 @@ fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Ve
     failed.iter().any(|f| *f).then_some(failed)
 }
 
+/// Attempts at a transaction that keeps conflicting with concurrent ones.
+const TRANSACTION_ATTEMPTS: usize = 4;
+
+fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    let SdkError::ServiceError(service) = err else { return false };
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return false };
+    cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+}
+
 fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
     matches!(err, SdkError::ServiceError(service) if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)))
 }
@@ -201,13 +208,31 @@ impl<'a> AccountStore<'a> {
         Ok(output.item)
     }
 
+    /// Runs a transaction; `Some(failed)` names the items whose condition failed. A
+    /// transaction that lost a race with another one on the same items (a
+    /// `TransactionConflict`, no condition failed) is retried: its conditions are
+    /// evaluated afresh.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<bool>>, StoreError> {
-        match self.store.client().transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(None),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) => Ok(Some(failed)),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result =
+                self.store.client().transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match result {
+                Ok(_) => return Ok(None),
+                Err(err) => err,
+            };
+            if let Some(failed) = failed_conditions(&err) {
+                return Ok(Some(failed));
+            }
+            if attempt < TRANSACTION_ATTEMPTS && is_transaction_conflict(&err) {
+                continue;
+            }
+            let mut error = StoreError::dynamo("TransactWriteItems", err);
+            if let StoreError::Dynamo { retryable, detail, .. } = &mut error {
+                *retryable |= detail.contains("TransactionConflict");
+            }
+            return Err(error);
         }
     }
 
@@ -239,9 +264,7 @@ impl<'a> AccountStore<'a> {
             .key(SK, s(ORGANIZATION_SK))
             .expression_attribute_values(":d", n(delta.unsigned_abs()));
         let update = if delta < 0 {
-            builder
-                .update_expression("SET owner_count = owner_count - :d")
-                .condition_expression("owner_count > :d")
+            builder.update_expression("SET owner_count = owner_count - :d").condition_expression("owner_count > :d")
         } else {
             builder.update_expression("SET owner_count = owner_count + :d").condition_expression("attribute_exists(PK)")
         };
@@ -522,12 +545,7 @@ impl<'a> AccountStore<'a> {
     /// Exchanges a refresh token for its successor: the old one is marked used only if it
     /// was not used before and its session is not revoked, in one transaction with the
     /// new one's creation.
-    pub async fn rotate_refresh(
-        &self,
-        old: &TokenRecord,
-        new: &TokenRecord,
-        now: i64,
-    ) -> Result<Rotation, StoreError> {
+    pub async fn rotate_refresh(&self, old: &TokenRecord, new: &TokenRecord, now: i64) -> Result<Rotation, StoreError> {
         let family = old.family_id.clone().unwrap_or_default();
         let mark_used = Update::builder()
             .table_name(self.table())

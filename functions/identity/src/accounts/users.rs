@@ -34,7 +34,10 @@ fn location(id: &str) -> String {
 }
 
 fn user_response(user: &User, status: StatusCode) -> Response {
-    ApiResponse::ok(UserView::from(user)).with_status(status).with_header(header::ETAG, &etag(user.version)).into_response()
+    ApiResponse::ok(UserView::from(user))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(user.version))
+        .into_response()
 }
 
 /// Refuses roles or permissions the caller does not hold itself.

@@ -62,7 +62,12 @@ pub struct OrganizationView {
 
 impl From<&Organization> for OrganizationView {
     fn from(org: &Organization) -> Self {
-        Self { id: org.id.clone(), name: org.name.clone(), plan: org.plan, created_at: time_format::format(org.created_at) }
+        Self {
+            id: org.id.clone(),
+            name: org.name.clone(),
+            plan: org.plan,
+            created_at: time_format::format(org.created_at),
+        }
     }
 }
 
