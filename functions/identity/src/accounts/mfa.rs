@@ -143,7 +143,7 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
         return Err(invalid());
     }
     let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(tokens)).into_response())
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
 }
 
 async fn confirm_setup(state: &IdentityState, principal: &Principal, code: &str) -> Result<Response, ApiError> {

@@ -304,7 +304,7 @@ pub async fn login(
     }
     let clear = user.failed_logins > 0 || user.locked_until.is_some();
     let tokens = start_session(&state, &user, org.plan, clear).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(tokens)).into_response())
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
 }
 
 /// `POST /refresh` and `POST /logout` body.

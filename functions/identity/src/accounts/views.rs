@@ -100,7 +100,7 @@ pub struct MfaChallenge {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginResult {
-    Tokens(TokenResponse),
+    Tokens(Box<TokenResponse>),
     MfaRequired(MfaChallenge),
 }
 
