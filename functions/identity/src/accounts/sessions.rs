@@ -26,6 +26,9 @@ use crate::accounts::views::{LoginResult, MfaChallenge, OrganizationView, Regist
 /// The one answer to every failed sign-in, whatever the reason.
 pub const LOGIN_FAILED: &str = "Invalid email or password";
 const REFRESH_FAILED: &str = "Invalid or expired refresh token";
+/// Ids no account ever gets (ids are ULIDs of the present time).
+const NO_SUCH_ORG: &str = "org_00000000000000000000000000";
+const NO_SUCH_USER: &str = "user_00000000000000000000000000";
 /// How long an MFA challenge stays valid.
 pub const MFA_CHALLENGE_SECONDS: i64 = 300;
 
@@ -260,25 +263,29 @@ pub async fn login(
         let retry_after = u64::try_from(window_start + window - now).unwrap_or(1).max(1);
         return Err(ApiError::RateLimited { retry_after });
     }
-    let (user, org) = match claim? {
-        Some(claim) => {
-            let (user, org) =
-                tokio::join!(store.get_user(&claim.org_id, &claim.user_id), store.get_organization(&claim.org_id));
-            (user?, org?)
-        }
-        None => (None, None),
-    };
+    // An unknown email reads a placeholder that cannot exist, so both cases make the
+    // same round trips before the (equally slow) password check.
+    let (org_id, user_id) =
+        claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
+    let (user, org) = tokio::join!(store.get_user(&org_id, &user_id), store.get_organization(&org_id));
+    let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let (user, org) = match (user, org) {
         (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
             (user, org)
         }
         (user, _) => {
-            store.add_ip_failure(&ip, window_start, window_start + window).await?;
-            if let Some(user) = user.filter(|u| !password_ok && !u.is_locked(now)) {
-                let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
-                store.record_login_failure(&user, settings.max_failed_logins, lock_until).await?;
-            }
+            // Concurrently, so a known account's extra write does not lengthen its answer.
+            let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
+            let (by_ip, by_user) =
+                tokio::join!(store.add_ip_failure(&ip, window_start, window_start + window), async {
+                    match user.filter(|u| !password_ok && !u.is_locked(now)) {
+                        Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
+                        None => Ok(()),
+                    }
+                });
+            by_ip?;
+            by_user?;
             tracing::info!(source_ip = %ip, "sign-in refused");
             return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
         }
