@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := infra/node_modules/.installed
 
-.PHONY: help tools dev stop test lint unit openapi token bench clean
+.PHONY: help tools dev stop test lint unit openapi bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,9 +46,6 @@ test: lint ## Lint, then every test against a private local stack, then the Open
 
 openapi: ## Regenerate openapi.json from the code
 	UPDATE_OPENAPI=1 cargo test --locked -p doorstep-tests --test api openapi -- --quiet
-
-token: ## Print a bearer token for the demo organization's owner (needs `make dev` running)
-	@source .local/dev/env && cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- token $(ARGS)
 
 bench: tools ## Build the release binary and report size, init time and list latency
 	bash infra/local/bench.sh

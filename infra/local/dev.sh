@@ -18,9 +18,12 @@ cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed
 cat <<MSG
 
 Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request compiles the functions).
-  Token for the demo owner:   TOKEN=\$(make -s token)
-  Another organization:       make -s token ARGS="--org other"
-  Try:                        curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
+  Sign in as the demo owner (other demo users: see README):
+    TOKEN=\$(curl -s -X POST http://localhost:${DEV_API_PORT}/api/v1/identity/login \\
+      -H 'Content-Type: application/json' \\
+      -d '{"email":"owner@demo.doorstep.dev","password":"demo-owner-password"}' | jq -r .data.access_token)
+  Try:
+    curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
 Ctrl-C stops the API and the local stack.
 
 MSG

@@ -1,7 +1,7 @@
 """Smoke test of the real Lambda path: HTTP -> cargo lambda watch's router -> the
 function binary -> DynamoDB Local. Run by infra/local/smoke.sh with the stack's env.
 
-Usage: smoke.py BASE_URL OWNER_TOKEN OTHER_ORG_TOKEN
+Usage: smoke.py BASE_URL   (the demo users of `doorstep-dev seed` must exist)
 """
 
 import json
@@ -9,7 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 
-BASE, OWNER, STRANGER = sys.argv[1], sys.argv[2], sys.argv[3]
+BASE = sys.argv[1]
 results = {"passed": 0, "failed": 0}
 
 
@@ -35,6 +35,19 @@ def check(name, condition):
     results["passed" if condition else "failed"] += 1
     print(f"{'ok  ' if condition else 'FAIL'} {name}")
 
+
+def sign_in(email, password):
+    status, doc, _ = call("POST", "/api/v1/identity/login", body={"email": email, "password": password})
+    check(f"login {email} -> 200 with a bearer token", status == 200 and doc["data"]["token_type"] == "Bearer")
+    return doc["data"]["access_token"] if status == 200 else "no-token"
+
+
+OWNER = sign_in("owner@demo.doorstep.dev", "demo-owner-password")
+STRANGER = sign_in("owner@other.doorstep.dev", "demo-other-password")
+status, doc, _ = call("POST", "/api/v1/identity/login", body={"email": "owner@demo.doorstep.dev", "password": "wrong-password"})
+check("wrong password -> 401 AUTHENTICATION_FAILED", status == 401 and doc["error"]["code"] == "AUTHENTICATION_FAILED")
+status, doc, _ = call("GET", "/.well-known/jwks.json")
+check("JWKS is published", status == 200 and len(doc["keys"]) >= 1)
 
 body = {
     "name": "Smoke Test Towers",

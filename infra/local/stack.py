@@ -7,6 +7,7 @@ Run from the repo root with the project venv:
     .local/venv/bin/python infra/local/stack.py down --name dev
     .local/venv/bin/python infra/local/stack.py env --name dev
     .local/venv/bin/python infra/local/stack.py bootstrap [--name dev]
+    .local/venv/bin/python infra/local/stack.py rotate-keys --name dev
 
 Each named stack keeps its state in .local/NAME/ (pid files, logs, env file and,
 with --persist, the DynamoDB data), so several stacks can run side by side.
@@ -609,6 +610,31 @@ def ensure_jwt_secrets(sm: Any, names: Names) -> str:
     return "created"
 
 
+def public_jwk(private_key_pem: str, kid: str) -> dict[str, Any]:
+    """The public JWK of a PEM private key."""
+    key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
+    numbers = key.public_key().public_numbers()  # type: ignore[union-attr]
+    return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64url_uint(numbers.n), "e": b64url_uint(numbers.e)}
+
+
+def rotate_jwt_keys(sm: Any, names: Names) -> tuple[str, str | None]:
+    """New signing key; the JWKS becomes {new, previous} public keys. Returns (new kid, previous kid).
+
+    The JWKS is written first so that verifiers that reload it trust the new key before
+    any token is signed with it; tokens of the previous key keep verifying until they
+    expire, and its public key leaves the JWKS at the next rotation.
+    """
+    current = secret_json(sm, names.jwt_signing_key)
+    signing_value, jwks_value = new_jwt_key_pair()
+    previous_kid = None
+    if current and current.get("kid") and current.get("private_key_pem"):
+        previous_kid = current["kid"]
+        jwks_value["keys"].append(public_jwk(current["private_key_pem"], previous_kid))
+    write_secret(sm, names.jwt_public_keys, jwks_value, "Local JWKS for verifying JWTs")
+    write_secret(sm, names.jwt_signing_key, signing_value, "Local JWT signing key {kid, private_key_pem}")
+    return signing_value["kid"], previous_kid
+
+
 def ensure_cursor_secret(sm: Any, secret_id: str) -> str:
     if describe_secret(sm, secret_id) is not None and secret_json(sm, secret_id) is not None:
         return "exists"
@@ -770,6 +796,21 @@ def cmd_bootstrap(args: argparse.Namespace) -> None:
     print("bootstrap: " + ", ".join(f"{what} {result}" for what, result in outcome.items()))
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    stack = Stack(args.name)
+    state = stack.healthy_state()
+    if state is None:
+        raise StackError(f"stack {stack.name} is not up (run: stack.py up --name {stack.name})")
+    endpoints = stack.endpoints(state)
+    sm = aws_client("secretsmanager", endpoints.secretsmanager, Credentials.local())
+    new_kid, previous_kid = rotate_jwt_keys(sm, Names.resolve(stack.name))
+    print(
+        f"stack {stack.name}: signing with {new_kid}; JWKS = {new_kid}"
+        + (f" + {previous_kid} (previous)" if previous_kid else "")
+        + "; restart running functions to load the new keys"
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -813,6 +854,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     boot = sub.add_parser("bootstrap", help="create table, bus and secrets at the endpoints in the environment")
     boot.add_argument("--name", help="stack name for default resource names whose env vars are unset")
     boot.set_defaults(func=cmd_bootstrap)
+    rotate = sub.add_parser("rotate-keys", help="new JWT signing key; JWKS keeps the previous public key")
+    rotate.add_argument("--name", required=True)
+    rotate.set_defaults(func=cmd_rotate_keys)
     return parser.parse_args(argv)
 
 

@@ -9,6 +9,8 @@ use aws_config::BehaviorVersion;
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// EventBridge, for the domain-event publisher (`crate::events`).
+    pub events: aws_sdk_eventbridge::Client,
     /// For clients that only some functions build (EventBridge, ...).
     pub sdk_config: aws_config::SdkConfig,
 }
@@ -19,6 +21,7 @@ impl AwsClients {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk_config),
+            events: aws_sdk_eventbridge::Client::new(&sdk_config),
             sdk_config,
         }
     }

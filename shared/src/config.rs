@@ -21,6 +21,8 @@ pub struct Config {
     /// `RATE_LIMITS`, e.g. `standard=100/60,premium=500/60,enterprise=2000/60,anonymous=60/60`
     /// (requests per window seconds; tiers left out keep these defaults).
     pub rate_limits: RateLimits,
+    /// `EVENT_BUS_NAME`: the EventBridge bus domain events go to.
+    pub event_bus_name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,7 @@ impl Config {
             jwt_audience: optional("JWT_AUDIENCE", DEFAULT_AUDIENCE),
             jwt_issuer: optional("JWT_ISSUER", DEFAULT_ISSUER),
             rate_limits: RateLimits::parse(&optional("RATE_LIMITS", ""))?,
+            event_bus_name: required("EVENT_BUS_NAME")?,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::auth::jwks::Jwks;
 use crate::auth::jwt::JwtVerifier;
 use crate::aws::AwsClients;
 use crate::config::Config;
+use crate::events::EventPublisher;
 use crate::http::pagination::CursorCodec;
 use crate::rate_limit::{Clock, RateLimiter};
 use crate::secrets;
@@ -40,6 +41,8 @@ pub struct Services {
     pub cursors: CursorCodec,
     /// Replaceable after `load` (tests set their own limits and clock).
     pub rate_limiter: RateLimiter,
+    /// Publishes domain events to `EVENT_BUS_NAME`.
+    pub events: EventPublisher,
 }
 
 impl Services {
@@ -70,6 +73,7 @@ impl Services {
             ),
             cursors: CursorCodec::new(cursor.hmac_key.as_bytes()),
             rate_limiter: RateLimiter::new(store.clone(), config.rate_limits.clone(), Clock::System),
+            events: EventPublisher::new(aws.events.clone(), &config.event_bus_name),
             store,
             aws,
             config,

@@ -4,6 +4,11 @@
 mod auth;
 mod conventions;
 mod crud;
+mod identity_keys;
+mod identity_recovery;
+mod identity_sessions;
+mod identity_support;
+mod identity_users;
 mod integration_api;
 mod key_rotation;
 mod lambda_events;

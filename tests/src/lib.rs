@@ -16,9 +16,9 @@ use shared::rate_limit::{Clock, Limit, RateLimiter, RateLimits};
 use shared::{Services, secrets};
 use tower::ServiceExt;
 
-/// The organization that `make dev` seeds and `doorstep-dev token` signs for.
+/// The organization that `make dev` seeds, with one demo user per role.
 pub const DEMO_ORG_ID: &str = "org_01JD3M00000000000000000001";
-/// The organization of the second demo token, to show isolation.
+/// A second demo organization (owner `owner@other.doorstep.dev`), to show isolation.
 pub const OTHER_DEMO_ORG_ID: &str = "org_01JD3M00000000000000000002";
 
 /// The local stack, every function's router and a token signer.

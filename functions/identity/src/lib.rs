@@ -7,6 +7,7 @@ mod state;
 
 use axum::Router;
 
+pub use accounts::{EMAIL_VERIFICATION_REQUESTED, EVENT_SOURCE, PASSWORD_RESET_REQUESTED, passwords, provision};
 pub use state::{IdentitySettings, IdentityState};
 
 /// The function's router, wrapped in the shared conventions.

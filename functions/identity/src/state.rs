@@ -30,6 +30,30 @@ pub struct IdentitySettings {
     pub signing_key_secret_id: String,
     /// `ACCESS_TOKEN_TTL_SECONDS` (default 900).
     pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECONDS` (default 30 days): the absolute lifetime of a session.
+    pub refresh_token_ttl: Duration,
+    /// `LOGIN_MAX_FAILURES` (default 5): consecutive wrong passwords that lock an account.
+    pub max_failed_logins: u32,
+    /// `LOGIN_LOCKOUT_SECONDS` (default 900): how long a locked account stays locked.
+    pub lockout: Duration,
+    /// `LOGIN_IP_MAX_FAILURES` (default 20): failed sign-ins per source IP per window.
+    pub ip_max_failures: u32,
+    /// `LOGIN_IP_WINDOW_SECONDS` (default 900).
+    pub ip_window: Duration,
+}
+
+/// Reads a whole number from the environment, or the default when unset.
+fn number_var(name: &'static str, default: u64) -> Result<u64, IdentityStartupError> {
+    match std::env::var(name) {
+        Ok(raw) if !raw.trim().is_empty() => {
+            raw.trim().parse::<u64>().ok().filter(|v| *v > 0).ok_or(IdentityStartupError::InvalidVar(name))
+        }
+        _ => Ok(default),
+    }
+}
+
+fn small_var(name: &'static str, default: u32) -> Result<u32, IdentityStartupError> {
+    u32::try_from(number_var(name, u64::from(default))?).map_err(|_| IdentityStartupError::InvalidVar(name))
 }
 
 impl IdentitySettings {
@@ -44,7 +68,15 @@ impl IdentitySettings {
             ),
             _ => DEFAULT_ACCESS_TOKEN_TTL,
         };
-        Ok(Self { signing_key_secret_id, access_token_ttl })
+        Ok(Self {
+            signing_key_secret_id,
+            access_token_ttl,
+            refresh_token_ttl: Duration::from_secs(number_var("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)?),
+            max_failed_logins: small_var("LOGIN_MAX_FAILURES", 5)?,
+            lockout: Duration::from_secs(number_var("LOGIN_LOCKOUT_SECONDS", 15 * 60)?),
+            ip_max_failures: small_var("LOGIN_IP_MAX_FAILURES", 20)?,
+            ip_window: Duration::from_secs(number_var("LOGIN_IP_WINDOW_SECONDS", 15 * 60)?),
+        })
     }
 }
 
@@ -54,15 +86,21 @@ pub struct IdentityState {
     pub services: Services,
     pub signer: Arc<JwtSigner>,
     pub settings: Arc<IdentitySettings>,
+    /// The published JWKS (current and previous public keys), read at cold start.
+    pub jwks: Arc<serde_json::Value>,
 }
 
 impl IdentityState {
     /// Reads identity's settings and its signing key, once per cold start.
     pub async fn load(services: Services) -> Result<Self, IdentityStartupError> {
         let settings = IdentitySettings::from_env()?;
-        let key: SigningKeySecret = secrets::read_json(&services.aws.secrets, &settings.signing_key_secret_id).await?;
-        let signer = JwtSigner::new(&key)?;
-        Ok(Self { services, signer: Arc::new(signer), settings: Arc::new(settings) })
+        let (key, jwks) = tokio::join!(
+            secrets::read_json::<SigningKeySecret>(&services.aws.secrets, &settings.signing_key_secret_id),
+            secrets::read_json::<serde_json::Value>(&services.aws.secrets, &services.config.jwt_public_keys_secret_id),
+        );
+        let signer = JwtSigner::new(&key?)?;
+        crate::accounts::passwords::warm_up();
+        Ok(Self { services, signer: Arc::new(signer), settings: Arc::new(settings), jwks: Arc::new(jwks?) })
     }
 }
 

@@ -2,11 +2,11 @@
 //!
 //! Permissions are `resource:action` strings; `*` is a wildcard on either side.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The organization roles of seed 001.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Role {
     SuperAdmin,
     OrganizationOwner,
@@ -78,6 +78,9 @@ impl Role {
                 "financial:read",
                 "invoice:*",
                 "payment:read",
+                // Records payments received offline, and can onboard tenants (whose
+                // role includes payment:create) without holding more than it grants.
+                "payment:create",
                 "maintenance:*",
                 "workorder:*",
                 "screening:*",

@@ -1,18 +1,67 @@
 //! Local development helper, run by `make dev`:
 //!
-//! - `doorstep-dev seed` adds the demo organization's properties (once), then the leasing
-//!   demo (`doorstep_tests::demo_leasing`).
-//! - `doorstep-dev token [--org demo|other|<org_id>] [--role <Role>]` prints a bearer token.
+//! - `doorstep-dev seed` adds the demo organizations' users (one per role, fixed
+//!   passwords, see README), the demo properties, and the leasing demo (units, tenants,
+//!   leases: `doorstep_tests::demo_leasing`). Re-running it changes nothing.
 //!
 //! It talks to whatever stack the environment points at (see `.local/dev/env`).
+//! Sign in as a demo user with `POST /api/v1/identity/login` to get a token.
 
-use doorstep_tests::{DEMO_ORG_ID, OTHER_DEMO_ORG_ID, app, claims};
+use doorstep_tests::{DEMO_ORG_ID, OTHER_DEMO_ORG_ID, app};
+use identity::provision::{NewAccount, Provisioned, ensure_account};
+use shared::auth::Role;
+use shared::domain::Plan;
 use shared::domain::property::{Property, PropertyInput};
 use shared::store::properties::{PropertyOrder, PropertyQuery};
 use shared::time_format;
 
-/// Dev tokens outlive the API's 15 minutes so a walkthrough is not interrupted.
-const DEV_TOKEN_SECONDS: i64 = 8 * 3600;
+/// The demo organization's users: one per role, passwords documented in the README.
+/// The owner comes first: it creates the organization.
+const DEMO_USERS: &[(&str, &str, &str, &str, Role)] = &[
+    ("owner@demo.doorstep.dev", "demo-owner-password", "Olivia", "Owner", Role::OrganizationOwner),
+    ("manager@demo.doorstep.dev", "demo-manager-password", "Manny", "Manager", Role::PropertyManager),
+    ("landlord@demo.doorstep.dev", "demo-landlord-password", "Lena", "Landlord", Role::PropertyOwner),
+    ("tenant@demo.doorstep.dev", "demo-tenant-password", "Theo", "Tenant", Role::Tenant),
+    ("maintenance@demo.doorstep.dev", "demo-maintenance-password", "Max", "Fixer", Role::MaintenanceStaff),
+];
+
+/// The owner of a second organization, to show isolation.
+const OTHER_OWNER: (&str, &str) = ("owner@other.doorstep.dev", "demo-other-password");
+
+async fn seed_users(app: &doorstep_tests::TestApp) -> Result<(), Box<dyn std::error::Error>> {
+    let state = identity::IdentityState::load(app.services.clone()).await?;
+    let mut accounts: Vec<(&str, &str, NewAccount<'_>)> = DEMO_USERS
+        .iter()
+        .map(|(email, password, first, last, role)| {
+            let account = NewAccount {
+                email,
+                password,
+                first_name: first,
+                last_name: last,
+                roles: std::slice::from_ref(role),
+                // The demo Tenant user is the tenant record the leasing demo seeds.
+                tenant_profile_id: (*role == Role::Tenant).then_some(doorstep_tests::demo_leasing::DEMO_TENANT_ID),
+            };
+            (DEMO_ORG_ID, "Doorstep Demo Properties", account)
+        })
+        .collect();
+    let other = NewAccount {
+        email: OTHER_OWNER.0,
+        password: OTHER_OWNER.1,
+        first_name: "Oscar",
+        last_name: "Other",
+        roles: &[Role::OrganizationOwner],
+        tenant_profile_id: None,
+    };
+    accounts.push((OTHER_DEMO_ORG_ID, "Other Demo Org", other));
+    for (org_id, org_name, account) in &accounts {
+        let outcome = ensure_account(&state, org_id, org_name, Plan::Premium, account).await?;
+        if outcome == Provisioned::Created {
+            println!("created user {} in {org_id}", account.email);
+        }
+    }
+    Ok(())
+}
 
 const DEMO_PROPERTIES: &[&str] = &[
     r#"{"name":"Sunset Apartments","type":"residential","currency":"CAD","total_value":4250000,
@@ -25,6 +74,7 @@ const DEMO_PROPERTIES: &[&str] = &[
 
 async fn seed() -> Result<(), Box<dyn std::error::Error>> {
     let app = app().await;
+    seed_users(&app).await?;
     let repo = app.services.store.properties();
     let query = PropertyQuery {
         org_id: DEMO_ORG_ID.to_owned(),
@@ -48,39 +98,6 @@ async fn seed() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let mut org = DEMO_ORG_ID.to_owned();
-    let mut roles = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match (arg.as_str(), iter.next()) {
-            ("--org", Some(value)) => {
-                org = match value.as_str() {
-                    "demo" => DEMO_ORG_ID.to_owned(),
-                    "other" => OTHER_DEMO_ORG_ID.to_owned(),
-                    other => other.to_owned(),
-                }
-            }
-            ("--role", Some(value)) => roles.push(value.clone()),
-            _ => {
-                return Err(
-                    format!("unknown argument {arg}; usage: token [--org demo|other|ORG_ID] [--role ROLE]").into()
-                );
-            }
-        }
-    }
-    if roles.is_empty() {
-        roles.push("OrganizationOwner".to_owned());
-    }
-    let app = app().await;
-    let role_refs: Vec<&str> = roles.iter().map(String::as_str).collect();
-    let mut claims = claims(&app.services.config, &org, &role_refs);
-    claims.email = Some("owner@demo.doorstep.local".into());
-    claims.exp = claims.iat + DEV_TOKEN_SECONDS;
-    println!("{}", app.sign(&claims));
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,8 +109,7 @@ async fn main() {
             }
             .await
         }
-        Some("token") => token(&args[1..]).await,
-        _ => Err("usage: doorstep-dev seed | token [--org demo|other|ORG_ID] [--role ROLE]".into()),
+        _ => Err("usage: doorstep-dev seed".into()),
     };
     if let Err(err) = result {
         eprintln!("doorstep-dev: {err}");

@@ -1,0 +1,17 @@
+//! `GET /.well-known/jwks.json`: the public keys that verify Doorstep access tokens.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::IdentityState;
+
+/// The JWKS: the current signing key and the previous one, so tokens signed just before a
+/// rotation keep verifying until they expire.
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks", tag = "identity", security(()),
+    responses((status = 200, description = "JSON Web Key Set (RFC 7517)", content_type = "application/json",
+        body = Object)))]
+pub async fn jwks(State(state): State<IdentityState>) -> Response {
+    // Short caching: verifiers pick up a rotation within minutes.
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.jwks.as_ref().clone())).into_response()
+}

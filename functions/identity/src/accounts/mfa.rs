@@ -1,0 +1,162 @@
+//! TOTP multi-factor authentication (RFC 6238: SHA-1, 6 digits, 30 s steps, one step of
+//! clock skew). A code's time step is accepted once per user.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::ApiError;
+use shared::auth::{Actor, Principal};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use totp_rs::{Builder, Secret, Totp};
+use utoipa::ToSchema;
+
+use crate::IdentityState;
+use crate::accounts::model::{User, UserStatus};
+use crate::accounts::opaque::{self, TokenKind};
+use crate::accounts::sessions::{now_seconds, start_session};
+use crate::accounts::store::{AccountStore, UserChange};
+use crate::accounts::views::{LoginResult, TokenResponse};
+
+/// The issuer shown in authenticator apps.
+const ISSUER: &str = "Doorstep";
+/// Wrong codes an MFA challenge tolerates before it is discarded.
+const MAX_CHALLENGE_ATTEMPTS: u32 = 5;
+const CHALLENGE_FAILED: &str = "Invalid or expired MFA challenge or code";
+
+fn totp(secret_base32: &str, email: &str) -> Result<Totp, ApiError> {
+    let secret = Secret::try_from_base32(secret_base32).map_err(|e| ApiError::internal(e.to_string()))?;
+    Builder::new()
+        .with_secret(secret)
+        .with_account_name(email.replace(':', ""))
+        .with_issuer(Some(ISSUER))
+        .build()
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// The time step a code matches, if it is valid now and newer than the last accepted one.
+fn accepted_step(user: &User, secret: &str, code: &str) -> Result<Option<u64>, ApiError> {
+    let step = totp(secret, &user.email)?.check_current(code.trim());
+    Ok(step.filter(|step| user.mfa_last_step.is_none_or(|last| *step > last)))
+}
+
+fn user_id(principal: &Principal) -> Result<&str, ApiError> {
+    match &principal.actor {
+        Actor::User { user_id, .. } if principal.scopes.is_none() => Ok(user_id),
+        _ => Err(ApiError::InsufficientPermissions("Only a signed-in user can manage their MFA".into())),
+    }
+}
+
+/// A new TOTP secret for an authenticator app.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaSetup {
+    /// Base32; shown once.
+    pub secret: String,
+    /// `otpauth://totp/...` for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// Start enabling MFA: returns a TOTP secret; confirm it with a code at `mfa/verify`.
+#[utoipa::path(post, path = "/api/v1/identity/mfa/setup", operation_id = "setupMfa", tag = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new TOTP secret", body = SuccessEnvelope<MfaSetup>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 409, description = "MFA is already enabled", body = ErrorEnvelope),
+    ))]
+pub async fn setup(State(state): State<IdentityState>, principal: Principal) -> Result<Response, ApiError> {
+    let store = AccountStore::new(&state.services.store);
+    let user = store.get_user(&principal.org_id, user_id(&principal)?).await?.ok_or(ApiError::NotFound("User"))?;
+    if user.mfa_enabled {
+        return Err(ApiError::Conflict("MFA is already enabled".into()));
+    }
+    let secret = Secret::from(opaque::random_bytes::<20>()?).to_base32();
+    let uri = totp(&secret, &user.email)?.to_url().map_err(|e| ApiError::internal(e.to_string()))?;
+    if !store.set_pending_mfa(&user, &secret).await? {
+        return Err(ApiError::NotFound("User"));
+    }
+    Ok(ApiResponse::ok(MfaSetup { secret, otpauth_uri: uri }).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaVerifyRequest {
+    /// The 6-digit code from the authenticator app.
+    pub code: String,
+    /// From a sign-in that answered `mfa_required`; without it, confirms `mfa/setup`
+    /// for the signed-in user.
+    #[serde(default)]
+    pub mfa_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaEnabled {
+    pub mfa_enabled: bool,
+}
+
+/// Complete an MFA sign-in (`{mfa_token, code}` → tokens) or confirm MFA setup
+/// (`{code}`, signed in).
+#[utoipa::path(post, path = "/api/v1/identity/mfa/verify", operation_id = "verifyMfa", tag = "identity",
+    request_body = MfaVerifyRequest, security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Tokens (sign-in) or `{mfa_enabled: true}` (setup)", body = SuccessEnvelope<LoginResult>),
+        (status = 400, description = "No MFA setup to confirm, or a wrong code", body = ErrorEnvelope),
+        (status = 401, description = "Invalid or expired challenge or code", body = ErrorEnvelope),
+    ))]
+pub async fn verify(
+    State(state): State<IdentityState>,
+    principal: Option<Principal>,
+    body: Json<MfaVerifyRequest>,
+) -> Result<Response, ApiError> {
+    let MfaVerifyRequest { code, mfa_token } = body.value;
+    match mfa_token {
+        Some(token) => complete_sign_in(&state, &token, &code).await,
+        None => {
+            let principal = principal
+                .ok_or(ApiError::AuthenticationFailed("Send an mfa_token, or sign in to confirm MFA setup"))?;
+            confirm_setup(&state, &principal, &code).await
+        }
+    }
+}
+
+async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Result<Response, ApiError> {
+    let invalid = || ApiError::AuthenticationFailed(CHALLENGE_FAILED);
+    let (org_id, digest) = opaque::parse(TokenKind::MfaChallenge, token).ok_or_else(invalid)?;
+    let store = AccountStore::new(&state.services.store);
+    let now = now_seconds();
+    let challenge = store.get_token(TokenKind::MfaChallenge, &org_id, &digest).await?.ok_or_else(invalid)?;
+    if challenge.expires_at <= now {
+        return Err(invalid());
+    }
+    let (user, org) = tokio::join!(store.get_user(&org_id, &challenge.user_id), store.get_organization(&org_id));
+    let (Some(user), Some(org)) = (user?, org?) else { return Err(invalid()) };
+    let secret = user.mfa_secret.clone().filter(|_| user.mfa_enabled && user.status == UserStatus::Active);
+    let step = match secret {
+        Some(secret) => accepted_step(&user, &secret, code)?,
+        None => None,
+    };
+    let Some(step) = step else {
+        store.fail_mfa_challenge(&challenge, MAX_CHALLENGE_ATTEMPTS).await?;
+        return Err(invalid());
+    };
+    if !store.consume_token(TokenKind::MfaChallenge, &challenge, UserChange::MfaStep(step), now).await? {
+        return Err(invalid());
+    }
+    let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+}
+
+async fn confirm_setup(state: &IdentityState, principal: &Principal, code: &str) -> Result<Response, ApiError> {
+    let store = AccountStore::new(&state.services.store);
+    let user = store.get_user(&principal.org_id, user_id(principal)?).await?.ok_or(ApiError::NotFound("User"))?;
+    let Some(pending) = user.mfa_pending_secret.clone() else {
+        return Err(ApiError::BadRequest("There is no MFA setup to confirm; call mfa/setup first".into()));
+    };
+    let Some(step) = accepted_step(&user, &pending, code)? else {
+        return Err(ApiError::BadRequest("The code does not match; check the authenticator app's clock".into()));
+    };
+    if !store.confirm_mfa(&user, &pending, step).await? {
+        return Err(ApiError::Conflict("MFA setup changed meanwhile; start again".into()));
+    }
+    Ok(ApiResponse::ok(MfaEnabled { mfa_enabled: true }).into_response())
+}

@@ -1,0 +1,91 @@
+//! Creating accounts outside a request: the demo organization that local tooling seeds.
+
+use shared::ApiError;
+use shared::auth::Role;
+use shared::domain::Plan;
+use shared::time_format;
+
+use crate::IdentityState;
+use crate::accounts::model::{self, Organization, User, UserStatus};
+use crate::accounts::passwords;
+use crate::accounts::store::{AccountStore, Created};
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub roles: &'a [Role],
+    pub tenant_profile_id: Option<&'a str>,
+}
+
+/// What [`ensure_account`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Provisioned {
+    Created,
+    AlreadyPresent,
+}
+
+/// Creates the account unless its email is already registered. When the organization
+/// does not exist yet, it is created with this account as its owner, so the first
+/// account of a new organization must be an owner. The email counts as verified.
+pub async fn ensure_account(
+    state: &IdentityState,
+    org_id: &str,
+    org_name: &str,
+    plan: Plan,
+    account: &NewAccount<'_>,
+) -> Result<Provisioned, ApiError> {
+    let store = AccountStore::new(&state.services.store);
+    let email = model::parse_email(account.email).map_err(|m| ApiError::invalid_field("email", m))?;
+    if store.email_claim(&email).await?.is_some() {
+        return Ok(Provisioned::AlreadyPresent);
+    }
+    let now = time_format::now();
+    let user = User {
+        id: shared::domain::ids::new("user"),
+        org_id: org_id.to_owned(),
+        email,
+        first_name: account.first_name.to_owned(),
+        last_name: account.last_name.to_owned(),
+        roles: account.roles.to_vec(),
+        permissions: Vec::new(),
+        tenant_profile_id: account.tenant_profile_id.map(str::to_owned),
+        status: UserStatus::Active,
+        email_verified: true,
+        password_hash: passwords::hash(account.password.to_owned()).await?,
+        mfa_enabled: false,
+        mfa_secret: None,
+        mfa_pending_secret: None,
+        mfa_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        sessions_valid_after: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let outcome = if store.get_organization(org_id).await?.is_some() {
+        store.create_user(&user).await?
+    } else {
+        if !user.counts_as_owner() {
+            return Err(ApiError::BadRequest("the first account of an organization must be an owner".into()));
+        }
+        let org = Organization {
+            id: org_id.to_owned(),
+            name: org_name.to_owned(),
+            plan,
+            owner_count: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_organization(&org, &user).await?
+    };
+    match outcome {
+        Created::Done => Ok(Provisioned::Created),
+        Created::EmailTaken => Ok(Provisioned::AlreadyPresent),
+        Created::OrganizationConflict => Err(ApiError::Conflict("the organization changed meanwhile; retry".into())),
+    }
+}

@@ -1,0 +1,404 @@
+//! Register, login, refresh and logout: sessions of RS256 access tokens and rotating,
+//! single-use refresh tokens grouped in families.
+
+use std::net::IpAddr;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::auth::Role;
+use shared::auth::jwt::Claims;
+use shared::domain::{Plan, Problems};
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::{ApiError, time_format};
+use utoipa::ToSchema;
+
+use crate::IdentityState;
+use crate::accounts::model::{self, Organization, User, UserStatus};
+use crate::accounts::opaque::{self, TokenKind};
+use crate::accounts::passwords;
+use crate::accounts::store::{AccountStore, Created, Rotation, Session, TokenRecord};
+use crate::accounts::views::{LoginResult, MfaChallenge, OrganizationView, RegisterResponse, TokenResponse, UserView};
+
+/// The one answer to every failed sign-in, whatever the reason.
+pub const LOGIN_FAILED: &str = "Invalid email or password";
+const REFRESH_FAILED: &str = "Invalid or expired refresh token";
+/// Ids no account ever gets (ids are ULIDs of the present time).
+const NO_SUCH_ORG: &str = "org_00000000000000000000000000";
+const NO_SUCH_USER: &str = "user_00000000000000000000000000";
+/// How long an MFA challenge stays valid.
+pub const MFA_CHALLENGE_SECONDS: i64 = 300;
+
+pub fn now_seconds() -> i64 {
+    time_format::now().unix_timestamp()
+}
+
+fn now_millis() -> i64 {
+    i64::try_from(time_format::now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The caller's IP: API Gateway's `requestContext.http.sourceIp`, else (local runs) the
+/// first `X-Forwarded-For` hop, else `unknown`.
+#[derive(Debug, Clone)]
+pub struct SourceIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let from_gateway = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        };
+        let forwarded = || {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned())
+        };
+        // Only a well-formed address becomes part of a key.
+        let ip = from_gateway
+            .or_else(forwarded)
+            .and_then(|raw| raw.parse::<IpAddr>().ok())
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        Ok(Self(ip))
+    }
+}
+
+/// Signs an access token for `user` with the claims of seed 001 plus the plan.
+pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
+    let now = now_seconds();
+    let ttl = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(900);
+    let claims = Claims {
+        sub: user.id.clone(),
+        email: Some(user.email.clone()),
+        org_id: user.org_id.clone(),
+        org_roles: user.roles.iter().map(|r| r.name().to_owned()).collect(),
+        permissions: user.effective_permissions(),
+        tenant_profile_id: user.tenant_profile_id.clone(),
+        jti: ulid::Ulid::generate().to_string(),
+        iat: now,
+        exp: now + ttl,
+        aud: state.services.config.jwt_audience.clone(),
+        iss: state.services.config.jwt_issuer.clone(),
+        scope: None,
+        client_id: None,
+        plan: Some(plan),
+    };
+    state.signer.sign(&claims).map_err(ApiError::internal)
+}
+
+/// Starts a session for a signed-in user: a new refresh-token family and an access token.
+pub async fn start_session(
+    state: &IdentityState,
+    user: &User,
+    plan: Plan,
+    clear_failures: bool,
+) -> Result<TokenResponse, ApiError> {
+    let refresh = opaque::issue(TokenKind::Refresh, &user.org_id)?;
+    let expires_at = now_seconds() + i64::try_from(state.settings.refresh_token_ttl.as_secs()).unwrap_or(0);
+    let session = Session {
+        family_id: shared::domain::ids::new("ses"),
+        org_id: user.org_id.clone(),
+        user_id: user.id.clone(),
+        created_at: now_millis(),
+        revoked_at: None,
+        expires_at,
+    };
+    let record = TokenRecord {
+        digest: refresh.digest,
+        org_id: user.org_id.clone(),
+        user_id: user.id.clone(),
+        family_id: Some(session.family_id.clone()),
+        expires_at,
+        rotated_at: None,
+        attempts: 0,
+    };
+    AccountStore::new(&state.services.store).start_session(&session, &record, clear_failures).await?;
+    Ok(TokenResponse {
+        access_token: access_token(state, user, plan)?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl.as_secs(),
+        refresh_token: refresh.token,
+        user: UserView::from(user),
+    })
+}
+
+/// `POST /register` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "owner@example.com")]
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organization_name: String,
+    /// Defaults to `standard`.
+    #[serde(default)]
+    pub plan: Option<Plan>,
+}
+
+/// Register an organization and its owner.
+#[utoipa::path(post, path = "/api/v1/identity/register", operation_id = "register", tag = "identity",
+    request_body = RegisterRequest, security(()),
+    responses(
+        (status = 201, description = "Organization, owner and a session", body = SuccessEnvelope<RegisterResponse>,
+            headers(("Location" = String))),
+        (status = 409, description = "The email is already registered", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn register(State(state): State<IdentityState>, body: Json<RegisterRequest>) -> Result<Response, ApiError> {
+    let input = body.value;
+    let mut problems = Problems::new();
+    let email = problems.check("email", model::parse_email(&input.email));
+    model::check_password(&mut problems, "password", &input.password);
+    let first_name = problems.text("first_name", &input.first_name, 1, 100);
+    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    let org_name = problems.text("organization_name", &input.organization_name, 1, 200);
+    problems.into_result()?;
+    let Some(email) = email else { return Err(ApiError::invalid_field("email", "must be an email address")) };
+
+    let now = time_format::now();
+    let org = Organization {
+        id: shared::domain::ids::new("org"),
+        name: org_name,
+        plan: input.plan.unwrap_or_default(),
+        owner_count: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let owner = User {
+        id: shared::domain::ids::new("user"),
+        org_id: org.id.clone(),
+        email,
+        first_name,
+        last_name,
+        roles: vec![Role::OrganizationOwner],
+        permissions: Vec::new(),
+        tenant_profile_id: None,
+        status: UserStatus::Active,
+        email_verified: false,
+        password_hash: passwords::hash(input.password).await?,
+        mfa_enabled: false,
+        mfa_secret: None,
+        mfa_pending_secret: None,
+        mfa_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        sessions_valid_after: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    match AccountStore::new(&state.services.store).create_organization(&org, &owner).await? {
+        Created::Done => {}
+        Created::EmailTaken => return Err(ApiError::Conflict("This email is already registered".into())),
+        Created::OrganizationConflict => return Err(ApiError::internal("new organization id collided")),
+    }
+    crate::accounts::recovery::request_email_verification(&state, &owner).await?;
+    let session = start_session(&state, &owner, org.plan, false).await?;
+    let response = RegisterResponse {
+        user: session.user,
+        organization: OrganizationView::from(&org),
+        access_token: session.access_token,
+        token_type: session.token_type,
+        expires_in: session.expires_in,
+        refresh_token: session.refresh_token,
+    };
+    Ok(ApiResponse::created(response, &format!("/api/v1/identity/users/{}", owner.id)).into_response())
+}
+
+/// `POST /login` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Sign in with email and password.
+///
+/// A wrong password, an unknown email and a locked account all answer the same 401.
+/// Users with MFA get an `mfa_token` to complete at `/api/v1/identity/mfa/verify`.
+#[utoipa::path(post, path = "/api/v1/identity/login", operation_id = "login", tag = "identity",
+    request_body = LoginRequest, security(()),
+    responses(
+        (status = 200, description = "Tokens, or an MFA challenge", body = SuccessEnvelope<LoginResult>),
+        (status = 401, description = "Invalid email or password", body = ErrorEnvelope),
+        (status = 422, description = "Missing fields", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed sign-ins from this address", body = ErrorEnvelope,
+            headers(("Retry-After" = u64))),
+    ))]
+pub async fn login(
+    State(state): State<IdentityState>,
+    SourceIp(ip): SourceIp,
+    body: Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let LoginRequest { email, password } = body.value;
+    if password.chars().count() > model::MAX_PASSWORD_CHARS {
+        return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
+    }
+    let store = AccountStore::new(&state.services.store);
+    let settings = &state.settings;
+    let now = now_seconds();
+    let window = i64::try_from(settings.ip_window.as_secs()).unwrap_or(900).max(1);
+    let window_start = now - now.rem_euclid(window);
+    let email = model::parse_email(&email).ok();
+
+    let (failures, claim) = tokio::join!(store.ip_failures(&ip, window_start), async {
+        match &email {
+            Some(email) => store.email_claim(email).await,
+            None => Ok(None),
+        }
+    });
+    if failures? >= settings.ip_max_failures {
+        let retry_after = u64::try_from(window_start + window - now).unwrap_or(1).max(1);
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    // An unknown email reads a placeholder that cannot exist, so both cases make the
+    // same round trips before the (equally slow) password check.
+    let (org_id, user_id) =
+        claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
+    let (user, org) = tokio::join!(store.get_user(&org_id, &user_id), store.get_organization(&org_id));
+    let (user, org) = (user?, org?);
+    let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let (user, org) = match (user, org) {
+        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
+            (user, org)
+        }
+        (user, _) => {
+            // Concurrently, so a known account's extra write does not lengthen its answer.
+            let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
+            let (by_ip, by_user) =
+                tokio::join!(store.add_ip_failure(&ip, window_start, window_start + window), async {
+                    match user.filter(|u| !password_ok && !u.is_locked(now)) {
+                        Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
+                        None => Ok(()),
+                    }
+                });
+            by_ip?;
+            by_user?;
+            tracing::info!(source_ip = %ip, "sign-in refused");
+            return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
+        }
+    };
+    if user.mfa_enabled {
+        let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
+        let record = TokenRecord {
+            digest: challenge.digest,
+            org_id: user.org_id.clone(),
+            user_id: user.id.clone(),
+            family_id: None,
+            expires_at: now + MFA_CHALLENGE_SECONDS,
+            rotated_at: None,
+            attempts: 0,
+        };
+        store.put_token(TokenKind::MfaChallenge, &record).await?;
+        let answer = MfaChallenge {
+            mfa_required: true,
+            mfa_token: challenge.token,
+            expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
+        };
+        return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).into_response());
+    }
+    let clear = user.failed_logins > 0 || user.locked_until.is_some();
+    let tokens = start_session(&state, &user, org.plan, clear).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+}
+
+/// `POST /refresh` and `POST /logout` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchange a refresh token for a new access token and a new refresh token.
+///
+/// Each refresh token works once. Presenting one that was already exchanged revokes its
+/// whole session, so a stolen token is useless once either party has used it.
+#[utoipa::path(post, path = "/api/v1/identity/refresh", operation_id = "refresh", tag = "identity",
+    request_body = RefreshRequest, security(()),
+    responses(
+        (status = 200, description = "New tokens", body = SuccessEnvelope<TokenResponse>),
+        (status = 401, description = "Invalid, expired, reused or revoked refresh token", body = ErrorEnvelope),
+    ))]
+pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshRequest>) -> Result<Response, ApiError> {
+    let invalid = || ApiError::AuthenticationFailed(REFRESH_FAILED);
+    let (org_id, digest) = opaque::parse(TokenKind::Refresh, &body.value.refresh_token).ok_or_else(invalid)?;
+    let store = AccountStore::new(&state.services.store);
+    let now = now_seconds();
+    let old = store.get_token(TokenKind::Refresh, &org_id, &digest).await?.ok_or_else(invalid)?;
+    let family_id = old.family_id.clone().ok_or_else(invalid)?;
+    if old.rotated_at.is_some() {
+        // A replay: whoever holds the newer token may be an attacker, or the victim.
+        store.revoke_session(&org_id, &family_id, now).await?;
+        tracing::warn!(session = %family_id, "refresh token reused; session revoked");
+        return Err(invalid());
+    }
+    if old.expires_at <= now {
+        return Err(invalid());
+    }
+    let (session, user, org) = tokio::join!(
+        store.get_session(&org_id, &family_id),
+        store.get_user(&org_id, &old.user_id),
+        store.get_organization(&org_id),
+    );
+    let (Some(session), Some(user), Some(org)) = (session?, user?, org?) else { return Err(invalid()) };
+    let revoked_by_user = user.sessions_valid_after.is_some_and(|after| session.created_at <= after);
+    if session.revoked_at.is_some() || session.expires_at <= now || revoked_by_user || user.status != UserStatus::Active
+    {
+        return Err(invalid());
+    }
+    let next = opaque::issue(TokenKind::Refresh, &org_id)?;
+    let record = TokenRecord {
+        digest: next.digest,
+        org_id: org_id.clone(),
+        user_id: user.id.clone(),
+        family_id: Some(family_id.clone()),
+        expires_at: session.expires_at,
+        rotated_at: None,
+        attempts: 0,
+    };
+    match store.rotate_refresh(&old, &record, now).await? {
+        Rotation::Done => {}
+        Rotation::Reused => {
+            store.revoke_session(&org_id, &family_id, now).await?;
+            tracing::warn!(session = %family_id, "refresh token reused concurrently; session revoked");
+            return Err(invalid());
+        }
+        Rotation::Revoked => return Err(invalid()),
+    }
+    let tokens = TokenResponse {
+        access_token: access_token(&state, &user, org.plan)?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl.as_secs(),
+        refresh_token: next.token,
+        user: UserView::from(&user),
+    };
+    Ok(ApiResponse::ok(tokens).into_response())
+}
+
+/// Sign out: revoke the session of a refresh token. Answers 204 whether or not the token
+/// was still valid, so that signing out twice is harmless.
+#[utoipa::path(post, path = "/api/v1/identity/logout", operation_id = "logout", tag = "identity",
+    request_body = RefreshRequest, security(()),
+    responses((status = 204, description = "The session is revoked")))]
+pub async fn logout(State(state): State<IdentityState>, body: Json<RefreshRequest>) -> Result<Response, ApiError> {
+    if let Some((org_id, digest)) = opaque::parse(TokenKind::Refresh, &body.value.refresh_token) {
+        let store = AccountStore::new(&state.services.store);
+        if let Some(family_id) = store.get_token(TokenKind::Refresh, &org_id, &digest).await?.and_then(|t| t.family_id)
+        {
+            store.revoke_session(&org_id, &family_id, now_seconds()).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

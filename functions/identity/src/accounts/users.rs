@@ -1,0 +1,431 @@
+//! `/api/v1/identity/users`: the organization's users and their roles.
+//!
+//! Nobody grants what they do not hold: every role and permission given (and every role
+//! of a user being changed or removed) must be covered by the caller's own permissions.
+//! The last active owner can never be removed, disabled or demoted; the owner counter on
+//! the organization item enforces it inside each write's transaction.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::auth::{Principal, Role};
+use shared::domain::Problems;
+use shared::http::body::Json;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::query::{Path, Query};
+use shared::store::keys;
+use shared::{ApiError, time_format};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::IdentityState;
+use crate::accounts::model::{self, User, UserStatus};
+use crate::accounts::passwords;
+use crate::accounts::store::{AccountStore, Created, Written};
+use crate::accounts::views::UserView;
+
+/// Attempts at a write without `If-Match` before answering 409.
+const WRITE_ATTEMPTS: usize = 3;
+
+fn location(id: &str) -> String {
+    format!("/api/v1/identity/users/{id}")
+}
+
+fn user_response(user: &User, status: StatusCode) -> Response {
+    ApiResponse::ok(UserView::from(user))
+        .with_status(status)
+        .with_header(header::ETAG, &etag(user.version))
+        .into_response()
+}
+
+/// Refuses roles or permissions the caller does not hold itself.
+fn ensure_can_grant(principal: &Principal, roles: &[Role], permissions: &[String]) -> Result<(), ApiError> {
+    for role in roles {
+        if !role.permissions().iter().all(|p| principal.permissions.allows(p)) {
+            return Err(ApiError::InsufficientPermissions(format!(
+                "You cannot grant the role {}: it holds permissions you do not have",
+                role.name()
+            )));
+        }
+    }
+    if let Some(permission) = permissions.iter().find(|p| !principal.permissions.allows(p)) {
+        return Err(ApiError::InsufficientPermissions(format!("You cannot grant the permission {permission}")));
+    }
+    Ok(())
+}
+
+/// The roles without repeats, in the order given.
+fn unique(roles: Vec<Role>) -> Vec<Role> {
+    let mut seen = Vec::with_capacity(roles.len());
+    for role in roles {
+        if !seen.contains(&role) {
+            seen.push(role);
+        }
+    }
+    seen
+}
+
+fn last_owner() -> ApiError {
+    ApiError::Conflict("The organization's last owner cannot be removed, disabled or demoted".into())
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed("The user has changed since the ETag you sent; fetch it again".into())
+}
+
+async fn load(state: &IdentityState, principal: &Principal, id: &str) -> Result<User, ApiError> {
+    AccountStore::new(&state.services.store).get_user(&principal.org_id, id).await?.ok_or(ApiError::NotFound("User"))
+}
+
+/// Query parameters of `GET /users`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 20.
+    pub page_size: Option<usize>,
+    /// `meta.pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List the organization's users, oldest first.
+#[utoipa::path(get, path = "/api/v1/identity/users", operation_id = "listUsers", tag = "identity", params(ListParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = SuccessEnvelope<Vec<UserView>>),
+        (status = 400, description = "Invalid cursor or page size", body = ErrorEnvelope),
+        (status = 403, description = "Lacks user:read", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:read", None)?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let scope = CursorScope { org_id: principal.org_id.clone(), query: "users|created_at".into() };
+    let cursors = &state.services.cursors;
+    let start: Option<PageKey> = params.cursor.as_deref().map(|c| cursors.decode(c, &scope)).transpose()?;
+    if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(&principal.org_id))) {
+        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
+    }
+    let mut page = AccountStore::new(&state.services.store).list_users(&principal.org_id, start, page_size).await?;
+    let next_cursor = page.next.take().map(|key| cursors.encode(&scope, key));
+    let items: Vec<UserView> = page.items.iter().map(UserView::from).collect();
+    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
+    Ok(ApiResponse::page(items, pagination).into_response())
+}
+
+/// `POST /users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    /// Initial password, 10 to 128 characters.
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// At least one role; only roles the caller holds in full can be granted.
+    pub roles: Vec<Role>,
+    /// Extra permissions (`resource:action`), also limited to what the caller holds.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Links a Tenant-role user to their tenant record (`ten_...`).
+    #[serde(default)]
+    pub tenant_profile_id: Option<String>,
+}
+
+fn check_roles(problems: &mut Problems, roles: &[Role], permissions: &[String], tenant_profile_id: Option<&str>) {
+    if roles.is_empty() {
+        problems.add("roles", "must name at least one role");
+    }
+    model::check_permissions(problems, "permissions", permissions);
+    if tenant_profile_id.is_some_and(|id| !shared::domain::ids::is_valid(id, "ten")) {
+        problems.add("tenant_profile_id", "must be a tenant id (ten_...)");
+    }
+}
+
+/// Add a user to the organization.
+#[utoipa::path(post, path = "/api/v1/identity/users", operation_id = "createUser", tag = "identity",
+    request_body = CreateUserRequest, security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = SuccessEnvelope<UserView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 403, description = "Lacks user:create, or grants a role or permission the caller lacks", body = ErrorEnvelope),
+        (status = 409, description = "The email is already registered", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    body: Json<CreateUserRequest>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:create", None)?;
+    let input = body.value;
+    let mut problems = Problems::new();
+    let email = problems.check("email", model::parse_email(&input.email));
+    model::check_password(&mut problems, "password", &input.password);
+    let first_name = problems.text("first_name", &input.first_name, 1, 100);
+    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    check_roles(&mut problems, &input.roles, &input.permissions, input.tenant_profile_id.as_deref());
+    problems.into_result()?;
+    ensure_can_grant(&principal, &input.roles, &input.permissions)?;
+    let Some(email) = email else { return Err(ApiError::invalid_field("email", "must be an email address")) };
+    let roles = unique(input.roles);
+    let now = time_format::now();
+    let user = User {
+        id: shared::domain::ids::new("user"),
+        org_id: principal.org_id.clone(),
+        email,
+        first_name,
+        last_name,
+        roles,
+        permissions: input.permissions,
+        tenant_profile_id: input.tenant_profile_id,
+        status: UserStatus::Active,
+        email_verified: false,
+        password_hash: passwords::hash(input.password).await?,
+        mfa_enabled: false,
+        mfa_secret: None,
+        mfa_pending_secret: None,
+        mfa_last_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        sessions_valid_after: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    match AccountStore::new(&state.services.store).create_user(&user).await? {
+        Created::Done => {}
+        Created::EmailTaken => return Err(ApiError::Conflict("This email is already registered".into())),
+        Created::OrganizationConflict => return Err(ApiError::NotFound("Organization")),
+    }
+    crate::accounts::recovery::request_email_verification(&state, &user).await?;
+    let mut response = user_response(&user, StatusCode::CREATED);
+    if let Ok(value) = location(&user.id).parse() {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// Get a user.
+#[utoipa::path(get, path = "/api/v1/identity/users/{id}", operation_id = "getUser", tag = "identity",
+    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The user", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
+    ))]
+pub async fn read(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:read", None)?;
+    Ok(user_response(&load(&state, &principal, &id).await?, StatusCode::OK))
+}
+
+/// Loads the user, checks `If-Match` and that the caller may manage it, and writes
+/// `change(current)` conditioned on the version read. Without `If-Match` a concurrent
+/// change is retried on the fresh version, then answered with 409.
+async fn write_user(
+    state: &IdentityState,
+    principal: &Principal,
+    id: &str,
+    precondition: &Precondition,
+    change: impl Fn(&User) -> Result<User, ApiError>,
+) -> Result<User, ApiError> {
+    let store = AccountStore::new(&state.services.store);
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(state, principal, id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        ensure_can_grant(principal, &current.roles, &current.permissions)?;
+        let mut next = change(&current)?;
+        next.version = current.version + 1;
+        next.updated_at = time_format::now();
+        let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
+        match store.replace_user(&next, current.version, delta).await? {
+            Written::Done => return Ok(next),
+            Written::LastOwner => return Err(last_owner()),
+            Written::Missing => return Err(ApiError::NotFound("User")),
+            Written::VersionMismatch if *precondition != Precondition::None => return Err(stale()),
+            Written::VersionMismatch => continue,
+        }
+    }
+    Err(ApiError::Conflict("The user is being changed concurrently; retry, ideally with If-Match".into()))
+}
+
+/// `PUT /users/{id}` body: the profile fields. Email, roles and password have their own
+/// routes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceUserRequest {
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub tenant_profile_id: Option<String>,
+    /// `disabled` users cannot sign in or refresh.
+    pub status: UserStatus,
+}
+
+/// Replace a user's profile.
+#[utoipa::path(put, path = "/api/v1/identity/users/{id}", operation_id = "replaceUser", tag = "identity",
+    request_body = ReplaceUserRequest,
+    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
+        (status = 403, description = "Lacks user:update, or the user holds roles the caller lacks", body = ErrorEnvelope),
+        (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
+        (status = 409, description = "Would disable the last owner", body = ErrorEnvelope),
+        (status = 412, description = "Stale If-Match", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields", body = ErrorEnvelope),
+    ))]
+pub async fn replace(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+    body: Json<ReplaceUserRequest>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:update", None)?;
+    let input = body.value;
+    let mut problems = Problems::new();
+    let first_name = problems.text("first_name", &input.first_name, 1, 100);
+    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    check_roles(&mut problems, &[Role::Tenant], &[], input.tenant_profile_id.as_deref());
+    problems.into_result()?;
+    let user = write_user(&state, &principal, &id, &precondition, |current| {
+        let mut next = current.clone();
+        next.first_name = first_name.clone();
+        next.last_name = last_name.clone();
+        next.tenant_profile_id = input.tenant_profile_id.clone();
+        next.status = input.status;
+        Ok(next)
+    })
+    .await?;
+    Ok(user_response(&user, StatusCode::OK))
+}
+
+/// Remove a user.
+#[utoipa::path(delete, path = "/api/v1/identity/users/{id}", operation_id = "deleteUser", tag = "identity",
+    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Lacks user:delete, or the user holds roles the caller lacks", body = ErrorEnvelope),
+        (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
+        (status = 409, description = "The last owner cannot be removed", body = ErrorEnvelope),
+        (status = 412, description = "Stale If-Match", body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:delete", None)?;
+    let store = AccountStore::new(&state.services.store);
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = load(&state, &principal, &id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        ensure_can_grant(&principal, &current.roles, &current.permissions)?;
+        match store.delete_user(&current, current.version).await? {
+            Written::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Written::LastOwner => return Err(last_owner()),
+            Written::Missing => return Err(ApiError::NotFound("User")),
+            Written::VersionMismatch if precondition != Precondition::None => return Err(stale()),
+            Written::VersionMismatch => continue,
+        }
+    }
+    Err(ApiError::Conflict("The user is being changed concurrently; retry, ideally with If-Match".into()))
+}
+
+/// A user's roles and what they add up to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRoles {
+    pub user_id: String,
+    pub roles: Vec<Role>,
+    /// Extra permissions on top of the roles'.
+    pub permissions: Vec<String>,
+    /// Everything the roles and extra permissions grant.
+    pub effective_permissions: Vec<String>,
+    pub version: u64,
+}
+
+fn roles_response(user: &User) -> Response {
+    let view = UserRoles {
+        user_id: user.id.clone(),
+        roles: user.roles.clone(),
+        permissions: user.permissions.clone(),
+        effective_permissions: user.effective_permissions(),
+        version: user.version,
+    };
+    ApiResponse::ok(view).with_header(header::ETAG, &etag(user.version)).into_response()
+}
+
+/// A user's roles.
+#[utoipa::path(get, path = "/api/v1/identity/users/{id}/roles", operation_id = "getUserRoles", tag = "identity",
+    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The user's roles", body = SuccessEnvelope<UserRoles>, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
+    ))]
+pub async fn read_roles(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:read", None)?;
+    Ok(roles_response(&load(&state, &principal, &id).await?))
+}
+
+/// `PUT /users/{id}/roles` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRolesRequest {
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// Replace a user's roles. Takes effect at the user's next sign-in or refresh.
+#[utoipa::path(put, path = "/api/v1/identity/users/{id}/roles", operation_id = "replaceUserRoles", tag = "identity",
+    request_body = ReplaceRolesRequest,
+    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The new roles", body = SuccessEnvelope<UserRoles>),
+        (status = 403, description = "Grants or removes a role the caller lacks", body = ErrorEnvelope),
+        (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
+        (status = 409, description = "Would demote the last owner", body = ErrorEnvelope),
+        (status = 412, description = "Stale If-Match", body = ErrorEnvelope),
+    ))]
+pub async fn replace_roles(
+    State(state): State<IdentityState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    IfMatch(precondition): IfMatch,
+    body: Json<ReplaceRolesRequest>,
+) -> Result<Response, ApiError> {
+    principal.authorize("user:update", None)?;
+    let ReplaceRolesRequest { roles, permissions } = body.value;
+    let roles = unique(roles);
+    let mut problems = Problems::new();
+    check_roles(&mut problems, &roles, &permissions, None);
+    problems.into_result()?;
+    ensure_can_grant(&principal, &roles, &permissions)?;
+    let user = write_user(&state, &principal, &id, &precondition, |current| {
+        let mut next = current.clone();
+        next.roles = roles.clone();
+        next.permissions = permissions.clone();
+        Ok(next)
+    })
+    .await?;
+    Ok(roles_response(&user))
+}
