@@ -2,8 +2,9 @@
 //! carries one, is verified once here and handed to handlers as a `Principal`; then the
 //! request is counted against its rate limit, and every response reports that limit.
 
-use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use std::net::IpAddr;
+
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -69,21 +70,30 @@ fn credential_bucket(services: &Services, principal: &Principal) -> (String, Lim
 
 /// The caller's address: API Gateway's `sourceIp` when behind it; otherwise (local runs and
 /// tests only) the first `X-Forwarded-For` hop, else `unknown`. Behind API Gateway the
-/// header is never trusted, since callers can set it.
+/// header is never trusted, since callers can set it. Only a well-formed address is
+/// returned, since it becomes part of storage keys.
 pub fn source_ip(parts: &Parts) -> String {
     use lambda_http::request::RequestContext as Gateway;
-    if let Some(Gateway::ApiGatewayV2(ctx)) = parts.extensions.get::<Gateway>()
-        && let Some(ip) = ctx.http.source_ip.as_deref().filter(|ip| !ip.is_empty())
-    {
-        return ip.to_owned();
-    }
-    forwarded_for(&parts.headers).unwrap_or_else(|| "unknown".to_owned())
+    let raw = match parts.extensions.get::<Gateway>() {
+        Some(Gateway::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned()),
+    };
+    raw.and_then(|raw| raw.parse::<IpAddr>().ok()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
-fn forwarded_for(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
-    let first = value.split(',').next()?.trim();
-    let plain =
-        !first.is_empty() && first.len() <= 64 && first.bytes().all(|b| b.is_ascii_hexdigit() || b".:".contains(&b));
-    plain.then(|| first.to_owned())
+/// Extractor for [`source_ip`].
+#[derive(Debug, Clone)]
+pub struct SourceIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(source_ip(parts)))
+    }
 }

@@ -1,11 +1,10 @@
 //! Register, login, refresh and logout: sessions of RS256 access tokens and rotating,
 //! single-use refresh tokens grouped in families.
 
-use std::net::IpAddr;
+use shared::http::access::SourceIp;
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::Role;
@@ -38,37 +37,6 @@ pub fn now_seconds() -> i64 {
 
 fn now_millis() -> i64 {
     i64::try_from(time_format::now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// The caller's IP: API Gateway's `requestContext.http.sourceIp`, else (local runs) the
-/// first `X-Forwarded-For` hop, else `unknown`.
-#[derive(Debug, Clone)]
-pub struct SourceIp(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        use lambda_http::request::RequestContext;
-        let from_gateway = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            _ => None,
-        };
-        let forwarded = || {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_owned())
-        };
-        // Only a well-formed address becomes part of a key.
-        let ip = from_gateway
-            .or_else(forwarded)
-            .and_then(|raw| raw.parse::<IpAddr>().ok())
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        Ok(Self(ip))
-    }
 }
 
 /// Signs an access token for `user` with the claims of seed 001 plus the plan.
