@@ -133,7 +133,7 @@ impl<'a> ApiKeyRepository<'a> {
     }
 
     /// Marks a key revoked; it stops authenticating at once. `false` when there is no
-    /// such key. Revoking a revoked key keeps the first revocation time.
+    /// such key. (Stored records may hold `revoked_at` as NULL, so no `if_not_exists`.)
     pub async fn revoke(&self, org_id: &str, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
         if !crate::domain::ids::is_valid(key_id, "key") {
             return Ok(false);
@@ -145,7 +145,7 @@ impl<'a> ApiKeyRepository<'a> {
             .table_name(self.store.table())
             .key(PK, s(keys::org(org_id)))
             .key(SK, s(keys::api_key(key_id)))
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
+            .update_expression("SET revoked_at = :at")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", s(time_format::format(at)))
             .send()
