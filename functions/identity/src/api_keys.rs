@@ -5,7 +5,7 @@
 //! permissions the creator holds, and carries the organization's plan.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Principal, api_key};
@@ -195,7 +195,8 @@ pub async fn create(
     services.store.api_keys().insert(&record).await?;
     tracing::info!(key_id = %id, "API key created");
     let created = CreatedApiKey { view: ApiKeyView::new(&record, now), key };
-    Ok(ApiResponse::created(created, &location(&id)).into_response())
+    // The body holds a secret: no cache may keep it.
+    Ok(ApiResponse::created(created, &location(&id)).with_header(header::CACHE_CONTROL, "no-store").into_response())
 }
 
 /// List the organization's API keys (never their secrets).
