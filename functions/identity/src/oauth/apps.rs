@@ -176,7 +176,9 @@ pub async fn create(
     tracing::info!(client_id = %client_id, "OAuth app registered");
     let created = CreatedApp { app: AppView::from(&app), client_secret };
     // The body holds a secret: no cache may keep it.
-    Ok(ApiResponse::created(created, &location(&client_id)).with_header(header::CACHE_CONTROL, "no-store").into_response())
+    Ok(ApiResponse::created(created, &location(&client_id))
+        .with_header(header::CACHE_CONTROL, "no-store")
+        .into_response())
 }
 
 /// List the organization's OAuth apps.
