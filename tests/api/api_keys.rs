@@ -32,7 +32,7 @@ async fn an_api_key_works_until_it_is_revoked_and_its_secret_is_shown_once() {
     assert_eq!(data["permissions"], json!(["property:read"]));
     assert_eq!(data["plan"], "standard");
     assert_eq!(data["status"], "active");
-    let secret = key.rsplit('_').next().unwrap().to_owned();
+    let secret = key.splitn(4, '_').nth(3).unwrap().to_owned();
 
     // ...it reads the organization's properties, and only reads.
     let listed = with_key(&app, Method::GET, "/api/v1/properties", &key, None).await;
@@ -231,4 +231,28 @@ async fn api_keys_list_in_pages_with_cursors_bound_to_the_organization() {
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
     let unknown = app.get("/api/v1/identity/api-keys?sort_by=name", &owner).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_expired_key_no_longer_authenticates() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let created = create_key(&app, &owner, &json!({"name": "Short-lived", "permissions": ["property:read"]})).await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let key = created.body["data"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(with_key(&app, Method::GET, "/api/v1/properties", &key, None).await.status, StatusCode::OK);
+
+    // Given a key whose validity has passed (written directly: the API only accepts future times)...
+    let mut record = app.services.store.api_keys().get(&org, &id).await.unwrap().unwrap();
+    record.valid_until = Some(shared::time_format::now() - time::Duration::seconds(1));
+    record.id = shared::domain::ids::new("key");
+    app.services.store.api_keys().insert(&record).await.unwrap();
+    let expired_key = shared::auth::api_key::format(&org, &record.id, key.splitn(4, '_').nth(3).unwrap());
+
+    // ...it is refused, and listed as expired.
+    let refused = with_key(&app, Method::GET, "/api/v1/properties", &expired_key, None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let shown = app.get(&format!("/api/v1/identity/api-keys/{}", record.id), &owner).await;
+    assert_eq!(shown.body["data"]["status"], "expired");
 }

@@ -570,6 +570,10 @@ async fn deleting_an_app_stops_its_refresh_tokens() {
     let user = app.token(&new_org(), &["OrganizationOwner"]);
     let tokens = tokens_for(&app, &user, &client, "read:properties").await;
 
+    let other = register(&app, &developer, None).await;
+    tokens_for(&app, &user, &other, "read:properties").await;
+    assert_eq!(app.get("/api/v1/identity/oauth/authorizations", &user).await.body["data"].as_array().unwrap().len(), 2);
+
     let deleted = app
         .call(Method::DELETE, &format!("/api/v1/identity/oauth/apps/{}", client.id), Some(&developer), None, &[])
         .await;
@@ -585,4 +589,61 @@ async fn deleting_an_app_stops_its_refresh_tokens() {
     let (_, challenge) = pkce();
     let authorize = app.get(&authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None), &user).await;
     assert_eq!(authorize.status, StatusCode::BAD_REQUEST);
+    // The user's list no longer shows the deleted app; the other one stays.
+    let listed = app.get("/api/v1/identity/oauth/authorizations", &user).await;
+    let ids: Vec<&str> =
+        listed.body["data"].as_array().unwrap().iter().map(|a| a["client_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![other.id.as_str()]);
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_one_code_or_refresh_token_yield_one_winner() {
+    let app = app().await;
+    let developer = app.token(&new_org(), &["OrganizationOwner"]);
+    let client = register(&app, &developer, None).await;
+    let user = app.token(&new_org(), &["OrganizationOwner"]);
+
+    // Two exchanges of the same code race: exactly one gets tokens.
+    let (verifier, challenge) = pkce();
+    let code = approve(&app, &user, &client, "read:properties", &challenge).await;
+    let (a, b) = tokio::join!(
+        redeem(&app, &client, Auth::Basic, &code, REDIRECT_URI, &verifier),
+        redeem(&app, &client, Auth::Basic, &code, REDIRECT_URI, &verifier),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST], "{:?} / {:?}", a.body, b.body);
+    let (winner, loser) = if a.status == StatusCode::OK { (a, b) } else { (b, a) };
+    assert_eq!(loser.body["error"], "invalid_grant");
+    // The losing attempt was a reuse of the code, so the winner's refresh token is revoked too.
+    let winner_refresh = winner.body["refresh_token"].as_str().unwrap();
+    let after = token_request(
+        &app,
+        &client,
+        Auth::Basic,
+        &[("grant_type", "refresh_token"), ("refresh_token", winner_refresh)],
+    )
+    .await;
+    assert_oauth_error(&after, StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // Two refreshes with the same token race: at most one succeeds, and the chain is revoked.
+    let tokens = tokens_for(&app, &user, &client, "read:properties").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let (a, b) = tokio::join!(
+        token_request(&app, &client, Auth::Basic, &fields),
+        token_request(&app, &client, Auth::Basic, &fields),
+    );
+    let winners: Vec<&TestResponse> = [&a, &b].into_iter().filter(|r| r.status == StatusCode::OK).collect();
+    assert!(winners.len() <= 1, "{:?} / {:?}", a.body, b.body);
+    for response in [&a, &b].into_iter().filter(|r| r.status != StatusCode::OK) {
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    for winner in winners {
+        let next = winner.body["refresh_token"].as_str().unwrap();
+        let chained =
+            token_request(&app, &client, Auth::Basic, &[("grant_type", "refresh_token"), ("refresh_token", next)])
+                .await;
+        assert_oauth_error(&chained, StatusCode::BAD_REQUEST, "invalid_grant");
+    }
 }

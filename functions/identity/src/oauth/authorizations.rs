@@ -47,7 +47,7 @@ impl From<&Grant> for AuthorizationView {
     params(PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of the user's authorizations", body = SuccessEnvelope<Vec<AuthorizationView>>),
+        (status = 200, description = "A page of the user's authorizations (apps deleted since are left out, so a page may be short)", body = SuccessEnvelope<Vec<AuthorizationView>>),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Not a user's own token (an API key or an app's token)", body = ErrorEnvelope),
     ))]
@@ -58,10 +58,13 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&principal)?;
     let request = params.resolve(&services, &principal, &format!("oauth_grants|{}", user.user_id))?;
-    let page = OAuthRepository::new(&services.store)
-        .list_grants(&principal.org_id, user.user_id, request.start.clone(), request.size)
-        .await?;
-    let items: Vec<AuthorizationView> = page.items.iter().map(AuthorizationView::from).collect();
+    let repo = OAuthRepository::new(&services.store);
+    let page = repo.list_grants(&principal.org_id, user.user_id, request.start.clone(), request.size).await?;
+    // A deleted app's grant is inert (the app can no longer authenticate); it is not shown.
+    let client_ids: Vec<String> = page.items.iter().map(|g| g.client_id.clone()).collect();
+    let live = repo.existing_apps(&client_ids).await?;
+    let items: Vec<AuthorizationView> =
+        page.items.iter().filter(|g| live.contains(&g.client_id)).map(AuthorizationView::from).collect();
     Ok(ApiResponse::page(items, request.pagination(&services, page.next)).into_response())
 }
 

@@ -13,7 +13,11 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
@@ -21,6 +25,8 @@ use shared::store::page::{Page, split_page};
 use shared::store::{Item, Store, StoreError, n, s};
 use shared::time_format;
 use time::OffsetDateTime;
+
+use crate::oauth::credentials::{self, Kind};
 
 const APP: &str = "OAUTHAPP#";
 const CODE: &str = "OAUTHCODE#";
@@ -246,6 +252,59 @@ impl<'a> OAuthRepository<'a> {
         limit: usize,
     ) -> Result<Page<OAuthApp>, StoreError> {
         self.list(org_id, APP.to_owned(), start, limit).await
+    }
+
+    /// Which of `client_ids` still name a registered app: one `BatchGetItem` (client ids
+    /// name their organization), retrying keys DynamoDB leaves unprocessed.
+    pub async fn existing_apps(&self, client_ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        const ATTEMPTS: usize = 5;
+        let mut found = HashSet::new();
+        // BatchGetItem refuses duplicate keys.
+        let distinct: std::collections::BTreeSet<&String> = client_ids.iter().collect();
+        let mut keys: Vec<_> = distinct
+            .into_iter()
+            .filter_map(|id| {
+                let owner = credentials::parse(Kind::ClientId, id)?;
+                Some(key(&owner.org_id, format!("{APP}{id}")))
+            })
+            .collect();
+        for _ in 0..ATTEMPTS {
+            if keys.is_empty() {
+                return Ok(found);
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .projection_expression("client_id")
+                .consistent_read(true)
+                .build()
+                .map_err(build_err)?;
+            let output = self
+                .store
+                .client()
+                .batch_get_item()
+                .request_items(self.store.table(), request)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+            let items = output.responses.and_then(|mut r| r.remove(self.store.table())).unwrap_or_default();
+            for item in items {
+                found.insert(shared::store::string_attr(&item, "client_id")?.to_owned());
+            }
+            keys = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(self.store.table()))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if keys.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::Dynamo {
+                operation: "BatchGetItem",
+                detail: "keys left unprocessed".into(),
+                retryable: true,
+            })
+        }
     }
 
     /// Deletes an app. Its refresh tokens die with it: the token endpoint no longer
