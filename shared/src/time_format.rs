@@ -39,6 +39,28 @@ pub mod rfc3339 {
     }
 }
 
+/// Serde adapter for `Option<OffsetDateTime>`: fixed-width RFC 3339 UTC, so stored values
+/// compare as strings in condition expressions.
+pub mod rfc3339_option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.serialize_some(&format(*at)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(raw) => {
+                parse(&raw).map(Some).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

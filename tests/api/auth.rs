@@ -135,6 +135,9 @@ async fn api_keys_authenticate_until_revoked() {
         created_at: time_format::now(),
         revoked_at: None,
         valid_until: None,
+        prefix: String::new(),
+        created_by: None,
+        last_used_at: None,
     };
     app.services.store.api_keys().insert(&record).await.unwrap();
     let presented = api_key::format(&org, &key_id, secret);

@@ -2,6 +2,9 @@
 //! OAuth 2.0 apps (`/oauth/*`), API keys, and the JWKS (`/.well-known/jwks.json`).
 
 mod accounts;
+mod api_keys;
+mod caller;
+mod listing;
 mod oauth;
 mod state;
 

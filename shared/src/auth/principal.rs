@@ -119,8 +119,12 @@ impl Authenticator {
             .map_err(ApiError::from)?
             .ok_or(ApiError::AuthenticationFailed("Invalid API key"))?;
         let matches: bool = api_key::digest(presented.secret).as_bytes().ct_eq(record.secret_hash.as_bytes()).into();
-        if !matches || !record.is_usable(crate::time_format::now()) {
+        let now = crate::time_format::now();
+        if !matches || !record.is_usable(now) {
             return Err(ApiError::AuthenticationFailed("Invalid API key"));
+        }
+        if record.last_use_is_stale(now) {
+            self.note_api_key_use(&record.org_id, &record.id, now);
         }
         Ok(Principal {
             org_id: record.org_id,
@@ -130,6 +134,23 @@ impl Authenticator {
             client_id: None,
             plan: record.plan,
         })
+    }
+}
+
+impl Authenticator {
+    /// Records `last_used_at` off the request path: the request neither waits for the
+    /// write nor fails with it (a failure is only logged). The conditional update writes
+    /// at most once per key per `LAST_USED_RESOLUTION`, however many requests race.
+    fn note_api_key_use(&self, org_id: &str, key_id: &str, now: time::OffsetDateTime) {
+        use tracing::Instrument;
+        let store = self.store.clone();
+        let (org_id, key_id) = (org_id.to_owned(), key_id.to_owned());
+        let write = async move {
+            if let Err(err) = store.api_keys().touch_last_used(&org_id, &key_id, now).await {
+                tracing::warn!(key_id = %key_id, error = %err, "could not record the API key's last use");
+            }
+        };
+        tokio::spawn(write.instrument(tracing::Span::current()));
     }
 }
 

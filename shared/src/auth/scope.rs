@@ -44,6 +44,19 @@ impl Scope {
         }
     }
 
+    /// What the scope lets an app do, as a consent screen shows it (seed 000's wording).
+    pub fn description(self) -> &'static str {
+        match self {
+            Scope::ReadProperties => "View properties and units",
+            Scope::ReadRenters => "View tenant information",
+            Scope::ReadPayments => "View payment history and status",
+            Scope::ReadMaintenance => "View maintenance requests",
+            Scope::WriteMaintenance => "Create and update maintenance requests",
+            Scope::WriteMessages => "Send messages to tenants",
+            Scope::ReadAnalytics => "Access analytics and reports",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.name() == name)
     }

@@ -1,11 +1,24 @@
 //! API key records: `PK=ORG#<org>`, `SK=APIKEY#<key_id>`. Only a digest of the secret is stored.
+//!
+//! | pattern | operation |
+//! |---|---|
+//! | authenticate / get one | `GetItem` (consistent) |
+//! | list an organization's keys | `Query PK=ORG#<org> AND begins_with(SK, APIKEY#)` |
+//! | revoke | `UpdateItem SET revoked_at` if the key exists |
+//! | note a use | `UpdateItem SET last_used_at` only if the stored value is older than a threshold |
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::http::pagination::PageKey;
 use crate::store::keys::{self, PK, SK};
+use crate::store::page::{Page, split_page};
 use crate::store::{Item, Store, StoreError, s};
 use crate::time_format;
+
+const SK_PREFIX: &str = "APIKEY#";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
@@ -24,12 +37,31 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub valid_until: Option<OffsetDateTime>,
+    /// The visible start of the key (`dsk_<org>_<key>_` and a few secret characters), so
+    /// people can tell keys apart without the secret.
+    #[serde(default)]
+    pub prefix: String,
+    /// Who created the key: a user id or another key's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// When the key last authenticated, to within [`LAST_USED_RESOLUTION`].
+    #[serde(default, with = "time_format::rfc3339_option", skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
+
+/// `last_used_at` is refreshed at most this often, so that a busy key does not cost a
+/// write per request.
+pub const LAST_USED_RESOLUTION: time::Duration = time::Duration::minutes(1);
 
 impl ApiKeyRecord {
     /// Not revoked and not past its validity.
     pub fn is_usable(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// Whether a use at `now` should be recorded (the stored time is missing or stale).
+    pub fn last_use_is_stale(&self, now: OffsetDateTime) -> bool {
+        self.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
     }
 }
 
@@ -42,7 +74,12 @@ impl<'a> ApiKeyRepository<'a> {
         Self { store }
     }
 
+    /// One key of the organization. An id that is not a key id cannot exist and is not
+    /// looked up.
     pub async fn get(&self, org_id: &str, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        if !crate::domain::ids::is_valid(key_id, "key") {
+            return Ok(None);
+        }
         let output = self
             .store
             .client()
@@ -66,9 +103,43 @@ impl<'a> ApiKeyRepository<'a> {
         self.store.put_new(item).await
     }
 
-    /// Marks a key revoked; it stops authenticating at once.
-    pub async fn revoke(&self, org_id: &str, key_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.store
+    /// One page of the organization's keys, oldest first: a single `Query`.
+    pub async fn list(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<ApiKeyRecord>, StoreError> {
+        let mut request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(keys::org(org_id)))
+            .expression_attribute_values(":prefix", s(SK_PREFIX))
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) =
+            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
+        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// Marks a key revoked; it stops authenticating at once. `false` when there is no
+    /// such key. (Stored records may hold `revoked_at` as NULL, so no `if_not_exists`.)
+    pub async fn revoke(&self, org_id: &str, key_id: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        if !crate::domain::ids::is_valid(key_id, "key") {
+            return Ok(false);
+        }
+        let result = self
+            .store
             .client()
             .update_item()
             .table_name(self.store.table())
@@ -78,8 +149,41 @@ impl<'a> ApiKeyRepository<'a> {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", s(time_format::format(at)))
             .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
+        }
     }
+
+    /// Records a use at `now`, unless a use within [`LAST_USED_RESOLUTION`] is already
+    /// recorded (the condition makes concurrent requests write at most once). `true`
+    /// when it wrote.
+    pub async fn touch_last_used(&self, org_id: &str, key_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let result = self
+            .store
+            .client()
+            .update_item()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(org_id)))
+            .key(SK, s(keys::api_key(key_id)))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
+            )
+            .expression_attribute_values(":now", s(time_format::format(now)))
+            .expression_attribute_values(":stale", s(time_format::format(now - LAST_USED_RESOLUTION)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
+        }
+    }
+}
+
+fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
+    matches!(err, SdkError::ServiceError(service) if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)))
 }

@@ -1,0 +1,93 @@
+//! The apps a user has authorized: `/api/v1/identity/oauth/authorizations[/{client_id}]`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use shared::auth::Principal;
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::http::query::{Path, Query};
+use shared::{ApiError, Services, time_format};
+use utoipa::ToSchema;
+
+use crate::caller::signed_in_user;
+use crate::listing::PageParams;
+use crate::oauth::credentials::{self, Kind};
+use crate::oauth::repository::{Grant, OAuthRepository};
+
+/// An app the user authorized, and what they allowed it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationView {
+    pub client_id: String,
+    pub app_name: String,
+    /// Every scope the user approved for the app.
+    pub scopes: Vec<String>,
+    /// First approval.
+    pub created_at: String,
+    /// Latest approval.
+    pub updated_at: String,
+}
+
+impl From<&Grant> for AuthorizationView {
+    fn from(grant: &Grant) -> Self {
+        let mut scopes = grant.scopes.clone();
+        scopes.sort();
+        Self {
+            client_id: grant.client_id.clone(),
+            app_name: grant.app_name.clone(),
+            scopes,
+            created_at: time_format::format(grant.created_at),
+            updated_at: time_format::format(grant.updated_at),
+        }
+    }
+}
+
+/// List the apps the calling user has authorized.
+#[utoipa::path(get, path = "/api/v1/identity/oauth/authorizations", operation_id = "listOAuthAuthorizations", tag = "oauth",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the user's authorizations (apps deleted since are left out, so a page may be short)", body = SuccessEnvelope<Vec<AuthorizationView>>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a user's own token (an API key or an app's token)", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<PageParams>,
+) -> Result<Response, ApiError> {
+    let user = signed_in_user(&principal)?;
+    let request = params.resolve(&services, &principal, &format!("oauth_grants|{}", user.user_id))?;
+    let repo = OAuthRepository::new(&services.store);
+    let page = repo.list_grants(&principal.org_id, user.user_id, request.start.clone(), request.size).await?;
+    // A deleted app's grant is inert (the app can no longer authenticate); it is not shown.
+    let client_ids: Vec<String> = page.items.iter().map(|g| g.client_id.clone()).collect();
+    let live = repo.existing_apps(&client_ids).await?;
+    let items: Vec<AuthorizationView> =
+        page.items.iter().filter(|g| live.contains(&g.client_id)).map(AuthorizationView::from).collect();
+    Ok(ApiResponse::page(items, request.pagination(&services, page.next)).into_response())
+}
+
+/// Revoke an app's access to the calling user's account: its refresh tokens and any
+/// unexchanged codes stop working at once; access tokens expire within their lifetime.
+#[utoipa::path(delete, path = "/api/v1/identity/oauth/authorizations/{client_id}", operation_id = "revokeOAuthAuthorization", tag = "oauth",
+    params(("client_id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "The user has not authorized this app", body = ErrorEnvelope),
+    ))]
+pub async fn revoke(
+    State(services): State<Services>,
+    principal: Principal,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = signed_in_user(&principal)?;
+    if credentials::parse(Kind::ClientId, &client_id).is_none()
+        || !OAuthRepository::new(&services.store).revoke_grant(&principal.org_id, user.user_id, &client_id).await?
+    {
+        return Err(ApiError::NotFound("Authorization"));
+    }
+    tracing::info!(client_id = %client_id, "OAuth authorization revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
