@@ -156,6 +156,12 @@ impl RateLimiter {
         &self.limits
     }
 
+    /// The limiter's time (unix seconds), for other fixed-window counters that should
+    /// follow the same clock, such as sign-in throttling.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     /// Counts one request against `bucket` (a partition key built by `store::keys`) and
     /// decides. One atomic `UpdateItem ADD`; the counter expires with its window.
     pub async fn consume(&self, bucket: &str, limit: Limit) -> Result<Decision, StoreError> {

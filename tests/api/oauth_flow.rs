@@ -438,6 +438,15 @@ async fn scopes_and_the_users_permissions_both_bound_a_token() {
     assert_eq!(allowed.status, StatusCode::OK);
     assert_eq!(allowed.body["properties"][0]["address"], "123 Main St");
 
+    // The owner may read renters, but this token was granted read:properties only.
+    let renters = app.get("/api/ai/renters", properties["access_token"].as_str().unwrap()).await;
+    assert_eq!(renters.status, StatusCode::FORBIDDEN);
+    assert_eq!(renters.error_code(), "INSUFFICIENT_PERMISSIONS");
+    let renters_scope = tokens_for(&app, &owner, &client, "read:renters").await;
+    let renters = app.get("/api/ai/renters", renters_scope["access_token"].as_str().unwrap()).await;
+    assert_eq!(renters.status, StatusCode::OK);
+    assert!(renters.body["renters"].is_array());
+
     // A tenant's token with read:properties still lacks the tenant's missing permission.
     let tenant = app.token(&org, &["Tenant"]);
     let tenant_tokens = tokens_for(&app, &tenant, &client, "read:properties").await;

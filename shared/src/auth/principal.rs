@@ -124,7 +124,7 @@ impl Authenticator {
             return Err(ApiError::AuthenticationFailed("Invalid API key"));
         }
         if record.last_use_is_stale(now) {
-            self.note_api_key_use(&record.org_id, &record.id, now);
+            self.note_api_key_use(&record.org_id, &record.id, now).await;
         }
         Ok(Principal {
             org_id: record.org_id,
@@ -138,19 +138,14 @@ impl Authenticator {
 }
 
 impl Authenticator {
-    /// Records `last_used_at` off the request path: the request neither waits for the
-    /// write nor fails with it (a failure is only logged). The conditional update writes
-    /// at most once per key per `LAST_USED_RESOLUTION`, however many requests race.
-    fn note_api_key_use(&self, org_id: &str, key_id: &str, now: time::OffsetDateTime) {
-        use tracing::Instrument;
-        let store = self.store.clone();
-        let (org_id, key_id) = (org_id.to_owned(), key_id.to_owned());
-        let write = async move {
-            if let Err(err) = store.api_keys().touch_last_used(&org_id, &key_id, now).await {
-                tracing::warn!(key_id = %key_id, error = %err, "could not record the API key's last use");
-            }
-        };
-        tokio::spawn(write.instrument(tracing::Span::current()));
+    /// Records `last_used_at`. The request waits for the write, so a Lambda freeze can't
+    /// lose it, but only when the stored value is stale: the conditional update writes at
+    /// most once per key per `LAST_USED_RESOLUTION`, however many requests race. A failure
+    /// is logged and never fails the request.
+    async fn note_api_key_use(&self, org_id: &str, key_id: &str, now: time::OffsetDateTime) {
+        if let Err(err) = self.store.api_keys().touch_last_used(org_id, key_id, now).await {
+            tracing::warn!(key_id = %key_id, error = %err, "could not record the API key's last use");
+        }
     }
 }
 

@@ -218,7 +218,8 @@ pub async fn login(
     let settings = &state.settings;
     let now = now_seconds();
     let window = i64::try_from(settings.ip_window.as_secs()).unwrap_or(900).max(1);
-    let window_start = now - now.rem_euclid(window);
+    let window_now = state.services.rate_limiter.now();
+    let window_start = window_now - window_now.rem_euclid(window);
     let email = model::parse_email(&email).ok();
 
     let (failures, claim) = tokio::join!(store.ip_failures(&ip, window_start), async {
@@ -228,7 +229,7 @@ pub async fn login(
         }
     });
     if failures? >= settings.ip_max_failures {
-        let retry_after = u64::try_from(window_start + window - now).unwrap_or(1).max(1);
+        let retry_after = u64::try_from(window_start + window - window_now).unwrap_or(1).max(1);
         return Err(ApiError::RateLimited { retry_after });
     }
     // An unknown email reads a placeholder that cannot exist, so both cases make the
