@@ -15,12 +15,13 @@ use crate::domain::lease::{Lease, LeaseStatus};
 use crate::domain::unit::{Booking, Unit};
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{get_consistent, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
     transact_write,
 };
-use crate::store::{Item, Store, StoreError, n, s, string_attr};
+use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
 const ENTITY_NAME: &str = "lease";
@@ -82,10 +83,6 @@ pub fn from_item(item: Item) -> Result<Lease, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
-fn page_key(key: &Item) -> Result<PageKey, StoreError> {
-    [PK, SK].iter().map(|name| Ok(((*name).to_owned(), string_attr(key, name)?.to_owned()))).collect()
-}
-
 impl<'a> LeaseRepository<'a> {
     pub fn new(store: &'a Store) -> Self {
         Self { store }
@@ -95,18 +92,8 @@ impl<'a> LeaseRepository<'a> {
         if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::lease(lease_id)))
-            .consistent_read(true)
-            .send()
+        get_consistent(self.store, Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]))
             .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
     }
 
     /// Several leases at once (missing ones are left out), in no particular order.
@@ -334,15 +321,7 @@ impl<'a> LeaseRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Lease>, StoreError> {
-        let mut request = self.query(org_id, filter, today).limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// One DynamoDB page (up to 1 MB) of the organization's leases, for the streaming feed.
@@ -353,13 +332,6 @@ impl<'a> LeaseRepository<'a> {
         today: Date,
         start: Option<PageKey>,
     ) -> Result<Page<Lease>, StoreError> {
-        let mut request = self.query(org_id, filter, today);
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let next = output.last_evaluated_key.as_ref().map(page_key).transpose()?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_raw_page(self.query(org_id, filter, today), start, &[PK, SK]).await?.try_map(from_item)
     }
 }

@@ -123,3 +123,4 @@ pub mod leases;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+pub mod requests;

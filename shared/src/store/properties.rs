@@ -8,7 +8,6 @@
 //! | changes since (with tombstones) | GSI2: `GSI2PK=ORG#<org>#PROPERTIES`, `GSI2SK > <updated_at>` |
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,9 @@ use crate::domain::property::{Property, PropertyStatus, PropertyType};
 use crate::http::pagination::PageKey;
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page};
+use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
@@ -129,14 +130,6 @@ fn row_from_item(item: Item) -> Result<PropertyRow, StoreError> {
     }
 }
 
-fn version_of(item: Option<&Item>) -> Option<u64> {
-    item?.get("version")?.as_n().ok()?.parse().ok()
-}
-
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false }
-}
-
 impl<'a> PropertyRepository<'a> {
     pub fn new(store: &'a Store) -> Self {
         Self { store }
@@ -153,17 +146,7 @@ impl<'a> PropertyRepository<'a> {
         if !crate::domain::ids::is_valid(id, crate::domain::property::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(self.key(org_id, id).into_iter().collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, self.key(org_id, id).into_iter().collect()).await
     }
 
     /// Creates a property; with an idempotency record, atomically with it (one transaction).
@@ -203,29 +186,11 @@ impl<'a> PropertyRepository<'a> {
 
     /// Replaces a property if its stored version is still `expected_version`.
     pub async fn replace(&self, next: &Property, expected_version: u64) -> Result<Written, StoreError> {
-        let result = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(next)?))
-            .condition_expression("attribute_exists(PK) AND version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Written::Done),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    unreachable!("matched above")
-                };
-                Ok(version_of(failed.item.as_ref()).map_or(Written::Missing, Written::VersionMismatch))
-            }
-            Err(err) => Err(StoreError::dynamo("PutItem", err)),
-        }
+        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
+            VersionedPut::Done => Written::Done,
+            VersionedPut::Missing => Written::Missing,
+            VersionedPut::VersionMismatch(version) => Written::VersionMismatch(version),
+        })
     }
 
     /// Deletes a property at `expected_version` and leaves a tombstone, in one transaction.
@@ -288,8 +253,7 @@ impl<'a> PropertyRepository<'a> {
             .store
             .client()
             .query()
-            .table_name(self.store.table())
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+            .table_name(self.store.table());
         let mut filters: Vec<&str> = Vec::new();
         let key_names: &[&'static str] = match &query.order {
             PropertyOrder::CreatedAt { descending } => {
@@ -369,14 +333,7 @@ impl<'a> PropertyRepository<'a> {
         if !filters.is_empty() {
             request = request.filter_expression(filters.join(" AND "));
         }
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, key_names)?;
-        let items = items.into_iter().map(row_from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_page(request, start, limit, key_names).await?.try_map(row_from_item)
     }
 }
 

@@ -8,7 +8,6 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -16,7 +15,8 @@ use aws_sdk_dynamodb::types::{
 use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page};
 use crate::store::transactions::{
     IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -66,10 +66,6 @@ fn key(org_id: &str, tenant_id: &str) -> Item {
     Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::tenant(tenant_id)))])
 }
 
-fn start_key(start: Option<PageKey>) -> Option<Item> {
-    start.map(|start| start.into_iter().map(|(k, v)| (k, s(v))).collect())
-}
-
 impl<'a> TenantRepository<'a> {
     pub fn new(store: &'a Store) -> Self {
         Self { store }
@@ -80,17 +76,7 @@ impl<'a> TenantRepository<'a> {
         if !crate::domain::ids::is_valid(tenant_id, crate::domain::tenant::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, tenant_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, key(org_id, tenant_id)).await
     }
 
     /// Several tenants at once (missing ones are left out), in no particular order.
@@ -144,29 +130,11 @@ impl<'a> TenantRepository<'a> {
 
     /// Replaces a tenant if its stored version is still `expected_version`.
     pub async fn replace(&self, next: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
-        let result = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(next)?))
-            .condition_expression("attribute_exists(PK) AND version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(TenantWritten::Done),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    return Ok(TenantWritten::Missing);
-                };
-                Ok(version_of(failed.item.as_ref()).map_or(TenantWritten::Missing, TenantWritten::VersionMismatch))
-            }
-            Err(err) => Err(StoreError::dynamo("PutItem", err)),
-        }
+        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
+            VersionedPut::Done => TenantWritten::Done,
+            VersionedPut::Missing => TenantWritten::Missing,
+            VersionedPut::VersionMismatch(version) => TenantWritten::VersionMismatch(version),
+        })
     }
 
     /// Deletes a tenant at `expected_version` unless a lease names them.
@@ -212,7 +180,7 @@ impl<'a> TenantRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Tenant>, StoreError> {
-        let output = self
+        let request = self
             .store
             .client()
             .query()
@@ -220,20 +188,8 @@ impl<'a> TenantRepository<'a> {
             .index_name(GSI1)
             .key_condition_expression("#gpk = :gpk")
             .expression_attribute_names("#gpk", GSI1PK)
-            .expression_attribute_values(":gpk", s(keys::tenants_of(org_id, property_id)))
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) = split_page(
-            output.items.unwrap_or_default(),
-            output.last_evaluated_key.as_ref(),
-            limit,
-            &[PK, SK, GSI1PK, GSI1SK],
-        )?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .expression_attribute_values(":gpk", s(keys::tenants_of(org_id, property_id)));
+        query_page(request, start, limit, &[PK, SK, GSI1PK, GSI1SK]).await?.try_map(from_item)
     }
 
     /// One page of all the organization's tenants in id order: a single `Query`.
@@ -243,7 +199,7 @@ impl<'a> TenantRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Tenant>, StoreError> {
-        let output = self
+        let request = self
             .store
             .client()
             .query()
@@ -251,15 +207,7 @@ impl<'a> TenantRepository<'a> {
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::org(org_id)))
             .expression_attribute_values(":prefix", s(keys::TENANT_PREFIX))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .consistent_read(true);
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 }

@@ -7,8 +7,6 @@
 //! | all of the organization's units (feed) | `PK=ORG#<org>`, `SK begins_with UNIT#` |
 //! | unit number claim | `PK=ORG#<org>`, `SK=UNITNO#<prop>#<lower(number)>` |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use time::{Date, OffsetDateTime};
 
@@ -16,7 +14,8 @@ use crate::domain::calendar;
 use crate::domain::unit::Unit;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -104,17 +103,7 @@ impl<'a> UnitRepository<'a> {
         {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, property_id, unit_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, key(org_id, property_id, unit_id)).await
     }
 
     /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
@@ -157,29 +146,11 @@ impl<'a> UnitRepository<'a> {
     pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitWritten, StoreError> {
         let renumbered = current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
         if !renumbered {
-            let result = self
-                .store
-                .client()
-                .put_item()
-                .table_name(self.store.table())
-                .set_item(Some(to_item(next)?))
-                .condition_expression("attribute_exists(PK) AND version = :expected")
-                .expression_attribute_values(":expected", n(current.version))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(UnitWritten::Done),
-                Err(SdkError::ServiceError(service))
-                    if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                        return Ok(UnitWritten::Missing);
-                    };
-                    Ok(version_of(failed.item.as_ref()).map_or(UnitWritten::Missing, UnitWritten::VersionMismatch))
-                }
-                Err(err) => Err(StoreError::dynamo("PutItem", err)),
-            };
+            return Ok(match put_at_version(self.store, to_item(next)?, current.version).await? {
+                VersionedPut::Done => UnitWritten::Done,
+                VersionedPut::Missing => UnitWritten::Missing,
+                VersionedPut::VersionMismatch(version) => UnitWritten::VersionMismatch(version),
+            });
         }
         let put = Put::builder()
             .table_name(self.store.table())
@@ -259,7 +230,7 @@ impl<'a> UnitRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Unit>, StoreError> {
-        let mut request = self
+        let request = self
             .store
             .client()
             .query()
@@ -267,16 +238,8 @@ impl<'a> UnitRepository<'a> {
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::org(org_id)))
             .expression_attribute_values(":prefix", s(keys::units_of(property_id)))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .consistent_read(true);
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// One page (up to 1 MB, DynamoDB's own page) of the organization's units with the
@@ -287,7 +250,7 @@ impl<'a> UnitRepository<'a> {
         active: bool,
         start: Option<PageKey>,
     ) -> Result<Page<Unit>, StoreError> {
-        let mut request = self
+        let request = self
             .store
             .client()
             .query()
@@ -297,22 +260,7 @@ impl<'a> UnitRepository<'a> {
             .expression_attribute_values(":pk", s(keys::org(org_id)))
             .expression_attribute_values(":prefix", s(keys::UNIT_PREFIX))
             .expression_attribute_values(":active", AttributeValue::Bool(active));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let next = output
-            .last_evaluated_key
-            .as_ref()
-            .map(|k| {
-                [PK, SK]
-                    .iter()
-                    .map(|name| Ok(((*name).to_owned(), crate::store::string_attr(k, name)?.to_owned())))
-                    .collect::<Result<PageKey, StoreError>>()
-            })
-            .transpose()?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_raw_page(request, start, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// The addresses of several properties (missing ones are left out): one
