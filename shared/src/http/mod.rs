@@ -6,6 +6,7 @@ pub mod body;
 pub mod conventions;
 pub mod envelope;
 pub mod etag;
+pub mod feed;
 pub mod idempotency;
 pub mod openapi;
 pub mod pagination;
