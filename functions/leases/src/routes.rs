@@ -14,10 +14,11 @@ use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::etag;
 use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::listing::{only_page_response, page_response, resume_key};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
@@ -267,23 +268,16 @@ pub async fn list(
         match own {
             Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| *asked == own) => filter.tenant_id = Some(own),
             // Another tenant's leases, or no linked profile: nothing to see.
-            _ => {
-                let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-                return Ok(ApiResponse::page(Vec::<LeaseView>::new(), pagination).into_response());
-            }
+            _ => return Ok(only_page_response(Vec::<LeaseView>::new(), page_size)),
         }
     }
     let org_id = &principal.org_id;
     let scope = CursorScope { org_id: org_id.clone(), query: filter.fingerprint() };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(org_id))) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::PK) == Some(&keys::org(org_id))
+    })?;
     let page = services.store.leases().list(org_id, &filter, calendar::today(), start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<LeaseView> = page.items.iter().map(LeaseView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, LeaseView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Get a lease.

@@ -8,17 +8,17 @@ use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
 use shared::store::tenants::TenantWritten;
 use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
 
 use crate::views::TenantView;
 
@@ -57,20 +57,9 @@ async fn load(services: &Services, principal: &Principal, path: &TenantPath) -> 
         .ok_or(ApiError::NotFound("Tenant"))
 }
 
-/// Query parameters of `GET .../tenants`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List a property's tenants, oldest first.
 #[utoipa::path(get, path = "/api/v1/properties/{property_id}/tenants", operation_id = "listTenants", tag = "tenants",
-    params(("property_id" = String, Path), ListParams),
+    params(("property_id" = String, Path), PageParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:renters"])),
     responses(
         (status = 200, description = "A page of tenants (a Tenant sees only themselves)", body = SuccessEnvelope<Vec<TenantView>>),
@@ -81,7 +70,7 @@ pub async fn list(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
@@ -96,20 +85,15 @@ pub async fn list(
         if items.is_empty() {
             return Err(ApiError::NotFound("Property"));
         }
-        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-        return Ok(ApiResponse::page(items, pagination).into_response());
+        return Ok(only_page_response(items, page_size));
     }
     services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| key.get(keys::GSI1PK) != Some(&keys::tenants_of(org_id, &path.property_id))) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
+    })?;
     let page = services.store.tenants().list(org_id, &path.property_id, start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<TenantView> = page.items.iter().map(TenantView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, TenantView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Create a tenant of a property.

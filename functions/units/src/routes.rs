@@ -9,17 +9,17 @@ use shared::auth::{Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
 use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::store::units::UnitWritten;
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
 
 use crate::views::{UnitStatusView, UnitView};
 
@@ -64,20 +64,9 @@ async fn load(services: &Services, principal: &Principal, property_id: &str, uni
     services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
 }
 
-/// Query parameters of `GET .../units`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List a property's units, oldest first.
 #[utoipa::path(get, path = "/api/v1/properties/{property_id}/units", operation_id = "listUnits", tag = "units",
-    params(("property_id" = String, Path), ListParams),
+    params(("property_id" = String, Path), PageParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(
         (status = 200, description = "A page of units (a Tenant sees only units they lease)", body = SuccessEnvelope<Vec<UnitView>>),
@@ -88,7 +77,7 @@ pub async fn list(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
@@ -111,23 +100,16 @@ pub async fn list(
         if units.is_empty() {
             return Err(ApiError::NotFound("Property"));
         }
-        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-        return Ok(ApiResponse::page(units, pagination).into_response());
+        return Ok(only_page_response(units, page_size));
     }
     services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| {
-        key.get(keys::SK).is_none_or(|sk| !sk.starts_with(&keys::units_of(&path.property_id)))
-            || key.get(keys::PK) != Some(&keys::org(org_id))
-    }) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
+            && key.get(keys::PK) == Some(&keys::org(org_id))
+    })?;
     let page = services.store.units().list(org_id, &path.property_id, start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<UnitView> = page.items.iter().map(UnitView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, UnitView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Create a unit. Its number must be unique within the property (case-insensitive).

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod etag;
 pub mod feed;
 pub mod idempotency;
+pub mod listing;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
