@@ -11,6 +11,7 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -21,9 +22,6 @@ use shared::store::transactions::{IdempotentCreate, idempotency_record};
 use shared::{ApiError, Services, time_format};
 
 use crate::views::TenantView;
-
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Deserialize)]
 pub struct PropertyPath {
@@ -172,22 +170,22 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&TenantFields) -> Result<TenantFields, ApiError>,
 ) -> Result<Response, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The tenant is being changed concurrently; retry, ideally with If-Match";
+    retry_lost_races(precondition, stale, exhausted, || async {
         let current = load(services, principal, path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         let next = current.revised(change(&current.fields)?, time_format::now());
         match services.store.tenants().replace(&next, current.version).await? {
-            TenantWritten::Done => return Ok(tenant_response(&next, StatusCode::OK)),
-            TenantWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
-            TenantWritten::VersionMismatch(_) => continue,
+            TenantWritten::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
+            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
             TenantWritten::Missing | TenantWritten::OnLease | TenantWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Tenant"));
+                Err(ApiError::NotFound("Tenant"))
             }
         }
-    }
-    Err(ApiError::Conflict("The tenant is being changed concurrently; retry, ideally with If-Match".into()))
+    })
+    .await
 }
 
 /// Replace a tenant's writable fields.
@@ -252,20 +250,17 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:delete", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match services.store.tenants().delete(&current, current.version).await? {
-            TenantWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
-            TenantWritten::OnLease => {
-                return Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into()));
-            }
-            TenantWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
-            TenantWritten::VersionMismatch(_) => continue,
-            TenantWritten::Missing | TenantWritten::Replay(_) => return Err(ApiError::NotFound("Tenant")),
+            TenantWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            TenantWritten::OnLease => Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into())),
+            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
+            TenantWritten::Missing | TenantWritten::Replay(_) => Err(ApiError::NotFound("Tenant")),
         }
-    }
-    Err(ApiError::Conflict("The tenant is being changed concurrently; retry".into()))
+    })
+    .await
 }

@@ -12,6 +12,7 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -22,9 +23,6 @@ use shared::store::units::UnitWritten;
 use shared::{ApiError, Services, time_format};
 
 use crate::views::{UnitStatusView, UnitView};
-
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Deserialize)]
 pub struct PropertyPath {
@@ -62,6 +60,15 @@ async fn visible(services: &Services, principal: &Principal, unit: &Unit) -> Res
 
 async fn load(services: &Services, principal: &Principal, property_id: &str, unit_id: &str) -> Result<Unit, ApiError> {
     services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
+}
+
+/// The unit at this path, if the caller may see it (404 otherwise), for reads.
+async fn load_visible(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
+    let unit = load(services, principal, &path.property_id, &path.unit_id).await?;
+    if !visible(services, principal, &unit).await? {
+        return Err(ApiError::NotFound("Unit"));
+    }
+    Ok(unit)
 }
 
 /// List a property's units, oldest first.
@@ -180,10 +187,7 @@ pub async fn read(
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
-    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
-    if !visible(&services, &principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
-    }
+    let unit = load_visible(&services, &principal, &path).await?;
     Ok(unit_response(&unit, StatusCode::OK))
 }
 
@@ -200,23 +204,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&Unit) -> Result<Unit, ApiError>,
 ) -> Result<Response, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
+    retry_lost_races(precondition, stale, exhausted, || async {
         let current = load(services, principal, &path.property_id, &path.unit_id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         let next = change(&current)?;
         match services.store.units().replace(&current, &next).await? {
-            UnitWritten::Done => return Ok(unit_response(&next, StatusCode::OK)),
-            UnitWritten::DuplicateNumber => return Err(duplicate(&next.fields.unit_number)),
-            UnitWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
-            UnitWritten::VersionMismatch(_) => continue,
-            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Unit"));
-            }
+            UnitWritten::Done => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+            UnitWritten::DuplicateNumber => Err(duplicate(&next.fields.unit_number)),
+            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => Err(ApiError::NotFound("Unit")),
         }
-    }
-    Err(ApiError::Conflict("The unit is being changed concurrently; retry, ideally with If-Match".into()))
+    })
+    .await
 }
 
 fn revise(current: &Unit, fields: UnitFields) -> Unit {
@@ -293,26 +295,23 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:delete", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path.property_id, &path.unit_id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            UnitWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
             UnitWritten::Leased => {
-                return Err(ApiError::Conflict(
-                    "A current or future lease holds this unit; it cannot be deleted".into(),
-                ));
+                Err(ApiError::Conflict("A current or future lease holds this unit; it cannot be deleted".into()))
             }
-            UnitWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
-            UnitWritten::VersionMismatch(_) => continue,
+            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
             UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Unit"));
+                Err(ApiError::NotFound("Unit"))
             }
         }
-    }
-    Err(ApiError::Conflict("The unit is being changed concurrently; retry".into()))
+    })
+    .await
 }
 
 /// Get a unit's rent-roll status.
@@ -329,10 +328,7 @@ pub async fn read_status(
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
-    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
-    if !visible(&services, &principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
-    }
+    let unit = load_visible(&services, &principal, &path).await?;
     Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
 }
 

@@ -10,6 +10,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod listing;
 pub mod openapi;
+pub mod optimistic;
 pub mod pagination;
 pub mod query;
 pub mod request_context;
