@@ -1,24 +1,24 @@
 //! `/api/v1/properties/{property_id}/tenants` handlers: extract → validate → repository → envelope.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::resource::{created_response, versioned_response};
 use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
 use shared::store::tenants::TenantWritten;
-use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::views::TenantView;
@@ -35,10 +35,7 @@ pub struct TenantPath {
 }
 
 fn tenant_response(tenant: &Tenant, status: StatusCode) -> Response {
-    ApiResponse::ok(TenantView::from(tenant))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(tenant.version))
-        .into_response()
+    versioned_response(TenantView::from(tenant), tenant.version, status)
 }
 
 /// The tenant at this path, if the caller may see it (a Tenant sees only themselves).
@@ -118,25 +115,17 @@ pub async fn create(
     }
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
-    if let Some(key) = &key
-        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
-    {
-        return replay(first, &body.fingerprint);
+    let org_id = &principal.org_id;
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await? {
+        return Ok(first);
     }
-    let tenant = Tenant::new(&principal.org_id, &path.property_id, fields, now);
+    let tenant = Tenant::new(org_id, &path.property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
-    let view = serde_json::to_string(&TenantView::from(&tenant)).map_err(ApiError::internal)?;
-    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location.clone()), now);
+    let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.tenants().create(&tenant, idempotency).await? {
         TenantWritten::Replay(first) => replay(*first, &body.fingerprint),
-        TenantWritten::Done => {
-            let mut response = tenant_response(&tenant, StatusCode::CREATED);
-            if let Ok(value) = location.parse() {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
-        }
+        TenantWritten::Done => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
         _ => Err(ApiError::NotFound("Property")),
     }
 }

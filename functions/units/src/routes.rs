@@ -11,14 +11,14 @@ use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInp
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, replay};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::resource::{created_response, versioned_response};
 use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
 use shared::store::keys;
-use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::transactions::IdempotentCreate;
 use shared::store::units::UnitWritten;
 use shared::{ApiError, Services, time_format};
 
@@ -40,10 +40,7 @@ fn location(unit: &Unit) -> String {
 }
 
 fn unit_response(unit: &Unit, status: StatusCode) -> Response {
-    ApiResponse::ok(UnitView::from(unit))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(unit.version))
-        .into_response()
+    versioned_response(UnitView::from(unit), unit.version, status)
 }
 
 /// Whether the caller may see this unit: a Tenant only sees units their leases are on.
@@ -145,25 +142,17 @@ pub async fn create(
     }
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
-    if let Some(key) = &key
-        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
-    {
-        return replay(first, &body.fingerprint);
+    let org_id = &principal.org_id;
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await? {
+        return Ok(first);
     }
     let status = body.value.status.unwrap_or_default();
-    let unit = Unit::new(&principal.org_id, &path.property_id, fields, status, now);
-    let view = serde_json::to_string(&UnitView::from(&unit)).map_err(ApiError::internal)?;
-    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&unit)), now);
+    let unit = Unit::new(org_id, &path.property_id, fields, status, now);
+    let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.units().create(&unit, idempotency).await? {
         UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
-        UnitWritten::Done => {
-            let mut response = unit_response(&unit, StatusCode::CREATED);
-            if let Ok(value) = location(&unit).parse() {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
-        }
+        UnitWritten::Done => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
         UnitWritten::DuplicateNumber => Err(duplicate(&unit.fields.unit_number)),
         _ => Err(ApiError::NotFound("Property")),
     }

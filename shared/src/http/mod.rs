@@ -14,3 +14,4 @@ pub mod optimistic;
 pub mod pagination;
 pub mod query;
 pub mod request_context;
+pub mod resource;
