@@ -14,9 +14,9 @@ use crate::domain::calendar;
 use crate::domain::lease::{Lease, LeaseStatus};
 use crate::domain::unit::{Booking, Unit};
 use crate::http::pagination::PageKey;
-use crate::store::keys::{self, ENTITY, PK, SK};
+use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{get_consistent, query_page, query_raw_page};
+use crate::store::requests::{entity_item, get_consistent, org_prefix_query, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
     transact_write,
@@ -71,11 +71,7 @@ pub struct LeaseRepository<'a> {
 }
 
 fn to_item(lease: &Lease) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(lease)?;
-    item.insert(PK.into(), s(keys::org(&lease.org_id)));
-    item.insert(SK.into(), s(keys::lease(&lease.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
-    Ok(item)
+    entity_item(lease, keys::org(&lease.org_id), keys::lease(&lease.id), ENTITY_NAME)
 }
 
 /// Maps a stored lease item.
@@ -265,15 +261,7 @@ impl<'a> LeaseRepository<'a> {
         filter: &LeaseFilter,
         today: Date,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::LEASE_PREFIX))
-            .consistent_read(true);
+        let mut request = org_prefix_query(self.store, org_id, keys::LEASE_PREFIX).consistent_read(true);
         let mut filters: Vec<&str> = Vec::new();
         let day = s(calendar::format_date(today));
         if let Some(property_id) = &filter.property_id {

@@ -18,7 +18,7 @@ use crate::http::pagination::PageKey;
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page};
+use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, query_page};
 use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
@@ -105,15 +105,12 @@ pub struct PropertyRepository<'a> {
 }
 
 fn to_item(property: &Property) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(property)?;
+    let mut item = entity_item(property, keys::org(&property.org_id), keys::property(&property.id), ENTITY_NAME)?;
     let collection = keys::collection(&property.org_id, COLLECTION);
-    item.insert(PK.into(), s(keys::org(&property.org_id)));
-    item.insert(SK.into(), s(keys::property(&property.id)));
     item.insert(GSI1PK.into(), s(&collection));
     item.insert(GSI1SK.into(), s(keys::by_name(&property.fields.name, &property.id)));
     item.insert(GSI2PK.into(), s(collection));
     item.insert(GSI2SK.into(), s(keys::by_updated(property.updated_at, &property.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
     Ok(item)
 }
 

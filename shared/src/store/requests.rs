@@ -1,5 +1,6 @@
 //! The DynamoDB requests several repositories make the same way: a strongly consistent
-//! `GetItem`, a `PutItem` conditioned on the stored version, and one page of a `Query`.
+//! `GetItem`, a `PutItem` conditioned on the stored version, one page of a `Query`, and
+//! the item an entity is stored as.
 //! Each is still exactly one round trip; the repositories keep their keys, conditions
 //! and outcome types.
 
@@ -7,9 +8,11 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::http::pagination::PageKey;
+use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
 use crate::store::transactions::version_of;
 use crate::store::{Item, Store, StoreError, n, s, string_attr};
@@ -121,4 +124,26 @@ impl Page<Item> {
     pub fn try_map<T>(self, map: impl FnMut(Item) -> Result<T, StoreError>) -> Result<Page<T>, StoreError> {
         Ok(Page { items: self.items.into_iter().map(map).collect::<Result<_, _>>()?, next: self.next })
     }
+}
+
+/// A `Query` of the organization's items whose sort key begins with `prefix`, for the
+/// caller to add its filters, read consistency and page bounds to.
+pub fn org_prefix_query(store: &Store, org_id: &str, prefix: impl Into<String>) -> QueryFluentBuilder {
+    store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(keys::org(org_id)))
+        .expression_attribute_values(":prefix", s(prefix))
+}
+
+/// `value` as a stored item (serde_dynamo) under the key `pk`, `sk`, marked with its
+/// `entity` name; callers add any index keys.
+pub fn entity_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    item.insert(ENTITY.into(), s(entity));
+    Ok(item)
 }

@@ -14,9 +14,9 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
-use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page};
+use crate::store::requests::{VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, query_page};
 use crate::store::transactions::{
     IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -48,12 +48,9 @@ pub struct TenantRepository<'a> {
 }
 
 fn to_item(tenant: &Tenant) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(tenant)?;
-    item.insert(PK.into(), s(keys::org(&tenant.org_id)));
-    item.insert(SK.into(), s(keys::tenant(&tenant.id)));
+    let mut item = entity_item(tenant, keys::org(&tenant.org_id), keys::tenant(&tenant.id), ENTITY_NAME)?;
     item.insert(GSI1PK.into(), s(keys::tenants_of(&tenant.org_id, &tenant.property_id)));
     item.insert(GSI1SK.into(), s(&tenant.id));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
     Ok(item)
 }
 
@@ -199,15 +196,7 @@ impl<'a> TenantRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Tenant>, StoreError> {
-        let request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::TENANT_PREFIX))
-            .consistent_read(true);
+        let request = org_prefix_query(self.store, org_id, keys::TENANT_PREFIX).consistent_read(true);
         query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 }

@@ -15,7 +15,9 @@ use crate::domain::unit::Unit;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{VersionedPut, get_consistent, put_at_version, query_page, query_raw_page};
+use crate::store::requests::{
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, query_page, query_raw_page,
+};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -51,11 +53,7 @@ pub struct UnitRepository<'a> {
 }
 
 fn to_item(unit: &Unit) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(unit)?;
-    item.insert(PK.into(), s(keys::org(&unit.org_id)));
-    item.insert(SK.into(), s(keys::unit(&unit.property_id, &unit.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
-    Ok(item)
+    entity_item(unit, keys::org(&unit.org_id), keys::unit(&unit.property_id, &unit.id), ENTITY_NAME)
 }
 
 /// Maps a stored unit item.
@@ -230,15 +228,7 @@ impl<'a> UnitRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Unit>, StoreError> {
-        let request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::units_of(property_id)))
-            .consistent_read(true);
+        let request = org_prefix_query(self.store, org_id, keys::units_of(property_id)).consistent_read(true);
         query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
@@ -250,15 +240,8 @@ impl<'a> UnitRepository<'a> {
         active: bool,
         start: Option<PageKey>,
     ) -> Result<Page<Unit>, StoreError> {
-        let request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        let request = org_prefix_query(self.store, org_id, keys::UNIT_PREFIX)
             .filter_expression("active = :active")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::UNIT_PREFIX))
             .expression_attribute_values(":active", AttributeValue::Bool(active));
         query_raw_page(request, start, &[PK, SK]).await?.try_map(from_item)
     }
