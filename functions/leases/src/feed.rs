@@ -71,7 +71,8 @@ pub async fn leases(
             None => return Ok(array_response(&[])),
         }
     }
-    let feed = Feed { services, org_id: principal.org_id.clone(), filter, today: calendar::today(), tenants: HashMap::new() };
+    let feed =
+        Feed { services, org_id: principal.org_id.clone(), filter, today: calendar::today(), tenants: HashMap::new() };
     stream_array(feed, "lease").await
 }
 

@@ -16,10 +16,10 @@ use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutI
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::resource::{created_response, versioned_response};
 use shared::http::listing::{only_page_response, page_response, resume_key};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::leases::{LeaseFilter, LeaseWritten};
 use shared::store::transactions::IdempotentCreate;

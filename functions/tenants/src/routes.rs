@@ -11,11 +11,11 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::resource::{created_response, versioned_response};
-use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::tenants::TenantWritten;
 use shared::store::transactions::IdempotentCreate;
@@ -116,7 +116,8 @@ pub async fn create(
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await? {
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
+    {
         return Ok(first);
     }
     let tenant = Tenant::new(org_id, &path.property_id, fields, now);

@@ -12,11 +12,11 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::resource::{created_response, versioned_response};
-use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::transactions::IdempotentCreate;
 use shared::store::units::UnitWritten;
@@ -143,7 +143,8 @@ pub async fn create(
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await? {
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
+    {
         return Ok(first);
     }
     let status = body.value.status.unwrap_or_default();

@@ -17,7 +17,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 }
 
 /// Overlays a required field: a value replaces `target`; `null` is a problem for `field`.
-pub fn overlay_required<T>(problems: &mut crate::domain::validation::Problems, field: &str, target: &mut T, patch: Patch<T>) {
+pub fn overlay_required<T>(
+    problems: &mut crate::domain::validation::Problems,
+    field: &str,
+    target: &mut T,
+    patch: Patch<T>,
+) {
     match patch {
         Patch::Absent => {}
         Patch::Null => problems.add(field, "must not be null"),

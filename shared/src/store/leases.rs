@@ -16,7 +16,7 @@ use crate::domain::unit::{Booking, Unit};
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{entity_item, get_consistent, org_prefix_query, query_page, query_raw_page};
+use crate::store::requests::{entity_item, get_consistent, org_prefix_query, put_if_new, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
     transact_write,
@@ -88,8 +88,11 @@ impl<'a> LeaseRepository<'a> {
         if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
             return Ok(None);
         }
-        get_consistent(self.store, Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]))
-            .await
+        get_consistent(
+            self.store,
+            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]),
+        )
+        .await
     }
 
     /// Several leases at once (missing ones are left out), in no particular order.
@@ -186,12 +189,7 @@ impl<'a> LeaseRepository<'a> {
         let mut bookings = unit.bookings.clone();
         bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
         bookings.sort_by_key(|b| b.start);
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(lease)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(lease)?)?;
         let mut counters = PropertyCounters::default();
         counters.add_period(lease.start_date, lease.effective_end, 1);
         let property = counters.update(self.store, &lease.org_id, &lease.property_id, lease.created_at)?;

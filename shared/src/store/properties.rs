@@ -18,7 +18,7 @@ use crate::http::pagination::PageKey;
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, query_page};
+use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
 use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
@@ -157,12 +157,7 @@ impl<'a> PropertyRepository<'a> {
             self.store.put_new(item).await?;
             return Ok(Created::New);
         };
-        let put_property = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put_property = put_if_new(self.store, item)?;
         let put_record = record.put(self.store.table(), &property.org_id, scope, key, property.created_at)?;
         let result = self
             .store
@@ -246,11 +241,7 @@ impl<'a> PropertyRepository<'a> {
         limit: usize,
     ) -> Result<Page<PropertyRow>, StoreError> {
         let collection = keys::collection(&query.org_id, COLLECTION);
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table());
+        let mut request = self.store.client().query().table_name(self.store.table());
         let mut filters: Vec<&str> = Vec::new();
         let key_names: &[&'static str] = match &query.order {
             PropertyOrder::CreatedAt { descending } => {

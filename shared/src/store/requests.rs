@@ -7,14 +7,14 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::{Page, split_page};
-use crate::store::transactions::version_of;
+use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s, string_attr};
 
 /// Reads one item by its key (strongly consistent) and maps it with serde_dynamo.
@@ -101,11 +101,8 @@ pub async fn query_raw_page(
     start: Option<PageKey>,
     key_names: &[&'static str],
 ) -> Result<Page<Item>, StoreError> {
-    let output = request
-        .set_exclusive_start_key(start_key(start))
-        .send()
-        .await
-        .map_err(|e| StoreError::dynamo("Query", e))?;
+    let output =
+        request.set_exclusive_start_key(start_key(start)).send().await.map_err(|e| StoreError::dynamo("Query", e))?;
     let next = output
         .last_evaluated_key
         .as_ref()
@@ -146,4 +143,14 @@ pub fn entity_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str
     item.insert(SK.into(), s(sk));
     item.insert(ENTITY.into(), s(entity));
     Ok(item)
+}
+
+/// A transaction's `Put` of `item` on condition that no item has its key yet (a create).
+pub fn put_if_new(store: &Store, item: Item) -> Result<Put, StoreError> {
+    Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .map_err(build_err)
 }

@@ -8,15 +8,15 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, query_page};
+use crate::store::requests::{
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
+};
 use crate::store::transactions::{
     IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -94,12 +94,7 @@ impl<'a> TenantRepository<'a> {
         tenant: &Tenant,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<TenantWritten, StoreError> {
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(tenant)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(tenant)?)?;
         let property = ConditionCheck::builder()
             .table_name(self.store.table())
             .key(PK, s(keys::org(&tenant.org_id)))

@@ -16,7 +16,7 @@ use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::Page;
 use crate::store::requests::{
-    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, query_page, query_raw_page,
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
 };
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
@@ -77,12 +77,7 @@ impl<'a> UnitRepository<'a> {
             (ENTITY.into(), s(NUMBER_ENTITY)),
             ("unit_id".into(), s(&unit.id)),
         ]);
-        Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)
+        put_if_new(self.store, item)
     }
 
     fn number_release(&self, unit: &Unit) -> Result<Delete, StoreError> {
@@ -111,12 +106,7 @@ impl<'a> UnitRepository<'a> {
         unit: &Unit,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<UnitWritten, StoreError> {
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(unit)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(unit)?)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
         let mut items = vec![
