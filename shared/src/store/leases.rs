@@ -97,12 +97,7 @@ impl<'a> LeaseRepository<'a> {
 
     /// Several leases at once (missing ones are left out), in no particular order.
     pub async fn get_many(&self, org_id: &str, lease_ids: &[String]) -> Result<Vec<Lease>, StoreError> {
-        let keys = lease_ids
-            .iter()
-            .map(|id| (keys::org(org_id), keys::lease(id)))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let keys = lease_ids.iter().map(|id| (keys::org(org_id), keys::lease(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 

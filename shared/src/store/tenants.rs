@@ -81,10 +81,7 @@ impl<'a> TenantRepository<'a> {
         let keys = tenant_ids
             .iter()
             .filter(|id| crate::domain::ids::is_valid(id, crate::domain::tenant::ID_PREFIX))
-            .map(|id| (keys::org(org_id), keys::tenant(id)))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+            .map(|id| (keys::org(org_id), keys::tenant(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 

@@ -243,7 +243,7 @@ impl<'a> UnitRepository<'a> {
         org_id: &str,
         property_ids: &[String],
     ) -> Result<std::collections::HashMap<String, crate::domain::Address>, StoreError> {
-        let keys = property_ids.iter().map(|id| (keys::org(org_id), keys::property(id))).collect();
+        let keys = property_ids.iter().map(|id| (keys::org(org_id), keys::property(id)));
         let items = crate::store::transactions::batch_get(self.store, keys).await?;
         items
             .into_iter()
