@@ -4,20 +4,20 @@
 //! A lease is active while it holds its unit today or later (status Current or
 //! Future); `isActive=false` lists Past leases. The body streams page by page: one
 //! `Query` of up to 1 MB over the organization's leases, plus one `BatchGetItem` for
-//! tenants not seen yet, serialized into the response as each page arrives.
+//! tenants not seen yet, serialized into the response as each page arrives (see
+//! [`shared::http::feed`]).
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::http::envelope::ErrorEnvelope;
+use shared::http::feed::{FeedPages, array_response, required_bool, stream_array};
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
 use shared::store::leases::LeaseFilter;
@@ -56,12 +56,7 @@ pub async fn leases(
     Query(params): Query<FeedParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:read", None)?;
-    let active = match params.is_active.as_deref() {
-        Some("true") => true,
-        Some("false") => false,
-        Some(_) => return Err(ApiError::BadRequest("isActive must be true or false".into())),
-        None => return Err(ApiError::BadRequest("isActive is required (true or false)".into())),
-    };
+    let active = required_bool("isActive", params.is_active.as_deref())?;
     let status = match params.status.as_deref() {
         None => None,
         Some("Past") => Some(LeaseStatus::Past),
@@ -73,47 +68,12 @@ pub async fn leases(
     if let Reach::Tenant(own) = Reach::of(&principal) {
         match own {
             Some(own) => filter.tenant_id = Some(own),
-            None => return Ok(json_response(Body::from("[]"))),
+            None => return Ok(array_response(&[])),
         }
     }
-    let mut feed = Feed {
-        services,
-        org_id: principal.org_id.clone(),
-        filter,
-        today: calendar::today(),
-        tenants: HashMap::new(),
-        wrote: false,
-    };
-    let first = feed.services.store.leases().feed_page(&feed.org_id, &feed.filter, feed.today, None).await?;
-    let mut head = String::from("[");
-    head.push_str(&feed.render(&first.items).await?);
-    let step = first.next.map_or(Step::Close, Step::Page);
-    let rest = futures::stream::unfold((feed, step), |(mut feed, step)| async move {
-        match step {
-            Step::Page(key) => match feed.next_page(key).await {
-                Ok((chunk, next)) => Some((Ok(chunk), (feed, next.map_or(Step::Close, Step::Page)))),
-                Err(err) => {
-                    // The status line is gone; ending the body early is all that is left.
-                    tracing::error!(error = %err, "lease feed failed mid-stream");
-                    Some((Err(std::io::Error::other("lease feed failed")), (feed, Step::Done)))
-                }
-            },
-            Step::Close => Some((Ok("]".to_owned()), (feed, Step::Done))),
-            Step::Done => None,
-        }
-    });
-    let stream = futures::StreamExt::chain(futures::stream::once(async move { Ok(head) }), rest);
-    Ok(json_response(Body::from_stream(stream)))
-}
-
-fn json_response(body: Body) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-enum Step {
-    Page(PageKey),
-    Close,
-    Done,
+    let feed =
+        Feed { services, org_id: principal.org_id.clone(), filter, today: calendar::today(), tenants: HashMap::new() };
+    stream_array(feed, "lease").await
 }
 
 struct Feed {
@@ -123,16 +83,18 @@ struct Feed {
     today: Date,
     /// Tenants seen so far (`None`: deleted).
     tenants: HashMap<String, Option<FeedTenant>>,
-    wrote: bool,
+}
+
+impl FeedPages for Feed {
+    async fn page(&mut self, start: Option<PageKey>) -> Result<(Vec<String>, Option<PageKey>), ApiError> {
+        let page = self.services.store.leases().feed_page(&self.org_id, &self.filter, self.today, start).await?;
+        Ok((self.render(&page.items).await?, page.next))
+    }
 }
 
 impl Feed {
-    async fn next_page(&mut self, key: PageKey) -> Result<(String, Option<PageKey>), ApiError> {
-        let page = self.services.store.leases().feed_page(&self.org_id, &self.filter, self.today, Some(key)).await?;
-        Ok((self.render(&page.items).await?, page.next))
-    }
-
-    async fn render(&mut self, leases: &[Lease]) -> Result<String, ApiError> {
+    /// The leases' JSON rows.
+    async fn render(&mut self, leases: &[Lease]) -> Result<Vec<String>, ApiError> {
         let missing: Vec<String> = leases
             .iter()
             .flat_map(|l| l.tenant_ids.iter())
@@ -150,16 +112,12 @@ impl Feed {
                 self.tenants.insert(id, tenant);
             }
         }
-        let mut out = String::with_capacity(leases.len() * 400);
-        for lease in leases {
-            let view = FeedLease::new(lease, |id| self.tenants.get(id).cloned().flatten());
-            let json = serde_json::to_string(&view).map_err(ApiError::internal)?;
-            if self.wrote {
-                out.push(',');
-            }
-            out.push_str(&json);
-            self.wrote = true;
-        }
-        Ok(out)
+        leases
+            .iter()
+            .map(|lease| {
+                let view = FeedLease::new(lease, |id| self.tenants.get(id).cloned().flatten());
+                serde_json::to_string(&view).map_err(ApiError::internal)
+            })
+            .collect()
     }
 }

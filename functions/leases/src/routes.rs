@@ -6,23 +6,23 @@
 //! the others re-read the unit and find the overlap (409).
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
-use shared::http::etag::etag;
-use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::listing::{only_page_response, page_response, resume_key};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::leases::{LeaseFilter, LeaseWritten};
-use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
@@ -44,18 +44,7 @@ pub struct LeasePath {
 }
 
 fn lease_response(lease: &Lease, status: StatusCode) -> Response {
-    ApiResponse::ok(LeaseView::from(lease))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(lease.version))
-        .into_response()
-}
-
-fn created(lease: &Lease) -> Response {
-    let mut response = lease_response(lease, StatusCode::CREATED);
-    if let Ok(value) = format!("/api/v1/leases/{}", lease.id).parse() {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    versioned_response(LeaseView::from(lease), lease.version, status)
 }
 
 /// Whether the caller may see this lease: a Tenant only sees leases naming them.
@@ -96,9 +85,10 @@ async fn book(
 ) -> Result<Response, ApiError> {
     let org_id = &principal.org_id;
     if let Some(i) = &idempotency
-        && let Some(first) = idempotency_record(&services.store, org_id, &i.scope, i.key, time_format::now()).await?
+        && let Some(first) =
+            replay_if_used(&services.store, org_id, &i.scope, Some(i.key), i.fingerprint, time_format::now()).await?
     {
-        return replay(first, i.fingerprint);
+        return Ok(first);
     }
     for _ in 0..WRITE_ATTEMPTS {
         let unit =
@@ -121,18 +111,18 @@ async fn book(
         }
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
         lease.renewal_of.clone_from(&renewal_of);
-        let view = serde_json::to_string(&LeaseView::from(&lease)).map_err(ApiError::internal)?;
         let location = format!("/api/v1/leases/{}", lease.id);
         let record = idempotency
             .as_ref()
-            .map(|i| IdempotencyRecord::new(i.fingerprint, 201, view, Some(location), lease.created_at));
+            .map(|i| created_record(i.fingerprint, &LeaseView::from(&lease), location.clone(), lease.created_at))
+            .transpose()?;
         let create = idempotency.as_ref().zip(record.as_ref()).map(|(i, record)| IdempotentCreate {
             record,
             scope: &i.scope,
             key: i.key,
         });
         match services.store.leases().create(&lease, &unit, create).await? {
-            LeaseWritten::Done => return Ok(created(&lease)),
+            LeaseWritten::Done => return Ok(created_response(LeaseView::from(&lease), lease.version, &location)),
             LeaseWritten::Replay(first) => {
                 return replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint));
             }
@@ -267,23 +257,16 @@ pub async fn list(
         match own {
             Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| *asked == own) => filter.tenant_id = Some(own),
             // Another tenant's leases, or no linked profile: nothing to see.
-            _ => {
-                let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-                return Ok(ApiResponse::page(Vec::<LeaseView>::new(), pagination).into_response());
-            }
+            _ => return Ok(only_page_response(Vec::<LeaseView>::new(), page_size)),
         }
     }
     let org_id = &principal.org_id;
     let scope = CursorScope { org_id: org_id.clone(), query: filter.fingerprint() };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(org_id))) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::PK) == Some(&keys::org(org_id))
+    })?;
     let page = services.store.leases().list(org_id, &filter, calendar::today(), start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<LeaseView> = page.items.iter().map(LeaseView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, LeaseView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Get a lease.
@@ -381,9 +364,10 @@ pub async fn renew(
     });
     if let Some(i) = &idempotency
         && let Some(first) =
-            idempotency_record(&services.store, &principal.org_id, &i.scope, i.key, time_format::now()).await?
+            replay_if_used(&services.store, &principal.org_id, &i.scope, Some(i.key), i.fingerprint, time_format::now())
+                .await?
     {
-        return replay(first, i.fingerprint);
+        return Ok(first);
     }
     let terms = body.value.validate(&current)?;
     let (property_id, primary) = (current.property_id.clone(), current.primary_tenant_id.clone());

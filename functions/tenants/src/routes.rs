@@ -1,29 +1,27 @@
 //! `/api/v1/properties/{property_id}/tenants` handlers: extract → validate → repository → envelope.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::tenants::TenantWritten;
-use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
 
 use crate::views::TenantView;
-
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Deserialize)]
 pub struct PropertyPath {
@@ -37,10 +35,7 @@ pub struct TenantPath {
 }
 
 fn tenant_response(tenant: &Tenant, status: StatusCode) -> Response {
-    ApiResponse::ok(TenantView::from(tenant))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(tenant.version))
-        .into_response()
+    versioned_response(TenantView::from(tenant), tenant.version, status)
 }
 
 /// The tenant at this path, if the caller may see it (a Tenant sees only themselves).
@@ -57,20 +52,9 @@ async fn load(services: &Services, principal: &Principal, path: &TenantPath) -> 
         .ok_or(ApiError::NotFound("Tenant"))
 }
 
-/// Query parameters of `GET .../tenants`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List a property's tenants, oldest first.
 #[utoipa::path(get, path = "/api/v1/properties/{property_id}/tenants", operation_id = "listTenants", tag = "tenants",
-    params(("property_id" = String, Path), ListParams),
+    params(("property_id" = String, Path), PageParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:renters"])),
     responses(
         (status = 200, description = "A page of tenants (a Tenant sees only themselves)", body = SuccessEnvelope<Vec<TenantView>>),
@@ -81,7 +65,7 @@ pub async fn list(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
@@ -96,20 +80,15 @@ pub async fn list(
         if items.is_empty() {
             return Err(ApiError::NotFound("Property"));
         }
-        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-        return Ok(ApiResponse::page(items, pagination).into_response());
+        return Ok(only_page_response(items, page_size));
     }
     services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| key.get(keys::GSI1PK) != Some(&keys::tenants_of(org_id, &path.property_id))) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
+    })?;
     let page = services.store.tenants().list(org_id, &path.property_id, start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<TenantView> = page.items.iter().map(TenantView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, TenantView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Create a tenant of a property.
@@ -136,25 +115,18 @@ pub async fn create(
     }
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
-    if let Some(key) = &key
-        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    let org_id = &principal.org_id;
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
     {
-        return replay(first, &body.fingerprint);
+        return Ok(first);
     }
-    let tenant = Tenant::new(&principal.org_id, &path.property_id, fields, now);
+    let tenant = Tenant::new(org_id, &path.property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
-    let view = serde_json::to_string(&TenantView::from(&tenant)).map_err(ApiError::internal)?;
-    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location.clone()), now);
+    let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.tenants().create(&tenant, idempotency).await? {
         TenantWritten::Replay(first) => replay(*first, &body.fingerprint),
-        TenantWritten::Done => {
-            let mut response = tenant_response(&tenant, StatusCode::CREATED);
-            if let Ok(value) = location.parse() {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
-        }
+        TenantWritten::Done => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
         _ => Err(ApiError::NotFound("Property")),
     }
 }
@@ -188,22 +160,22 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&TenantFields) -> Result<TenantFields, ApiError>,
 ) -> Result<Response, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The tenant is being changed concurrently; retry, ideally with If-Match";
+    retry_lost_races(precondition, stale, exhausted, || async {
         let current = load(services, principal, path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         let next = current.revised(change(&current.fields)?, time_format::now());
         match services.store.tenants().replace(&next, current.version).await? {
-            TenantWritten::Done => return Ok(tenant_response(&next, StatusCode::OK)),
-            TenantWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
-            TenantWritten::VersionMismatch(_) => continue,
+            TenantWritten::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
+            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
             TenantWritten::Missing | TenantWritten::OnLease | TenantWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Tenant"));
+                Err(ApiError::NotFound("Tenant"))
             }
         }
-    }
-    Err(ApiError::Conflict("The tenant is being changed concurrently; retry, ideally with If-Match".into()))
+    })
+    .await
 }
 
 /// Replace a tenant's writable fields.
@@ -268,20 +240,17 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:delete", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match services.store.tenants().delete(&current, current.version).await? {
-            TenantWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
-            TenantWritten::OnLease => {
-                return Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into()));
-            }
-            TenantWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
-            TenantWritten::VersionMismatch(_) => continue,
-            TenantWritten::Missing | TenantWritten::Replay(_) => return Err(ApiError::NotFound("Tenant")),
+            TenantWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            TenantWritten::OnLease => Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into())),
+            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
+            TenantWritten::Missing | TenantWritten::Replay(_) => Err(ApiError::NotFound("Tenant")),
         }
-    }
-    Err(ApiError::Conflict("The tenant is being changed concurrently; retry".into()))
+    })
+    .await
 }

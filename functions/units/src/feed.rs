@@ -1,24 +1,21 @@
 //! The seed 002 feed `GET /units?isActive=true|false`: a bare JSON array with the
 //! seed's field names, across all properties of the organization.
 //!
-//! The body streams: each DynamoDB page (one `Query` of up to 1 MB over the
-//! organization's units, plus one `BatchGetItem` for addresses of properties not seen
-//! yet) is serialized into the response as it arrives, so memory stays bounded by a
-//! page whatever the portfolio's size. The first page is read before the response
-//! starts, so that errors on it still answer with a proper status and envelope.
+//! The body streams (see [`shared::http::feed`]): each DynamoDB page is one `Query` of
+//! up to 1 MB over the organization's units, plus one `BatchGetItem` for addresses of
+//! properties not seen yet.
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Address;
 use shared::domain::unit::Unit;
 use shared::http::envelope::ErrorEnvelope;
+use shared::http::feed::{FeedPages, array_response, required_bool, stream_array};
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
 use shared::{ApiError, Services};
@@ -37,16 +34,6 @@ pub struct FeedParams {
     pub is_active: Option<String>,
 }
 
-/// Parses a required seed boolean (`true` or `false`, nothing else).
-pub fn required_bool(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw {
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(_) => Err(ApiError::BadRequest(format!("{name} must be true or false"))),
-        None => Err(ApiError::BadRequest(format!("{name} is required (true or false)"))),
-    }
-}
-
 /// Units with their property's address (seed 002).
 #[utoipa::path(get, path = "/units", operation_id = "unitFeed", tag = "feed", params(FeedParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
@@ -63,44 +50,12 @@ pub async fn units(
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
     let active = required_bool("isActive", params.is_active.as_deref())?;
-    let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: HashMap::new(), wrote: false };
+    let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: HashMap::new() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         let units = feed.tenant_units(own.as_deref()).await?;
-        let mut body = String::from("[");
-        body.push_str(&feed.render(&units).await?);
-        body.push(']');
-        return Ok(json_response(Body::from(body)));
+        return Ok(array_response(&feed.render(&units).await?));
     }
-    let first = feed.services.store.units().feed_page(&feed.org_id, active, None).await?;
-    let mut head = String::from("[");
-    head.push_str(&feed.render(&first.items).await?);
-    let step = first.next.map_or(Step::Close, Step::Page);
-    let rest = futures::stream::unfold((feed, step), |(mut feed, step)| async move {
-        match step {
-            Step::Page(key) => match feed.next_page(key).await {
-                Ok((chunk, next)) => Some((Ok(chunk), (feed, next.map_or(Step::Close, Step::Page)))),
-                Err(err) => {
-                    // The status line is gone; ending the body early is all that is left.
-                    tracing::error!(error = %err, "unit feed failed mid-stream");
-                    Some((Err(std::io::Error::other("unit feed failed")), (feed, Step::Done)))
-                }
-            },
-            Step::Close => Some((Ok("]".to_owned()), (feed, Step::Done))),
-            Step::Done => None,
-        }
-    });
-    let stream = futures::StreamExt::chain(futures::stream::once(async move { Ok(head) }), rest);
-    Ok(json_response(Body::from_stream(stream)))
-}
-
-fn json_response(body: Body) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-enum Step {
-    Page(PageKey),
-    Close,
-    Done,
+    stream_array(feed, "unit").await
 }
 
 struct Feed {
@@ -109,18 +64,18 @@ struct Feed {
     active: bool,
     /// Addresses of the properties seen so far (`None`: the property is gone).
     addresses: HashMap<String, Option<Address>>,
-    /// Whether an element was written (the next one needs a comma).
-    wrote: bool,
+}
+
+impl FeedPages for Feed {
+    async fn page(&mut self, start: Option<PageKey>) -> Result<(Vec<String>, Option<PageKey>), ApiError> {
+        let page = self.services.store.units().feed_page(&self.org_id, self.active, start).await?;
+        Ok((self.render(&page.items).await?, page.next))
+    }
 }
 
 impl Feed {
-    async fn next_page(&mut self, key: PageKey) -> Result<(String, Option<PageKey>), ApiError> {
-        let page = self.services.store.units().feed_page(&self.org_id, self.active, Some(key)).await?;
-        Ok((self.render(&page.items).await?, page.next))
-    }
-
-    /// The units' JSON elements, each preceded by a comma but the very first.
-    async fn render(&mut self, units: &[Unit]) -> Result<String, ApiError> {
+    /// The units' JSON rows.
+    async fn render(&mut self, units: &[Unit]) -> Result<Vec<String>, ApiError> {
         let missing: Vec<String> = units
             .iter()
             .map(|u| u.property_id.clone())
@@ -135,17 +90,13 @@ impl Feed {
                 self.addresses.insert(id, address);
             }
         }
-        let mut out = String::with_capacity(units.len() * 320);
-        for unit in units {
-            let address = self.addresses.get(&unit.property_id).and_then(Option::as_ref);
-            let json = serde_json::to_string(&FeedUnit::new(unit, address)).map_err(ApiError::internal)?;
-            if self.wrote {
-                out.push(',');
-            }
-            out.push_str(&json);
-            self.wrote = true;
-        }
-        Ok(out)
+        units
+            .iter()
+            .map(|unit| {
+                let address = self.addresses.get(&unit.property_id).and_then(Option::as_ref);
+                serde_json::to_string(&FeedUnit::new(unit, address)).map_err(ApiError::internal)
+            })
+            .collect()
     }
 
     /// The units a tenant leases, with this feed's active flag.

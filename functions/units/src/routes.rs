@@ -9,22 +9,20 @@ use shared::auth::{Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, replay};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
+use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
-use shared::store::transactions::{IdempotentCreate, idempotency_record};
+use shared::store::transactions::IdempotentCreate;
 use shared::store::units::UnitWritten;
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
 
 use crate::views::{UnitStatusView, UnitView};
-
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Deserialize)]
 pub struct PropertyPath {
@@ -42,10 +40,7 @@ fn location(unit: &Unit) -> String {
 }
 
 fn unit_response(unit: &Unit, status: StatusCode) -> Response {
-    ApiResponse::ok(UnitView::from(unit))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(unit.version))
-        .into_response()
+    versioned_response(UnitView::from(unit), unit.version, status)
 }
 
 /// Whether the caller may see this unit: a Tenant only sees units their leases are on.
@@ -64,20 +59,18 @@ async fn load(services: &Services, principal: &Principal, property_id: &str, uni
     services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
 }
 
-/// Query parameters of `GET .../units`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
+/// The unit at this path, if the caller may see it (404 otherwise), for reads.
+async fn load_visible(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
+    let unit = load(services, principal, &path.property_id, &path.unit_id).await?;
+    if !visible(services, principal, &unit).await? {
+        return Err(ApiError::NotFound("Unit"));
+    }
+    Ok(unit)
 }
 
 /// List a property's units, oldest first.
 #[utoipa::path(get, path = "/api/v1/properties/{property_id}/units", operation_id = "listUnits", tag = "units",
-    params(("property_id" = String, Path), ListParams),
+    params(("property_id" = String, Path), PageParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(
         (status = 200, description = "A page of units (a Tenant sees only units they lease)", body = SuccessEnvelope<Vec<UnitView>>),
@@ -88,7 +81,7 @@ pub async fn list(
     State(services): State<Services>,
     principal: Principal,
     Path(path): Path<PropertyPath>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
@@ -111,23 +104,16 @@ pub async fn list(
         if units.is_empty() {
             return Err(ApiError::NotFound("Property"));
         }
-        let pagination = Pagination { page_size, has_next: false, next_cursor: None };
-        return Ok(ApiResponse::page(units, pagination).into_response());
+        return Ok(only_page_response(units, page_size));
     }
     services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| {
-        key.get(keys::SK).is_none_or(|sk| !sk.starts_with(&keys::units_of(&path.property_id)))
-            || key.get(keys::PK) != Some(&keys::org(org_id))
-    }) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
+    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+        key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
+            && key.get(keys::PK) == Some(&keys::org(org_id))
+    })?;
     let page = services.store.units().list(org_id, &path.property_id, start, page_size).await?;
-    let next_cursor = page.next.map(|key| services.cursors.encode(&scope, key));
-    let items: Vec<UnitView> = page.items.iter().map(UnitView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(page_response::<_, UnitView>(&services.cursors, &scope, page, page_size))
 }
 
 /// Create a unit. Its number must be unique within the property (case-insensitive).
@@ -156,25 +142,18 @@ pub async fn create(
     }
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
-    if let Some(key) = &key
-        && let Some(first) = idempotency_record(&services.store, &principal.org_id, &scope, key, now).await?
+    let org_id = &principal.org_id;
+    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
     {
-        return replay(first, &body.fingerprint);
+        return Ok(first);
     }
     let status = body.value.status.unwrap_or_default();
-    let unit = Unit::new(&principal.org_id, &path.property_id, fields, status, now);
-    let view = serde_json::to_string(&UnitView::from(&unit)).map_err(ApiError::internal)?;
-    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&unit)), now);
+    let unit = Unit::new(org_id, &path.property_id, fields, status, now);
+    let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.units().create(&unit, idempotency).await? {
         UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
-        UnitWritten::Done => {
-            let mut response = unit_response(&unit, StatusCode::CREATED);
-            if let Ok(value) = location(&unit).parse() {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
-        }
+        UnitWritten::Done => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
         UnitWritten::DuplicateNumber => Err(duplicate(&unit.fields.unit_number)),
         _ => Err(ApiError::NotFound("Property")),
     }
@@ -198,10 +177,7 @@ pub async fn read(
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
-    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
-    if !visible(&services, &principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
-    }
+    let unit = load_visible(&services, &principal, &path).await?;
     Ok(unit_response(&unit, StatusCode::OK))
 }
 
@@ -218,23 +194,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&Unit) -> Result<Unit, ApiError>,
 ) -> Result<Response, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
+    retry_lost_races(precondition, stale, exhausted, || async {
         let current = load(services, principal, &path.property_id, &path.unit_id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         let next = change(&current)?;
         match services.store.units().replace(&current, &next).await? {
-            UnitWritten::Done => return Ok(unit_response(&next, StatusCode::OK)),
-            UnitWritten::DuplicateNumber => return Err(duplicate(&next.fields.unit_number)),
-            UnitWritten::VersionMismatch(_) if *precondition != Precondition::None => return Err(stale()),
-            UnitWritten::VersionMismatch(_) => continue,
-            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Unit"));
-            }
+            UnitWritten::Done => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+            UnitWritten::DuplicateNumber => Err(duplicate(&next.fields.unit_number)),
+            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => Err(ApiError::NotFound("Unit")),
         }
-    }
-    Err(ApiError::Conflict("The unit is being changed concurrently; retry, ideally with If-Match".into()))
+    })
+    .await
 }
 
 fn revise(current: &Unit, fields: UnitFields) -> Unit {
@@ -311,26 +285,23 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:delete", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path.property_id, &path.unit_id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitWritten::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
+            UnitWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
             UnitWritten::Leased => {
-                return Err(ApiError::Conflict(
-                    "A current or future lease holds this unit; it cannot be deleted".into(),
-                ));
+                Err(ApiError::Conflict("A current or future lease holds this unit; it cannot be deleted".into()))
             }
-            UnitWritten::VersionMismatch(_) if precondition != Precondition::None => return Err(stale()),
-            UnitWritten::VersionMismatch(_) => continue,
+            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
             UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Unit"));
+                Err(ApiError::NotFound("Unit"))
             }
         }
-    }
-    Err(ApiError::Conflict("The unit is being changed concurrently; retry".into()))
+    })
+    .await
 }
 
 /// Get a unit's rent-roll status.
@@ -347,10 +318,7 @@ pub async fn read_status(
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:read", Some(Scope::ReadProperties))?;
-    let unit = load(&services, &principal, &path.property_id, &path.unit_id).await?;
-    if !visible(&services, &principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
-    }
+    let unit = load_visible(&services, &principal, &path).await?;
     Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
 }
 

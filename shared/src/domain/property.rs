@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::money::{Currency, Money};
-use crate::domain::patch::Patch;
+use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
 use crate::error::ApiError;
 use crate::time_format;
@@ -277,44 +277,32 @@ impl From<&PropertyFields> for PropertyInput {
 }
 
 /// Overlays one patch field; `null` on a required field is a problem.
-fn overlay<T>(problems: &mut Problems, field: &str, target: &mut T, patch: Patch<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => problems.add(field, "must not be null"),
-        Patch::Value(value) => *target = value,
-    }
-}
-
 impl PropertyPatch {
     /// Applies the patch to the current fields and validates the result as a whole.
     pub fn apply(self, current: &PropertyFields) -> Result<PropertyFields, ApiError> {
         let mut p = Problems::new();
         let mut input = PropertyInput::from(current);
-        overlay(&mut p, "name", &mut input.name, self.name);
-        overlay(&mut p, "type", &mut input.property_type, self.property_type);
+        overlay_required(&mut p, "name", &mut input.name, self.name);
+        overlay_required(&mut p, "type", &mut input.property_type, self.property_type);
         let mut status = current.status;
-        overlay(&mut p, "status", &mut status, self.status);
+        overlay_required(&mut p, "status", &mut status, self.status);
         input.status = Some(status);
         let mut currency = current.currency.as_str().to_owned();
-        overlay(&mut p, "currency", &mut currency, self.currency);
+        overlay_required(&mut p, "currency", &mut currency, self.currency);
         input.currency = Some(currency);
         let mut total_value = current.total_value.to_seed_number();
-        overlay(&mut p, "total_value", &mut total_value, self.total_value);
+        overlay_required(&mut p, "total_value", &mut total_value, self.total_value);
         input.total_value = Some(total_value);
         match self.address {
             Patch::Absent => {}
             Patch::Null => p.add("address", "must not be null"),
             Patch::Value(address) => {
                 let a = &mut input.address;
-                overlay(&mut p, "address.street", &mut a.street, address.street);
-                overlay(&mut p, "address.city", &mut a.city, address.city);
-                overlay(&mut p, "address.state", &mut a.state, address.state);
-                overlay(&mut p, "address.postal_code", &mut a.postal_code, address.postal_code);
-                match address.country {
-                    Patch::Absent => {}
-                    Patch::Null => a.country = None,
-                    Patch::Value(code) => a.country = Some(code),
-                }
+                overlay_required(&mut p, "address.street", &mut a.street, address.street);
+                overlay_required(&mut p, "address.city", &mut a.city, address.city);
+                overlay_required(&mut p, "address.state", &mut a.state, address.state);
+                overlay_required(&mut p, "address.postal_code", &mut a.postal_code, address.postal_code);
+                overlay_optional(&mut a.country, address.country);
             }
         }
         p.into_result()?;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::patch::Patch;
+use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
 use crate::error::ApiError;
 use crate::time_format;
@@ -146,26 +146,10 @@ impl TenantPatch {
             phone: current.phone.clone(),
             user_id: current.user_id.clone(),
         };
-        match self.name {
-            Patch::Absent => {}
-            Patch::Null => p.add("name", "must not be null"),
-            Patch::Value(v) => input.name = v,
-        }
-        match self.email {
-            Patch::Absent => {}
-            Patch::Null => p.add("email", "must not be null"),
-            Patch::Value(v) => input.email = v,
-        }
-        match self.phone {
-            Patch::Absent => {}
-            Patch::Null => input.phone = None,
-            Patch::Value(v) => input.phone = Some(v),
-        }
-        match self.user_id {
-            Patch::Absent => {}
-            Patch::Null => input.user_id = None,
-            Patch::Value(v) => input.user_id = Some(v),
-        }
+        overlay_required(&mut p, "name", &mut input.name, self.name);
+        overlay_required(&mut p, "email", &mut input.email, self.email);
+        overlay_optional(&mut input.phone, self.phone);
+        overlay_optional(&mut input.user_id, self.user_id);
         p.into_result()?;
         input.validate()
     }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::{self, iso_date, iso_date_option};
 use crate::domain::money::{Currency, Money};
-use crate::domain::patch::Patch;
+use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
 use crate::error::ApiError;
 use crate::time_format;
@@ -479,52 +479,34 @@ pub struct UnitPatch {
     pub active: Patch<bool>,
 }
 
-/// Overlays a required field: `null` is a problem.
-fn required<T>(p: &mut Problems, field: &str, target: &mut T, patch: Patch<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => p.add(field, "must not be null"),
-        Patch::Value(value) => *target = value,
-    }
-}
-
-/// Overlays an optional field: `null` clears it.
-fn optional<T>(target: &mut Option<T>, patch: Patch<T>) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *target = None,
-        Patch::Value(value) => *target = Some(value),
-    }
-}
-
 impl UnitPatch {
     /// Applies the patch to the current fields and validates the result as a whole.
     pub fn apply(self, current: &UnitFields) -> Result<UnitFields, ApiError> {
         let mut p = Problems::new();
         let mut i = UnitInput::from(current);
-        required(&mut p, "unit_number", &mut i.unit_number, self.unit_number);
-        optional(&mut i.building, self.building);
-        optional(&mut i.floor, self.floor);
-        optional(&mut i.floorplan, self.floorplan);
-        optional(&mut i.unit_type, self.unit_type);
-        optional(&mut i.dwelling_type, self.dwelling_type);
-        optional(&mut i.sqft, self.sqft);
-        optional(&mut i.bedrooms, self.bedrooms);
-        optional(&mut i.bathrooms, self.bathrooms);
-        optional(&mut i.dens, self.dens);
-        optional(&mut i.exposure, self.exposure);
-        optional(&mut i.view, self.view);
-        optional(&mut i.has_garage, self.has_garage);
-        optional(&mut i.pets, self.pets);
-        optional(&mut i.parking_stalls, self.parking_stalls);
-        optional(&mut i.storage_boxes, self.storage_boxes);
-        optional(&mut i.currency, self.currency);
-        optional(&mut i.base_rent, self.base_rent);
-        optional(&mut i.price_amortized, self.price_amortized);
-        optional(&mut i.owner_id, self.owner_id);
-        optional(&mut i.possession_start, self.possession_start);
-        optional(&mut i.possession_end, self.possession_end);
-        optional(&mut i.active, self.active);
+        overlay_required(&mut p, "unit_number", &mut i.unit_number, self.unit_number);
+        overlay_optional(&mut i.building, self.building);
+        overlay_optional(&mut i.floor, self.floor);
+        overlay_optional(&mut i.floorplan, self.floorplan);
+        overlay_optional(&mut i.unit_type, self.unit_type);
+        overlay_optional(&mut i.dwelling_type, self.dwelling_type);
+        overlay_optional(&mut i.sqft, self.sqft);
+        overlay_optional(&mut i.bedrooms, self.bedrooms);
+        overlay_optional(&mut i.bathrooms, self.bathrooms);
+        overlay_optional(&mut i.dens, self.dens);
+        overlay_optional(&mut i.exposure, self.exposure);
+        overlay_optional(&mut i.view, self.view);
+        overlay_optional(&mut i.has_garage, self.has_garage);
+        overlay_optional(&mut i.pets, self.pets);
+        overlay_optional(&mut i.parking_stalls, self.parking_stalls);
+        overlay_optional(&mut i.storage_boxes, self.storage_boxes);
+        overlay_optional(&mut i.currency, self.currency);
+        overlay_optional(&mut i.base_rent, self.base_rent);
+        overlay_optional(&mut i.price_amortized, self.price_amortized);
+        overlay_optional(&mut i.owner_id, self.owner_id);
+        overlay_optional(&mut i.possession_start, self.possession_start);
+        overlay_optional(&mut i.possession_end, self.possession_end);
+        overlay_optional(&mut i.active, self.active);
         p.into_result()?;
         i.validate()
     }

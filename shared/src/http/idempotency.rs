@@ -60,3 +60,34 @@ pub fn replay(
     }
     Ok(response.into_response())
 }
+
+/// The first response again (see [`replay`]) if `key` was already used for `scope` in
+/// the organization and has not expired; `None` when there is no key or it is new. Read
+/// before a create, so that a retry replays instead of tripping over what the first
+/// request wrote.
+pub async fn replay_if_used(
+    store: &crate::store::Store,
+    org_id: &str,
+    scope: &str,
+    key: Option<&str>,
+    fingerprint: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<axum::response::Response>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    match crate::store::transactions::idempotency_record(store, org_id, scope, key, now).await? {
+        Some(first) => replay(first, fingerprint).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The record a create stores with an `Idempotency-Key`: the 201 it answers with `view`
+/// at `location`, for a retry to replay.
+pub fn created_record<V: serde::Serialize>(
+    fingerprint: &str,
+    view: &V,
+    location: String,
+    now: time::OffsetDateTime,
+) -> Result<crate::store::idempotency::IdempotencyRecord, ApiError> {
+    let body = serde_json::to_string(view).map_err(ApiError::internal)?;
+    Ok(crate::store::idempotency::IdempotencyRecord::new(fingerprint, 201, body, Some(location), now))
+}

@@ -14,13 +14,14 @@ use crate::domain::calendar;
 use crate::domain::lease::{Lease, LeaseStatus};
 use crate::domain::unit::{Booking, Unit};
 use crate::http::pagination::PageKey;
-use crate::store::keys::{self, ENTITY, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::keys::{self, PK, SK};
+use crate::store::page::Page;
+use crate::store::requests::{entity_item, get_consistent, org_prefix_query, put_if_new, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
     transact_write,
 };
-use crate::store::{Item, Store, StoreError, n, s, string_attr};
+use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
 const ENTITY_NAME: &str = "lease";
@@ -70,20 +71,12 @@ pub struct LeaseRepository<'a> {
 }
 
 fn to_item(lease: &Lease) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(lease)?;
-    item.insert(PK.into(), s(keys::org(&lease.org_id)));
-    item.insert(SK.into(), s(keys::lease(&lease.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
-    Ok(item)
+    entity_item(lease, keys::org(&lease.org_id), keys::lease(&lease.id), ENTITY_NAME)
 }
 
 /// Maps a stored lease item.
 pub fn from_item(item: Item) -> Result<Lease, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
-}
-
-fn page_key(key: &Item) -> Result<PageKey, StoreError> {
-    [PK, SK].iter().map(|name| Ok(((*name).to_owned(), string_attr(key, name)?.to_owned()))).collect()
 }
 
 impl<'a> LeaseRepository<'a> {
@@ -95,28 +88,16 @@ impl<'a> LeaseRepository<'a> {
         if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::lease(lease_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(
+            self.store,
+            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]),
+        )
+        .await
     }
 
     /// Several leases at once (missing ones are left out), in no particular order.
     pub async fn get_many(&self, org_id: &str, lease_ids: &[String]) -> Result<Vec<Lease>, StoreError> {
-        let keys = lease_ids
-            .iter()
-            .map(|id| (keys::org(org_id), keys::lease(id)))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let keys = lease_ids.iter().map(|id| (keys::org(org_id), keys::lease(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 
@@ -203,12 +184,7 @@ impl<'a> LeaseRepository<'a> {
         let mut bookings = unit.bookings.clone();
         bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
         bookings.sort_by_key(|b| b.start);
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(lease)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(lease)?)?;
         let mut counters = PropertyCounters::default();
         counters.add_period(lease.start_date, lease.effective_end, 1);
         let property = counters.update(self.store, &lease.org_id, &lease.property_id, lease.created_at)?;
@@ -278,15 +254,7 @@ impl<'a> LeaseRepository<'a> {
         filter: &LeaseFilter,
         today: Date,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::LEASE_PREFIX))
-            .consistent_read(true);
+        let mut request = org_prefix_query(self.store, org_id, keys::LEASE_PREFIX).consistent_read(true);
         let mut filters: Vec<&str> = Vec::new();
         let day = s(calendar::format_date(today));
         if let Some(property_id) = &filter.property_id {
@@ -334,15 +302,7 @@ impl<'a> LeaseRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Lease>, StoreError> {
-        let mut request = self.query(org_id, filter, today).limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// One DynamoDB page (up to 1 MB) of the organization's leases, for the streaming feed.
@@ -353,13 +313,6 @@ impl<'a> LeaseRepository<'a> {
         today: Date,
         start: Option<PageKey>,
     ) -> Result<Page<Lease>, StoreError> {
-        let mut request = self.query(org_id, filter, today);
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let next = output.last_evaluated_key.as_ref().map(page_key).transpose()?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_raw_page(self.query(org_id, filter, today), start, &[PK, SK]).await?.try_map(from_item)
     }
 }

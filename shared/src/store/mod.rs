@@ -120,6 +120,7 @@ pub fn n(value: impl std::fmt::Display) -> AttributeValue {
 }
 
 pub mod leases;
+pub mod requests;
 pub mod tenants;
 pub mod transactions;
 pub mod units;

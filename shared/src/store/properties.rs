@@ -8,7 +8,6 @@
 //! | changes since (with tombstones) | GSI2: `GSI2PK=ORG#<org>#PROPERTIES`, `GSI2SK > <updated_at>` |
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,9 @@ use crate::domain::property::{Property, PropertyStatus, PropertyType};
 use crate::http::pagination::PageKey;
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
+use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
@@ -104,15 +105,12 @@ pub struct PropertyRepository<'a> {
 }
 
 fn to_item(property: &Property) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(property)?;
+    let mut item = entity_item(property, keys::org(&property.org_id), keys::property(&property.id), ENTITY_NAME)?;
     let collection = keys::collection(&property.org_id, COLLECTION);
-    item.insert(PK.into(), s(keys::org(&property.org_id)));
-    item.insert(SK.into(), s(keys::property(&property.id)));
     item.insert(GSI1PK.into(), s(&collection));
     item.insert(GSI1SK.into(), s(keys::by_name(&property.fields.name, &property.id)));
     item.insert(GSI2PK.into(), s(collection));
     item.insert(GSI2SK.into(), s(keys::by_updated(property.updated_at, &property.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
     Ok(item)
 }
 
@@ -127,14 +125,6 @@ fn row_from_item(item: Item) -> Result<PropertyRow, StoreError> {
     } else {
         Ok(PropertyRow::Live(Box::new(from_item(item)?)))
     }
-}
-
-fn version_of(item: Option<&Item>) -> Option<u64> {
-    item?.get("version")?.as_n().ok()?.parse().ok()
-}
-
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false }
 }
 
 impl<'a> PropertyRepository<'a> {
@@ -153,17 +143,7 @@ impl<'a> PropertyRepository<'a> {
         if !crate::domain::ids::is_valid(id, crate::domain::property::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(self.key(org_id, id).into_iter().collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, self.key(org_id, id).into_iter().collect()).await
     }
 
     /// Creates a property; with an idempotency record, atomically with it (one transaction).
@@ -177,12 +157,7 @@ impl<'a> PropertyRepository<'a> {
             self.store.put_new(item).await?;
             return Ok(Created::New);
         };
-        let put_property = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put_property = put_if_new(self.store, item)?;
         let put_record = record.put(self.store.table(), &property.org_id, scope, key, property.created_at)?;
         let result = self
             .store
@@ -203,29 +178,11 @@ impl<'a> PropertyRepository<'a> {
 
     /// Replaces a property if its stored version is still `expected_version`.
     pub async fn replace(&self, next: &Property, expected_version: u64) -> Result<Written, StoreError> {
-        let result = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(next)?))
-            .condition_expression("attribute_exists(PK) AND version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Written::Done),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    unreachable!("matched above")
-                };
-                Ok(version_of(failed.item.as_ref()).map_or(Written::Missing, Written::VersionMismatch))
-            }
-            Err(err) => Err(StoreError::dynamo("PutItem", err)),
-        }
+        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
+            VersionedPut::Done => Written::Done,
+            VersionedPut::Missing => Written::Missing,
+            VersionedPut::VersionMismatch(version) => Written::VersionMismatch(version),
+        })
     }
 
     /// Deletes a property at `expected_version` and leaves a tombstone, in one transaction.
@@ -284,12 +241,7 @@ impl<'a> PropertyRepository<'a> {
         limit: usize,
     ) -> Result<Page<PropertyRow>, StoreError> {
         let collection = keys::collection(&query.org_id, COLLECTION);
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        let mut request = self.store.client().query().table_name(self.store.table());
         let mut filters: Vec<&str> = Vec::new();
         let key_names: &[&'static str] = match &query.order {
             PropertyOrder::CreatedAt { descending } => {
@@ -369,14 +321,7 @@ impl<'a> PropertyRepository<'a> {
         if !filters.is_empty() {
             request = request.filter_expression(filters.join(" AND "));
         }
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, key_names)?;
-        let items = items.into_iter().map(row_from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_page(request, start, limit, key_names).await?.try_map(row_from_item)
     }
 }
 

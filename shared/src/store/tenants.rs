@@ -8,15 +8,15 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use crate::domain::tenant::Tenant;
 use crate::http::pagination::PageKey;
-use crate::store::keys::{self, ENTITY, GSI1, GSI1PK, GSI1SK, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::store::page::Page;
+use crate::store::requests::{
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
+};
 use crate::store::transactions::{
     IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -48,12 +48,9 @@ pub struct TenantRepository<'a> {
 }
 
 fn to_item(tenant: &Tenant) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(tenant)?;
-    item.insert(PK.into(), s(keys::org(&tenant.org_id)));
-    item.insert(SK.into(), s(keys::tenant(&tenant.id)));
+    let mut item = entity_item(tenant, keys::org(&tenant.org_id), keys::tenant(&tenant.id), ENTITY_NAME)?;
     item.insert(GSI1PK.into(), s(keys::tenants_of(&tenant.org_id, &tenant.property_id)));
     item.insert(GSI1SK.into(), s(&tenant.id));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
     Ok(item)
 }
 
@@ -66,10 +63,6 @@ fn key(org_id: &str, tenant_id: &str) -> Item {
     Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::tenant(tenant_id)))])
 }
 
-fn start_key(start: Option<PageKey>) -> Option<Item> {
-    start.map(|start| start.into_iter().map(|(k, v)| (k, s(v))).collect())
-}
-
 impl<'a> TenantRepository<'a> {
     pub fn new(store: &'a Store) -> Self {
         Self { store }
@@ -80,17 +73,7 @@ impl<'a> TenantRepository<'a> {
         if !crate::domain::ids::is_valid(tenant_id, crate::domain::tenant::ID_PREFIX) {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, tenant_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, key(org_id, tenant_id)).await
     }
 
     /// Several tenants at once (missing ones are left out), in no particular order.
@@ -98,10 +81,7 @@ impl<'a> TenantRepository<'a> {
         let keys = tenant_ids
             .iter()
             .filter(|id| crate::domain::ids::is_valid(id, crate::domain::tenant::ID_PREFIX))
-            .map(|id| (keys::org(org_id), keys::tenant(id)))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+            .map(|id| (keys::org(org_id), keys::tenant(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 
@@ -111,12 +91,7 @@ impl<'a> TenantRepository<'a> {
         tenant: &Tenant,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<TenantWritten, StoreError> {
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(tenant)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(tenant)?)?;
         let property = ConditionCheck::builder()
             .table_name(self.store.table())
             .key(PK, s(keys::org(&tenant.org_id)))
@@ -144,29 +119,11 @@ impl<'a> TenantRepository<'a> {
 
     /// Replaces a tenant if its stored version is still `expected_version`.
     pub async fn replace(&self, next: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
-        let result = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(next)?))
-            .condition_expression("attribute_exists(PK) AND version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(TenantWritten::Done),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    return Ok(TenantWritten::Missing);
-                };
-                Ok(version_of(failed.item.as_ref()).map_or(TenantWritten::Missing, TenantWritten::VersionMismatch))
-            }
-            Err(err) => Err(StoreError::dynamo("PutItem", err)),
-        }
+        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
+            VersionedPut::Done => TenantWritten::Done,
+            VersionedPut::Missing => TenantWritten::Missing,
+            VersionedPut::VersionMismatch(version) => TenantWritten::VersionMismatch(version),
+        })
     }
 
     /// Deletes a tenant at `expected_version` unless a lease names them.
@@ -212,7 +169,7 @@ impl<'a> TenantRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Tenant>, StoreError> {
-        let output = self
+        let request = self
             .store
             .client()
             .query()
@@ -220,20 +177,8 @@ impl<'a> TenantRepository<'a> {
             .index_name(GSI1)
             .key_condition_expression("#gpk = :gpk")
             .expression_attribute_names("#gpk", GSI1PK)
-            .expression_attribute_values(":gpk", s(keys::tenants_of(org_id, property_id)))
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) = split_page(
-            output.items.unwrap_or_default(),
-            output.last_evaluated_key.as_ref(),
-            limit,
-            &[PK, SK, GSI1PK, GSI1SK],
-        )?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .expression_attribute_values(":gpk", s(keys::tenants_of(org_id, property_id)));
+        query_page(request, start, limit, &[PK, SK, GSI1PK, GSI1SK]).await?.try_map(from_item)
     }
 
     /// One page of all the organization's tenants in id order: a single `Query`.
@@ -243,23 +188,7 @@ impl<'a> TenantRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Tenant>, StoreError> {
-        let output = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::TENANT_PREFIX))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        let request = org_prefix_query(self.store, org_id, keys::TENANT_PREFIX).consistent_read(true);
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 }

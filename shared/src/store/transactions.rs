@@ -76,9 +76,14 @@ pub fn version_of(item: Option<&Item>) -> Option<u64> {
     item?.get("version")?.as_n().ok()?.parse().ok()
 }
 
-/// Reads items by key (`PK`, `SK`), 100 per `BatchGetItem`, retrying unprocessed keys.
-/// Missing items are simply absent from the result.
-pub async fn batch_get(store: &Store, keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+/// Reads items by key (`PK`, `SK`), 100 distinct keys per `BatchGetItem` (which refuses
+/// a key twice), retrying unprocessed keys. Missing items are simply absent from the
+/// result, which is in no particular order.
+pub async fn batch_get(
+    store: &Store,
+    keys: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<Item>, StoreError> {
+    let keys: Vec<(String, String)> = keys.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut items = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(100) {
         let mut request = KeysAndAttributes::builder().consistent_read(true);

@@ -7,8 +7,6 @@
 //! | all of the organization's units (feed) | `PK=ORG#<org>`, `SK begins_with UNIT#` |
 //! | unit number claim | `PK=ORG#<org>`, `SK=UNITNO#<prop>#<lower(number)>` |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use time::{Date, OffsetDateTime};
 
@@ -16,7 +14,10 @@ use crate::domain::calendar;
 use crate::domain::unit::Unit;
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
-use crate::store::page::{Page, split_page};
+use crate::store::page::Page;
+use crate::store::requests::{
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
+};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
 };
@@ -52,11 +53,7 @@ pub struct UnitRepository<'a> {
 }
 
 fn to_item(unit: &Unit) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(unit)?;
-    item.insert(PK.into(), s(keys::org(&unit.org_id)));
-    item.insert(SK.into(), s(keys::unit(&unit.property_id, &unit.id)));
-    item.insert(ENTITY.into(), s(ENTITY_NAME));
-    Ok(item)
+    entity_item(unit, keys::org(&unit.org_id), keys::unit(&unit.property_id, &unit.id), ENTITY_NAME)
 }
 
 /// Maps a stored unit item.
@@ -80,12 +77,7 @@ impl<'a> UnitRepository<'a> {
             (ENTITY.into(), s(NUMBER_ENTITY)),
             ("unit_id".into(), s(&unit.id)),
         ]);
-        Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)
+        put_if_new(self.store, item)
     }
 
     fn number_release(&self, unit: &Unit) -> Result<Delete, StoreError> {
@@ -104,17 +96,7 @@ impl<'a> UnitRepository<'a> {
         {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, property_id, unit_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        get_consistent(self.store, key(org_id, property_id, unit_id)).await
     }
 
     /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
@@ -124,12 +106,7 @@ impl<'a> UnitRepository<'a> {
         unit: &Unit,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<UnitWritten, StoreError> {
-        let put = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(to_item(unit)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let put = put_if_new(self.store, to_item(unit)?)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
         let mut items = vec![
@@ -157,29 +134,11 @@ impl<'a> UnitRepository<'a> {
     pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitWritten, StoreError> {
         let renumbered = current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
         if !renumbered {
-            let result = self
-                .store
-                .client()
-                .put_item()
-                .table_name(self.store.table())
-                .set_item(Some(to_item(next)?))
-                .condition_expression("attribute_exists(PK) AND version = :expected")
-                .expression_attribute_values(":expected", n(current.version))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(UnitWritten::Done),
-                Err(SdkError::ServiceError(service))
-                    if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                        return Ok(UnitWritten::Missing);
-                    };
-                    Ok(version_of(failed.item.as_ref()).map_or(UnitWritten::Missing, UnitWritten::VersionMismatch))
-                }
-                Err(err) => Err(StoreError::dynamo("PutItem", err)),
-            };
+            return Ok(match put_at_version(self.store, to_item(next)?, current.version).await? {
+                VersionedPut::Done => UnitWritten::Done,
+                VersionedPut::Missing => UnitWritten::Missing,
+                VersionedPut::VersionMismatch(version) => UnitWritten::VersionMismatch(version),
+            });
         }
         let put = Put::builder()
             .table_name(self.store.table())
@@ -259,24 +218,8 @@ impl<'a> UnitRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Unit>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::units_of(property_id)))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        let request = org_prefix_query(self.store, org_id, keys::units_of(property_id)).consistent_read(true);
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// One page (up to 1 MB, DynamoDB's own page) of the organization's units with the
@@ -287,32 +230,10 @@ impl<'a> UnitRepository<'a> {
         active: bool,
         start: Option<PageKey>,
     ) -> Result<Page<Unit>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        let request = org_prefix_query(self.store, org_id, keys::UNIT_PREFIX)
             .filter_expression("active = :active")
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(keys::UNIT_PREFIX))
             .expression_attribute_values(":active", AttributeValue::Bool(active));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let next = output
-            .last_evaluated_key
-            .as_ref()
-            .map(|k| {
-                [PK, SK]
-                    .iter()
-                    .map(|name| Ok(((*name).to_owned(), crate::store::string_attr(k, name)?.to_owned())))
-                    .collect::<Result<PageKey, StoreError>>()
-            })
-            .transpose()?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        query_raw_page(request, start, &[PK, SK]).await?.try_map(from_item)
     }
 
     /// The addresses of several properties (missing ones are left out): one
@@ -322,7 +243,7 @@ impl<'a> UnitRepository<'a> {
         org_id: &str,
         property_ids: &[String],
     ) -> Result<std::collections::HashMap<String, crate::domain::Address>, StoreError> {
-        let keys = property_ids.iter().map(|id| (keys::org(org_id), keys::property(id))).collect();
+        let keys = property_ids.iter().map(|id| (keys::org(org_id), keys::property(id)));
         let items = crate::store::transactions::batch_get(self.store, keys).await?;
         items
             .into_iter()

@@ -1,0 +1,156 @@
+//! The DynamoDB requests several repositories make the same way: a strongly consistent
+//! `GetItem`, a `PutItem` conditioned on the stored version, one page of a `Query`, and
+//! the item an entity is stored as.
+//! Each is still exactly one round trip; the repositories keep their keys, conditions
+//! and outcome types.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::http::pagination::PageKey;
+use crate::store::keys::{self, ENTITY, PK, SK};
+use crate::store::page::{Page, split_page};
+use crate::store::transactions::{build_err, version_of};
+use crate::store::{Item, Store, StoreError, n, s, string_attr};
+
+/// Reads one item by its key (strongly consistent) and maps it with serde_dynamo.
+pub async fn get_consistent<T: DeserializeOwned>(store: &Store, key: Item) -> Result<Option<T>, StoreError> {
+    let output = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("GetItem", e))?;
+    output.item.map(|item| Ok(serde_dynamo::from_item(item)?)).transpose()
+}
+
+/// The outcome of [`put_at_version`].
+#[derive(Debug, PartialEq)]
+pub enum VersionedPut {
+    Done,
+    /// No item has this key.
+    Missing,
+    /// The stored item has another version (carried).
+    VersionMismatch(u64),
+}
+
+/// Replaces an existing item if its stored `version` is still `expected_version`: one
+/// conditional `PutItem`, which tells a missing item from a version mismatch.
+pub async fn put_at_version(store: &Store, item: Item, expected_version: u64) -> Result<VersionedPut, StoreError> {
+    let result = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_exists(PK) AND version = :expected")
+        .expression_attribute_values(":expected", n(expected_version))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(VersionedPut::Done),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+        {
+            let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                return Ok(VersionedPut::Missing);
+            };
+            Ok(version_of(failed.item.as_ref()).map_or(VersionedPut::Missing, VersionedPut::VersionMismatch))
+        }
+        Err(err) => Err(StoreError::dynamo("PutItem", err)),
+    }
+}
+
+/// A page key as DynamoDB's `ExclusiveStartKey`.
+pub fn start_key(start: Option<PageKey>) -> Option<Item> {
+    start.map(|start| start.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+/// Sends `request` for one listing page of at most `limit` items from `start`: a single
+/// `Query` asking for `limit + 1` (see [`split_page`]); `key_names` are the attributes of
+/// the queried index's key, which the next page starts from.
+pub async fn query_page(
+    request: QueryFluentBuilder,
+    start: Option<PageKey>,
+    limit: usize,
+    key_names: &[&'static str],
+) -> Result<Page<Item>, StoreError> {
+    let output = request
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+        .set_exclusive_start_key(start_key(start))
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("Query", e))?;
+    let (items, next) =
+        split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, key_names)?;
+    Ok(Page { items, next })
+}
+
+/// Sends `request` for one page as DynamoDB cuts it (up to 1 MB), from `start`: a single
+/// `Query`, for feeds that stream every page. `key_names` are the key attributes of the
+/// queried index.
+pub async fn query_raw_page(
+    request: QueryFluentBuilder,
+    start: Option<PageKey>,
+    key_names: &[&'static str],
+) -> Result<Page<Item>, StoreError> {
+    let output =
+        request.set_exclusive_start_key(start_key(start)).send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+    let next = output
+        .last_evaluated_key
+        .as_ref()
+        .map(|key| {
+            key_names
+                .iter()
+                .map(|name| Ok(((*name).to_owned(), string_attr(key, name)?.to_owned())))
+                .collect::<Result<PageKey, StoreError>>()
+        })
+        .transpose()?;
+    Ok(Page { items: output.items.unwrap_or_default(), next })
+}
+
+impl Page<Item> {
+    /// Maps each item of the page (with serde_dynamo, usually), keeping where it ends.
+    pub fn try_map<T>(self, map: impl FnMut(Item) -> Result<T, StoreError>) -> Result<Page<T>, StoreError> {
+        Ok(Page { items: self.items.into_iter().map(map).collect::<Result<_, _>>()?, next: self.next })
+    }
+}
+
+/// A `Query` of the organization's items whose sort key begins with `prefix`, for the
+/// caller to add its filters, read consistency and page bounds to.
+pub fn org_prefix_query(store: &Store, org_id: &str, prefix: impl Into<String>) -> QueryFluentBuilder {
+    store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(keys::org(org_id)))
+        .expression_attribute_values(":prefix", s(prefix))
+}
+
+/// `value` as a stored item (serde_dynamo) under the key `pk`, `sk`, marked with its
+/// `entity` name; callers add any index keys.
+pub fn entity_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    item.insert(ENTITY.into(), s(entity));
+    Ok(item)
+}
+
+/// A transaction's `Put` of `item` on condition that no item has its key yet (a create).
+pub fn put_if_new(store: &Store, item: Item) -> Result<Put, StoreError> {
+    Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .map_err(build_err)
+}
