@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
-use shared::store::page::{Page, split_page};
+use shared::store::page::Page;
 use shared::store::{Item, Store, StoreError, n, s};
 use shared::time_format;
 use time::OffsetDateTime;
@@ -166,17 +166,7 @@ impl<'a> OAuthRepository<'a> {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, org_id: &str, sk: String) -> Result<Option<T>, StoreError> {
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        self.store.get_consistent(keys::org(org_id), sk).await
     }
 
     /// Deletes an item if it exists; `false` when there was none.
@@ -209,26 +199,7 @@ impl<'a> OAuthRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<T>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.store.query_prefix_page(keys::org(org_id), prefix, start, limit).await
     }
 
     // --- apps ---
