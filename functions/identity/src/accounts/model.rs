@@ -90,6 +90,43 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// A new, active account with a fresh id, as every way of creating one starts it:
+    /// no extra permissions, no tenant profile, email not yet verified, no MFA, no
+    /// failed sign-ins, version 1. Callers change what differs (struct update syntax).
+    pub fn new_account(
+        org_id: String,
+        email: String,
+        first_name: String,
+        last_name: String,
+        roles: Vec<Role>,
+        password_hash: String,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: shared::domain::ids::new("user"),
+            org_id,
+            email,
+            first_name,
+            last_name,
+            roles,
+            permissions: Vec::new(),
+            tenant_profile_id: None,
+            status: UserStatus::Active,
+            email_verified: false,
+            password_hash,
+            mfa_enabled: false,
+            mfa_secret: None,
+            mfa_pending_secret: None,
+            mfa_last_step: None,
+            failed_logins: 0,
+            locked_until: None,
+            sessions_valid_after: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
@@ -193,6 +194,16 @@ impl<'a> AccountStore<'a> {
         self.store.table()
     }
 
+    /// An `UpdateItem` of the user's item, its expressions still to be set.
+    fn update_user_item(&self, user: &User) -> UpdateItemFluentBuilder {
+        self.store
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(keys::org(&user.org_id)))
+            .key(SK, s(user_sk(&user.id)))
+    }
+
     /// Runs a transaction; `Some(failed)` names the items whose condition failed. A
     /// transaction that lost a race with another one on the same items (a
     /// `TransactionConflict`, no condition failed) is retried: its conditions are
@@ -359,12 +370,7 @@ impl<'a> AccountStore<'a> {
     /// `lock_until` and the count starts again.
     pub async fn record_login_failure(&self, user: &User, max: u32, lock_until: i64) -> Result<(), StoreError> {
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+            .update_user_item(user)
             .update_expression("ADD failed_logins :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
@@ -377,12 +383,7 @@ impl<'a> AccountStore<'a> {
         // Only the request that reached the limit locks; a concurrent one that counted
         // past it finds the counter already reset and does nothing.
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+            .update_user_item(user)
             .update_expression("SET locked_until = :until, failed_logins = :zero")
             .condition_expression("failed_logins >= :max")
             .expression_attribute_values(":until", n(lock_until))
@@ -618,12 +619,7 @@ impl<'a> AccountStore<'a> {
     /// Stores a TOTP secret awaiting confirmation.
     pub async fn set_pending_mfa(&self, user: &User, secret: &str) -> Result<bool, StoreError> {
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+            .update_user_item(user)
             .update_expression("SET mfa_pending_secret = :secret")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":secret", s(secret));
@@ -634,12 +630,7 @@ impl<'a> AccountStore<'a> {
     /// code was checked against.
     pub async fn confirm_mfa(&self, user: &User, secret: &str, step: u64) -> Result<bool, StoreError> {
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+            .update_user_item(user)
             .update_expression(
                 "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, version = version + :one REMOVE mfa_pending_secret",
             )
