@@ -7,6 +7,7 @@
 //! | revoke | `UpdateItem SET revoked_at` if the key exists |
 //! | note a use | `UpdateItem SET last_used_at` only if the stored value is older than a threshold |
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -72,6 +73,16 @@ impl<'a> ApiKeyRepository<'a> {
         Self { store }
     }
 
+    /// An `UpdateItem` of one key's item, its expressions still to be set.
+    fn update_key_item(&self, org_id: &str, key_id: &str) -> UpdateItemFluentBuilder {
+        self.store
+            .client()
+            .update_item()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(org_id)))
+            .key(SK, s(keys::api_key(key_id)))
+    }
+
     /// One key of the organization. An id that is not a key id cannot exist and is not
     /// looked up.
     pub async fn get(&self, org_id: &str, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -107,12 +118,7 @@ impl<'a> ApiKeyRepository<'a> {
             return Ok(false);
         }
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::api_key(key_id)))
+            .update_key_item(org_id, key_id)
             .update_expression("SET revoked_at = :at")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", s(time_format::format(at)));
@@ -124,12 +130,7 @@ impl<'a> ApiKeyRepository<'a> {
     /// when it wrote.
     pub async fn touch_last_used(&self, org_id: &str, key_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
         let request = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::api_key(key_id)))
+            .update_key_item(org_id, key_id)
             .update_expression("SET last_used_at = :now")
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
