@@ -193,6 +193,31 @@ pub fn check_password(problems: &mut Problems, field: &str, password: &str) {
     }
 }
 
+/// The email and names of a new account, as [`check_new_account`] found them.
+pub struct AccountFields {
+    /// `None` when the email is invalid (a problem is recorded).
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Checks what every new account gives (email, password, first and last name) by the
+/// same rules at self-registration and when an administrator creates a user. Problems
+/// go into `problems`, in field order.
+pub fn check_new_account(
+    problems: &mut Problems,
+    email: &str,
+    password: &str,
+    first_name: &str,
+    last_name: &str,
+) -> AccountFields {
+    let email = problems.check("email", parse_email(email));
+    check_password(problems, "password", password);
+    let first_name = problems.text("first_name", first_name, 1, 100);
+    let last_name = problems.text("last_name", last_name, 1, 100);
+    AccountFields { email, first_name, last_name }
+}
+
 /// Checks explicit permission strings: `resource:action` with `*` wildcards.
 pub fn check_permissions(problems: &mut Problems, field: &str, permissions: &[String]) {
     let valid = |p: &str| {

@@ -126,10 +126,8 @@ pub struct RegisterRequest {
 pub async fn register(State(state): State<IdentityState>, body: Json<RegisterRequest>) -> Result<Response, ApiError> {
     let input = body.value;
     let mut problems = Problems::new();
-    let email = problems.check("email", model::parse_email(&input.email));
-    model::check_password(&mut problems, "password", &input.password);
-    let first_name = problems.text("first_name", &input.first_name, 1, 100);
-    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    let model::AccountFields { email, first_name, last_name } =
+        model::check_new_account(&mut problems, &input.email, &input.password, &input.first_name, &input.last_name);
     let org_name = problems.text("organization_name", &input.organization_name, 1, 200);
     problems.into_result()?;
     let Some(email) = email else { return Err(ApiError::invalid_field("email", "must be an email address")) };

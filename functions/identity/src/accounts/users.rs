@@ -146,10 +146,8 @@ pub async fn create(
     principal.authorize("user:create", None)?;
     let input = body.value;
     let mut problems = Problems::new();
-    let email = problems.check("email", model::parse_email(&input.email));
-    model::check_password(&mut problems, "password", &input.password);
-    let first_name = problems.text("first_name", &input.first_name, 1, 100);
-    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    let model::AccountFields { email, first_name, last_name } =
+        model::check_new_account(&mut problems, &input.email, &input.password, &input.first_name, &input.last_name);
     check_roles(&mut problems, &input.roles, &input.permissions, input.tenant_profile_id.as_deref());
     problems.into_result()?;
     ensure_can_grant(&principal, &input.roles, &input.permissions)?;
