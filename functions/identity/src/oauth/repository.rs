@@ -369,9 +369,9 @@ impl<'a> OAuthRepository<'a> {
             .map_err(build_err)
     }
 
-    /// Marks a code or token used, if it is unused and unexpired.
-    fn mark_used(&self, org_id: &str, sk: String, now: OffsetDateTime) -> Result<Update, StoreError> {
-        Update::builder()
+    /// The transaction item that marks a code or token used, if it is unused and unexpired.
+    fn mark_used(&self, org_id: &str, sk: String, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(key(org_id, sk)))
             .update_expression("SET used_at = :now")
@@ -380,24 +380,26 @@ impl<'a> OAuthRepository<'a> {
             .expression_attribute_values(":now", s(time_format::format(now)))
             .expression_attribute_values(":epoch", n(now.unix_timestamp()))
             .build()
-            .map_err(build_err)
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Requires the grant to still be the one the code or token was issued under.
+    /// The transaction item that requires the grant to still be the one a code or token
+    /// (`grantor`, `client_id`, `grant_id`) was issued under.
     fn grant_unchanged(
         &self,
-        org_id: &str,
-        user_id: &str,
+        grantor: &Grantor,
         client_id: &str,
         grant_id: &str,
-    ) -> Result<ConditionCheck, StoreError> {
-        ConditionCheck::builder()
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
             .table_name(self.store.table())
-            .set_key(Some(key(org_id, grant_sk(user_id, client_id))))
+            .set_key(Some(key(&grantor.org_id, grant_sk(&grantor.user_id, client_id))))
             .condition_expression("grant_id = :gid")
             .expression_attribute_values(":gid", s(grant_id))
             .build()
-            .map_err(build_err)
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Redeemed, StoreError> {
@@ -435,15 +437,8 @@ impl<'a> OAuthRepository<'a> {
             .build()
             .map_err(build_err)?;
         let items = vec![
-            TransactWriteItem::builder().update(self.mark_used(org_id, format!("{CODE}{}", code.id), now)?).build(),
-            TransactWriteItem::builder()
-                .condition_check(self.grant_unchanged(
-                    org_id,
-                    &code.grantor.user_id,
-                    &code.client_id,
-                    &code.grant_id,
-                )?)
-                .build(),
+            self.mark_used(org_id, format!("{CODE}{}", code.id), now)?,
+            self.grant_unchanged(&code.grantor, &code.client_id, &code.grant_id)?,
             TransactWriteItem::builder().put(family).build(),
             TransactWriteItem::builder().put(self.put_refresh(first)?).build(),
         ];
@@ -469,16 +464,9 @@ impl<'a> OAuthRepository<'a> {
             .build()
             .map_err(build_err)?;
         let items = vec![
-            TransactWriteItem::builder().update(self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?).build(),
+            self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?,
             TransactWriteItem::builder().update(family).build(),
-            TransactWriteItem::builder()
-                .condition_check(self.grant_unchanged(
-                    org_id,
-                    &used.grantor.user_id,
-                    &used.client_id,
-                    &used.grant_id,
-                )?)
-                .build(),
+            self.grant_unchanged(&used.grantor, &used.client_id, &used.grant_id)?,
             TransactWriteItem::builder().put(self.put_refresh(next)?).build(),
         ];
         self.transact(items).await
