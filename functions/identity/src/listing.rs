@@ -1,4 +1,4 @@
-//! Cursor pagination for identity's listings (API keys, OAuth apps, authorizations).
+//! Cursor pagination for identity's listings (users, API keys, OAuth apps, authorizations).
 
 use serde::Deserialize;
 use shared::auth::Principal;

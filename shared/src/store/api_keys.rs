@@ -7,15 +7,14 @@
 //! | revoke | `UpdateItem SET revoked_at` if the key exists |
 //! | note a use | `UpdateItem SET last_used_at` only if the stored value is older than a threshold |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::http::pagination::PageKey;
 use crate::store::keys::{self, PK, SK};
-use crate::store::page::{Page, split_page};
-use crate::store::{Item, Store, StoreError, s};
+use crate::store::page::Page;
+use crate::store::{Item, Store, StoreError, s, update_if};
 use crate::time_format;
 
 const SK_PREFIX: &str = "APIKEY#";
@@ -74,24 +73,23 @@ impl<'a> ApiKeyRepository<'a> {
         Self { store }
     }
 
+    /// An `UpdateItem` of one key's item, its expressions still to be set.
+    fn update_key_item(&self, org_id: &str, key_id: &str) -> UpdateItemFluentBuilder {
+        self.store
+            .client()
+            .update_item()
+            .table_name(self.store.table())
+            .key(PK, s(keys::org(org_id)))
+            .key(SK, s(keys::api_key(key_id)))
+    }
+
     /// One key of the organization. An id that is not a key id cannot exist and is not
     /// looked up.
     pub async fn get(&self, org_id: &str, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         if !crate::domain::ids::is_valid(key_id, "key") {
             return Ok(None);
         }
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::api_key(key_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        self.store.get_consistent(keys::org(org_id), keys::api_key(key_id)).await
     }
 
     /// Stores a new key; an existing id is never overwritten.
@@ -110,26 +108,7 @@ impl<'a> ApiKeyRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<ApiKeyRecord>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(SK_PREFIX))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.store.query_prefix_page(keys::org(org_id), SK_PREFIX, start, limit).await
     }
 
     /// Marks a key revoked; it stops authenticating at once. `false` when there is no
@@ -138,52 +117,26 @@ impl<'a> ApiKeyRepository<'a> {
         if !crate::domain::ids::is_valid(key_id, "key") {
             return Ok(false);
         }
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::api_key(key_id)))
+        let request = self
+            .update_key_item(org_id, key_id)
             .update_expression("SET revoked_at = :at")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":at", s(time_format::format(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            .expression_attribute_values(":at", s(time_format::format(at)));
+        Ok(update_if(request).await?.is_some())
     }
 
     /// Records a use at `now`, unless a use within [`LAST_USED_RESOLUTION`] is already
     /// recorded (the condition makes concurrent requests write at most once). `true`
     /// when it wrote.
     pub async fn touch_last_used(&self, org_id: &str, key_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(keys::api_key(key_id)))
+        let request = self
+            .update_key_item(org_id, key_id)
             .update_expression("SET last_used_at = :now")
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
             )
             .expression_attribute_values(":now", s(time_format::format(now)))
-            .expression_attribute_values(":stale", s(time_format::format(now - LAST_USED_RESOLUTION)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            .expression_attribute_values(":stale", s(time_format::format(now - LAST_USED_RESOLUTION)));
+        Ok(update_if(request).await?.is_some())
     }
-}
-
-fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
-    matches!(err, SdkError::ServiceError(service) if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)))
 }

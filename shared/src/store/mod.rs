@@ -124,3 +124,91 @@ pub mod requests;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+
+// Reads and conditional writes that several repositories share: one consistent
+// `GetItem`, one page of a sort-key prefix, one `UpdateItem` whose failed condition is
+// an answer rather than an error.
+
+impl Store {
+    /// One item by key, read consistently; `None` when there is none.
+    pub async fn get_item_consistent(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// One item by key, read consistently and mapped to its model with `serde_dynamo`;
+    /// `None` when there is none.
+    pub async fn get_consistent<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Result<Option<T>, StoreError> {
+        let item = self.get_item_consistent(pk, sk).await?;
+        item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// One page of the items of partition `pk` whose sort key starts with `prefix`, in
+    /// sort-key order: a single consistent `Query` for `limit + 1` items, the extra one
+    /// telling whether there is a next page. `start` is where the previous page ended.
+    pub async fn query_prefix_page<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: impl Into<String>,
+        prefix: impl Into<String>,
+        start: Option<crate::http::pagination::PageKey>,
+        limit: usize,
+    ) -> Result<page::Page<T>, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(start) = start {
+            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
+        }
+        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+        let (items, next) = page::split_page(
+            output.items.unwrap_or_default(),
+            output.last_evaluated_key.as_ref(),
+            limit,
+            &[keys::PK, keys::SK],
+        )?;
+        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
+        Ok(page::Page { items, next })
+    }
+}
+
+/// Sends a conditional `UpdateItem`. `Ok(None)` when its condition failed (the answer
+/// the caller asked the condition for, not an error); any other failure is an error.
+pub async fn update_if(
+    request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError> {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match request.send().await {
+        Ok(output) => Ok(Some(output)),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
+    }
+}

@@ -90,6 +90,43 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// A new, active account with a fresh id, as every way of creating one starts it:
+    /// no extra permissions, no tenant profile, email not yet verified, no MFA, no
+    /// failed sign-ins, version 1. Callers change what differs (struct update syntax).
+    pub fn new_account(
+        org_id: String,
+        email: String,
+        first_name: String,
+        last_name: String,
+        roles: Vec<Role>,
+        password_hash: String,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: shared::domain::ids::new("user"),
+            org_id,
+            email,
+            first_name,
+            last_name,
+            roles,
+            permissions: Vec::new(),
+            tenant_profile_id: None,
+            status: UserStatus::Active,
+            email_verified: false,
+            password_hash,
+            mfa_enabled: false,
+            mfa_secret: None,
+            mfa_pending_secret: None,
+            mfa_last_step: None,
+            failed_logins: 0,
+            locked_until: None,
+            sessions_valid_after: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -154,6 +191,31 @@ pub fn check_password(problems: &mut Problems, field: &str, password: &str) {
     } else if chars > MAX_PASSWORD_CHARS {
         problems.add(field, format!("must be at most {MAX_PASSWORD_CHARS} characters"));
     }
+}
+
+/// The email and names of a new account, as [`check_new_account`] found them.
+pub struct AccountFields {
+    /// `None` when the email is invalid (a problem is recorded).
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Checks what every new account gives (email, password, first and last name) by the
+/// same rules at self-registration and when an administrator creates a user. Problems
+/// go into `problems`, in field order.
+pub fn check_new_account(
+    problems: &mut Problems,
+    email: &str,
+    password: &str,
+    first_name: &str,
+    last_name: &str,
+) -> AccountFields {
+    let email = problems.check("email", parse_email(email));
+    check_password(problems, "password", password);
+    let first_name = problems.text("first_name", first_name, 1, 100);
+    let last_name = problems.text("last_name", last_name, 1, 100);
+    AccountFields { email, first_name, last_name }
 }
 
 /// Checks explicit permission strings: `resource:action` with `*` wildcards.

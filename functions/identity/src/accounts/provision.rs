@@ -6,7 +6,7 @@ use shared::domain::Plan;
 use shared::time_format;
 
 use crate::IdentityState;
-use crate::accounts::model::{self, Organization, User, UserStatus};
+use crate::accounts::model::{self, Organization, User};
 use crate::accounts::passwords;
 use crate::accounts::store::{AccountStore, Created};
 
@@ -44,28 +44,19 @@ pub async fn ensure_account(
         return Ok(Provisioned::AlreadyPresent);
     }
     let now = time_format::now();
+    let password_hash = passwords::hash(account.password.to_owned()).await?;
     let user = User {
-        id: shared::domain::ids::new("user"),
-        org_id: org_id.to_owned(),
-        email,
-        first_name: account.first_name.to_owned(),
-        last_name: account.last_name.to_owned(),
-        roles: account.roles.to_vec(),
-        permissions: Vec::new(),
         tenant_profile_id: account.tenant_profile_id.map(str::to_owned),
-        status: UserStatus::Active,
         email_verified: true,
-        password_hash: passwords::hash(account.password.to_owned()).await?,
-        mfa_enabled: false,
-        mfa_secret: None,
-        mfa_pending_secret: None,
-        mfa_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        sessions_valid_after: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
+        ..User::new_account(
+            org_id.to_owned(),
+            email,
+            account.first_name.to_owned(),
+            account.last_name.to_owned(),
+            account.roles.to_vec(),
+            password_hash,
+            now,
+        )
     };
     let outcome = if store.get_organization(org_id).await?.is_some() {
         store.create_user(&user).await?

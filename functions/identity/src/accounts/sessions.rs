@@ -126,10 +126,8 @@ pub struct RegisterRequest {
 pub async fn register(State(state): State<IdentityState>, body: Json<RegisterRequest>) -> Result<Response, ApiError> {
     let input = body.value;
     let mut problems = Problems::new();
-    let email = problems.check("email", model::parse_email(&input.email));
-    model::check_password(&mut problems, "password", &input.password);
-    let first_name = problems.text("first_name", &input.first_name, 1, 100);
-    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    let model::AccountFields { email, first_name, last_name } =
+        model::check_new_account(&mut problems, &input.email, &input.password, &input.first_name, &input.last_name);
     let org_name = problems.text("organization_name", &input.organization_name, 1, 200);
     problems.into_result()?;
     let Some(email) = email else { return Err(ApiError::invalid_field("email", "must be an email address")) };
@@ -143,29 +141,16 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
         created_at: now,
         updated_at: now,
     };
-    let owner = User {
-        id: shared::domain::ids::new("user"),
-        org_id: org.id.clone(),
+    let password_hash = passwords::hash(input.password).await?;
+    let owner = User::new_account(
+        org.id.clone(),
         email,
         first_name,
         last_name,
-        roles: vec![Role::OrganizationOwner],
-        permissions: Vec::new(),
-        tenant_profile_id: None,
-        status: UserStatus::Active,
-        email_verified: false,
-        password_hash: passwords::hash(input.password).await?,
-        mfa_enabled: false,
-        mfa_secret: None,
-        mfa_pending_secret: None,
-        mfa_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        sessions_valid_after: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+        vec![Role::OrganizationOwner],
+        password_hash,
+        now,
+    );
     match AccountStore::new(&state.services.store).create_organization(&org, &owner).await? {
         Created::Done => {}
         Created::EmailTaken => return Err(ApiError::Conflict("This email is already registered".into())),

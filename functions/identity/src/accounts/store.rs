@@ -15,13 +15,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
-use shared::store::page::{Page, split_page};
-use shared::store::{Item, Store, StoreError, n, s};
+use shared::store::page::Page;
+use shared::store::{Item, Store, StoreError, n, s, update_if};
 
 use crate::accounts::model::{Organization, User};
 use crate::accounts::opaque::TokenKind;
@@ -152,8 +152,9 @@ fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> boo
     cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
 }
 
-fn is_condition_failure<R>(err: &SdkError<UpdateItemError, R>) -> bool {
-    matches!(err, SdkError::ServiceError(service) if matches!(service.err(), UpdateItemError::ConditionalCheckFailedException(_)))
+/// A counter attribute of `item`; 0 when the item or the attribute is missing.
+fn count_attr(item: Option<&Item>, name: &str) -> u32 {
+    item.and_then(|i| i.get(name)).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
@@ -193,19 +194,14 @@ impl<'a> AccountStore<'a> {
         self.store.table()
     }
 
-    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .store
+    /// An `UpdateItem` of the user's item, its expressions still to be set.
+    fn update_user_item(&self, user: &User) -> UpdateItemFluentBuilder {
+        self.store
             .client()
-            .get_item()
+            .update_item()
             .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        Ok(output.item)
+            .key(PK, s(keys::org(&user.org_id)))
+            .key(SK, s(user_sk(&user.id)))
     }
 
     /// Runs a transaction; `Some(failed)` names the items whose condition failed. A
@@ -294,21 +290,18 @@ impl<'a> AccountStore<'a> {
     }
 
     pub async fn email_claim(&self, email: &str) -> Result<Option<EmailClaim>, StoreError> {
-        let item = self.get(email_pk(email), EMAIL_SK.to_owned()).await?;
-        Ok(item.map(serde_dynamo::from_item).transpose()?)
+        self.store.get_consistent(email_pk(email), EMAIL_SK.to_owned()).await
     }
 
     pub async fn get_user(&self, org_id: &str, user_id: &str) -> Result<Option<User>, StoreError> {
         if !shared::domain::ids::is_valid(user_id, "user") {
             return Ok(None);
         }
-        let item = self.get(keys::org(org_id), user_sk(user_id)).await?;
-        Ok(item.map(serde_dynamo::from_item).transpose()?)
+        self.store.get_consistent(keys::org(org_id), user_sk(user_id)).await
     }
 
     pub async fn get_organization(&self, org_id: &str) -> Result<Option<Organization>, StoreError> {
-        let item = self.get(keys::org(org_id), ORGANIZATION_SK.to_owned()).await?;
-        Ok(item.map(serde_dynamo::from_item).transpose()?)
+        self.store.get_consistent(keys::org(org_id), ORGANIZATION_SK.to_owned()).await
     }
 
     /// One page of the organization's users, oldest first (one `Query`).
@@ -318,26 +311,7 @@ impl<'a> AccountStore<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<User>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(USER_PREFIX))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.store.query_prefix_page(keys::org(org_id), USER_PREFIX, start, limit).await
     }
 
     /// Replaces a user if its stored version is still `expected`; `owner_delta` moves the
@@ -395,66 +369,34 @@ impl<'a> AccountStore<'a> {
     /// Counts a failed sign-in (atomic `ADD`); at `max` the account is locked until
     /// `lock_until` and the count starts again.
     pub async fn record_login_failure(&self, user: &User, max: u32, lock_until: i64) -> Result<(), StoreError> {
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+        let request = self
+            .update_user_item(user)
             .update_expression("ADD failed_logins :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err) if is_condition_failure(&err) => return Ok(()),
-            Err(err) => return Err(StoreError::dynamo("UpdateItem", err)),
-        };
-        let count = output
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get("failed_logins"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0);
+            .return_values(ReturnValue::UpdatedNew);
+        let Some(output) = update_if(request).await? else { return Ok(()) };
+        let count = count_attr(output.attributes.as_ref(), "failed_logins");
         if count < max {
             return Ok(());
         }
         // Only the request that reached the limit locks; a concurrent one that counted
         // past it finds the counter already reset and does nothing.
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+        let request = self
+            .update_user_item(user)
             .update_expression("SET locked_until = :until, failed_logins = :zero")
             .condition_expression("failed_logins >= :max")
             .expression_attribute_values(":until", n(lock_until))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":max", n(max))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            .expression_attribute_values(":max", n(max));
+        update_if(request).await?;
+        Ok(())
     }
 
     /// Failed sign-ins from `ip` in the window starting at `window_start`.
     pub async fn ip_failures(&self, ip: &str, window_start: i64) -> Result<u32, StoreError> {
-        let item = self.get(login_ip_pk(ip), format!("WINDOW#{window_start}")).await?;
-        Ok(item
-            .as_ref()
-            .and_then(|i| i.get("failures"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+        let item = self.store.get_item_consistent(login_ip_pk(ip), format!("WINDOW#{window_start}")).await?;
+        Ok(count_attr(item.as_ref(), "failures"))
     }
 
     /// Counts a failed sign-in from `ip` (atomic `ADD`, expiring with the window).
@@ -523,8 +465,7 @@ impl<'a> AccountStore<'a> {
     }
 
     pub async fn get_session(&self, org_id: &str, family_id: &str) -> Result<Option<Session>, StoreError> {
-        let item = self.get(keys::org(org_id), session_sk(family_id)).await?;
-        Ok(item.map(serde_dynamo::from_item).transpose()?)
+        self.store.get_consistent(keys::org(org_id), session_sk(family_id)).await
     }
 
     pub async fn get_token(
@@ -533,8 +474,7 @@ impl<'a> AccountStore<'a> {
         org_id: &str,
         digest: &str,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let item = self.get(keys::org(org_id), token_sk(kind, digest)).await?;
-        Ok(item.map(serde_dynamo::from_item).transpose()?)
+        self.store.get_consistent(keys::org(org_id), token_sk(kind, digest)).await
     }
 
     /// Stores a one-time token.
@@ -575,7 +515,7 @@ impl<'a> AccountStore<'a> {
 
     /// Revokes a session: none of its refresh tokens works any more.
     pub async fn revoke_session(&self, org_id: &str, family_id: &str, now: i64) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .store
             .client()
             .update_item()
@@ -584,14 +524,9 @@ impl<'a> AccountStore<'a> {
             .key(SK, s(session_sk(family_id)))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            .expression_attribute_values(":now", n(now));
+        update_if(request).await?;
+        Ok(())
     }
 
     /// Consumes a one-time token (only once, only before it expires) and applies its
@@ -654,7 +589,7 @@ impl<'a> AccountStore<'a> {
     /// Counts a wrong code against an MFA challenge; at `max` the challenge is deleted.
     pub async fn fail_mfa_challenge(&self, record: &TokenRecord, max: u32) -> Result<(), StoreError> {
         let key = (s(keys::org(&record.org_id)), s(token_sk(TokenKind::MfaChallenge, &record.digest)));
-        let result = self
+        let request = self
             .store
             .client()
             .update_item()
@@ -664,20 +599,9 @@ impl<'a> AccountStore<'a> {
             .update_expression("ADD attempts :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        let attempts = match result {
-            Ok(output) => output
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get("attempts"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<u32>().ok())
-                .unwrap_or(0),
-            Err(err) if is_condition_failure(&err) => return Ok(()),
-            Err(err) => return Err(StoreError::dynamo("UpdateItem", err)),
-        };
+            .return_values(ReturnValue::UpdatedNew);
+        let Some(output) = update_if(request).await? else { return Ok(()) };
+        let attempts = count_attr(output.attributes.as_ref(), "attempts");
         if attempts >= max {
             self.store
                 .client()
@@ -694,35 +618,19 @@ impl<'a> AccountStore<'a> {
 
     /// Stores a TOTP secret awaiting confirmation.
     pub async fn set_pending_mfa(&self, user: &User, secret: &str) -> Result<bool, StoreError> {
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+        let request = self
+            .update_user_item(user)
             .update_expression("SET mfa_pending_secret = :secret")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":secret", s(secret))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            .expression_attribute_values(":secret", s(secret));
+        Ok(update_if(request).await?.is_some())
     }
 
     /// Turns the pending TOTP secret into the active one, if it is still the one the
     /// code was checked against.
     pub async fn confirm_mfa(&self, user: &User, secret: &str, step: u64) -> Result<bool, StoreError> {
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
+        let request = self
+            .update_user_item(user)
             .update_expression(
                 "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, version = version + :one REMOVE mfa_pending_secret",
             )
@@ -731,13 +639,8 @@ impl<'a> AccountStore<'a> {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":step", n(step))
             .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
-        }
+            ;
+        Ok(update_if(request).await?.is_some())
     }
 
     /// Records an event that could not be published, for a later redrive.

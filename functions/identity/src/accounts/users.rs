@@ -12,19 +12,18 @@ use serde::{Deserialize, Serialize};
 use shared::auth::{Principal, Role};
 use shared::domain::Problems;
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
+use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE, PageKey};
 use shared::http::query::{Path, Query};
-use shared::store::keys;
 use shared::{ApiError, time_format};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::IdentityState;
 use crate::accounts::model::{self, User, UserStatus};
 use crate::accounts::passwords;
 use crate::accounts::store::{AccountStore, Created, Written};
 use crate::accounts::views::UserView;
+use crate::listing::PageParams;
 
 /// Attempts at a write without `If-Match` before answering 409.
 const WRITE_ATTEMPTS: usize = 3;
@@ -79,19 +78,8 @@ async fn load(state: &IdentityState, principal: &Principal, id: &str) -> Result<
     AccountStore::new(&state.services.store).get_user(&principal.org_id, id).await?.ok_or(ApiError::NotFound("User"))
 }
 
-/// Query parameters of `GET /users`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List the organization's users, oldest first.
-#[utoipa::path(get, path = "/api/v1/identity/users", operation_id = "listUsers", tag = "identity", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/identity/users", operation_id = "listUsers", tag = "identity", params(PageParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A page of users", body = SuccessEnvelope<Vec<UserView>>),
@@ -101,21 +89,15 @@ pub struct ListParams {
 pub async fn list(
     State(state): State<IdentityState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("user:read", None)?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let scope = CursorScope { org_id: principal.org_id.clone(), query: "users|created_at".into() };
-    let cursors = &state.services.cursors;
-    let start: Option<PageKey> = params.cursor.as_deref().map(|c| cursors.decode(c, &scope)).transpose()?;
-    if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(&principal.org_id))) {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
-    let mut page = AccountStore::new(&state.services.store).list_users(&principal.org_id, start, page_size).await?;
-    let next_cursor = page.next.take().map(|key| cursors.encode(&scope, key));
+    let request = params.resolve(&state.services, &principal, "users|created_at")?;
+    let page = AccountStore::new(&state.services.store)
+        .list_users(&principal.org_id, request.start.clone(), request.size)
+        .await?;
     let items: Vec<UserView> = page.items.iter().map(UserView::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    Ok(ApiResponse::page(items, request.pagination(&state.services, page.next)).into_response())
 }
 
 /// `POST /users` body.
@@ -164,38 +146,19 @@ pub async fn create(
     principal.authorize("user:create", None)?;
     let input = body.value;
     let mut problems = Problems::new();
-    let email = problems.check("email", model::parse_email(&input.email));
-    model::check_password(&mut problems, "password", &input.password);
-    let first_name = problems.text("first_name", &input.first_name, 1, 100);
-    let last_name = problems.text("last_name", &input.last_name, 1, 100);
+    let model::AccountFields { email, first_name, last_name } =
+        model::check_new_account(&mut problems, &input.email, &input.password, &input.first_name, &input.last_name);
     check_roles(&mut problems, &input.roles, &input.permissions, input.tenant_profile_id.as_deref());
     problems.into_result()?;
     ensure_can_grant(&principal, &input.roles, &input.permissions)?;
     let Some(email) = email else { return Err(ApiError::invalid_field("email", "must be an email address")) };
     let roles = unique(input.roles);
     let now = time_format::now();
+    let password_hash = passwords::hash(input.password).await?;
     let user = User {
-        id: shared::domain::ids::new("user"),
-        org_id: principal.org_id.clone(),
-        email,
-        first_name,
-        last_name,
-        roles,
         permissions: input.permissions,
         tenant_profile_id: input.tenant_profile_id,
-        status: UserStatus::Active,
-        email_verified: false,
-        password_hash: passwords::hash(input.password).await?,
-        mfa_enabled: false,
-        mfa_secret: None,
-        mfa_pending_secret: None,
-        mfa_last_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        sessions_valid_after: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
+        ..User::new_account(principal.org_id.clone(), email, first_name, last_name, roles, password_hash, now)
     };
     match AccountStore::new(&state.services.store).create_user(&user).await? {
         Created::Done => {}

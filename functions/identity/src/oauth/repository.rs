@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
-use shared::store::page::{Page, split_page};
+use shared::store::page::Page;
 use shared::store::{Item, Store, StoreError, n, s};
 use shared::time_format;
 use time::OffsetDateTime;
@@ -166,17 +166,7 @@ impl<'a> OAuthRepository<'a> {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, org_id: &str, sk: String) -> Result<Option<T>, StoreError> {
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem", e))?;
-        output.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        self.store.get_consistent(keys::org(org_id), sk).await
     }
 
     /// Deletes an item if it exists; `false` when there was none.
@@ -209,26 +199,7 @@ impl<'a> OAuthRepository<'a> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<T>, StoreError> {
-        let mut request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::org(org_id)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(start.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        }
-        let output = request.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
-        let (items, next) =
-            split_page(output.items.unwrap_or_default(), output.last_evaluated_key.as_ref(), limit, &[PK, SK])?;
-        let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.store.query_prefix_page(keys::org(org_id), prefix, start, limit).await
     }
 
     // --- apps ---
@@ -398,9 +369,9 @@ impl<'a> OAuthRepository<'a> {
             .map_err(build_err)
     }
 
-    /// Marks a code or token used, if it is unused and unexpired.
-    fn mark_used(&self, org_id: &str, sk: String, now: OffsetDateTime) -> Result<Update, StoreError> {
-        Update::builder()
+    /// The transaction item that marks a code or token used, if it is unused and unexpired.
+    fn mark_used(&self, org_id: &str, sk: String, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(key(org_id, sk)))
             .update_expression("SET used_at = :now")
@@ -409,24 +380,26 @@ impl<'a> OAuthRepository<'a> {
             .expression_attribute_values(":now", s(time_format::format(now)))
             .expression_attribute_values(":epoch", n(now.unix_timestamp()))
             .build()
-            .map_err(build_err)
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Requires the grant to still be the one the code or token was issued under.
+    /// The transaction item that requires the grant to still be the one a code or token
+    /// (`grantor`, `client_id`, `grant_id`) was issued under.
     fn grant_unchanged(
         &self,
-        org_id: &str,
-        user_id: &str,
+        grantor: &Grantor,
         client_id: &str,
         grant_id: &str,
-    ) -> Result<ConditionCheck, StoreError> {
-        ConditionCheck::builder()
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
             .table_name(self.store.table())
-            .set_key(Some(key(org_id, grant_sk(user_id, client_id))))
+            .set_key(Some(key(&grantor.org_id, grant_sk(&grantor.user_id, client_id))))
             .condition_expression("grant_id = :gid")
             .expression_attribute_values(":gid", s(grant_id))
             .build()
-            .map_err(build_err)
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Redeemed, StoreError> {
@@ -464,15 +437,8 @@ impl<'a> OAuthRepository<'a> {
             .build()
             .map_err(build_err)?;
         let items = vec![
-            TransactWriteItem::builder().update(self.mark_used(org_id, format!("{CODE}{}", code.id), now)?).build(),
-            TransactWriteItem::builder()
-                .condition_check(self.grant_unchanged(
-                    org_id,
-                    &code.grantor.user_id,
-                    &code.client_id,
-                    &code.grant_id,
-                )?)
-                .build(),
+            self.mark_used(org_id, format!("{CODE}{}", code.id), now)?,
+            self.grant_unchanged(&code.grantor, &code.client_id, &code.grant_id)?,
             TransactWriteItem::builder().put(family).build(),
             TransactWriteItem::builder().put(self.put_refresh(first)?).build(),
         ];
@@ -498,16 +464,9 @@ impl<'a> OAuthRepository<'a> {
             .build()
             .map_err(build_err)?;
         let items = vec![
-            TransactWriteItem::builder().update(self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?).build(),
+            self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?,
             TransactWriteItem::builder().update(family).build(),
-            TransactWriteItem::builder()
-                .condition_check(self.grant_unchanged(
-                    org_id,
-                    &used.grantor.user_id,
-                    &used.client_id,
-                    &used.grant_id,
-                )?)
-                .build(),
+            self.grant_unchanged(&used.grantor, &used.client_id, &used.grant_id)?,
             TransactWriteItem::builder().put(self.put_refresh(next)?).build(),
         ];
         self.transact(items).await
