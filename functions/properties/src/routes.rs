@@ -10,6 +10,7 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IDEMPOTENT_REPLAYED_HEADER, IdempotencyKey};
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::idempotency::IdempotencyRecord;
@@ -21,8 +22,6 @@ use crate::views::{PropertyListItem, PropertyView};
 
 /// Idempotency keys are scoped to the route they were used on.
 const CREATE_SCOPE: &str = "POST /api/v1/properties";
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 3;
 
 fn location(id: &str) -> String {
     format!("/api/v1/properties/{id}")
@@ -157,24 +156,22 @@ async fn write_current<Fut>(
 where
     Fut: Future<Output = Result<(Written, Response), ApiError>>,
 {
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The property is being changed concurrently; retry, ideally with If-Match";
+    retry_lost_races(precondition, stale, exhausted, || async {
         let current = load(services, principal, id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match write(current).await? {
-            (Written::Done, response) => return Ok(response),
-            (Written::Missing, _) => return Err(ApiError::NotFound("Property")),
-            (Written::HasUnits, _) => {
-                return Err(ApiError::Conflict(
-                    "The property still has units; delete them first (a unit with a current or future lease cannot be deleted)".into(),
-                ));
-            }
-            (Written::VersionMismatch(_), _) if *precondition != Precondition::None => return Err(stale()),
-            (Written::VersionMismatch(_), _) => continue,
+            (Written::Done, response) => Ok(Attempt::Done(response)),
+            (Written::Missing, _) => Err(ApiError::NotFound("Property")),
+            (Written::HasUnits, _) => Err(ApiError::Conflict(
+                "The property still has units; delete them first (a unit with a current or future lease cannot be deleted)".into(),
+            )),
+            (Written::VersionMismatch(_), _) => Ok(Attempt::LostRace),
         }
-    }
-    Err(busy())
+    })
+    .await
 }
 
 /// Replaces the writable fields with `change(current)`, via [`write_current`].
@@ -198,10 +195,6 @@ async fn update(
 
 fn stale() -> ApiError {
     ApiError::PreconditionFailed("The property has changed since the ETag you sent; fetch it again".into())
-}
-
-fn busy() -> ApiError {
-    ApiError::Conflict("The property is being changed concurrently; retry, ideally with If-Match".into())
 }
 
 /// Replace a property's writable fields.
