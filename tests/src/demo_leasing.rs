@@ -5,7 +5,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 use shared::domain::tenant::{Tenant, TenantInput};
-use shared::store::tenants::TenantWritten;
+use shared::store::tenants::TenantCreated;
 use shared::time_format;
 use time::Duration;
 
@@ -66,7 +66,7 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
     .validate()
     .map_err(|e| e.to_string())?;
     let demo = Tenant::with_id(DEMO_TENANT_ID.into(), DEMO_ORG_ID, &property, fields, time_format::now());
-    if app.services.store.tenants().create(&demo, None).await? != TenantWritten::Done {
+    if app.services.store.tenants().create(&demo, None).await? != TenantCreated::Created {
         return Err("could not create the demo tenant".into());
     }
     let tenants_uri = format!("/api/v1/properties/{property}/tenants");

@@ -52,7 +52,8 @@ pub async fn list(
         created_after: None,
         created_before: None,
     };
-    let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
+    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    let next_cursor = page.next.as_ref().map(|key| services.cursors.encode(&scope, key.clone()));
     let properties = page
         .items
         .iter()

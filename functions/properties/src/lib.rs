@@ -3,6 +3,7 @@
 
 mod integration;
 mod list;
+mod refusals;
 mod routes;
 pub mod views;
 

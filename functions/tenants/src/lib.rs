@@ -2,6 +2,7 @@
 //! integration route `/api/ai/renters`.
 
 mod integration;
+mod refusals;
 mod routes;
 pub mod views;
 

@@ -2,6 +2,7 @@
 //! feed `GET /units?isActive=`.
 
 mod feed;
+mod refusals;
 mod routes;
 pub mod views;
 

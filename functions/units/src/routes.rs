@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
+use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
 use shared::http::body::Json;
@@ -19,9 +20,10 @@ use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::transactions::IdempotentCreate;
-use shared::store::units::UnitWritten;
+use shared::store::units::{UnitCreated, UnitDeleted, UnitReplaced};
 use shared::{ApiError, Services, time_format};
 
+use crate::refusals::Refused;
 use crate::views::{UnitStatusView, UnitView};
 
 #[derive(Debug, Deserialize)]
@@ -56,14 +58,19 @@ async fn visible(services: &Services, principal: &Principal, unit: &Unit) -> Res
 }
 
 async fn load(services: &Services, principal: &Principal, property_id: &str, unit_id: &str) -> Result<Unit, ApiError> {
-    services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
+    services
+        .store
+        .units()
+        .get(&principal.org_id, property_id, unit_id)
+        .await?
+        .ok_or_else(|| Refused::UnitMissing.into())
 }
 
 /// The unit at this path, if the caller may see it (404 otherwise), for reads.
 async fn load_visible(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
     let unit = load(services, principal, &path.property_id, &path.unit_id).await?;
     if !visible(services, principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
+        return Err(Refused::UnitMissing.into());
     }
     Ok(unit)
 }
@@ -152,15 +159,11 @@ pub async fn create(
     let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.units().create(&unit, idempotency).await? {
-        UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
-        UnitWritten::Done => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
-        UnitWritten::DuplicateNumber => Err(duplicate(&unit.fields.unit_number)),
-        _ => Err(ApiError::NotFound("Property")),
+        UnitCreated::Created => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
+        UnitCreated::Replay(first) => replay(*first, &body.fingerprint),
+        UnitCreated::DuplicateNumber => Err(Refused::DuplicateNumber(unit.fields.unit_number).into()),
+        UnitCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
-}
-
-fn duplicate(number: &str) -> ApiError {
-    ApiError::Conflict(format!("Another unit of this property already has number {number:.20}"))
 }
 
 /// Get a unit.
@@ -192,7 +195,7 @@ async fn update(
     principal: &Principal,
     path: &UnitPath,
     precondition: &Precondition,
-    change: impl Fn(&Unit) -> Result<Unit, ApiError>,
+    change: impl Fn(&Unit) -> Result<Unit, Problems>,
 ) -> Result<Response, ApiError> {
     let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
     retry_lost_races(precondition, stale, exhausted, || async {
@@ -202,10 +205,10 @@ async fn update(
         }
         let next = change(&current)?;
         match services.store.units().replace(&current, &next).await? {
-            UnitWritten::Done => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
-            UnitWritten::DuplicateNumber => Err(duplicate(&next.fields.unit_number)),
-            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => Err(ApiError::NotFound("Unit")),
+            UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+            UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
+            UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
         }
     })
     .await
@@ -291,14 +294,10 @@ pub async fn delete(
             return Err(stale());
         }
         match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            UnitWritten::Leased => {
-                Err(ApiError::Conflict("A current or future lease holds this unit; it cannot be deleted".into()))
-            }
-            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
-                Err(ApiError::NotFound("Unit"))
-            }
+            UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitDeleted::Leased => Err(Refused::Leased.into()),
+            UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
         }
     })
     .await

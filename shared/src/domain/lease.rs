@@ -8,7 +8,7 @@ use crate::domain::calendar::rfc3339_option;
 use crate::domain::calendar::{self, iso_date};
 use crate::domain::money::{Currency, Money};
 use crate::domain::validation::Problems;
-use crate::error::ApiError;
+
 use crate::time_format;
 
 pub const ID_PREFIX: &str = "lease";
@@ -152,7 +152,7 @@ fn timestamp(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<OffsetD
 }
 
 impl LeaseInput {
-    pub fn validate(&self, primary_tenant_id: &str) -> Result<LeaseTerms, ApiError> {
+    pub fn validate(&self, primary_tenant_id: &str) -> Result<LeaseTerms, Problems> {
         let mut p = Problems::new();
         let start = date(&mut p, "start_date", &self.start_date);
         let end = date(&mut p, "end_date", &self.end_date);
@@ -189,7 +189,7 @@ impl LeaseInput {
             p.add("co_tenant_ids", format!("a lease names at most {MAX_TENANTS} tenants"));
         }
         p.into_result()?;
-        let invalid = || ApiError::invalid_field("lease", "is invalid");
+        let invalid = || Problems::one("lease", "is invalid");
         Ok(LeaseTerms {
             unit_id: self.unit_id.clone(),
             start_date: start.ok_or_else(invalid)?,
@@ -243,7 +243,7 @@ pub struct MoveOutInput {
 }
 
 impl MoveOutInput {
-    pub fn validate(&self, lease: &Lease) -> Result<OffsetDateTime, ApiError> {
+    pub fn validate(&self, lease: &Lease) -> Result<OffsetDateTime, Problems> {
         let mut p = Problems::new();
         let at = timestamp(&mut p, "move_out", Some(&self.move_out));
         if let Some(at) = at {
@@ -253,7 +253,7 @@ impl MoveOutInput {
             }
         }
         p.into_result()?;
-        at.ok_or_else(|| ApiError::invalid_field("move_out", "is invalid"))
+        at.ok_or_else(|| Problems::one("move_out", "is invalid"))
     }
 }
 
@@ -272,7 +272,7 @@ pub struct RenewInput {
 
 impl RenewInput {
     /// The renewal's terms, following `lease`.
-    pub fn validate(&self, lease: &Lease) -> Result<LeaseTerms, ApiError> {
+    pub fn validate(&self, lease: &Lease) -> Result<LeaseTerms, Problems> {
         let mut p = Problems::new();
         let start = lease.effective_end.next_day();
         if start.is_none() || lease.move_out.is_some() {
@@ -289,7 +289,7 @@ impl RenewInput {
             None => Some(lease.rent_amount),
         };
         p.into_result()?;
-        let invalid = || ApiError::invalid_field("lease", "is invalid");
+        let invalid = || Problems::one("lease", "is invalid");
         Ok(LeaseTerms {
             unit_id: lease.unit_id.clone(),
             start_date: start.ok_or_else(invalid)?,
@@ -346,8 +346,8 @@ mod tests {
             deposit: None,
             co_tenant_ids: vec!["ten_x".into()],
         };
-        let ApiError::Validation { details, .. } = input.validate("ten_x").unwrap_err() else { panic!() };
-        let fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
+        let problems = input.validate("ten_x").unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["end_date", "move_in", "rent_amount", "due_day", "co_tenant_ids"]);
     }
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::money::{Currency, Money};
 use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
-use crate::error::ApiError;
+
 use crate::time_format;
 
 pub const ID_PREFIX: &str = "prop";
@@ -229,7 +229,7 @@ fn country(problems: &mut Problems, field: &str, raw: Option<&str>) -> Option<St
 
 impl PropertyInput {
     /// Validates every field, reporting all problems at once.
-    pub fn validate(&self) -> Result<PropertyFields, ApiError> {
+    pub fn validate(&self) -> Result<PropertyFields, Problems> {
         let mut p = Problems::new();
         let name = p.text("name", &self.name, 1, 200);
         let address = Address {
@@ -251,8 +251,8 @@ impl PropertyInput {
             status: self.status.unwrap_or_default(),
             address,
             // Both are Some when there were no problems.
-            currency: currency.ok_or_else(|| ApiError::invalid_field("currency", "is invalid"))?,
-            total_value: total_value.ok_or_else(|| ApiError::invalid_field("total_value", "is invalid"))?,
+            currency: currency.ok_or_else(|| Problems::one("currency", "is invalid"))?,
+            total_value: total_value.ok_or_else(|| Problems::one("total_value", "is invalid"))?,
         })
     }
 }
@@ -279,7 +279,7 @@ impl From<&PropertyFields> for PropertyInput {
 /// Overlays one patch field; `null` on a required field is a problem.
 impl PropertyPatch {
     /// Applies the patch to the current fields and validates the result as a whole.
-    pub fn apply(self, current: &PropertyFields) -> Result<PropertyFields, ApiError> {
+    pub fn apply(self, current: &PropertyFields) -> Result<PropertyFields, Problems> {
         let mut p = Problems::new();
         let mut input = PropertyInput::from(current);
         overlay_required(&mut p, "name", &mut input.name, self.name);
@@ -337,8 +337,8 @@ mod tests {
             r#"{"name":" ","type":"mixed","currency":"dollars","total_value":-5,
             "address":{"street":"","city":"X","state":"Y","postal_code":"1","country":"USA"}}"#,
         );
-        let ApiError::Validation { details, .. } = bad.validate().unwrap_err() else { panic!("expected 422") };
-        let fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
+        let problems = bad.validate().unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["name", "address.street", "address.country", "currency", "total_value"]);
     }
 
@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(next.address.country.as_deref(), Some("CA"));
         assert_eq!(next.total_value, Money(150_025));
         let nulled: PropertyPatch = parse(br#"{"name":null}"#).unwrap().value;
-        assert!(matches!(nulled.apply(&current), Err(ApiError::Validation { .. })));
+        assert_eq!(nulled.apply(&current), Err(Problems::one("name", "must not be null")));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
-use crate::error::ApiError;
+
 use crate::time_format;
 
 pub const ID_PREFIX: &str = "ten";
@@ -117,7 +117,7 @@ pub fn is_e164(value: &str) -> bool {
 }
 
 impl TenantInput {
-    pub fn validate(&self) -> Result<TenantFields, ApiError> {
+    pub fn validate(&self) -> Result<TenantFields, Problems> {
         let mut p = Problems::new();
         let name = p.text("name", &self.name, 1, 200);
         let email = self.email.trim().to_owned();
@@ -138,7 +138,7 @@ impl TenantInput {
 }
 
 impl TenantPatch {
-    pub fn apply(self, current: &TenantFields) -> Result<TenantFields, ApiError> {
+    pub fn apply(self, current: &TenantFields) -> Result<TenantFields, Problems> {
         let mut p = Problems::new();
         let mut input = TenantInput {
             name: current.name.clone(),

@@ -6,10 +6,11 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::domain::calendar::{self, iso_date, iso_date_option};
+use crate::domain::lease::LeaseTerms;
 use crate::domain::money::{Currency, Money};
 use crate::domain::patch::{Patch, overlay_optional, overlay_required};
 use crate::domain::validation::Problems;
-use crate::error::ApiError;
+
 use crate::time_format;
 
 pub const ID_PREFIX: &str = "unit";
@@ -95,6 +96,17 @@ impl Booking {
     }
 }
 
+/// Why a unit cannot be booked for a lease's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingError {
+    /// The lease would start before the unit's possession start (carried).
+    #[error("the lease starts before the unit's possession start")]
+    BeforePossession(Date),
+    /// Another lease holds the unit during part of the period.
+    #[error("another lease holds the unit during the period")]
+    Overlaps(Booking),
+}
+
 /// A stored unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unit {
@@ -178,6 +190,20 @@ impl Unit {
     /// Whether a lease holds the unit today or later.
     pub fn has_current_or_future_lease(&self, today: Date) -> bool {
         self.booked_until.is_some_and(|until| until >= today)
+    }
+
+    /// Books the unit for `terms` as lease `lease_id`: the period must not start before
+    /// the unit's possession start, nor overlap another lease's booking.
+    pub fn book(&self, terms: &LeaseTerms, lease_id: &str) -> Result<Booking, BookingError> {
+        if let Some(possession) = self.fields.possession_start
+            && terms.start_date < possession
+        {
+            return Err(BookingError::BeforePossession(possession));
+        }
+        if let Some(clash) = self.bookings.iter().find(|b| b.overlaps(terms.start_date, terms.end_date)) {
+            return Err(BookingError::Overlaps(clash.clone()));
+        }
+        Ok(Booking { lease_id: lease_id.to_owned(), start: terms.start_date, end: terms.end_date })
     }
 
     /// The booking that holds the unit on `day`, if any.
@@ -303,7 +329,7 @@ fn money(p: &mut Problems, field: &str, value: Option<&serde_json::Number>) -> O
 
 impl UnitInput {
     /// Validates every field, reporting all problems at once.
-    pub fn validate(&self) -> Result<UnitFields, ApiError> {
+    pub fn validate(&self) -> Result<UnitFields, Problems> {
         let mut p = Problems::new();
         let unit_number = p.text("unit_number", &self.unit_number, 1, 20);
         let building = optional_text(&mut p, "building", self.building.as_ref(), 50);
@@ -362,7 +388,7 @@ impl UnitInput {
             pets: self.pets,
             parking_stalls: self.parking_stalls,
             storage_boxes: self.storage_boxes,
-            currency: currency.ok_or_else(|| ApiError::invalid_field("currency", "is invalid"))?,
+            currency: currency.ok_or_else(|| Problems::one("currency", "is invalid"))?,
             base_rent,
             price_amortized,
             owner_id,
@@ -481,7 +507,7 @@ pub struct UnitPatch {
 
 impl UnitPatch {
     /// Applies the patch to the current fields and validates the result as a whole.
-    pub fn apply(self, current: &UnitFields) -> Result<UnitFields, ApiError> {
+    pub fn apply(self, current: &UnitFields) -> Result<UnitFields, Problems> {
         let mut p = Problems::new();
         let mut i = UnitInput::from(current);
         overlay_required(&mut p, "unit_number", &mut i.unit_number, self.unit_number);
@@ -529,7 +555,7 @@ pub struct UnitStatusInput {
 
 impl UnitStatusInput {
     /// The status and `when_available` it sets.
-    pub fn validate(&self) -> Result<(UnitStatus, Option<String>), ApiError> {
+    pub fn validate(&self) -> Result<(UnitStatus, Option<String>), Problems> {
         let mut p = Problems::new();
         let by_id = self.status_id.map(|id| {
             let status = UnitStatus::from_id(id);
@@ -552,7 +578,7 @@ impl UnitStatusInput {
         };
         let when_available = optional_text(&mut p, "when_available", self.when_available.as_ref(), 50);
         p.into_result()?;
-        let status = status.ok_or_else(|| ApiError::invalid_field("status", "is invalid"))?;
+        let status = status.ok_or_else(|| Problems::one("status", "is invalid"))?;
         Ok((status, when_available))
     }
 }
@@ -579,8 +605,8 @@ mod tests {
         )
         .unwrap()
         .value;
-        let ApiError::Validation { details, .. } = input.validate().unwrap_err() else { panic!("expected 422") };
-        let fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
+        let problems = input.validate().unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["unit_number", "bedrooms", "base_rent", "possession_end"]);
     }
 
@@ -597,5 +623,64 @@ mod tests {
         assert_eq!(next.bedrooms_halves, Some(3));
         assert_eq!(halves_number(3).to_string(), "1.5");
         assert_eq!(halves_number(4).to_string(), "2");
+    }
+
+    fn terms(start: &str, end: &str) -> LeaseTerms {
+        let day = |d: &str| calendar::parse_date(d).unwrap();
+        LeaseTerms {
+            unit_id: "unit_x".into(),
+            start_date: day(start),
+            end_date: day(end),
+            move_in: None,
+            currency: Currency::parse("USD").unwrap(),
+            rent_amount: Money(100_000),
+            due_day: 1,
+            deposit: Money(0),
+            co_tenant_ids: Vec::new(),
+        }
+    }
+
+    fn unit_with(possession_start: Option<&str>, bookings: &[(&str, &str, &str)]) -> Unit {
+        let fields: UnitInput = parse(br#"{"unit_number":"A1"}"#).unwrap().value;
+        let mut fields = fields.validate().unwrap();
+        fields.possession_start = possession_start.map(|d| calendar::parse_date(d).unwrap());
+        let mut unit = Unit::new("org_x", "prop_x", fields, UnitStatus::Available, time_format::now());
+        unit.bookings = bookings
+            .iter()
+            .map(|(lease_id, start, end)| Booking {
+                lease_id: (*lease_id).into(),
+                start: calendar::parse_date(start).unwrap(),
+                end: calendar::parse_date(end).unwrap(),
+            })
+            .collect();
+        unit
+    }
+
+    #[test]
+    fn booking_a_free_period_returns_the_booking() {
+        let unit = unit_with(Some("2030-01-01"), &[("lease_a", "2030-01-01", "2030-06-30")]);
+        let booking = unit.book(&terms("2030-07-01", "2030-12-31"), "lease_b").unwrap();
+        assert_eq!(booking.lease_id, "lease_b");
+        assert_eq!(calendar::format_date(booking.start), "2030-07-01");
+        assert_eq!(calendar::format_date(booking.end), "2030-12-31");
+    }
+
+    #[test]
+    fn booking_an_overlapping_period_names_the_clash() {
+        let unit = unit_with(None, &[("lease_a", "2030-01-01", "2030-06-30")]);
+        for (start, end) in [("2030-06-30", "2030-12-31"), ("2029-12-01", "2030-01-01"), ("2030-02-01", "2030-03-01")] {
+            let Err(BookingError::Overlaps(clash)) = unit.book(&terms(start, end), "lease_b") else {
+                panic!("{start}..{end} overlaps lease_a");
+            };
+            assert_eq!(clash.lease_id, "lease_a");
+        }
+    }
+
+    #[test]
+    fn booking_before_possession_is_refused() {
+        let unit = unit_with(Some("2030-03-01"), &[]);
+        let refused = unit.book(&terms("2030-02-28", "2030-12-31"), "lease_b");
+        assert_eq!(refused, Err(BookingError::BeforePossession(calendar::parse_date("2030-03-01").unwrap())));
+        assert!(unit.book(&terms("2030-03-01", "2030-12-31"), "lease_b").is_ok());
     }
 }
