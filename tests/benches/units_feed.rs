@@ -22,11 +22,13 @@ use axum::body::Body;
 use doorstep_tests::{app, new_org};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use shared::domain::property::{Property, PropertyInput};
-use shared::domain::unit::{Unit, UnitInput};
+use properties::requests::PropertyInput;
+use shared::domain::property::Property;
+use shared::domain::unit::Unit;
 use shared::store::Store;
 use shared::time_format;
 use tower::ServiceExt;
+use units::requests::UnitInput;
 
 const UNITS: usize = 10_000;
 const PROPERTIES: usize = 20;

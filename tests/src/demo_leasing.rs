@@ -4,9 +4,10 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::tenant::{Tenant, TenantInput};
+use shared::domain::tenant::Tenant;
 use shared::store::tenants::TenantCreated;
 use shared::time_format;
+use tenants::requests::TenantInput;
 use time::Duration;
 
 use crate::{DEMO_ORG_ID, TestApp};

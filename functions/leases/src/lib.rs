@@ -3,6 +3,7 @@
 
 mod feed;
 mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

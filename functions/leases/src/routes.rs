@@ -12,7 +12,7 @@ use serde::Deserialize;
 use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
-use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
+use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
@@ -29,6 +29,7 @@ use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
 use crate::refusals::Refused;
+use crate::requests::{LeaseInput, MoveOutInput, RenewInput};
 use crate::views::LeaseView;
 
 /// Attempts at a lease write that lost a race on the unit before answering 409. Each

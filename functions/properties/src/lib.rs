@@ -4,6 +4,7 @@
 mod integration;
 mod list;
 mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

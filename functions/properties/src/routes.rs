@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
-use shared::domain::property::{Property, PropertyFields, PropertyInput, PropertyPatch};
+use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
@@ -22,6 +22,7 @@ use shared::{ApiError, Services, time_format};
 
 use crate::list::{ListParams, page};
 use crate::refusals::Refused;
+use crate::requests::{PropertyInput, PropertyPatch};
 use crate::views::{PropertyListItem, PropertyView};
 
 /// Idempotency keys are scoped to the route they were used on.

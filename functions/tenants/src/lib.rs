@@ -3,6 +3,7 @@
 
 mod integration;
 mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
-use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
+use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
@@ -24,6 +24,7 @@ use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::refusals::Refused;
+use crate::requests::{TenantInput, TenantPatch};
 use crate::views::TenantView;
 
 #[derive(Debug, Deserialize)]

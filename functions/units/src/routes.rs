@@ -8,7 +8,7 @@ use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
 use shared::domain::calendar;
-use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
+use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
@@ -24,6 +24,7 @@ use shared::store::units::{UnitCreated, UnitDeleted, UnitReplaced};
 use shared::{ApiError, Services, time_format};
 
 use crate::refusals::Refused;
+use crate::requests::{UnitInput, UnitPatch, UnitStatusInput};
 use crate::views::{UnitStatusView, UnitView};
 
 #[derive(Debug, Deserialize)]

@@ -51,6 +51,15 @@ impl Problems {
         trimmed.to_owned()
     }
 
+    /// Parses a `YYYY-MM-DD` date, recording a problem if it is not one.
+    pub fn date(&mut self, field: &str, raw: &str) -> Option<time::Date> {
+        let parsed = crate::domain::calendar::parse_date(raw);
+        if parsed.is_none() {
+            self.add(field, "must be a YYYY-MM-DD date");
+        }
+        parsed
+    }
+
     /// Records the error of a parse, returning the value if it parsed.
     pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
         parsed.map_err(|message| self.add(field, message)).ok()
