@@ -23,6 +23,7 @@ use doorstep_tests::{app, new_org};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use properties::requests::PropertyInput;
+use shared::domain::ids::PropertyId;
 use shared::domain::property::Property;
 use shared::domain::unit::Unit;
 use shared::store::Store;
@@ -110,6 +111,7 @@ async fn main() {
         .unwrap();
         let property = Property::new(&org, input.validate().unwrap(), now);
         services.store.properties().create(&property, None).await.unwrap();
+        let property_id = PropertyId::parse(&property.id).unwrap();
         for u in 0..UNITS / PROPERTIES {
             let input: UnitInput = serde_json::from_value(serde_json::json!({
                 "unit_number": format!("{}{:03}", (b'A' + (u / 100) as u8) as char, u % 100),
@@ -117,7 +119,7 @@ async fn main() {
                 "possession_start": "2024-01-01", "possession_end": "2025-12-31"
             }))
             .unwrap();
-            units.push(Unit::new(&org, &property.id, input.validate().unwrap(), Default::default(), now));
+            units.push(Unit::new(&org, &property_id, input.validate().unwrap(), Default::default(), now));
         }
     }
     services.store.units().put_unchecked(&units).await.unwrap();

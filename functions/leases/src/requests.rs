@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use shared::domain::Problems;
+use shared::domain::ids::TenantId;
 use shared::domain::lease::{Lease, LeaseTerms, MAX_TENANTS};
 use shared::domain::money::{Currency, Money};
 use shared::time_format;
@@ -75,7 +76,7 @@ impl LeaseInput {
         }
         let mut co_tenant_ids = Vec::new();
         for id in &self.co_tenant_ids {
-            if !shared::domain::ids::is_valid(id, shared::domain::tenant::ID_PREFIX) {
+            if TenantId::parse(id).is_none() {
                 p.add("co_tenant_ids", format!("{id:.40} is not a tenant id"));
             } else if id == primary_tenant_id || co_tenant_ids.contains(id) {
                 p.add("co_tenant_ids", "must not repeat a tenant");

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
+use shared::domain::ids::{LeaseId, PropertyId, TenantId, UnitId};
 use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
@@ -62,15 +63,16 @@ fn lease_response(lease: &Lease, status: StatusCode) -> Response {
 fn visible(principal: &Principal, lease: &Lease) -> bool {
     match Reach::of(principal) {
         Reach::Organization => true,
-        Reach::Tenant(own) => own.is_some_and(|id| lease.names(&id)),
+        Reach::Tenant(own) => own.is_some_and(|id| lease.names(id.as_str())),
     }
 }
 
 async fn load(services: &Services, principal: &Principal, lease_id: &str) -> Result<Lease, ApiError> {
+    let lease_id = LeaseId::parse(lease_id).ok_or(Refused::LeaseMissing)?;
     services
         .store
         .leases()
-        .get(&principal.org_id, lease_id)
+        .get(&principal.org_id, &lease_id)
         .await?
         .filter(|l| visible(principal, l))
         .ok_or_else(|| Refused::LeaseMissing.into())
@@ -101,10 +103,12 @@ async fn book(
     {
         return Ok(first);
     }
+    let (Some(property_key), Some(unit_id)) = (PropertyId::parse(property_id), UnitId::parse(&terms.unit_id)) else {
+        return Err(Refused::UnitMissing.into());
+    };
     let exhausted = "The unit is being leased concurrently; retry";
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
-        let unit =
-            services.store.units().get(org_id, property_id, &terms.unit_id).await?.ok_or(Refused::UnitMissing)?;
+        let unit = services.store.units().get(org_id, &property_key, &unit_id).await?.ok_or(Refused::UnitMissing)?;
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
         unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
         lease.renewal_of.clone_from(&renewal_of);
@@ -147,14 +151,15 @@ pub async fn tenant_lease(
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:read", None)?;
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::LeaseMissing)?;
     if !Reach::of(&principal).covers_tenant(&path.tenant_id) {
-        return Err(ApiError::NotFound("Lease"));
+        return Err(Refused::LeaseMissing.into());
     }
     let today = calendar::today();
     let leases: Vec<Lease> = services
         .store
         .leases()
-        .of_tenant(&principal.org_id, &path.tenant_id)
+        .of_tenant(&principal.org_id, &tenant_id)
         .await?
         .into_iter()
         .filter(|l| l.property_id == path.property_id)
@@ -164,7 +169,7 @@ pub async fn tenant_lease(
         .find(|l| l.status_on(today) == LeaseStatus::Current)
         .or_else(|| leases.iter().filter(|l| l.status_on(today) == LeaseStatus::Future).min_by_key(|l| l.start_date))
         .or_else(|| leases.iter().max_by_key(|l| l.effective_end))
-        .ok_or(ApiError::NotFound("Lease"))?;
+        .ok_or(Refused::LeaseMissing)?;
     Ok(lease_response(lease, StatusCode::OK))
 }
 
@@ -189,9 +194,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:create", None)?;
     let terms = body.value.validate(&path.tenant_id)?;
-    if !shared::domain::ids::is_valid(&path.tenant_id, shared::domain::tenant::ID_PREFIX) {
-        return Err(Refused::TenantMissing(0).into());
-    }
+    TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let idempotency = key.as_deref().map(|key| Idempotency {
         scope: format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id),
         key,
@@ -251,7 +254,9 @@ pub async fn list(
     };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         match own {
-            Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| *asked == own) => filter.tenant_id = Some(own),
+            Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| asked == own.as_str()) => {
+                filter.tenant_id = Some(own.into());
+            }
             // Another tenant's leases, or no linked profile: nothing to see.
             _ => return Ok(only_page_response(Vec::<LeaseView>::new(), page_size)),
         }
@@ -316,12 +321,7 @@ pub async fn move_out(
             version: current.version + 1,
             ..current.clone()
         };
-        let unit = services
-            .store
-            .units()
-            .get(&principal.org_id, &current.property_id, &current.unit_id)
-            .await?
-            .ok_or(Refused::UnitMissing)?;
+        let unit = services.store.units().of_lease(&current).await?.ok_or(Refused::UnitMissing)?;
         match services.store.leases().end_early(&current, &next, &unit).await? {
             LeaseEnded::Ended => Ok(Attempt::Done(lease_response(&next, StatusCode::OK))),
             LeaseEnded::Changed => Ok(Attempt::LostRace),

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
+use shared::domain::ids::PropertyId;
 use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
@@ -40,7 +41,8 @@ fn property_response(property: &Property, status: StatusCode) -> Response {
 }
 
 async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
-    services.store.properties().get(&principal.org_id, id).await?.ok_or_else(|| Refused::PropertyMissing.into())
+    let id = PropertyId::parse(id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(&principal.org_id, &id).await?.ok_or_else(|| Refused::PropertyMissing.into())
 }
 
 /// List properties.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
+use shared::domain::ids::{PropertyId, TenantId};
 use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
@@ -44,13 +45,14 @@ fn tenant_response(tenant: &Tenant, status: StatusCode) -> Response {
 
 /// The tenant at this path, if the caller may see it (a Tenant sees only themselves).
 async fn load(services: &Services, principal: &Principal, path: &TenantPath) -> Result<Tenant, ApiError> {
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing)?;
     if !Reach::of(principal).covers_tenant(&path.tenant_id) {
         return Err(Refused::TenantMissing.into());
     }
     services
         .store
         .tenants()
-        .get(&principal.org_id, &path.tenant_id)
+        .get(&principal.org_id, &tenant_id)
         .await?
         .filter(|t| t.property_id == path.property_id)
         .ok_or_else(|| Refused::TenantMissing.into())
@@ -86,7 +88,8 @@ pub async fn list(
         }
         return Ok(only_page_response(items, page_size));
     }
-    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
     let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
         key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
@@ -114,9 +117,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:create", None)?;
     let fields = body.value.validate()?;
-    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
-        return Err(ApiError::NotFound("Property"));
-    }
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
     let org_id = &principal.org_id;
@@ -124,7 +125,7 @@ pub async fn create(
     {
         return Ok(first);
     }
-    let tenant = Tenant::new(org_id, &path.property_id, fields, now);
+    let tenant = Tenant::new(org_id, &property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
     let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });

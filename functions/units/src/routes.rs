@@ -8,6 +8,7 @@ use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Problems;
 use shared::domain::calendar;
+use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -58,18 +59,22 @@ async fn visible(services: &Services, principal: &Principal, unit: &Unit) -> Res
     }
 }
 
-async fn load(services: &Services, principal: &Principal, property_id: &str, unit_id: &str) -> Result<Unit, ApiError> {
+async fn load(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
+    let (Some(property_id), Some(unit_id)) = (PropertyId::parse(&path.property_id), UnitId::parse(&path.unit_id))
+    else {
+        return Err(Refused::UnitMissing.into());
+    };
     services
         .store
         .units()
-        .get(&principal.org_id, property_id, unit_id)
+        .get(&principal.org_id, &property_id, &unit_id)
         .await?
         .ok_or_else(|| Refused::UnitMissing.into())
 }
 
 /// The unit at this path, if the caller may see it (404 otherwise), for reads.
 async fn load_visible(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
-    let unit = load(services, principal, &path.property_id, &path.unit_id).await?;
+    let unit = load(services, principal, path).await?;
     if !visible(services, principal, &unit).await? {
         return Err(Refused::UnitMissing.into());
     }
@@ -104,7 +109,7 @@ pub async fn list(
         let mut seen = std::collections::BTreeSet::new();
         for lease in leases.iter().filter(|l| l.property_id == path.property_id) {
             if seen.insert(lease.unit_id.clone())
-                && let Some(unit) = services.store.units().get(org_id, &lease.property_id, &lease.unit_id).await?
+                && let Some(unit) = services.store.units().of_lease(lease).await?
             {
                 units.push(UnitView::from(&unit));
             }
@@ -114,7 +119,8 @@ pub async fn list(
         }
         return Ok(only_page_response(units, page_size));
     }
-    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
     let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
         key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
@@ -145,9 +151,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:create", None)?;
     let fields = body.value.validate()?;
-    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
-        return Err(ApiError::NotFound("Property"));
-    }
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
     let org_id = &principal.org_id;
@@ -156,7 +160,7 @@ pub async fn create(
         return Ok(first);
     }
     let status = body.value.status.unwrap_or_default();
-    let unit = Unit::new(org_id, &path.property_id, fields, status, now);
+    let unit = Unit::new(org_id, &property_id, fields, status, now);
     let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.units().create(&unit, idempotency).await? {
@@ -200,7 +204,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
     retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, &path.property_id, &path.unit_id).await?;
+        let current = load(services, principal, path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
@@ -290,7 +294,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:delete", None)?;
     retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path.property_id, &path.unit_id).await?;
+        let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }

@@ -9,7 +9,6 @@ use crate::domain::calendar::rfc3339_option;
 use crate::domain::money::{Currency, Money};
 use crate::time_format;
 
-pub const ID_PREFIX: &str = "lease";
 /// A lease names at most this many tenants (primary included).
 pub const MAX_TENANTS: usize = 10;
 
@@ -106,7 +105,7 @@ impl LeaseTerms {
         let mut tenant_ids = vec![primary_tenant_id.to_owned()];
         tenant_ids.extend(self.co_tenant_ids);
         Lease {
-            id: crate::domain::ids::new(ID_PREFIX),
+            id: crate::domain::ids::LeaseId::generate().into(),
             org_id: org_id.to_owned(),
             property_id: property_id.to_owned(),
             unit_id: self.unit_id,

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use crate::domain::money::{Currency, Money};
 use crate::time_format;
 
-pub const ID_PREFIX: &str = "prop";
 /// Used when a property is created without a currency.
 pub const DEFAULT_CURRENCY: &str = "USD";
 
@@ -97,7 +96,7 @@ pub struct PropertyFields {
 impl Property {
     pub fn new(org_id: &str, fields: PropertyFields, now: OffsetDateTime) -> Self {
         Self {
-            id: crate::domain::ids::new(ID_PREFIX),
+            id: crate::domain::ids::PropertyId::generate().into(),
             org_id: org_id.to_owned(),
             fields,
             unit_count: 0,

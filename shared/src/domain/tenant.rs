@@ -3,9 +3,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::ids::{PropertyId, TenantId};
 use crate::time_format;
-
-pub const ID_PREFIX: &str = "ten";
 
 /// A stored tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,16 +37,22 @@ pub struct TenantFields {
 }
 
 impl Tenant {
-    pub fn new(org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
-        Self::with_id(crate::domain::ids::new(ID_PREFIX), org_id, property_id, fields, now)
+    pub fn new(org_id: &str, property_id: &PropertyId, fields: TenantFields, now: OffsetDateTime) -> Self {
+        Self::with_id(TenantId::generate(), org_id, property_id, fields, now)
     }
 
     /// A tenant with a given id (demo data links a demo user to a fixed id).
-    pub fn with_id(id: String, org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
+    pub fn with_id(
+        id: TenantId,
+        org_id: &str,
+        property_id: &PropertyId,
+        fields: TenantFields,
+        now: OffsetDateTime,
+    ) -> Self {
         Self {
-            id,
+            id: id.into(),
             org_id: org_id.to_owned(),
-            property_id: property_id.to_owned(),
+            property_id: property_id.to_string(),
             fields,
             lease_ids: Vec::new(),
             created_at: now,

@@ -6,11 +6,10 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::domain::calendar::{iso_date, iso_date_option};
+use crate::domain::ids::{PropertyId, UnitId};
 use crate::domain::lease::LeaseTerms;
 use crate::domain::money::{Currency, Money};
 use crate::time_format;
-
-pub const ID_PREFIX: &str = "unit";
 
 /// The rent-roll status of a unit, with its seed 003 `rentroll_status_id`.
 ///
@@ -163,11 +162,17 @@ pub struct UnitFields {
 }
 
 impl Unit {
-    pub fn new(org_id: &str, property_id: &str, fields: UnitFields, status: UnitStatus, now: OffsetDateTime) -> Self {
+    pub fn new(
+        org_id: &str,
+        property_id: &PropertyId,
+        fields: UnitFields,
+        status: UnitStatus,
+        now: OffsetDateTime,
+    ) -> Self {
         Self {
-            id: crate::domain::ids::new(ID_PREFIX),
+            id: UnitId::generate().into(),
             org_id: org_id.to_owned(),
-            property_id: property_id.to_owned(),
+            property_id: property_id.to_string(),
             fields,
             status,
             when_available: None,
@@ -280,7 +285,7 @@ mod tests {
             possession_end: None,
             active: true,
         };
-        let mut unit = Unit::new("org_x", "prop_x", fields, UnitStatus::Available, time_format::now());
+        let mut unit = Unit::new("org_x", &PropertyId::generate(), fields, UnitStatus::Available, time_format::now());
         unit.bookings = bookings
             .iter()
             .map(|(lease_id, start, end)| Booking {

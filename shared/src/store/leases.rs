@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
+use crate::domain::ids::{LeaseId, TenantId};
 use crate::domain::lease::{Lease, LeaseStatus};
 use crate::domain::unit::{Booking, Unit};
 use crate::store::keys::{self, PK, SK};
@@ -105,13 +106,10 @@ impl<'a> LeaseRepository<'a> {
         Self { store }
     }
 
-    pub async fn get(&self, org_id: &str, lease_id: &str) -> Result<Option<Lease>, StoreError> {
-        if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
-            return Ok(None);
-        }
+    pub async fn get(&self, org_id: &str, lease_id: &LeaseId) -> Result<Option<Lease>, StoreError> {
         get_consistent(
             self.store,
-            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]),
+            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id.as_str())))]),
         )
         .await
     }
@@ -124,7 +122,7 @@ impl<'a> LeaseRepository<'a> {
 
     /// Every lease naming `tenant_id` (none when the tenant does not exist): the
     /// tenant's lease list, then one batched read of the leases.
-    pub async fn of_tenant(&self, org_id: &str, tenant_id: &str) -> Result<Vec<Lease>, StoreError> {
+    pub async fn of_tenant(&self, org_id: &str, tenant_id: &TenantId) -> Result<Vec<Lease>, StoreError> {
         let Some(tenant) = self.store.tenants().get(org_id, tenant_id).await? else {
             return Ok(Vec::new());
         };

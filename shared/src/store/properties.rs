@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditi
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::ids::PropertyId;
 use crate::domain::property::{Property, PropertyStatus, PropertyType};
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
@@ -135,14 +136,9 @@ impl<'a> PropertyRepository<'a> {
         [(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::property(id)))]
     }
 
-    /// One property of the organization (strongly consistent). An id that is not a
-    /// property id cannot exist and is not looked up (an oversized one would be
-    /// refused by DynamoDB).
-    pub async fn get(&self, org_id: &str, id: &str) -> Result<Option<Property>, StoreError> {
-        if !crate::domain::ids::is_valid(id, crate::domain::property::ID_PREFIX) {
-            return Ok(None);
-        }
-        get_consistent(self.store, self.key(org_id, id).into_iter().collect()).await
+    /// One property of the organization (strongly consistent).
+    pub async fn get(&self, org_id: &str, id: &PropertyId) -> Result<Option<Property>, StoreError> {
+        get_consistent(self.store, self.key(org_id, id.as_str()).into_iter().collect()).await
     }
 
     /// Creates a property; with an idempotency record, atomically with it (one transaction).
@@ -231,10 +227,10 @@ impl<'a> PropertyRepository<'a> {
             PropertyOrder::CreatedAt { descending } => {
                 let lo = query
                     .created_after
-                    .map_or_else(|| "prop_".to_owned(), |at| crate::domain::ids::lower_bound("prop", at));
+                    .map_or_else(|| "prop_".to_owned(), |at| crate::domain::ids::lower_bound(PropertyId::PREFIX, at));
                 let hi = query
                     .created_before
-                    .map_or_else(|| "prop_~".to_owned(), |at| crate::domain::ids::lower_bound("prop", at));
+                    .map_or_else(|| "prop_~".to_owned(), |at| crate::domain::ids::lower_bound(PropertyId::PREFIX, at));
                 request = request
                     .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
                     .expression_attribute_names("#pk", PK)

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
+use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
 use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
@@ -78,19 +79,14 @@ impl<'a> TenantRepository<'a> {
     }
 
     /// One tenant of the organization (strongly consistent).
-    pub async fn get(&self, org_id: &str, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
-        if !crate::domain::ids::is_valid(tenant_id, crate::domain::tenant::ID_PREFIX) {
-            return Ok(None);
-        }
-        get_consistent(self.store, key(org_id, tenant_id)).await
+    pub async fn get(&self, org_id: &str, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        get_consistent(self.store, key(org_id, tenant_id.as_str())).await
     }
 
-    /// Several tenants at once (missing ones are left out), in no particular order.
+    /// Several tenants at once by the ids a stored lease names (missing ones are left
+    /// out), in no particular order.
     pub async fn get_many(&self, org_id: &str, tenant_ids: &[String]) -> Result<Vec<Tenant>, StoreError> {
-        let keys = tenant_ids
-            .iter()
-            .filter(|id| crate::domain::ids::is_valid(id, crate::domain::tenant::ID_PREFIX))
-            .map(|id| (keys::org(org_id), keys::tenant(id)));
+        let keys = tenant_ids.iter().map(|id| (keys::org(org_id), keys::tenant(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 

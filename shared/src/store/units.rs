@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditi
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
+use crate::domain::ids::{PropertyId, UnitId};
 use crate::domain::unit::Unit;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::Page;
@@ -109,14 +110,20 @@ impl<'a> UnitRepository<'a> {
             .map_err(build_err)
     }
 
-    /// One unit of the property (strongly consistent); ids that cannot exist are not looked up.
-    pub async fn get(&self, org_id: &str, property_id: &str, unit_id: &str) -> Result<Option<Unit>, StoreError> {
-        if !crate::domain::ids::is_valid(unit_id, crate::domain::unit::ID_PREFIX)
-            || !crate::domain::ids::is_valid(property_id, crate::domain::property::ID_PREFIX)
-        {
-            return Ok(None);
-        }
-        get_consistent(self.store, key(org_id, property_id, unit_id)).await
+    /// One unit of the property (strongly consistent).
+    pub async fn get(
+        &self,
+        org_id: &str,
+        property_id: &PropertyId,
+        unit_id: &UnitId,
+    ) -> Result<Option<Unit>, StoreError> {
+        get_consistent(self.store, key(org_id, property_id.as_str(), unit_id.as_str())).await
+    }
+
+    /// The unit a stored lease is on (strongly consistent); its ids were checked when
+    /// the lease was booked.
+    pub async fn of_lease(&self, lease: &crate::domain::lease::Lease) -> Result<Option<Unit>, StoreError> {
+        get_consistent(self.store, key(&lease.org_id, &lease.property_id, &lease.unit_id)).await
     }
 
     /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
