@@ -154,3 +154,9 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<crate::domain::Problems> for ApiError {
+    fn from(problems: crate::domain::Problems) -> Self {
+        Self::validation(problems.iter().map(|p| FieldError::new(&p.field, &p.message)).collect())
+    }
+}

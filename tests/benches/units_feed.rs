@@ -22,11 +22,14 @@ use axum::body::Body;
 use doorstep_tests::{app, new_org};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use shared::domain::property::{Property, PropertyInput};
-use shared::domain::unit::{Unit, UnitInput};
+use properties::requests::PropertyInput;
+use shared::domain::ids::PropertyId;
+use shared::domain::property::Property;
+use shared::domain::unit::Unit;
 use shared::store::Store;
 use shared::time_format;
 use tower::ServiceExt;
+use units::requests::UnitInput;
 
 const UNITS: usize = 10_000;
 const PROPERTIES: usize = 20;
@@ -108,6 +111,7 @@ async fn main() {
         .unwrap();
         let property = Property::new(&org, input.validate().unwrap(), now);
         services.store.properties().create(&property, None).await.unwrap();
+        let property_id = PropertyId::parse(&property.id).unwrap();
         for u in 0..UNITS / PROPERTIES {
             let input: UnitInput = serde_json::from_value(serde_json::json!({
                 "unit_number": format!("{}{:03}", (b'A' + (u / 100) as u8) as char, u % 100),
@@ -115,7 +119,7 @@ async fn main() {
                 "possession_start": "2024-01-01", "possession_end": "2025-12-31"
             }))
             .unwrap();
-            units.push(Unit::new(&org, &property.id, input.validate().unwrap(), Default::default(), now));
+            units.push(Unit::new(&org, &property_id, input.validate().unwrap(), Default::default(), now));
         }
     }
     services.store.units().put_unchecked(&units).await.unwrap();

@@ -4,9 +4,11 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::tenant::{Tenant, TenantInput};
-use shared::store::tenants::TenantWritten;
+use shared::domain::ids::{PropertyId, TenantId};
+use shared::domain::tenant::Tenant;
+use shared::store::tenants::TenantCreated;
 use shared::time_format;
+use tenants::requests::TenantInput;
 use time::Duration;
 
 use crate::{DEMO_ORG_ID, TestApp};
@@ -30,7 +32,8 @@ async fn created(app: &TestApp, token: &str, uri: &str, body: Value) -> DemoResu
 
 /// Seeds the leasing demo into the demo organization, once (the fixed demo tenant marks it).
 pub async fn seed(app: &TestApp) -> DemoResult<()> {
-    if app.services.store.tenants().get(DEMO_ORG_ID, DEMO_TENANT_ID).await?.is_some() {
+    let demo_id = TenantId::parse(DEMO_TENANT_ID).ok_or("the demo tenant id is not a tenant id")?;
+    if app.services.store.tenants().get(DEMO_ORG_ID, &demo_id).await?.is_some() {
         println!("leasing demo data already present in {DEMO_ORG_ID}");
         return Ok(());
     }
@@ -65,8 +68,9 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
     }
     .validate()
     .map_err(|e| e.to_string())?;
-    let demo = Tenant::with_id(DEMO_TENANT_ID.into(), DEMO_ORG_ID, &property, fields, time_format::now());
-    if app.services.store.tenants().create(&demo, None).await? != TenantWritten::Done {
+    let property_id = PropertyId::parse(&property).ok_or("the demo property id is not a property id")?;
+    let demo = Tenant::with_id(demo_id, DEMO_ORG_ID, &property_id, fields, time_format::now());
+    if app.services.store.tenants().create(&demo, None).await? != TenantCreated::Created {
         return Err("could not create the demo tenant".into());
     }
     let tenants_uri = format!("/api/v1/properties/{property}/tenants");

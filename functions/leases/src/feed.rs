@@ -67,7 +67,7 @@ pub async fn leases(
     let mut filter = LeaseFilter { status, active: Some(active), ..Default::default() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         match own {
-            Some(own) => filter.tenant_id = Some(own),
+            Some(own) => filter.tenant_id = Some(own.into()),
             None => return Ok(array_response(&[])),
         }
     }

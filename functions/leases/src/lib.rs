@@ -2,6 +2,8 @@
 //! `/api/v1/leases[/{lease_id}[/move-out|/renew]]`, and the seed 002 feed `GET /leases`.
 
 mod feed;
+mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

@@ -12,25 +12,37 @@ use serde::Deserialize;
 use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
 use shared::domain::calendar;
-use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
+use shared::domain::ids::{LeaseId, PropertyId, TenantId, UnitId};
+use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::Precondition;
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
 use shared::http::listing::{only_page_response, page_response, resume_key};
+use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
-use shared::store::leases::{LeaseFilter, LeaseWritten};
+use shared::store::leases::{LeaseBooked, LeaseEnded, LeaseFilter};
 use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
+use crate::refusals::Refused;
+use crate::requests::{LeaseInput, MoveOutInput, RenewInput};
 use crate::views::LeaseView;
 
-/// Attempts at a booking that lost a race on the unit before answering 409. Each lost
-/// race means another lease committed, so this bounds work under contention.
+/// Attempts at a lease write that lost a race on the unit before answering 409. Each
+/// lost race means another lease committed, so this bounds work under contention.
 const WRITE_ATTEMPTS: usize = 8;
+
+/// Lease writes take no `If-Match`, so a lost race is always retried, never stale.
+const NO_PRECONDITION: Precondition = Precondition::None;
+
+fn never_stale() -> ApiError {
+    ApiError::internal("a lease write without If-Match was answered as stale")
+}
 
 #[derive(Debug, Deserialize)]
 pub struct TenantPath {
@@ -51,18 +63,19 @@ fn lease_response(lease: &Lease, status: StatusCode) -> Response {
 fn visible(principal: &Principal, lease: &Lease) -> bool {
     match Reach::of(principal) {
         Reach::Organization => true,
-        Reach::Tenant(own) => own.is_some_and(|id| lease.names(&id)),
+        Reach::Tenant(own) => own.is_some_and(|id| lease.names(id.as_str())),
     }
 }
 
 async fn load(services: &Services, principal: &Principal, lease_id: &str) -> Result<Lease, ApiError> {
+    let lease_id = LeaseId::parse(lease_id).ok_or(Refused::LeaseMissing)?;
     services
         .store
         .leases()
-        .get(&principal.org_id, lease_id)
+        .get(&principal.org_id, &lease_id)
         .await?
         .filter(|l| visible(principal, l))
-        .ok_or(ApiError::NotFound("Lease"))
+        .ok_or_else(|| Refused::LeaseMissing.into())
 }
 
 /// An `Idempotency-Key` sent with a booking: the route scope, the key, and the body's fingerprint.
@@ -90,26 +103,14 @@ async fn book(
     {
         return Ok(first);
     }
-    for _ in 0..WRITE_ATTEMPTS {
-        let unit =
-            services.store.units().get(org_id, property_id, &terms.unit_id).await?.ok_or(ApiError::NotFound("Unit"))?;
-        if let Some(possession) = unit.fields.possession_start
-            && terms.start_date < possession
-        {
-            return Err(ApiError::invalid_field(
-                "start_date",
-                format!("must not be before the unit's possession start {}", calendar::format_date(possession)),
-            ));
-        }
-        if let Some(clash) = unit.bookings.iter().find(|b| b.overlaps(terms.start_date, terms.end_date)) {
-            return Err(ApiError::Conflict(format!(
-                "The unit is already leased from {} to {} (lease {})",
-                calendar::format_date(clash.start),
-                calendar::format_date(clash.end),
-                clash.lease_id
-            )));
-        }
+    let (Some(property_key), Some(unit_id)) = (PropertyId::parse(property_id), UnitId::parse(&terms.unit_id)) else {
+        return Err(Refused::UnitMissing.into());
+    };
+    let exhausted = "The unit is being leased concurrently; retry";
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
+        let unit = services.store.units().get(org_id, &property_key, &unit_id).await?.ok_or(Refused::UnitMissing)?;
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
+        unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
         lease.renewal_of.clone_from(&renewal_of);
         let location = format!("/api/v1/leases/{}", lease.id);
         let record = idempotency
@@ -122,19 +123,18 @@ async fn book(
             key: i.key,
         });
         match services.store.leases().create(&lease, &unit, create).await? {
-            LeaseWritten::Done => return Ok(created_response(LeaseView::from(&lease), lease.version, &location)),
-            LeaseWritten::Replay(first) => {
-                return replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint));
+            LeaseBooked::Booked => {
+                Ok(Attempt::Done(created_response(LeaseView::from(&lease), lease.version, &location)))
             }
-            LeaseWritten::Changed => continue,
-            LeaseWritten::TenantMissing(0) => return Err(ApiError::NotFound("Tenant")),
-            LeaseWritten::TenantMissing(_) => {
-                return Err(ApiError::invalid_field("co_tenant_ids", "must name tenants of the same property"));
+            LeaseBooked::Replay(first) => {
+                replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint)).map(Attempt::Done)
             }
-            LeaseWritten::Missing => return Err(ApiError::NotFound("Unit")),
+            LeaseBooked::UnitChanged => Ok(Attempt::LostRace),
+            LeaseBooked::TenantMissing(position) => Err(Refused::TenantMissing(position).into()),
+            LeaseBooked::UnitMissing => Err(Refused::UnitMissing.into()),
         }
-    }
-    Err(ApiError::Conflict("The unit is being leased concurrently; retry".into()))
+    })
+    .await
 }
 
 /// The tenant's lease: the current one, else the next future one, else the last.
@@ -151,14 +151,15 @@ pub async fn tenant_lease(
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:read", None)?;
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::LeaseMissing)?;
     if !Reach::of(&principal).covers_tenant(&path.tenant_id) {
-        return Err(ApiError::NotFound("Lease"));
+        return Err(Refused::LeaseMissing.into());
     }
     let today = calendar::today();
     let leases: Vec<Lease> = services
         .store
         .leases()
-        .of_tenant(&principal.org_id, &path.tenant_id)
+        .of_tenant(&principal.org_id, &tenant_id)
         .await?
         .into_iter()
         .filter(|l| l.property_id == path.property_id)
@@ -168,7 +169,7 @@ pub async fn tenant_lease(
         .find(|l| l.status_on(today) == LeaseStatus::Current)
         .or_else(|| leases.iter().filter(|l| l.status_on(today) == LeaseStatus::Future).min_by_key(|l| l.start_date))
         .or_else(|| leases.iter().max_by_key(|l| l.effective_end))
-        .ok_or(ApiError::NotFound("Lease"))?;
+        .ok_or(Refused::LeaseMissing)?;
     Ok(lease_response(lease, StatusCode::OK))
 }
 
@@ -193,9 +194,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:create", None)?;
     let terms = body.value.validate(&path.tenant_id)?;
-    if !shared::domain::ids::is_valid(&path.tenant_id, shared::domain::tenant::ID_PREFIX) {
-        return Err(ApiError::NotFound("Tenant"));
-    }
+    TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let idempotency = key.as_deref().map(|key| Idempotency {
         scope: format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id),
         key,
@@ -255,7 +254,9 @@ pub async fn list(
     };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         match own {
-            Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| *asked == own) => filter.tenant_id = Some(own),
+            Some(own) if filter.tenant_id.as_ref().is_none_or(|asked| asked == own.as_str()) => {
+                filter.tenant_id = Some(own.into());
+            }
             // Another tenant's leases, or no linked profile: nothing to see.
             _ => return Ok(only_page_response(Vec::<LeaseView>::new(), page_size)),
         }
@@ -305,7 +306,8 @@ pub async fn move_out(
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize("lease:update", None)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    let exhausted = "The lease is being changed concurrently; retry";
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
         if current.move_out.is_some() {
             return Err(ApiError::Conflict("The lease already has a move-out".into()));
@@ -319,21 +321,15 @@ pub async fn move_out(
             version: current.version + 1,
             ..current.clone()
         };
-        let unit = services
-            .store
-            .units()
-            .get(&principal.org_id, &current.property_id, &current.unit_id)
-            .await?
-            .ok_or(ApiError::NotFound("Unit"))?;
+        let unit = services.store.units().of_lease(&current).await?.ok_or(Refused::UnitMissing)?;
         match services.store.leases().end_early(&current, &next, &unit).await? {
-            LeaseWritten::Done => return Ok(lease_response(&next, StatusCode::OK)),
-            LeaseWritten::Changed => continue,
-            LeaseWritten::Missing | LeaseWritten::TenantMissing(_) | LeaseWritten::Replay(_) => {
-                return Err(ApiError::NotFound("Lease"));
-            }
+            LeaseEnded::Ended => Ok(Attempt::Done(lease_response(&next, StatusCode::OK))),
+            LeaseEnded::Changed => Ok(Attempt::LostRace),
+            // The unit or property went between the read and the write: so did the lease.
+            LeaseEnded::UnitMissing => Err(Refused::LeaseMissing.into()),
         }
-    }
-    Err(ApiError::Conflict("The lease is being changed concurrently; retry".into()))
+    })
+    .await
 }
 
 /// Renew a lease: a new lease for the same unit and tenants from the day after this

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::{Principal, Scope};
+use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -17,6 +18,7 @@ use shared::{ApiError, Services};
 use utoipa::IntoParams;
 
 use crate::list::page;
+use crate::refusals::Refused;
 use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -52,7 +54,8 @@ pub async fn list(
         created_after: None,
         created_before: None,
     };
-    let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
+    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    let next_cursor = page.next.as_ref().map(|key| services.cursors.encode(&scope, key.clone()));
     let properties = page
         .items
         .iter()
@@ -85,7 +88,7 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.authorize("property:read", Some(Scope::ReadProperties))?;
-    let property =
-        services.store.properties().get(&principal.org_id, &id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let id = PropertyId::parse(&id).ok_or(Refused::PropertyMissing)?;
+    let property = services.store.properties().get(&principal.org_id, &id).await?.ok_or(Refused::PropertyMissing)?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())
 }

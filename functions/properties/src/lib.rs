@@ -3,6 +3,8 @@
 
 mod integration;
 mod list;
+mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 use shared::ApiError;
-use shared::auth::Principal;
 use shared::domain::property::{PropertyStatus, PropertyType};
-use shared::http::pagination::{CursorScope, PageKey};
+use shared::http::listing::resume_key;
+use shared::http::pagination::CursorScope;
 use shared::store::keys;
 use shared::store::page::Page;
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
@@ -98,25 +98,18 @@ impl ListParams {
     }
 }
 
-/// Reads one page of `query`, continuing from `cursor`, and returns the rows and the
-/// next cursor.
+/// Reads one page of `query`, continuing from `cursor`, and returns it with the scope
+/// its next cursor is bound to.
 pub async fn page(
     services: &Services,
-    principal: &Principal,
     query: &PropertyQuery,
     cursor: Option<&str>,
     page_size: usize,
-) -> Result<(Page<PropertyRow>, Option<String>), ApiError> {
-    let scope = CursorScope { org_id: principal.org_id.clone(), query: query.fingerprint() };
-    let start: Option<PageKey> = cursor.map(|c| services.cursors.decode(c, &scope)).transpose()?;
-    // Defence in depth: a verified cursor always points into the caller's partition.
-    if start
-        .as_ref()
-        .is_some_and(|key| key.get(keys::PK).is_none_or(|pk| !pk.starts_with(&keys::org(&principal.org_id))))
-    {
-        return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-    }
-    let mut page = services.store.properties().list(query, start, page_size).await?;
-    let next = page.next.take().map(|key| services.cursors.encode(&scope, key));
-    Ok((page, next))
+) -> Result<(Page<PropertyRow>, CursorScope), ApiError> {
+    let scope = CursorScope { org_id: query.org_id.clone(), query: query.fingerprint() };
+    // Every index a property listing reads is keyed by the organization's partition.
+    let start =
+        resume_key(&services.cursors, &scope, cursor, |key| key.get(keys::PK) == Some(&keys::org(&query.org_id)))?;
+    let page = services.store.properties().list(query, start, page_size).await?;
+    Ok((page, scope))
 }

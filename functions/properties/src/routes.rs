@@ -1,41 +1,48 @@
 //! `/api/v1/properties` handlers: extract → validate → repository → envelope.
 
 use axum::extract::State;
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::value::RawValue;
 use shared::auth::{Principal, Scope};
-use shared::domain::property::{Property, PropertyFields, PropertyInput, PropertyPatch};
+use shared::domain::Problems;
+use shared::domain::ids::PropertyId;
+use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IDEMPOTENT_REPLAYED_HEADER, IdempotencyKey};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
+use shared::http::idempotency::{IdempotencyKey, created_record, replay};
+use shared::http::listing::page_response;
 use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::store::idempotency::IdempotencyRecord;
-use shared::store::properties::{Created, Written};
-use shared::{ApiError, FieldError, Services, time_format};
+use shared::http::resource::{created_response, versioned_response};
+use shared::store::properties::{PropertyCreated, PropertyDeleted};
+use shared::store::requests::VersionedPut;
+use shared::store::transactions::IdempotentCreate;
+use shared::{ApiError, Services, time_format};
 
 use crate::list::{ListParams, page};
+use crate::refusals::Refused;
+use crate::requests::{PropertyInput, PropertyPatch};
 use crate::views::{PropertyListItem, PropertyView};
 
 /// Idempotency keys are scoped to the route they were used on.
 const CREATE_SCOPE: &str = "POST /api/v1/properties";
+
+/// The 409 after a write lost every race.
+const EXHAUSTED: &str = "The property is being changed concurrently; retry, ideally with If-Match";
 
 fn location(id: &str) -> String {
     format!("/api/v1/properties/{id}")
 }
 
 fn property_response(property: &Property, status: StatusCode) -> Response {
-    ApiResponse::ok(PropertyView::from(property))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(property.version))
-        .into_response()
+    versioned_response(PropertyView::from(property), property.version, status)
 }
 
 async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
-    services.store.properties().get(&principal.org_id, id).await?.ok_or(ApiError::NotFound("Property"))
+    let id = PropertyId::parse(id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(&principal.org_id, &id).await?.ok_or_else(|| Refused::PropertyMissing.into())
 }
 
 /// List properties.
@@ -55,10 +62,8 @@ pub async fn list(
     principal.authorize("property:read", Some(Scope::ReadProperties))?;
     let query = params.query(&principal.org_id)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
-    let items: Vec<PropertyListItem> = page.items.iter().map(PropertyListItem::from).collect();
-    let pagination = Pagination { page_size, has_next: next_cursor.is_some(), next_cursor };
-    Ok(ApiResponse::page(items, pagination).into_response())
+    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    Ok(page_response::<_, PropertyListItem>(&services.cursors, &scope, page, page_size))
 }
 
 /// Create a property. Send `Idempotency-Key` to make retries safe.
@@ -83,46 +88,13 @@ pub async fn create(
     let fields = body.value.validate()?;
     let now = time_format::now();
     let property = Property::new(&principal.org_id, fields, now);
-    let repo = services.store.properties();
-    let Some(key) = key else {
-        repo.create(&property, None).await?;
-        return Ok(created(&property));
-    };
-    let view = serde_json::to_string(&PropertyView::from(&property)).map_err(ApiError::internal)?;
-    let record = IdempotencyRecord::new(&body.fingerprint, 201, view, Some(location(&property.id)), now);
-    match repo.create(&property, Some((&record, CREATE_SCOPE, &key))).await? {
-        Created::New => Ok(created(&property)),
-        Created::Replay(first) if first.fingerprint == body.fingerprint => replay(first),
-        Created::Replay(_) => Err(ApiError::Validation {
-            message: "Idempotency-Key was already used with a different request".into(),
-            details: vec![FieldError::new("Idempotency-Key", "was already used with a different body")],
-        }),
+    let location = location(&property.id);
+    let record = created_record(&body.fingerprint, &PropertyView::from(&property), location.clone(), now)?;
+    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: CREATE_SCOPE, key });
+    match services.store.properties().create(&property, idempotency).await? {
+        PropertyCreated::Created => Ok(created_response(PropertyView::from(&property), property.version, &location)),
+        PropertyCreated::Replay(first) => replay(*first, &body.fingerprint),
     }
-}
-
-fn created(property: &Property) -> Response {
-    let mut response = property_response(property, StatusCode::CREATED);
-    if let Ok(value) = location(&property.id).parse() {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
-/// The first response again, marked as a replay.
-fn replay(first: IdempotencyRecord) -> Result<Response, ApiError> {
-    let data = RawValue::from_string(first.body).map_err(ApiError::internal)?;
-    let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
-    let version = serde_json::from_str::<serde_json::Value>(data.get()).ok().and_then(|v| v.get("version")?.as_u64());
-    let mut response = ApiResponse::ok(data)
-        .with_status(status)
-        .with_header(HeaderName::from_static(IDEMPOTENT_REPLAYED_HEADER), "true");
-    if let Some(location) = &first.location {
-        response = response.with_header(header::LOCATION, location);
-    }
-    if let Some(version) = version {
-        response = response.with_header(header::ETAG, &etag(version));
-    }
-    Ok(response.into_response())
 }
 
 /// Get a property.
@@ -143,51 +115,25 @@ pub async fn read(
     Ok(property_response(&property, StatusCode::OK))
 }
 
-/// Loads the property, checks `If-Match`, and runs a write conditioned on the version
-/// just read. With `If-Match` a concurrent change is a 412; without it the write is
-/// retried on the fresh version, then answered with 409.
-async fn write_current<Fut>(
-    services: &Services,
-    principal: &Principal,
-    id: &str,
-    precondition: &Precondition,
-    write: impl Fn(Property) -> Fut,
-) -> Result<Response, ApiError>
-where
-    Fut: Future<Output = Result<(Written, Response), ApiError>>,
-{
-    let exhausted = "The property is being changed concurrently; retry, ideally with If-Match";
-    retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match write(current).await? {
-            (Written::Done, response) => Ok(Attempt::Done(response)),
-            (Written::Missing, _) => Err(ApiError::NotFound("Property")),
-            (Written::HasUnits, _) => Err(ApiError::Conflict(
-                "The property still has units; delete them first (a unit with a current or future lease cannot be deleted)".into(),
-            )),
-            (Written::VersionMismatch(_), _) => Ok(Attempt::LostRace),
-        }
-    })
-    .await
-}
-
-/// Replaces the writable fields with `change(current)`, via [`write_current`].
+/// Loads the property, checks `If-Match`, and writes `change(current)` conditioned on
+/// the version just read; without `If-Match` a lost race is retried on the fresh version.
 async fn update(
     services: &Services,
     principal: &Principal,
     id: &str,
     precondition: &Precondition,
-    change: impl Fn(&PropertyFields) -> Result<PropertyFields, ApiError>,
+    change: impl Fn(&PropertyFields) -> Result<PropertyFields, Problems>,
 ) -> Result<Response, ApiError> {
-    write_current(services, principal, id, precondition, |current| {
-        let next = change(&current.fields).map(|fields| current.revised(fields, time_format::now()));
-        async move {
-            let next = next?;
-            let written = services.store.properties().replace(&next, current.version).await?;
-            Ok((written, property_response(&next, StatusCode::OK)))
+    retry_lost_races(precondition, stale, EXHAUSTED, || async {
+        let current = load(services, principal, id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        let next = current.revised(change(&current.fields)?, time_format::now());
+        match services.store.properties().replace(&next, current.version).await? {
+            VersionedPut::Done => Ok(Attempt::Done(property_response(&next, StatusCode::OK))),
+            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+            VersionedPut::Missing => Err(Refused::PropertyMissing.into()),
         }
     })
     .await
@@ -257,11 +203,16 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize("property:delete", None)?;
-    write_current(&services, &principal, &id, &precondition, |current| {
-        let services = &services;
-        async move {
-            let written = services.store.properties().delete(&current, current.version, time_format::now()).await?;
-            Ok((written, StatusCode::NO_CONTENT.into_response()))
+    retry_lost_races(&precondition, stale, EXHAUSTED, || async {
+        let current = load(&services, &principal, &id).await?;
+        if !precondition.allows(current.version) {
+            return Err(stale());
+        }
+        match services.store.properties().delete(&current, current.version, time_format::now()).await? {
+            PropertyDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            PropertyDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+            PropertyDeleted::Missing => Err(Refused::PropertyMissing.into()),
+            PropertyDeleted::HasUnits => Err(Refused::HasUnits.into()),
         }
     })
     .await

@@ -2,6 +2,8 @@
 //! integration route `/api/ai/renters`.
 
 mod integration;
+mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
-use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
+use shared::domain::Problems;
+use shared::domain::ids::{PropertyId, TenantId};
+use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
@@ -17,10 +19,13 @@ use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
-use shared::store::tenants::TenantWritten;
+use shared::store::requests::VersionedPut;
+use shared::store::tenants::{TenantCreated, TenantDeleted};
 use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
+use crate::refusals::Refused;
+use crate::requests::{TenantInput, TenantPatch};
 use crate::views::TenantView;
 
 #[derive(Debug, Deserialize)]
@@ -40,16 +45,17 @@ fn tenant_response(tenant: &Tenant, status: StatusCode) -> Response {
 
 /// The tenant at this path, if the caller may see it (a Tenant sees only themselves).
 async fn load(services: &Services, principal: &Principal, path: &TenantPath) -> Result<Tenant, ApiError> {
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing)?;
     if !Reach::of(principal).covers_tenant(&path.tenant_id) {
-        return Err(ApiError::NotFound("Tenant"));
+        return Err(Refused::TenantMissing.into());
     }
     services
         .store
         .tenants()
-        .get(&principal.org_id, &path.tenant_id)
+        .get(&principal.org_id, &tenant_id)
         .await?
         .filter(|t| t.property_id == path.property_id)
-        .ok_or(ApiError::NotFound("Tenant"))
+        .ok_or_else(|| Refused::TenantMissing.into())
 }
 
 /// List a property's tenants, oldest first.
@@ -82,7 +88,8 @@ pub async fn list(
         }
         return Ok(only_page_response(items, page_size));
     }
-    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
     let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
         key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
@@ -110,9 +117,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("tenant:create", None)?;
     let fields = body.value.validate()?;
-    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
-        return Err(ApiError::NotFound("Property"));
-    }
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
     let org_id = &principal.org_id;
@@ -120,14 +125,14 @@ pub async fn create(
     {
         return Ok(first);
     }
-    let tenant = Tenant::new(org_id, &path.property_id, fields, now);
+    let tenant = Tenant::new(org_id, &property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
     let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.tenants().create(&tenant, idempotency).await? {
-        TenantWritten::Replay(first) => replay(*first, &body.fingerprint),
-        TenantWritten::Done => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
-        _ => Err(ApiError::NotFound("Property")),
+        TenantCreated::Created => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
+        TenantCreated::Replay(first) => replay(*first, &body.fingerprint),
+        TenantCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
 }
 
@@ -158,7 +163,7 @@ async fn update(
     principal: &Principal,
     path: &TenantPath,
     precondition: &Precondition,
-    change: impl Fn(&TenantFields) -> Result<TenantFields, ApiError>,
+    change: impl Fn(&TenantFields) -> Result<TenantFields, Problems>,
 ) -> Result<Response, ApiError> {
     let exhausted = "The tenant is being changed concurrently; retry, ideally with If-Match";
     retry_lost_races(precondition, stale, exhausted, || async {
@@ -168,11 +173,9 @@ async fn update(
         }
         let next = current.revised(change(&current.fields)?, time_format::now());
         match services.store.tenants().replace(&next, current.version).await? {
-            TenantWritten::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
-            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            TenantWritten::Missing | TenantWritten::OnLease | TenantWritten::Replay(_) => {
-                Err(ApiError::NotFound("Tenant"))
-            }
+            VersionedPut::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
+            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+            VersionedPut::Missing => Err(Refused::TenantMissing.into()),
         }
     })
     .await
@@ -246,10 +249,10 @@ pub async fn delete(
             return Err(stale());
         }
         match services.store.tenants().delete(&current, current.version).await? {
-            TenantWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            TenantWritten::OnLease => Err(ApiError::Conflict("A lease names this tenant; it cannot be deleted".into())),
-            TenantWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            TenantWritten::Missing | TenantWritten::Replay(_) => Err(ApiError::NotFound("Tenant")),
+            TenantDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            TenantDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+            TenantDeleted::OnLease => Err(Refused::OnLease.into()),
+            TenantDeleted::Missing => Err(Refused::TenantMissing.into()),
         }
     })
     .await

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
 use shared::domain::Address;
+use shared::domain::ids::TenantId;
 use shared::domain::unit::Unit;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::feed::{FeedPages, array_response, required_bool, stream_array};
@@ -52,7 +53,7 @@ pub async fn units(
     let active = required_bool("isActive", params.is_active.as_deref())?;
     let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: HashMap::new() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
-        let units = feed.tenant_units(own.as_deref()).await?;
+        let units = feed.tenant_units(own.as_ref()).await?;
         return Ok(array_response(&feed.render(&units).await?));
     }
     stream_array(feed, "unit").await
@@ -100,7 +101,7 @@ impl Feed {
     }
 
     /// The units a tenant leases, with this feed's active flag.
-    async fn tenant_units(&self, tenant_id: Option<&str>) -> Result<Vec<Unit>, ApiError> {
+    async fn tenant_units(&self, tenant_id: Option<&TenantId>) -> Result<Vec<Unit>, ApiError> {
         let Some(tenant_id) = tenant_id else { return Ok(Vec::new()) };
         let leases = self.services.store.leases().of_tenant(&self.org_id, tenant_id).await?;
         let mut units: Vec<Unit> = Vec::new();
@@ -108,8 +109,7 @@ impl Feed {
             if units.iter().any(|u| u.id == lease.unit_id) {
                 continue;
             }
-            if let Some(unit) =
-                self.services.store.units().get(&self.org_id, &lease.property_id, &lease.unit_id).await?
+            if let Some(unit) = self.services.store.units().of_lease(lease).await?
                 && unit.fields.active == self.active
             {
                 units.push(unit);

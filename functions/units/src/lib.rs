@@ -2,6 +2,8 @@
 //! feed `GET /units?isActive=`.
 
 mod feed;
+mod refusals;
+pub mod requests;
 mod routes;
 pub mod views;
 

@@ -6,8 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Principal, Scope};
+use shared::domain::Problems;
 use shared::domain::calendar;
-use shared::domain::unit::{Unit, UnitFields, UnitInput, UnitPatch, UnitStatusInput};
+use shared::domain::ids::{PropertyId, UnitId};
+use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
@@ -19,9 +21,11 @@ use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
 use shared::store::keys;
 use shared::store::transactions::IdempotentCreate;
-use shared::store::units::UnitWritten;
+use shared::store::units::{UnitCreated, UnitDeleted, UnitReplaced};
 use shared::{ApiError, Services, time_format};
 
+use crate::refusals::Refused;
+use crate::requests::{UnitInput, UnitPatch, UnitStatusInput};
 use crate::views::{UnitStatusView, UnitView};
 
 #[derive(Debug, Deserialize)]
@@ -55,15 +59,24 @@ async fn visible(services: &Services, principal: &Principal, unit: &Unit) -> Res
     }
 }
 
-async fn load(services: &Services, principal: &Principal, property_id: &str, unit_id: &str) -> Result<Unit, ApiError> {
-    services.store.units().get(&principal.org_id, property_id, unit_id).await?.ok_or(ApiError::NotFound("Unit"))
+async fn load(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
+    let (Some(property_id), Some(unit_id)) = (PropertyId::parse(&path.property_id), UnitId::parse(&path.unit_id))
+    else {
+        return Err(Refused::UnitMissing.into());
+    };
+    services
+        .store
+        .units()
+        .get(&principal.org_id, &property_id, &unit_id)
+        .await?
+        .ok_or_else(|| Refused::UnitMissing.into())
 }
 
 /// The unit at this path, if the caller may see it (404 otherwise), for reads.
 async fn load_visible(services: &Services, principal: &Principal, path: &UnitPath) -> Result<Unit, ApiError> {
-    let unit = load(services, principal, &path.property_id, &path.unit_id).await?;
+    let unit = load(services, principal, path).await?;
     if !visible(services, principal, &unit).await? {
-        return Err(ApiError::NotFound("Unit"));
+        return Err(Refused::UnitMissing.into());
     }
     Ok(unit)
 }
@@ -96,7 +109,7 @@ pub async fn list(
         let mut seen = std::collections::BTreeSet::new();
         for lease in leases.iter().filter(|l| l.property_id == path.property_id) {
             if seen.insert(lease.unit_id.clone())
-                && let Some(unit) = services.store.units().get(org_id, &lease.property_id, &lease.unit_id).await?
+                && let Some(unit) = services.store.units().of_lease(lease).await?
             {
                 units.push(UnitView::from(&unit));
             }
@@ -106,7 +119,8 @@ pub async fn list(
         }
         return Ok(only_page_response(units, page_size));
     }
-    services.store.properties().get(org_id, &path.property_id).await?.ok_or(ApiError::NotFound("Property"))?;
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
     let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
     let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
         key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
@@ -137,9 +151,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:create", None)?;
     let fields = body.value.validate()?;
-    if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
-        return Err(ApiError::NotFound("Property"));
-    }
+    let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
     let org_id = &principal.org_id;
@@ -148,19 +160,15 @@ pub async fn create(
         return Ok(first);
     }
     let status = body.value.status.unwrap_or_default();
-    let unit = Unit::new(org_id, &path.property_id, fields, status, now);
+    let unit = Unit::new(org_id, &property_id, fields, status, now);
     let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
     let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
     match services.store.units().create(&unit, idempotency).await? {
-        UnitWritten::Replay(first) => replay(*first, &body.fingerprint),
-        UnitWritten::Done => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
-        UnitWritten::DuplicateNumber => Err(duplicate(&unit.fields.unit_number)),
-        _ => Err(ApiError::NotFound("Property")),
+        UnitCreated::Created => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
+        UnitCreated::Replay(first) => replay(*first, &body.fingerprint),
+        UnitCreated::DuplicateNumber => Err(Refused::DuplicateNumber(unit.fields.unit_number).into()),
+        UnitCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
-}
-
-fn duplicate(number: &str) -> ApiError {
-    ApiError::Conflict(format!("Another unit of this property already has number {number:.20}"))
 }
 
 /// Get a unit.
@@ -192,20 +200,20 @@ async fn update(
     principal: &Principal,
     path: &UnitPath,
     precondition: &Precondition,
-    change: impl Fn(&Unit) -> Result<Unit, ApiError>,
+    change: impl Fn(&Unit) -> Result<Unit, Problems>,
 ) -> Result<Response, ApiError> {
     let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
     retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, &path.property_id, &path.unit_id).await?;
+        let current = load(services, principal, path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         let next = change(&current)?;
         match services.store.units().replace(&current, &next).await? {
-            UnitWritten::Done => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
-            UnitWritten::DuplicateNumber => Err(duplicate(&next.fields.unit_number)),
-            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitWritten::Missing | UnitWritten::Leased | UnitWritten::Replay(_) => Err(ApiError::NotFound("Unit")),
+            UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+            UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
+            UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
         }
     })
     .await
@@ -286,19 +294,15 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     principal.authorize("unit:delete", None)?;
     retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path.property_id, &path.unit_id).await?;
+        let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitWritten::Done => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            UnitWritten::Leased => {
-                Err(ApiError::Conflict("A current or future lease holds this unit; it cannot be deleted".into()))
-            }
-            UnitWritten::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitWritten::Missing | UnitWritten::DuplicateNumber | UnitWritten::Replay(_) => {
-                Err(ApiError::NotFound("Unit"))
-            }
+            UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+            UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+            UnitDeleted::Leased => Err(Refused::Leased.into()),
+            UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
         }
     })
     .await

@@ -4,14 +4,15 @@
 
 use crate::auth::permissions::Role;
 use crate::auth::principal::{Actor, Principal};
+use crate::domain::ids::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reach {
     /// The whole organization (subject to permissions).
     Organization,
-    /// Only the tenancy of this tenant profile; `None` when the token links no profile,
-    /// which reaches nothing.
-    Tenant(Option<String>),
+    /// Only the tenancy of this tenant profile; `None` when the token links no profile
+    /// (or none that is a tenant id), which reaches nothing.
+    Tenant(Option<TenantId>),
 }
 
 impl Reach {
@@ -20,7 +21,7 @@ impl Reach {
             Actor::User { roles, tenant_profile_id, .. }
                 if !roles.is_empty() && roles.iter().all(|r| *r == Role::Tenant) =>
             {
-                Reach::Tenant(tenant_profile_id.clone())
+                Reach::Tenant(tenant_profile_id.as_deref().and_then(TenantId::parse))
             }
             _ => Reach::Organization,
         }
@@ -30,7 +31,7 @@ impl Reach {
     pub fn covers_tenant(&self, tenant_id: &str) -> bool {
         match self {
             Reach::Organization => true,
-            Reach::Tenant(own) => own.as_deref() == Some(tenant_id),
+            Reach::Tenant(own) => own.as_ref().is_some_and(|own| own.as_str() == tenant_id),
         }
     }
 }

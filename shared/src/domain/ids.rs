@@ -1,4 +1,8 @@
 //! Opaque ids: a type prefix plus a ULID (`prop_01JD...`), so they sort by creation.
+//! Each kind of id is its own type, and `parse` is the only way from text to an id:
+//! a value that is not `<prefix>_<ULID>` never reaches a key.
+
+use std::fmt;
 
 use ulid::Ulid;
 
@@ -18,6 +22,61 @@ pub fn is_valid(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')).is_some_and(|ulid| Ulid::from_string(ulid).is_ok())
 }
 
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident = $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id.
+            pub fn generate() -> Self {
+                Self(new(Self::PREFIX))
+            }
+
+            /// The id `raw` spells, if it is one of this kind.
+            pub fn parse(raw: &str) -> Option<Self> {
+                is_valid(raw, Self::PREFIX).then(|| Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// The id of a property.
+    PropertyId = "prop"
+);
+prefixed_id!(
+    /// The id of a unit.
+    UnitId = "unit"
+);
+prefixed_id!(
+    /// The id of a tenant.
+    TenantId = "ten"
+);
+prefixed_id!(
+    /// The id of a lease.
+    LeaseId = "lease"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,6 +88,16 @@ mod tests {
         assert!(!is_valid(&id, "unit"));
         assert!(!is_valid("prop_nope", "prop"));
         assert!(!is_valid("prop_01JD0000000000000000000000/../x", "prop"));
+    }
+
+    #[test]
+    fn only_an_id_of_its_kind_parses() {
+        let id = PropertyId::generate();
+        assert_eq!(PropertyId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(UnitId::parse(id.as_str()), None);
+        assert_eq!(TenantId::parse("ten_nope"), None);
+        assert_eq!(LeaseId::parse("lease_01JD0000000000000000000000/../x"), None);
+        assert!(TenantId::parse("ten_01JD3M00000000000000000001").is_some());
     }
 
     #[test]

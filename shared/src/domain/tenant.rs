@@ -2,14 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 
-use crate::domain::patch::{Patch, overlay_optional, overlay_required};
-use crate::domain::validation::Problems;
-use crate::error::ApiError;
+use crate::domain::ids::{PropertyId, TenantId};
 use crate::time_format;
-
-pub const ID_PREFIX: &str = "ten";
 
 /// A stored tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,16 +37,22 @@ pub struct TenantFields {
 }
 
 impl Tenant {
-    pub fn new(org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
-        Self::with_id(crate::domain::ids::new(ID_PREFIX), org_id, property_id, fields, now)
+    pub fn new(org_id: &str, property_id: &PropertyId, fields: TenantFields, now: OffsetDateTime) -> Self {
+        Self::with_id(TenantId::generate(), org_id, property_id, fields, now)
     }
 
     /// A tenant with a given id (demo data links a demo user to a fixed id).
-    pub fn with_id(id: String, org_id: &str, property_id: &str, fields: TenantFields, now: OffsetDateTime) -> Self {
+    pub fn with_id(
+        id: TenantId,
+        org_id: &str,
+        property_id: &PropertyId,
+        fields: TenantFields,
+        now: OffsetDateTime,
+    ) -> Self {
         Self {
-            id,
+            id: id.into(),
             org_id: org_id.to_owned(),
-            property_id: property_id.to_owned(),
+            property_id: property_id.to_string(),
             fields,
             lease_ids: Vec::new(),
             created_at: now,
@@ -63,39 +64,6 @@ impl Tenant {
     pub fn revised(&self, fields: TenantFields, now: OffsetDateTime) -> Self {
         Self { fields, updated_at: now, version: self.version + 1, ..self.clone() }
     }
-}
-
-/// The body of `POST` and `PUT`. Unknown and server-owned fields are rejected with 422.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantInput {
-    /// Full name, 1 to 200 characters.
-    pub name: String,
-    pub email: String,
-    /// E.164: `+` then up to 15 digits.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// The linked user account, if the tenant signs in.
-    #[serde(default)]
-    pub user_id: Option<String>,
-}
-
-/// The body of `PATCH`: only the fields named change; `null` clears `phone` or `user_id`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantPatch {
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub name: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub email: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub phone: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub user_id: Patch<String>,
 }
 
 /// A plausible email: one `@`, a dotted domain, no spaces, at most 254 characters.
@@ -116,45 +84,6 @@ pub fn is_e164(value: &str) -> bool {
     (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
-impl TenantInput {
-    pub fn validate(&self) -> Result<TenantFields, ApiError> {
-        let mut p = Problems::new();
-        let name = p.text("name", &self.name, 1, 200);
-        let email = self.email.trim().to_owned();
-        if !is_email(&email) {
-            p.add("email", "must be a valid email address");
-        }
-        let phone = self.phone.as_ref().map(|raw| {
-            let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
-            if !is_e164(&phone) {
-                p.add("phone", "must be an E.164 number such as +15550123456");
-            }
-            phone
-        });
-        let user_id = self.user_id.as_ref().map(|raw| p.text("user_id", raw, 1, 100));
-        p.into_result()?;
-        Ok(TenantFields { name, email, phone, user_id })
-    }
-}
-
-impl TenantPatch {
-    pub fn apply(self, current: &TenantFields) -> Result<TenantFields, ApiError> {
-        let mut p = Problems::new();
-        let mut input = TenantInput {
-            name: current.name.clone(),
-            email: current.email.clone(),
-            phone: current.phone.clone(),
-            user_id: current.user_id.clone(),
-        };
-        overlay_required(&mut p, "name", &mut input.name, self.name);
-        overlay_required(&mut p, "email", &mut input.email, self.email);
-        overlay_optional(&mut input.phone, self.phone);
-        overlay_optional(&mut input.user_id, self.user_id);
-        p.into_result()?;
-        input.validate()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,12 +96,5 @@ mod tests {
         assert!(is_e164("+15550123456"));
         assert!(!is_e164("5550123"));
         assert!(!is_e164("+0123"));
-        let input = TenantInput {
-            name: "John Smith".into(),
-            email: "john.smith@example.com".into(),
-            phone: Some("+1 (555) 012-3456".into()),
-            user_id: None,
-        };
-        assert_eq!(input.validate().unwrap().phone.as_deref(), Some("+15550123456"));
     }
 }

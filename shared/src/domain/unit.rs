@@ -5,14 +5,11 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::domain::calendar::{self, iso_date, iso_date_option};
+use crate::domain::calendar::{iso_date, iso_date_option};
+use crate::domain::ids::{PropertyId, UnitId};
+use crate::domain::lease::LeaseTerms;
 use crate::domain::money::{Currency, Money};
-use crate::domain::patch::{Patch, overlay_optional, overlay_required};
-use crate::domain::validation::Problems;
-use crate::error::ApiError;
 use crate::time_format;
-
-pub const ID_PREFIX: &str = "unit";
 
 /// The rent-roll status of a unit, with its seed 003 `rentroll_status_id`.
 ///
@@ -95,6 +92,17 @@ impl Booking {
     }
 }
 
+/// Why a unit cannot be booked for a lease's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingError {
+    /// The lease would start before the unit's possession start (carried).
+    #[error("the lease starts before the unit's possession start")]
+    BeforePossession(Date),
+    /// Another lease holds the unit during part of the period.
+    #[error("another lease holds the unit during the period")]
+    Overlaps(Booking),
+}
+
 /// A stored unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unit {
@@ -154,11 +162,17 @@ pub struct UnitFields {
 }
 
 impl Unit {
-    pub fn new(org_id: &str, property_id: &str, fields: UnitFields, status: UnitStatus, now: OffsetDateTime) -> Self {
+    pub fn new(
+        org_id: &str,
+        property_id: &PropertyId,
+        fields: UnitFields,
+        status: UnitStatus,
+        now: OffsetDateTime,
+    ) -> Self {
         Self {
-            id: crate::domain::ids::new(ID_PREFIX),
+            id: UnitId::generate().into(),
             org_id: org_id.to_owned(),
-            property_id: property_id.to_owned(),
+            property_id: property_id.to_string(),
             fields,
             status,
             when_available: None,
@@ -180,6 +194,20 @@ impl Unit {
         self.booked_until.is_some_and(|until| until >= today)
     }
 
+    /// Books the unit for `terms` as lease `lease_id`: the period must not start before
+    /// the unit's possession start, nor overlap another lease's booking.
+    pub fn book(&self, terms: &LeaseTerms, lease_id: &str) -> Result<Booking, BookingError> {
+        if let Some(possession) = self.fields.possession_start
+            && terms.start_date < possession
+        {
+            return Err(BookingError::BeforePossession(possession));
+        }
+        if let Some(clash) = self.bookings.iter().find(|b| b.overlaps(terms.start_date, terms.end_date)) {
+            return Err(BookingError::Overlaps(clash.clone()));
+        }
+        Ok(Booking { lease_id: lease_id.to_owned(), start: terms.start_date, end: terms.end_date })
+    }
+
     /// The booking that holds the unit on `day`, if any.
     pub fn booking_on(&self, day: Date) -> Option<&Booking> {
         self.bookings.iter().find(|b| b.start <= day && day <= b.end)
@@ -195,372 +223,10 @@ pub fn halves_number(halves: u32) -> serde_json::Number {
     }
 }
 
-/// The body of `POST` and `PUT`: every writable field. Unknown and server-owned fields
-/// (`id`, `version`, `property_id`, ...) are rejected with 422. `status` is set on create
-/// and afterwards through `/status`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnitInput {
-    /// Unit number or code ("A101"), unique within the property (case-insensitive); 1 to 20 characters.
-    #[serde(alias = "unit_code")]
-    pub unit_number: String,
-    #[serde(default)]
-    pub building: Option<String>,
-    #[serde(default)]
-    pub floor: Option<i32>,
-    #[serde(default)]
-    pub floorplan: Option<String>,
-    /// Unit type, e.g. "1 Bed + Den".
-    #[serde(default, rename = "type")]
-    pub unit_type: Option<String>,
-    /// Apartment, Townhome, Condo, ...
-    #[serde(default)]
-    pub dwelling_type: Option<String>,
-    /// Size in square feet.
-    #[serde(default, alias = "size")]
-    pub sqft: Option<u32>,
-    /// In steps of 0.5.
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub bedrooms: Option<serde_json::Number>,
-    /// In steps of 0.5.
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub bathrooms: Option<serde_json::Number>,
-    #[serde(default)]
-    pub dens: Option<u32>,
-    /// SW, NE, ...
-    #[serde(default)]
-    pub exposure: Option<String>,
-    #[serde(default)]
-    pub view: Option<String>,
-    #[serde(default)]
-    pub has_garage: Option<bool>,
-    /// Number of pets allowed.
-    #[serde(default)]
-    pub pets: Option<u32>,
-    #[serde(default)]
-    pub parking_stalls: Option<u32>,
-    #[serde(default)]
-    pub storage_boxes: Option<u32>,
-    /// ISO 4217; defaults to `USD`.
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// Base monthly rent, two decimals at most; defaults to 0.
-    #[serde(default, alias = "price")]
-    #[schema(value_type = Option<f64>)]
-    pub base_rent: Option<serde_json::Number>,
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub price_amortized: Option<serde_json::Number>,
-    /// The owner's id in the organization's records.
-    #[serde(default)]
-    pub owner_id: Option<String>,
-    /// `YYYY-MM-DD`: no lease may start earlier.
-    #[serde(default)]
-    pub possession_start: Option<String>,
-    /// `YYYY-MM-DD`.
-    #[serde(default)]
-    pub possession_end: Option<String>,
-    /// Defaults to `true`.
-    #[serde(default)]
-    pub active: Option<bool>,
-    /// Create only; defaults to `Available`.
-    #[serde(default)]
-    pub status: Option<UnitStatus>,
-}
-
-fn optional_text(p: &mut Problems, field: &str, value: Option<&String>, max: usize) -> Option<String> {
-    value.map(|v| p.text(field, v, 1, max))
-}
-
-fn halves(p: &mut Problems, field: &str, value: Option<&serde_json::Number>) -> Option<u32> {
-    let value = value?;
-    let Some(number) = value.as_f64() else {
-        p.add(field, "must be a number");
-        return None;
-    };
-    let doubled = number * 2.0;
-    if !(0.0..=100.0).contains(&doubled) || doubled.fract() != 0.0 {
-        p.add(field, "must be between 0 and 50 in steps of 0.5");
-        return None;
-    }
-    Some(doubled as u32)
-}
-
-fn date(p: &mut Problems, field: &str, value: Option<&String>) -> Option<Date> {
-    let raw = value?;
-    let parsed = calendar::parse_date(raw);
-    if parsed.is_none() {
-        p.add(field, "must be a YYYY-MM-DD date");
-    }
-    parsed
-}
-
-fn money(p: &mut Problems, field: &str, value: Option<&serde_json::Number>) -> Option<Money> {
-    value.and_then(|v| p.check(field, Money::parse_non_negative(v)))
-}
-
-impl UnitInput {
-    /// Validates every field, reporting all problems at once.
-    pub fn validate(&self) -> Result<UnitFields, ApiError> {
-        let mut p = Problems::new();
-        let unit_number = p.text("unit_number", &self.unit_number, 1, 20);
-        let building = optional_text(&mut p, "building", self.building.as_ref(), 50);
-        let floorplan = optional_text(&mut p, "floorplan", self.floorplan.as_ref(), 50);
-        let unit_type = optional_text(&mut p, "type", self.unit_type.as_ref(), 50);
-        let dwelling_type = optional_text(&mut p, "dwelling_type", self.dwelling_type.as_ref(), 50);
-        let exposure = optional_text(&mut p, "exposure", self.exposure.as_ref(), 20);
-        let view = optional_text(&mut p, "view", self.view.as_ref(), 200);
-        let owner_id = optional_text(&mut p, "owner_id", self.owner_id.as_ref(), 100);
-        if self.floor.is_some_and(|f| !(-10..=300).contains(&f)) {
-            p.add("floor", "must be between -10 and 300");
-        }
-        if self.sqft.is_some_and(|s| s > 1_000_000) {
-            p.add("sqft", "must be at most 1000000");
-        }
-        for (field, value) in [
-            ("dens", self.dens),
-            ("pets", self.pets),
-            ("parking_stalls", self.parking_stalls),
-            ("storage_boxes", self.storage_boxes),
-        ] {
-            if value.is_some_and(|v| v > 100) {
-                p.add(field, "must be at most 100");
-            }
-        }
-        let bedrooms_halves = halves(&mut p, "bedrooms", self.bedrooms.as_ref());
-        let bathrooms_halves = halves(&mut p, "bathrooms", self.bathrooms.as_ref());
-        let currency = p.check(
-            "currency",
-            Currency::parse(self.currency.as_deref().unwrap_or(crate::domain::property::DEFAULT_CURRENCY)),
-        );
-        let base_rent = money(&mut p, "base_rent", self.base_rent.as_ref()).unwrap_or_default();
-        let price_amortized = money(&mut p, "price_amortized", self.price_amortized.as_ref());
-        let possession_start = date(&mut p, "possession_start", self.possession_start.as_ref());
-        let possession_end = date(&mut p, "possession_end", self.possession_end.as_ref());
-        if let (Some(start), Some(end)) = (possession_start, possession_end)
-            && end < start
-        {
-            p.add("possession_end", "must not be before possession_start");
-        }
-        p.into_result()?;
-        Ok(UnitFields {
-            unit_number,
-            building,
-            floor: self.floor,
-            floorplan,
-            unit_type,
-            dwelling_type,
-            sqft: self.sqft,
-            bedrooms_halves,
-            bathrooms_halves,
-            dens: self.dens,
-            exposure,
-            view,
-            has_garage: self.has_garage.unwrap_or(false),
-            pets: self.pets,
-            parking_stalls: self.parking_stalls,
-            storage_boxes: self.storage_boxes,
-            currency: currency.ok_or_else(|| ApiError::invalid_field("currency", "is invalid"))?,
-            base_rent,
-            price_amortized,
-            owner_id,
-            possession_start,
-            possession_end,
-            active: self.active.unwrap_or(true),
-        })
-    }
-}
-
-impl From<&UnitFields> for UnitInput {
-    fn from(f: &UnitFields) -> Self {
-        Self {
-            unit_number: f.unit_number.clone(),
-            building: f.building.clone(),
-            floor: f.floor,
-            floorplan: f.floorplan.clone(),
-            unit_type: f.unit_type.clone(),
-            dwelling_type: f.dwelling_type.clone(),
-            sqft: f.sqft,
-            bedrooms: f.bedrooms_halves.map(halves_number),
-            bathrooms: f.bathrooms_halves.map(halves_number),
-            dens: f.dens,
-            exposure: f.exposure.clone(),
-            view: f.view.clone(),
-            has_garage: Some(f.has_garage),
-            pets: f.pets,
-            parking_stalls: f.parking_stalls,
-            storage_boxes: f.storage_boxes,
-            currency: Some(f.currency.as_str().to_owned()),
-            base_rent: Some(f.base_rent.to_seed_number()),
-            price_amortized: f.price_amortized.map(Money::to_seed_number),
-            owner_id: f.owner_id.clone(),
-            possession_start: f.possession_start.map(calendar::format_date),
-            possession_end: f.possession_end.map(calendar::format_date),
-            active: Some(f.active),
-            status: None,
-        }
-    }
-}
-
-/// The body of `PATCH`: only the fields named change; `null` clears an optional field.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnitPatch {
-    #[serde(default, alias = "unit_code")]
-    #[schema(value_type = Option<String>)]
-    pub unit_number: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub building: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<i32>)]
-    pub floor: Patch<i32>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub floorplan: Patch<String>,
-    #[serde(default, rename = "type")]
-    #[schema(value_type = Option<String>)]
-    pub unit_type: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub dwelling_type: Patch<String>,
-    #[serde(default, alias = "size")]
-    #[schema(value_type = Option<u32>)]
-    pub sqft: Patch<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub bedrooms: Patch<serde_json::Number>,
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub bathrooms: Patch<serde_json::Number>,
-    #[serde(default)]
-    #[schema(value_type = Option<u32>)]
-    pub dens: Patch<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub exposure: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub view: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub has_garage: Patch<bool>,
-    #[serde(default)]
-    #[schema(value_type = Option<u32>)]
-    pub pets: Patch<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<u32>)]
-    pub parking_stalls: Patch<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<u32>)]
-    pub storage_boxes: Patch<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub currency: Patch<String>,
-    #[serde(default, alias = "price")]
-    #[schema(value_type = Option<f64>)]
-    pub base_rent: Patch<serde_json::Number>,
-    #[serde(default)]
-    #[schema(value_type = Option<f64>)]
-    pub price_amortized: Patch<serde_json::Number>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub owner_id: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub possession_start: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub possession_end: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<bool>)]
-    pub active: Patch<bool>,
-}
-
-impl UnitPatch {
-    /// Applies the patch to the current fields and validates the result as a whole.
-    pub fn apply(self, current: &UnitFields) -> Result<UnitFields, ApiError> {
-        let mut p = Problems::new();
-        let mut i = UnitInput::from(current);
-        overlay_required(&mut p, "unit_number", &mut i.unit_number, self.unit_number);
-        overlay_optional(&mut i.building, self.building);
-        overlay_optional(&mut i.floor, self.floor);
-        overlay_optional(&mut i.floorplan, self.floorplan);
-        overlay_optional(&mut i.unit_type, self.unit_type);
-        overlay_optional(&mut i.dwelling_type, self.dwelling_type);
-        overlay_optional(&mut i.sqft, self.sqft);
-        overlay_optional(&mut i.bedrooms, self.bedrooms);
-        overlay_optional(&mut i.bathrooms, self.bathrooms);
-        overlay_optional(&mut i.dens, self.dens);
-        overlay_optional(&mut i.exposure, self.exposure);
-        overlay_optional(&mut i.view, self.view);
-        overlay_optional(&mut i.has_garage, self.has_garage);
-        overlay_optional(&mut i.pets, self.pets);
-        overlay_optional(&mut i.parking_stalls, self.parking_stalls);
-        overlay_optional(&mut i.storage_boxes, self.storage_boxes);
-        overlay_optional(&mut i.currency, self.currency);
-        overlay_optional(&mut i.base_rent, self.base_rent);
-        overlay_optional(&mut i.price_amortized, self.price_amortized);
-        overlay_optional(&mut i.owner_id, self.owner_id);
-        overlay_optional(&mut i.possession_start, self.possession_start);
-        overlay_optional(&mut i.possession_end, self.possession_end);
-        overlay_optional(&mut i.active, self.active);
-        p.into_result()?;
-        i.validate()
-    }
-}
-
-/// The body of `PUT .../status`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnitStatusInput {
-    /// The status name; or give `status_id` instead.
-    #[serde(default)]
-    pub status: Option<UnitStatus>,
-    /// The rent-roll status id (1 to 6).
-    #[serde(default)]
-    pub status_id: Option<u8>,
-    /// Free text such as "Immediate" or "December"; up to 50 characters.
-    #[serde(default)]
-    pub when_available: Option<String>,
-}
-
-impl UnitStatusInput {
-    /// The status and `when_available` it sets.
-    pub fn validate(&self) -> Result<(UnitStatus, Option<String>), ApiError> {
-        let mut p = Problems::new();
-        let by_id = self.status_id.map(|id| {
-            let status = UnitStatus::from_id(id);
-            if status.is_none() {
-                p.add("status_id", "must be a rent-roll status id from 1 to 6");
-            }
-            status
-        });
-        let status = match (self.status, by_id) {
-            (Some(named), Some(Some(by_id))) if named != by_id => {
-                p.add("status_id", "does not match status");
-                None
-            }
-            (Some(named), _) => Some(named),
-            (None, Some(by_id)) => by_id,
-            (None, None) => {
-                p.add("status", "is required (or status_id)");
-                None
-            }
-        };
-        let when_available = optional_text(&mut p, "when_available", self.when_available.as_ref(), 50);
-        p.into_result()?;
-        let status = status.ok_or_else(|| ApiError::invalid_field("status", "is invalid"))?;
-        Ok((status, when_available))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::body::parse;
+    use crate::domain::calendar;
 
     #[test]
     fn status_ids_and_availability() {
@@ -573,29 +239,89 @@ mod tests {
     }
 
     #[test]
-    fn validation_reports_every_problem() {
-        let input: UnitInput = parse(
-            br#"{"unit_number":" ","bedrooms":1.25,"base_rent":-1,"possession_start":"2024-05-01","possession_end":"2024-01-01"}"#,
-        )
-        .unwrap()
-        .value;
-        let ApiError::Validation { details, .. } = input.validate().unwrap_err() else { panic!("expected 422") };
-        let fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
-        assert_eq!(fields, ["unit_number", "bedrooms", "base_rent", "possession_end"]);
+    fn halves_are_json_numbers() {
+        assert_eq!(halves_number(3).to_string(), "1.5");
+        assert_eq!(halves_number(4).to_string(), "2");
+    }
+
+    fn terms(start: &str, end: &str) -> LeaseTerms {
+        let day = |d: &str| calendar::parse_date(d).unwrap();
+        LeaseTerms {
+            unit_id: "unit_x".into(),
+            start_date: day(start),
+            end_date: day(end),
+            move_in: None,
+            currency: Currency::parse("USD").unwrap(),
+            rent_amount: Money(100_000),
+            due_day: 1,
+            deposit: Money(0),
+            co_tenant_ids: Vec::new(),
+        }
+    }
+
+    fn unit_with(possession_start: Option<&str>, bookings: &[(&str, &str, &str)]) -> Unit {
+        let fields = UnitFields {
+            unit_number: "A1".into(),
+            building: None,
+            floor: None,
+            floorplan: None,
+            unit_type: None,
+            dwelling_type: None,
+            sqft: None,
+            bedrooms_halves: None,
+            bathrooms_halves: None,
+            dens: None,
+            exposure: None,
+            view: None,
+            has_garage: false,
+            pets: None,
+            parking_stalls: None,
+            storage_boxes: None,
+            currency: Currency::parse("USD").unwrap(),
+            base_rent: Money(100_000),
+            price_amortized: None,
+            owner_id: None,
+            possession_start: possession_start.map(|d| calendar::parse_date(d).unwrap()),
+            possession_end: None,
+            active: true,
+        };
+        let mut unit = Unit::new("org_x", &PropertyId::generate(), fields, UnitStatus::Available, time_format::now());
+        unit.bookings = bookings
+            .iter()
+            .map(|(lease_id, start, end)| Booking {
+                lease_id: (*lease_id).into(),
+                start: calendar::parse_date(start).unwrap(),
+                end: calendar::parse_date(end).unwrap(),
+            })
+            .collect();
+        unit
     }
 
     #[test]
-    fn patch_clears_and_keeps() {
-        let input: UnitInput =
-            parse(br#"{"unit_number":"A101","bedrooms":1.5,"sqft":850,"building":"A"}"#).unwrap().value;
-        let fields = input.validate().unwrap();
-        assert_eq!(fields.bedrooms_halves, Some(3));
-        let patch: UnitPatch = parse(br#"{"building":null,"sqft":900}"#).unwrap().value;
-        let next = patch.apply(&fields).unwrap();
-        assert_eq!(next.building, None);
-        assert_eq!(next.sqft, Some(900));
-        assert_eq!(next.bedrooms_halves, Some(3));
-        assert_eq!(halves_number(3).to_string(), "1.5");
-        assert_eq!(halves_number(4).to_string(), "2");
+    fn booking_a_free_period_returns_the_booking() {
+        let unit = unit_with(Some("2030-01-01"), &[("lease_a", "2030-01-01", "2030-06-30")]);
+        let booking = unit.book(&terms("2030-07-01", "2030-12-31"), "lease_b").unwrap();
+        assert_eq!(booking.lease_id, "lease_b");
+        assert_eq!(calendar::format_date(booking.start), "2030-07-01");
+        assert_eq!(calendar::format_date(booking.end), "2030-12-31");
+    }
+
+    #[test]
+    fn booking_an_overlapping_period_names_the_clash() {
+        let unit = unit_with(None, &[("lease_a", "2030-01-01", "2030-06-30")]);
+        for (start, end) in [("2030-06-30", "2030-12-31"), ("2029-12-01", "2030-01-01"), ("2030-02-01", "2030-03-01")] {
+            let Err(BookingError::Overlaps(clash)) = unit.book(&terms(start, end), "lease_b") else {
+                panic!("{start}..{end} overlaps lease_a");
+            };
+            assert_eq!(clash.lease_id, "lease_a");
+        }
+    }
+
+    #[test]
+    fn booking_before_possession_is_refused() {
+        let unit = unit_with(Some("2030-03-01"), &[]);
+        let refused = unit.book(&terms("2030-02-28", "2030-12-31"), "lease_b");
+        assert_eq!(refused, Err(BookingError::BeforePossession(calendar::parse_date("2030-03-01").unwrap())));
+        assert!(unit.book(&terms("2030-03-01", "2030-12-31"), "lease_b").is_ok());
     }
 }

@@ -1,17 +1,37 @@
 //! Collects every field problem of a request so the client sees them all at once.
 
-use crate::error::{ApiError, FieldError};
+/// One invalid field: its JSON path (e.g. `address.city`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
 
-#[derive(Debug, Default)]
-pub struct Problems(Vec<FieldError>);
+/// The domain's validation error: every invalid field of a value. The HTTP layer turns
+/// it into a 422 with one detail per problem.
+#[derive(Debug, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{} invalid field(s)", .0.len())]
+pub struct Problems(Vec<Problem>);
 
 impl Problems {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A single problem, for a check that stops at the first one.
+    pub fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut problems = Self::new();
+        problems.add(field, message);
+        problems
+    }
+
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
+        self.0.push(Problem { field: field.into(), message: message.into() });
+    }
+
+    /// The problems in the order they were found.
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
     }
 
     /// Trims `value` and checks its length in characters.
@@ -31,12 +51,21 @@ impl Problems {
         trimmed.to_owned()
     }
 
+    /// Parses a `YYYY-MM-DD` date, recording a problem if it is not one.
+    pub fn date(&mut self, field: &str, raw: &str) -> Option<time::Date> {
+        let parsed = crate::domain::calendar::parse_date(raw);
+        if parsed.is_none() {
+            self.add(field, "must be a YYYY-MM-DD date");
+        }
+        parsed
+    }
+
     /// Records the error of a parse, returning the value if it parsed.
     pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
         parsed.map_err(|message| self.add(field, message)).ok()
     }
 
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
+    pub fn into_result(self) -> Result<(), Problems> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
     }
 }

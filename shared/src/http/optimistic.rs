@@ -26,13 +26,29 @@ pub async fn retry_lost_races<T, F, Fut>(
     precondition: &Precondition,
     stale: fn() -> ApiError,
     exhausted: &str,
+    attempt: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<T>, ApiError>>,
+{
+    retry_lost_races_up_to(WRITE_ATTEMPTS, precondition, stale, exhausted, attempt).await
+}
+
+/// [`retry_lost_races`] with its own number of `attempts`, for a write whose every lost
+/// race means another writer's commit (so the bound is on work, not on waiting).
+pub async fn retry_lost_races_up_to<T, F, Fut>(
+    attempts: usize,
+    precondition: &Precondition,
+    stale: fn() -> ApiError,
+    exhausted: &str,
     mut attempt: F,
 ) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt<T>, ApiError>>,
 {
-    for _ in 0..WRITE_ATTEMPTS {
+    for _ in 0..attempts {
         match attempt().await? {
             Attempt::Done(done) => return Ok(done),
             Attempt::LostRace if *precondition != Precondition::None => return Err(stale()),

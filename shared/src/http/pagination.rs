@@ -1,8 +1,6 @@
 //! Cursor pagination: `page_size` plus an opaque, tamper-evident `cursor` that wraps
 //! DynamoDB's `LastEvaluatedKey` and is bound to the organization and the query.
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -11,12 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::http::body::hex;
+/// Where a page ends is the store's notion; cursors only wrap it.
+pub use crate::store::page::PageKey;
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
-
-/// A key of the last item read: attribute name → string value (all Doorstep keys are strings).
-pub type PageKey = BTreeMap<String, String>;
 
 /// Validates `page_size` (1..=100, default 20).
 pub fn page_size(requested: Option<usize>, default: usize) -> Result<usize, ApiError> {

@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::http::pagination::PageKey;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
+use crate::store::page::PageKey;
 use crate::store::{Item, Store, StoreError, s, update_if};
 use crate::time_format;
 

@@ -11,11 +11,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
+use crate::domain::ids::{LeaseId, TenantId};
 use crate::domain::lease::{Lease, LeaseStatus};
 use crate::domain::unit::{Booking, Unit};
-use crate::http::pagination::PageKey;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
+use crate::store::page::PageKey;
 use crate::store::requests::{entity_item, get_consistent, org_prefix_query, put_if_new, query_page, query_raw_page};
 use crate::store::transactions::{
     IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
@@ -26,18 +27,39 @@ use crate::time_format;
 
 const ENTITY_NAME: &str = "lease";
 
-/// The outcome of a lease write.
+/// The outcome of [`LeaseRepository::create`].
 #[derive(Debug, PartialEq)]
-pub enum LeaseWritten {
-    Done,
-    /// The unit or the lease changed since it was read (another lease, an edit): read again.
-    Changed,
+pub enum LeaseBooked {
+    Booked,
+    /// The unit changed since it was read (another lease, an edit): read it again.
+    UnitChanged,
     /// A tenant the lease names (by position: 0 is the primary) is gone or belongs to
     /// another property.
     TenantMissing(usize),
     /// The unit or its property is gone.
-    Missing,
+    UnitMissing,
     /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+/// The outcome of [`LeaseRepository::end_early`].
+#[derive(Debug, PartialEq)]
+pub enum LeaseEnded {
+    Ended,
+    /// The unit or the lease changed since they were read: read them again.
+    Changed,
+    /// The unit or its property is gone.
+    UnitMissing,
+}
+
+/// Why a lease transaction was cancelled, by the position of the item that failed.
+enum Cancelled {
+    /// The unit (0) without a stored item, or the property (2).
+    Missing,
+    /// The unit (0) or the lease (1) is at another version, or another transaction held them.
+    Changed,
+    /// The tenant at this position of the lease.
+    Tenant(usize),
     Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
@@ -84,13 +106,10 @@ impl<'a> LeaseRepository<'a> {
         Self { store }
     }
 
-    pub async fn get(&self, org_id: &str, lease_id: &str) -> Result<Option<Lease>, StoreError> {
-        if !crate::domain::ids::is_valid(lease_id, crate::domain::lease::ID_PREFIX) {
-            return Ok(None);
-        }
+    pub async fn get(&self, org_id: &str, lease_id: &LeaseId) -> Result<Option<Lease>, StoreError> {
         get_consistent(
             self.store,
-            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id)))]),
+            Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::lease(lease_id.as_str())))]),
         )
         .await
     }
@@ -103,7 +122,7 @@ impl<'a> LeaseRepository<'a> {
 
     /// Every lease naming `tenant_id` (none when the tenant does not exist): the
     /// tenant's lease list, then one batched read of the leases.
-    pub async fn of_tenant(&self, org_id: &str, tenant_id: &str) -> Result<Vec<Lease>, StoreError> {
+    pub async fn of_tenant(&self, org_id: &str, tenant_id: &TenantId) -> Result<Vec<Lease>, StoreError> {
         let Some(tenant) = self.store.tenants().get(org_id, tenant_id).await? else {
             return Ok(Vec::new());
         };
@@ -141,33 +160,34 @@ impl<'a> LeaseRepository<'a> {
 
     /// Sends a lease transaction: items 0 to 2 are the unit, the lease and the property,
     /// then the tenants from `tenants_from`, then (at `record_at`) any idempotency record.
+    /// `Ok(None)` when it committed.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
         tenants_from: usize,
         record_at: Option<usize>,
-    ) -> Result<LeaseWritten, StoreError> {
+    ) -> Result<Option<Cancelled>, StoreError> {
         let result = transact_write(self.store, items).await;
         match result {
-            Ok(_) => Ok(LeaseWritten::Done),
+            Ok(_) => Ok(None),
             Err(err) => match failed_conditions(&err) {
                 Some(failed)
                     if let Some(at) = record_at
                         && let Some(first) = replayed(&failed, at)? =>
                 {
-                    Ok(LeaseWritten::Replay(Box::new(first)))
+                    Ok(Some(Cancelled::Replay(Box::new(first))))
                 }
                 Some(failed) => {
                     let (index, item) = &failed[0];
-                    Ok(match *index {
-                        0 if item.is_none() => LeaseWritten::Missing,
-                        0 | 1 => LeaseWritten::Changed,
-                        2 => LeaseWritten::Missing,
-                        i if i >= tenants_from && record_at != Some(i) => LeaseWritten::TenantMissing(i - tenants_from),
-                        _ => LeaseWritten::Changed,
-                    })
+                    Ok(Some(match *index {
+                        0 if item.is_none() => Cancelled::Missing,
+                        0 | 1 => Cancelled::Changed,
+                        2 => Cancelled::Missing,
+                        i if i >= tenants_from && record_at != Some(i) => Cancelled::Tenant(i - tenants_from),
+                        _ => Cancelled::Changed,
+                    }))
                 }
-                None if is_transaction_conflict(&err) => Ok(LeaseWritten::Changed),
+                None if is_transaction_conflict(&err) => Ok(Some(Cancelled::Changed)),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
         }
@@ -180,7 +200,7 @@ impl<'a> LeaseRepository<'a> {
         lease: &Lease,
         unit: &Unit,
         idempotency: Option<IdempotentCreate<'_>>,
-    ) -> Result<LeaseWritten, StoreError> {
+    ) -> Result<LeaseBooked, StoreError> {
         let mut bookings = unit.bookings.clone();
         bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
         bookings.sort_by_key(|b| b.start);
@@ -216,12 +236,18 @@ impl<'a> LeaseRepository<'a> {
             record_at = Some(items.len());
             items.push(idempotency.put(self.store, &lease.org_id, lease.created_at)?);
         }
-        self.transact(items, 3, record_at).await
+        Ok(match self.transact(items, 3, record_at).await? {
+            None => LeaseBooked::Booked,
+            Some(Cancelled::Missing) => LeaseBooked::UnitMissing,
+            Some(Cancelled::Changed) => LeaseBooked::UnitChanged,
+            Some(Cancelled::Tenant(position)) => LeaseBooked::TenantMissing(position),
+            Some(Cancelled::Replay(first)) => LeaseBooked::Replay(first),
+        })
     }
 
     /// Ends `current` early on `next.effective_end`: the lease, the unit's booking and the
     /// property's occupancy change together, each conditioned on the version read.
-    pub async fn end_early(&self, current: &Lease, next: &Lease, unit: &Unit) -> Result<LeaseWritten, StoreError> {
+    pub async fn end_early(&self, current: &Lease, next: &Lease, unit: &Unit) -> Result<LeaseEnded, StoreError> {
         let bookings: Vec<Booking> = unit
             .bookings
             .iter()
@@ -245,7 +271,12 @@ impl<'a> LeaseRepository<'a> {
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
-        self.transact(items, usize::MAX, None).await
+        Ok(match self.transact(items, usize::MAX, None).await? {
+            None => LeaseEnded::Ended,
+            Some(Cancelled::Missing) => LeaseEnded::UnitMissing,
+            // Without tenants or a record in the transaction, any other failure is a change.
+            Some(Cancelled::Changed | Cancelled::Tenant(_) | Cancelled::Replay(_)) => LeaseEnded::Changed,
+        })
     }
 
     fn query(

@@ -167,7 +167,7 @@ impl Store {
         &self,
         pk: impl Into<String>,
         prefix: impl Into<String>,
-        start: Option<crate::http::pagination::PageKey>,
+        start: Option<crate::store::page::PageKey>,
         limit: usize,
     ) -> Result<page::Page<T>, StoreError> {
         let mut request = self

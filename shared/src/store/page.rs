@@ -1,7 +1,11 @@
 //! One page of a DynamoDB query, and the key to continue from.
 
-use crate::http::pagination::PageKey;
+use std::collections::BTreeMap;
+
 use crate::store::{Item, StoreError, string_attr};
+
+/// A key of the last item read: attribute name → string value (all Doorstep keys are strings).
+pub type PageKey = BTreeMap<String, String>;
 
 #[derive(Debug)]
 pub struct Page<T> {

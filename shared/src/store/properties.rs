@@ -7,19 +7,19 @@
 //! | list by name | GSI1: `GSI1PK=ORG#<org>#PROPERTIES`, `GSI1SK=<lower name>#<id>` |
 //! | changes since (with tombstones) | GSI2: `GSI2PK=ORG#<org>#PROPERTIES`, `GSI2SK > <updated_at>` |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::ids::PropertyId;
 use crate::domain::property::{Property, PropertyStatus, PropertyType};
-use crate::http::pagination::PageKey;
 use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
-use crate::store::page::Page;
+use crate::store::page::{Page, PageKey};
 use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
-use crate::store::transactions::{build_err, version_of};
+use crate::store::transactions::{
+    IdempotentCreate, build_err, failed_conditions, replayed, transact_write, version_of,
+};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
@@ -79,24 +79,24 @@ impl PropertyQuery {
     }
 }
 
-/// The outcome of a create.
-#[derive(Debug)]
-pub enum Created {
-    New,
+/// The outcome of [`PropertyRepository::create`].
+#[derive(Debug, PartialEq)]
+pub enum PropertyCreated {
+    Created,
     /// The `Idempotency-Key` was used before; nothing was written.
-    Replay(IdempotencyRecord),
+    Replay(Box<IdempotencyRecord>),
 }
 
-/// The outcome of a conditional write to an existing property.
+/// The outcome of [`PropertyRepository::delete`].
 #[derive(Debug, PartialEq)]
-pub enum Written {
-    Done,
+pub enum PropertyDeleted {
+    Deleted,
     /// The property is gone.
     Missing,
     /// Another writer changed it first; carries the version now stored.
     VersionMismatch(u64),
-    /// A delete found units still on the property (a unit with a current or future
-    /// lease cannot be deleted, so neither can its property).
+    /// Units are still on the property (a unit with a current or future lease cannot
+    /// be deleted, so neither can its property).
     HasUnits,
 }
 
@@ -136,53 +136,39 @@ impl<'a> PropertyRepository<'a> {
         [(PK.into(), s(keys::org(org_id))), (SK.into(), s(keys::property(id)))]
     }
 
-    /// One property of the organization (strongly consistent). An id that is not a
-    /// property id cannot exist and is not looked up (an oversized one would be
-    /// refused by DynamoDB).
-    pub async fn get(&self, org_id: &str, id: &str) -> Result<Option<Property>, StoreError> {
-        if !crate::domain::ids::is_valid(id, crate::domain::property::ID_PREFIX) {
-            return Ok(None);
-        }
-        get_consistent(self.store, self.key(org_id, id).into_iter().collect()).await
+    /// One property of the organization (strongly consistent).
+    pub async fn get(&self, org_id: &str, id: &PropertyId) -> Result<Option<Property>, StoreError> {
+        get_consistent(self.store, self.key(org_id, id.as_str()).into_iter().collect()).await
     }
 
     /// Creates a property; with an idempotency record, atomically with it (one transaction).
     pub async fn create(
         &self,
         property: &Property,
-        idempotency: Option<(&IdempotencyRecord, &str, &str)>,
-    ) -> Result<Created, StoreError> {
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<PropertyCreated, StoreError> {
         let item = to_item(property)?;
-        let Some((record, scope, key)) = idempotency else {
+        // A property claims nothing but its fresh id: without a key, one plain put.
+        let Some(idempotency) = idempotency else {
             self.store.put_new(item).await?;
-            return Ok(Created::New);
+            return Ok(PropertyCreated::Created);
         };
-        let put_property = put_if_new(self.store, item)?;
-        let put_record = record.put(self.store.table(), &property.org_id, scope, key, property.created_at)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_property).build())
-            .transact_items(TransactWriteItem::builder().put(put_record).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New),
-            Err(err) => match cancelled_item(&err, 1) {
-                Some(Some(existing)) => Ok(Created::Replay(IdempotencyRecord::from_item(existing)?)),
+        let items = vec![
+            TransactWriteItem::builder().put(put_if_new(self.store, item)?).build(),
+            idempotency.put(self.store, &property.org_id, property.created_at)?,
+        ];
+        match transact_write(self.store, items).await {
+            Ok(()) => Ok(PropertyCreated::Created),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) if let Some(first) = replayed(&failed, 1)? => Ok(PropertyCreated::Replay(Box::new(first))),
                 _ => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
         }
     }
 
     /// Replaces a property if its stored version is still `expected_version`.
-    pub async fn replace(&self, next: &Property, expected_version: u64) -> Result<Written, StoreError> {
-        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
-            VersionedPut::Done => Written::Done,
-            VersionedPut::Missing => Written::Missing,
-            VersionedPut::VersionMismatch(version) => Written::VersionMismatch(version),
-        })
+    pub async fn replace(&self, next: &Property, expected_version: u64) -> Result<VersionedPut, StoreError> {
+        put_at_version(self.store, to_item(next)?, expected_version).await
     }
 
     /// Deletes a property at `expected_version` and leaves a tombstone, in one transaction.
@@ -191,7 +177,7 @@ impl<'a> PropertyRepository<'a> {
         property: &Property,
         expected_version: u64,
         now: OffsetDateTime,
-    ) -> Result<Written, StoreError> {
+    ) -> Result<PropertyDeleted, StoreError> {
         let delete = Delete::builder()
             .table_name(self.store.table())
             .set_key(Some(self.key(&property.org_id, &property.id).into_iter().collect()))
@@ -212,21 +198,15 @@ impl<'a> PropertyRepository<'a> {
         item.insert(ENTITY.into(), s(TOMBSTONE_ENTITY));
         item.insert(EXPIRES_AT.into(), n((now + TOMBSTONE_RETENTION).unix_timestamp()));
         let put = Put::builder().table_name(self.store.table()).set_item(Some(item)).build().map_err(build_err)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Written::Done),
-            Err(err) => match cancelled_item(&err, 0) {
-                Some(existing) => Ok(match version_of(existing.as_ref()) {
-                    None => Written::Missing,
-                    Some(version) if version != expected_version => Written::VersionMismatch(version),
-                    Some(_) => Written::HasUnits,
+        let items =
+            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().put(put).build()];
+        match transact_write(self.store, items).await {
+            Ok(()) => Ok(PropertyDeleted::Deleted),
+            Err(err) => match failed_conditions(&err).and_then(|failed| failed.into_iter().find(|(i, _)| *i == 0)) {
+                Some((_, existing)) => Ok(match version_of(existing.as_ref()) {
+                    None => PropertyDeleted::Missing,
+                    Some(version) if version != expected_version => PropertyDeleted::VersionMismatch(version),
+                    Some(_) => PropertyDeleted::HasUnits,
                 }),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
@@ -247,10 +227,10 @@ impl<'a> PropertyRepository<'a> {
             PropertyOrder::CreatedAt { descending } => {
                 let lo = query
                     .created_after
-                    .map_or_else(|| "prop_".to_owned(), |at| crate::domain::ids::lower_bound("prop", at));
+                    .map_or_else(|| "prop_".to_owned(), |at| crate::domain::ids::lower_bound(PropertyId::PREFIX, at));
                 let hi = query
                     .created_before
-                    .map_or_else(|| "prop_~".to_owned(), |at| crate::domain::ids::lower_bound("prop", at));
+                    .map_or_else(|| "prop_~".to_owned(), |at| crate::domain::ids::lower_bound(PropertyId::PREFIX, at));
                 request = request
                     .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
                     .expression_attribute_names("#pk", PK)
@@ -323,13 +303,4 @@ impl<'a> PropertyRepository<'a> {
         }
         query_page(request, start, limit, key_names).await?.try_map(row_from_item)
     }
-}
-
-/// For a cancelled transaction whose item `index` failed its condition, the item as it
-/// was (if DynamoDB returned it). `None` when the failure was anything else.
-fn cancelled_item<R>(err: &SdkError<TransactWriteItemsError, R>, index: usize) -> Option<Option<Item>> {
-    let SdkError::ServiceError(service) = err else { return None };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
-    let reason = cancelled.cancellation_reasons().get(index)?;
-    (reason.code() == Some("ConditionalCheckFailed")).then(|| reason.item().cloned())
 }

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
+use crate::store::page::PageKey;
 use crate::store::page::{Page, split_page};
 use crate::store::transactions::{build_err, version_of};
 use crate::store::{Item, Store, StoreError, n, s, string_attr};

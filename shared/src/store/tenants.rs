@@ -10,10 +10,11 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
+use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
-use crate::http::pagination::PageKey;
 use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
+use crate::store::page::PageKey;
 use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
 };
@@ -24,17 +25,26 @@ use crate::store::{Item, Store, StoreError, n, s};
 
 const ENTITY_NAME: &str = "tenant";
 
-/// The outcome of a tenant write.
+/// The outcome of [`TenantRepository::create`].
 #[derive(Debug, PartialEq)]
-pub enum TenantWritten {
-    Done,
-    /// The tenant (or, on create, its property) is gone.
+pub enum TenantCreated {
+    Created,
+    /// The property is gone.
+    PropertyMissing,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+/// The outcome of [`TenantRepository::delete`].
+#[derive(Debug, PartialEq)]
+pub enum TenantDeleted {
+    Deleted,
+    /// The tenant is gone.
     Missing,
+    /// Another writer changed it first; carries the version now stored.
     VersionMismatch(u64),
     /// A lease names the tenant.
     OnLease,
-    /// The `Idempotency-Key` was used before; nothing was written.
-    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
 impl Store {
@@ -69,19 +79,14 @@ impl<'a> TenantRepository<'a> {
     }
 
     /// One tenant of the organization (strongly consistent).
-    pub async fn get(&self, org_id: &str, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
-        if !crate::domain::ids::is_valid(tenant_id, crate::domain::tenant::ID_PREFIX) {
-            return Ok(None);
-        }
-        get_consistent(self.store, key(org_id, tenant_id)).await
+    pub async fn get(&self, org_id: &str, tenant_id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        get_consistent(self.store, key(org_id, tenant_id.as_str())).await
     }
 
-    /// Several tenants at once (missing ones are left out), in no particular order.
+    /// Several tenants at once by the ids a stored lease names (missing ones are left
+    /// out), in no particular order.
     pub async fn get_many(&self, org_id: &str, tenant_ids: &[String]) -> Result<Vec<Tenant>, StoreError> {
-        let keys = tenant_ids
-            .iter()
-            .filter(|id| crate::domain::ids::is_valid(id, crate::domain::tenant::ID_PREFIX))
-            .map(|id| (keys::org(org_id), keys::tenant(id)));
+        let keys = tenant_ids.iter().map(|id| (keys::org(org_id), keys::tenant(id)));
         batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 
@@ -90,7 +95,7 @@ impl<'a> TenantRepository<'a> {
         &self,
         tenant: &Tenant,
         idempotency: Option<IdempotentCreate<'_>>,
-    ) -> Result<TenantWritten, StoreError> {
+    ) -> Result<TenantCreated, StoreError> {
         let put = put_if_new(self.store, to_item(tenant)?)?;
         let property = ConditionCheck::builder()
             .table_name(self.store.table())
@@ -108,26 +113,22 @@ impl<'a> TenantRepository<'a> {
         }
         let result = transact_write(self.store, items).await;
         match result {
-            Ok(_) => Ok(TenantWritten::Done),
+            Ok(_) => Ok(TenantCreated::Created),
             Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantWritten::Replay(Box::new(first))),
-                Some(_) => Ok(TenantWritten::Missing),
+                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantCreated::Replay(Box::new(first))),
+                Some(_) => Ok(TenantCreated::PropertyMissing),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
         }
     }
 
     /// Replaces a tenant if its stored version is still `expected_version`.
-    pub async fn replace(&self, next: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
-        Ok(match put_at_version(self.store, to_item(next)?, expected_version).await? {
-            VersionedPut::Done => TenantWritten::Done,
-            VersionedPut::Missing => TenantWritten::Missing,
-            VersionedPut::VersionMismatch(version) => TenantWritten::VersionMismatch(version),
-        })
+    pub async fn replace(&self, next: &Tenant, expected_version: u64) -> Result<VersionedPut, StoreError> {
+        put_at_version(self.store, to_item(next)?, expected_version).await
     }
 
     /// Deletes a tenant at `expected_version` unless a lease names them.
-    pub async fn delete(&self, tenant: &Tenant, expected_version: u64) -> Result<TenantWritten, StoreError> {
+    pub async fn delete(&self, tenant: &Tenant, expected_version: u64) -> Result<TenantDeleted, StoreError> {
         let result = self
             .store
             .client()
@@ -144,17 +145,17 @@ impl<'a> TenantRepository<'a> {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(TenantWritten::Done),
+            Ok(_) => Ok(TenantDeleted::Deleted),
             Err(SdkError::ServiceError(service))
                 if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
             {
                 let DeleteItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    return Ok(TenantWritten::Missing);
+                    return Ok(TenantDeleted::Missing);
                 };
                 Ok(match version_of(failed.item.as_ref()) {
-                    None => TenantWritten::Missing,
-                    Some(v) if v != expected_version => TenantWritten::VersionMismatch(v),
-                    Some(_) => TenantWritten::OnLease,
+                    None => TenantDeleted::Missing,
+                    Some(v) if v != expected_version => TenantDeleted::VersionMismatch(v),
+                    Some(_) => TenantDeleted::OnLease,
                 })
             }
             Err(err) => Err(StoreError::dynamo("DeleteItem", err)),

@@ -11,10 +11,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditi
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
+use crate::domain::ids::{PropertyId, UnitId};
 use crate::domain::unit::Unit;
-use crate::http::pagination::PageKey;
 use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::Page;
+use crate::store::page::PageKey;
 use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
 };
@@ -26,20 +27,40 @@ use crate::store::{Item, Store, StoreError, n, s};
 const ENTITY_NAME: &str = "unit";
 const NUMBER_ENTITY: &str = "unit_number";
 
-/// The outcome of a unit write.
+/// The outcome of [`UnitRepository::create`].
 #[derive(Debug, PartialEq)]
-pub enum UnitWritten {
-    Done,
-    /// The unit (or, on create, its property) is gone.
+pub enum UnitCreated {
+    Created,
+    /// The property is gone.
+    PropertyMissing,
+    /// Another unit of the property has this number.
+    DuplicateNumber,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+/// The outcome of [`UnitRepository::replace`].
+#[derive(Debug, PartialEq)]
+pub enum UnitReplaced {
+    Replaced,
+    /// The unit is gone.
     Missing,
     /// Another writer changed it first; carries the version now stored.
     VersionMismatch(u64),
-    /// Another unit of the property has this number.
+    /// Another unit of the property has the new number.
     DuplicateNumber,
+}
+
+/// The outcome of [`UnitRepository::delete`].
+#[derive(Debug, PartialEq)]
+pub enum UnitDeleted {
+    Deleted,
+    /// The unit is gone.
+    Missing,
+    /// Another writer changed it first; carries the version now stored.
+    VersionMismatch(u64),
     /// A lease holds the unit today or later.
     Leased,
-    /// The `Idempotency-Key` was used before; nothing was written.
-    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
 impl Store {
@@ -89,14 +110,20 @@ impl<'a> UnitRepository<'a> {
             .map_err(build_err)
     }
 
-    /// One unit of the property (strongly consistent); ids that cannot exist are not looked up.
-    pub async fn get(&self, org_id: &str, property_id: &str, unit_id: &str) -> Result<Option<Unit>, StoreError> {
-        if !crate::domain::ids::is_valid(unit_id, crate::domain::unit::ID_PREFIX)
-            || !crate::domain::ids::is_valid(property_id, crate::domain::property::ID_PREFIX)
-        {
-            return Ok(None);
-        }
-        get_consistent(self.store, key(org_id, property_id, unit_id)).await
+    /// One unit of the property (strongly consistent).
+    pub async fn get(
+        &self,
+        org_id: &str,
+        property_id: &PropertyId,
+        unit_id: &UnitId,
+    ) -> Result<Option<Unit>, StoreError> {
+        get_consistent(self.store, key(org_id, property_id.as_str(), unit_id.as_str())).await
+    }
+
+    /// The unit a stored lease is on (strongly consistent); its ids were checked when
+    /// the lease was booked.
+    pub async fn of_lease(&self, lease: &crate::domain::lease::Lease) -> Result<Option<Unit>, StoreError> {
+        get_consistent(self.store, key(&lease.org_id, &lease.property_id, &lease.unit_id)).await
     }
 
     /// Creates a unit in one transaction: the unit, its number claim, and `+1` on the
@@ -105,7 +132,7 @@ impl<'a> UnitRepository<'a> {
         &self,
         unit: &Unit,
         idempotency: Option<IdempotentCreate<'_>>,
-    ) -> Result<UnitWritten, StoreError> {
+    ) -> Result<UnitCreated, StoreError> {
         let put = put_if_new(self.store, to_item(unit)?)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
@@ -119,11 +146,11 @@ impl<'a> UnitRepository<'a> {
         }
         let result = transact_write(self.store, items).await;
         match result {
-            Ok(_) => Ok(UnitWritten::Done),
+            Ok(_) => Ok(UnitCreated::Created),
             Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 3)? => Ok(UnitWritten::Replay(Box::new(first))),
-                Some(failed) if failed.iter().any(|(i, _)| *i == 2) => Ok(UnitWritten::Missing),
-                Some(failed) if failed.iter().any(|(i, _)| *i == 1) => Ok(UnitWritten::DuplicateNumber),
+                Some(failed) if let Some(first) = replayed(&failed, 3)? => Ok(UnitCreated::Replay(Box::new(first))),
+                Some(failed) if failed.iter().any(|(i, _)| *i == 2) => Ok(UnitCreated::PropertyMissing),
+                Some(failed) if failed.iter().any(|(i, _)| *i == 1) => Ok(UnitCreated::DuplicateNumber),
                 _ => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
         }
@@ -131,13 +158,13 @@ impl<'a> UnitRepository<'a> {
 
     /// Replaces a unit if its stored version is still `current.version`; a new unit
     /// number moves the claim in the same transaction.
-    pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitWritten, StoreError> {
+    pub async fn replace(&self, current: &Unit, next: &Unit) -> Result<UnitReplaced, StoreError> {
         let renumbered = current.fields.unit_number.to_lowercase() != next.fields.unit_number.to_lowercase();
         if !renumbered {
             return Ok(match put_at_version(self.store, to_item(next)?, current.version).await? {
-                VersionedPut::Done => UnitWritten::Done,
-                VersionedPut::Missing => UnitWritten::Missing,
-                VersionedPut::VersionMismatch(version) => UnitWritten::VersionMismatch(version),
+                VersionedPut::Done => UnitReplaced::Replaced,
+                VersionedPut::Missing => UnitReplaced::Missing,
+                VersionedPut::VersionMismatch(version) => UnitReplaced::VersionMismatch(version),
             });
         }
         let put = Put::builder()
@@ -148,23 +175,19 @@ impl<'a> UnitRepository<'a> {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().delete(self.number_release(current)?).build())
-            .transact_items(TransactWriteItem::builder().put(self.number_claim(next)?).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(UnitWritten::Done),
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().delete(self.number_release(current)?).build(),
+            TransactWriteItem::builder().put(self.number_claim(next)?).build(),
+        ];
+        match transact_write(self.store, items).await {
+            Ok(()) => Ok(UnitReplaced::Replaced),
             Err(err) => match failed_conditions(&err) {
                 Some(failed) => {
                     if let Some((_, item)) = failed.iter().find(|(i, _)| *i == 0) {
-                        Ok(version_of(item.as_ref()).map_or(UnitWritten::Missing, UnitWritten::VersionMismatch))
+                        Ok(version_of(item.as_ref()).map_or(UnitReplaced::Missing, UnitReplaced::VersionMismatch))
                     } else {
-                        Ok(UnitWritten::DuplicateNumber)
+                        Ok(UnitReplaced::DuplicateNumber)
                     }
                 }
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
@@ -174,7 +197,7 @@ impl<'a> UnitRepository<'a> {
 
     /// Deletes a unit at `current.version` unless a lease holds it on `today` or later,
     /// releasing its number and taking it off the property's `unit_count`, in one transaction.
-    pub async fn delete(&self, current: &Unit, today: Date, now: OffsetDateTime) -> Result<UnitWritten, StoreError> {
+    pub async fn delete(&self, current: &Unit, today: Date, now: OffsetDateTime) -> Result<UnitDeleted, StoreError> {
         let delete = Delete::builder()
             .table_name(self.store.table())
             .set_key(Some(key(&current.org_id, &current.property_id, &current.id)))
@@ -195,15 +218,15 @@ impl<'a> UnitRepository<'a> {
         ];
         let result = transact_write(self.store, items).await;
         match result {
-            Ok(_) => Ok(UnitWritten::Done),
+            Ok(_) => Ok(UnitDeleted::Deleted),
             Err(err) => match failed_conditions(&err) {
                 Some(failed) => match failed.iter().find(|(i, _)| *i == 0) {
                     Some((_, item)) => Ok(match version_of(item.as_ref()) {
-                        None => UnitWritten::Missing,
-                        Some(v) if v != current.version => UnitWritten::VersionMismatch(v),
-                        Some(_) => UnitWritten::Leased,
+                        None => UnitDeleted::Missing,
+                        Some(v) if v != current.version => UnitDeleted::VersionMismatch(v),
+                        Some(_) => UnitDeleted::Leased,
                     }),
-                    None => Ok(UnitWritten::Missing),
+                    None => Ok(UnitDeleted::Missing),
                 },
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },

@@ -9,9 +9,10 @@
 
 use doorstep_tests::{DEMO_ORG_ID, OTHER_DEMO_ORG_ID, app};
 use identity::provision::{NewAccount, Provisioned, ensure_account};
+use properties::requests::PropertyInput;
 use shared::auth::Role;
 use shared::domain::Plan;
-use shared::domain::property::{Property, PropertyInput};
+use shared::domain::property::Property;
 use shared::store::properties::{PropertyOrder, PropertyQuery};
 use shared::time_format;
 
