@@ -7,8 +7,6 @@
 //! | list by name | GSI1: `GSI1PK=ORG#<org>#PROPERTIES`, `GSI1SK=<lower name>#<id>` |
 //! | changes since (with tombstones) | GSI2: `GSI2PK=ORG#<org>#PROPERTIES`, `GSI2SK > <updated_at>` |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -19,7 +17,9 @@ use crate::store::idempotency::IdempotencyRecord;
 use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::store::page::Page;
 use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
-use crate::store::transactions::{build_err, version_of};
+use crate::store::transactions::{
+    build_err, condition_failed, failed_version, replayed, transact, unexpected_cancellation,
+};
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
 
@@ -159,20 +159,14 @@ impl<'a> PropertyRepository<'a> {
         };
         let put_property = put_if_new(self.store, item)?;
         let put_record = record.put(self.store.table(), &property.org_id, scope, key, property.created_at)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_property).build())
-            .transact_items(TransactWriteItem::builder().put(put_record).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New),
-            Err(err) => match cancelled_item(&err, 1) {
-                Some(Some(existing)) => Ok(Created::Replay(IdempotencyRecord::from_item(existing)?)),
-                _ => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let items = vec![
+            TransactWriteItem::builder().put(put_property).build(),
+            TransactWriteItem::builder().put(put_record).build(),
+        ];
+        let Some(failed) = transact(self.store, items).await? else { return Ok(Created::New) };
+        match replayed(&failed, 1)? {
+            Some(existing) => Ok(Created::Replay(existing)),
+            None => Err(unexpected_cancellation("the new property's id is taken")),
         }
     }
 
@@ -212,25 +206,17 @@ impl<'a> PropertyRepository<'a> {
         item.insert(ENTITY.into(), s(TOMBSTONE_ENTITY));
         item.insert(EXPIRES_AT.into(), n((now + TOMBSTONE_RETENTION).unix_timestamp()));
         let put = Put::builder().table_name(self.store.table()).set_item(Some(item)).build().map_err(build_err)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Written::Done),
-            Err(err) => match cancelled_item(&err, 0) {
-                Some(existing) => Ok(match version_of(existing.as_ref()) {
-                    None => Written::Missing,
-                    Some(version) if version != expected_version => Written::VersionMismatch(version),
-                    Some(_) => Written::HasUnits,
-                }),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let items =
+            vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().put(put).build()];
+        let Some(failed) = transact(self.store, items).await? else { return Ok(Written::Done) };
+        if !condition_failed(&failed, 0) {
+            return Err(unexpected_cancellation("the tombstone's put failed"));
         }
+        Ok(match failed_version(&failed, 0) {
+            None => Written::Missing,
+            Some(version) if version != expected_version => Written::VersionMismatch(version),
+            Some(_) => Written::HasUnits,
+        })
     }
 
     /// One page of a listing: a single `Query`.
@@ -323,13 +309,4 @@ impl<'a> PropertyRepository<'a> {
         }
         query_page(request, start, limit, key_names).await?.try_map(row_from_item)
     }
-}
-
-/// For a cancelled transaction whose item `index` failed its condition, the item as it
-/// was (if DynamoDB returned it). `None` when the failure was anything else.
-fn cancelled_item<R>(err: &SdkError<TransactWriteItemsError, R>, index: usize) -> Option<Option<Item>> {
-    let SdkError::ServiceError(service) = err else { return None };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
-    let reason = cancelled.cancellation_reasons().get(index)?;
-    (reason.code() == Some("ConditionalCheckFailed")).then(|| reason.item().cloned())
 }

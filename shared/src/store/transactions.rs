@@ -56,8 +56,9 @@ pub fn failed_version(failed: &FailedConditions, index: usize) -> Option<u64> {
 /// items (the property item is shared by every unit and lease write of a property).
 pub const CONFLICT_ATTEMPTS: u32 = 10;
 
-/// Rounds of `BatchGetItem` for keys DynamoDB leaves unprocessed under throttling.
-pub const BATCH_GET_ATTEMPTS: usize = 8;
+/// Rounds of a batch read or write for keys or items DynamoDB leaves unprocessed under
+/// throttling.
+pub const UNPROCESSED_ATTEMPTS: usize = 8;
 
 /// Sends a transaction, retrying with jittered backoff while it is cancelled only
 /// because concurrent transactions held the same items (`TransactionConflict`).
@@ -99,6 +100,12 @@ pub async fn transact(store: &Store, items: Vec<TransactWriteItem>) -> Result<Op
         *retryable |= conflict;
     }
     Err(error)
+}
+
+/// A transaction cancelled by a condition that does not fail in normal operation (an id
+/// collision, an item deleted meanwhile): an error, not an answer.
+pub fn unexpected_cancellation(detail: &str) -> StoreError {
+    StoreError::Dynamo { operation: "TransactWriteItems", detail: detail.into(), retryable: false }
 }
 
 /// A request that failed to build (a required field left unset).
@@ -173,7 +180,7 @@ pub async fn batch_get(
             request = request.keys(item_key(pk, sk));
         }
         let mut pending = Some(request.build().map_err(build_err)?);
-        for _ in 0..BATCH_GET_ATTEMPTS {
+        for _ in 0..UNPROCESSED_ATTEMPTS {
             let Some(request) = pending.take() else { break };
             let output = store
                 .client()

@@ -17,7 +17,7 @@ use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
 use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
-use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact};
+use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
 use shared::store::{Item, Store, StoreError, boolean, n, number_attr, s, update, update_if};
 
 use crate::accounts::model::{Organization, User};
@@ -358,11 +358,9 @@ impl<'a> AccountStore<'a> {
         }
         match transact(self.store, items).await? {
             None => Ok(()),
-            Some(_) => Err(StoreError::Dynamo {
-                operation: "TransactWriteItems",
-                detail: "session start conflicted (user deleted meanwhile or id collision)".into(),
-                retryable: false,
-            }),
+            Some(_) => {
+                Err(unexpected_cancellation("session start conflicted (user deleted meanwhile or id collision)"))
+            }
         }
     }
 
