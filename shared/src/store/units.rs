@@ -149,15 +149,12 @@ impl<'a> UnitRepository<'a> {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
-        let result = self
-            .store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().delete(self.number_release(current)?).build())
-            .transact_items(TransactWriteItem::builder().put(self.number_claim(next)?).build())
-            .send()
-            .await;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().delete(self.number_release(current)?).build(),
+            TransactWriteItem::builder().put(self.number_claim(next)?).build(),
+        ];
+        let result = transact_write(self.store, items).await;
         match result {
             Ok(_) => Ok(UnitWritten::Done),
             Err(err) => match failed_conditions(&err) {
