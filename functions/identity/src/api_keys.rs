@@ -12,14 +12,14 @@ use shared::auth::{Principal, api_key};
 use shared::domain::validation::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::http::listing::PageParams;
 use shared::http::query::{Path, Query};
 use shared::store::api_keys::ApiKeyRecord;
 use shared::{ApiError, Services, time_format};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::caller::actor_id;
-use crate::listing::PageParams;
+use crate::caller::{OwnListing, actor_id};
 use crate::oauth::credentials::random_secret;
 
 const MAX_PERMISSIONS: usize = 50;
@@ -85,6 +85,12 @@ impl ApiKeyView {
             revoked_at: record.revoked_at.map(time_format::format),
             status,
         }
+    }
+}
+
+impl From<&ApiKeyRecord> for ApiKeyView {
+    fn from(record: &ApiKeyRecord) -> Self {
+        Self::new(record, time_format::now())
     }
 }
 
@@ -213,11 +219,9 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("apikey:read", None)?;
-    let request = params.resolve(&services, &principal, "api_keys")?;
-    let page = services.store.api_keys().list(&principal.org_id, request.start.clone(), request.size).await?;
-    let now = time_format::now();
-    let items: Vec<ApiKeyView> = page.items.iter().map(|r| ApiKeyView::new(r, now)).collect();
-    Ok(ApiResponse::page(items, request.pagination(&services, page.next)).into_response())
+    let listing = OwnListing::resolve(&services, &principal, "api_keys", &params)?;
+    let page = services.store.api_keys().list(&principal.org_id, listing.start.clone(), listing.size).await?;
+    Ok(listing.respond::<_, ApiKeyView>(&services, page))
 }
 
 /// Get an API key (never its secret).

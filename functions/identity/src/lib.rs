@@ -4,7 +4,6 @@
 mod accounts;
 mod api_keys;
 mod caller;
-mod listing;
 mod oauth;
 mod state;
 

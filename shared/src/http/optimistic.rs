@@ -18,6 +18,16 @@ pub enum Attempt<T> {
     LostRace,
 }
 
+impl<T> Attempt<T> {
+    /// The same outcome with the answer of a finished write mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(done) => Attempt::Done(f(done)),
+            Attempt::LostRace => Attempt::LostRace,
+        }
+    }
+}
+
 /// Runs `attempt` (read, check, write) until it is done. A lost race is answered
 /// with `stale()` (412) when the caller sent `If-Match`, since what they based the write on
 /// is gone; without it the write is tried again on the fresh item, up to

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::ApiError;
@@ -119,6 +121,26 @@ pub fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// `AttributeValue::Bool`.
+pub fn boolean(value: bool) -> AttributeValue {
+    AttributeValue::Bool(value)
+}
+
+/// `AttributeValue::Ss`, a string set.
+pub fn string_set(values: Vec<String>) -> AttributeValue {
+    AttributeValue::Ss(values)
+}
+
+/// Reads a number attribute of `item`; `None` when the item or the attribute is missing.
+pub fn number_attr<T: std::str::FromStr>(item: Option<&Item>, name: &str) -> Option<T> {
+    item?.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// The table key `PK`, `SK` of an item.
+pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
 pub mod leases;
 pub mod requests;
 pub mod tenants;
@@ -196,11 +218,43 @@ impl Store {
     }
 }
 
+impl Store {
+    /// An `UpdateItem` of the item `pk`, `sk`, its expressions still to be set.
+    pub fn update_item(&self, pk: impl Into<String>, sk: impl Into<String>) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(self.table()).set_key(Some(item_key(pk, sk)))
+    }
+
+    /// Deletes the item `pk`, `sk` if it exists; `false` when there was none.
+    pub async fn delete_existing(&self, pk: impl Into<String>, sk: impl Into<String>) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(pk, sk)))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(StoreError::dynamo("DeleteItem", err)),
+        }
+    }
+}
+
+/// Sends an unconditional `UpdateItem`.
+pub async fn update(request: UpdateItemFluentBuilder) -> Result<UpdateItemOutput, StoreError> {
+    request.send().await.map_err(|e| StoreError::dynamo("UpdateItem", e))
+}
+
 /// Sends a conditional `UpdateItem`. `Ok(None)` when its condition failed (the answer
 /// the caller asked the condition for, not an error); any other failure is an error.
-pub async fn update_if(
-    request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError> {
+pub async fn update_if(request: UpdateItemFluentBuilder) -> Result<Option<UpdateItemOutput>, StoreError> {
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
     match request.send().await {
         Ok(output) => Ok(Some(output)),

@@ -18,7 +18,7 @@ use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, G
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
 use crate::store::transactions::{
-    IdempotentCreate, build_err, failed_conditions, replayed, transact_write, version_of,
+    IdempotentCreate, build_err, condition_failed, failed_version, replayed, transact, unexpected_cancellation,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
@@ -157,12 +157,10 @@ impl<'a> PropertyRepository<'a> {
             TransactWriteItem::builder().put(put_if_new(self.store, item)?).build(),
             idempotency.put(self.store, &property.org_id, property.created_at)?,
         ];
-        match transact_write(self.store, items).await {
-            Ok(()) => Ok(PropertyCreated::Created),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 1)? => Ok(PropertyCreated::Replay(Box::new(first))),
-                _ => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let Some(failed) = transact(self.store, items).await? else { return Ok(PropertyCreated::Created) };
+        match replayed(&failed, 1)? {
+            Some(first) => Ok(PropertyCreated::Replay(Box::new(first))),
+            None => Err(unexpected_cancellation("the new property's id is taken")),
         }
     }
 
@@ -200,17 +198,15 @@ impl<'a> PropertyRepository<'a> {
         let put = Put::builder().table_name(self.store.table()).set_item(Some(item)).build().map_err(build_err)?;
         let items =
             vec![TransactWriteItem::builder().delete(delete).build(), TransactWriteItem::builder().put(put).build()];
-        match transact_write(self.store, items).await {
-            Ok(()) => Ok(PropertyDeleted::Deleted),
-            Err(err) => match failed_conditions(&err).and_then(|failed| failed.into_iter().find(|(i, _)| *i == 0)) {
-                Some((_, existing)) => Ok(match version_of(existing.as_ref()) {
-                    None => PropertyDeleted::Missing,
-                    Some(version) if version != expected_version => PropertyDeleted::VersionMismatch(version),
-                    Some(_) => PropertyDeleted::HasUnits,
-                }),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let Some(failed) = transact(self.store, items).await? else { return Ok(PropertyDeleted::Deleted) };
+        if !condition_failed(&failed, 0) {
+            return Err(unexpected_cancellation("the tombstone's put failed"));
         }
+        Ok(match failed_version(&failed, 0) {
+            None => PropertyDeleted::Missing,
+            Some(version) if version != expected_version => PropertyDeleted::VersionMismatch(version),
+            Some(_) => PropertyDeleted::HasUnits,
+        })
     }
 
     /// One page of a listing: a single `Query`.

@@ -7,6 +7,7 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::builders::DeleteBuilder;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,6 +32,9 @@ pub async fn get_consistent<T: DeserializeOwned>(store: &Store, key: Item) -> Re
     output.item.map(|item| Ok(serde_dynamo::from_item(item)?)).transpose()
 }
 
+/// The condition of a write to an item whose stored `version` must still be `:expected`.
+const AT_VERSION: &str = "attribute_exists(PK) AND version = :expected";
+
 /// The outcome of [`put_at_version`].
 #[derive(Debug, PartialEq)]
 pub enum VersionedPut {
@@ -49,7 +53,7 @@ pub async fn put_at_version(store: &Store, item: Item, expected_version: u64) ->
         .put_item()
         .table_name(store.table())
         .set_item(Some(item))
-        .condition_expression("attribute_exists(PK) AND version = :expected")
+        .condition_expression(AT_VERSION)
         .expression_attribute_values(":expected", n(expected_version))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
@@ -153,4 +157,30 @@ pub fn put_if_new(store: &Store, item: Item) -> Result<Put, StoreError> {
         .condition_expression("attribute_not_exists(PK)")
         .build()
         .map_err(build_err)
+}
+
+/// A transaction's `Put` of `item` on condition that the stored item's `version` is still
+/// `expected`; a failure returns the stored item, so [`failed_version`] tells a missing
+/// item from a version mismatch.
+///
+/// [`failed_version`]: crate::store::transactions::failed_version
+pub fn put_if_version(store: &Store, item: Item, expected: u64) -> Result<Put, StoreError> {
+    Put::builder()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression(AT_VERSION)
+        .expression_attribute_values(":expected", n(expected))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(build_err)
+}
+
+/// A transaction's `Delete` of the item `pk`, `sk` on condition that its stored `version`
+/// is still `expected`; like [`put_if_version`], a failure returns the stored item.
+pub fn delete_if_version(store: &Store, pk: String, sk: String, expected: u64) -> DeleteBuilder {
+    store
+        .delete_in_transaction(pk, sk)
+        .condition_expression(AT_VERSION)
+        .expression_attribute_values(":expected", n(expected))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
 }

@@ -3,12 +3,15 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
 use crate::store::keys::{self, GSI2SK, PK, SK};
-use crate::store::{Item, Store, StoreError, n, s};
+use crate::store::{Item, Store, StoreError, item_key, n, number_attr, s};
 use crate::time_format;
 
 /// A transaction was cancelled because these items (by index) failed their condition;
@@ -37,9 +40,25 @@ pub fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) ->
     cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
 }
 
+/// Whether the transaction item at `index` failed its condition.
+pub fn condition_failed(failed: &FailedConditions, index: usize) -> bool {
+    failed.iter().any(|(i, _)| *i == index)
+}
+
+/// The stored `version` of the transaction item at `index` when it failed its condition
+/// and was returned (`ReturnValuesOnConditionCheckFailure::AllOld`); `None` when the
+/// item did not fail, or failed because it does not exist.
+pub fn failed_version(failed: &FailedConditions, index: usize) -> Option<u64> {
+    version_of(failed.iter().find(|(i, _)| *i == index)?.1.as_ref())
+}
+
 /// Attempts at a transaction that keeps colliding with concurrent ones on the same
 /// items (the property item is shared by every unit and lease write of a property).
-const CONFLICT_ATTEMPTS: u32 = 10;
+pub const CONFLICT_ATTEMPTS: u32 = 10;
+
+/// Rounds of a batch read or write for keys or items DynamoDB leaves unprocessed under
+/// throttling.
+pub const UNPROCESSED_ATTEMPTS: usize = 8;
 
 /// Sends a transaction, retrying with jittered backoff while it is cancelled only
 /// because concurrent transactions held the same items (`TransactionConflict`).
@@ -67,13 +86,83 @@ pub async fn transact_write(
     }
 }
 
+/// Runs a transaction through [`transact_write`]: `Ok(None)` when it committed,
+/// `Ok(Some(failed))` when conditions failed (the caller's answer), and an error
+/// otherwise; one still conflicting after every attempt is a retryable error.
+pub async fn transact(store: &Store, items: Vec<TransactWriteItem>) -> Result<Option<FailedConditions>, StoreError> {
+    let Err(err) = transact_write(store, items).await else { return Ok(None) };
+    if let Some(failed) = failed_conditions(&err) {
+        return Ok(Some(failed));
+    }
+    let conflict = is_transaction_conflict(&err);
+    let mut error = StoreError::dynamo("TransactWriteItems", err);
+    if let StoreError::Dynamo { retryable, .. } = &mut error {
+        *retryable |= conflict;
+    }
+    Err(error)
+}
+
+/// A transaction cancelled by a condition that does not fail in normal operation (an id
+/// collision, an item deleted meanwhile): an error, not an answer.
+pub fn unexpected_cancellation(detail: &str) -> StoreError {
+    StoreError::Dynamo { operation: "TransactWriteItems", detail: detail.into(), retryable: false }
+}
+
+/// A request that failed to build (a required field left unset).
 pub fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false }
 }
 
 /// The `version` of a returned item.
 pub fn version_of(item: Option<&Item>) -> Option<u64> {
-    item?.get("version")?.as_n().ok()?.parse().ok()
+    number_attr(item, "version")
+}
+
+/// One item of a `TransactWriteItems`, built from its typed request.
+pub trait TransactItem {
+    fn transact_item(self) -> Result<TransactWriteItem, StoreError>;
+}
+
+impl TransactItem for Put {
+    fn transact_item(self) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder().put(self).build())
+    }
+}
+
+impl TransactItem for UpdateBuilder {
+    fn transact_item(self) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder().update(self.build().map_err(build_err)?).build())
+    }
+}
+
+impl TransactItem for DeleteBuilder {
+    fn transact_item(self) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder().delete(self.build().map_err(build_err)?).build())
+    }
+}
+
+impl TransactItem for ConditionCheckBuilder {
+    fn transact_item(self) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder().condition_check(self.build().map_err(build_err)?).build())
+    }
+}
+
+// Transaction items on one key, their expressions still to be set.
+impl Store {
+    /// An `Update` of the item `pk`, `sk`.
+    pub fn update_in_transaction(&self, pk: impl Into<String>, sk: impl Into<String>) -> UpdateBuilder {
+        Update::builder().table_name(self.table()).set_key(Some(item_key(pk, sk)))
+    }
+
+    /// A `Delete` of the item `pk`, `sk`.
+    pub fn delete_in_transaction(&self, pk: impl Into<String>, sk: impl Into<String>) -> DeleteBuilder {
+        Delete::builder().table_name(self.table()).set_key(Some(item_key(pk, sk)))
+    }
+
+    /// A `ConditionCheck` of the item `pk`, `sk`.
+    pub fn check_in_transaction(&self, pk: impl Into<String>, sk: impl Into<String>) -> ConditionCheckBuilder {
+        ConditionCheck::builder().table_name(self.table()).set_key(Some(item_key(pk, sk)))
+    }
 }
 
 /// Reads items by key (`PK`, `SK`), 100 distinct keys per `BatchGetItem` (which refuses
@@ -88,11 +177,10 @@ pub async fn batch_get(
     for chunk in keys.chunks(100) {
         let mut request = KeysAndAttributes::builder().consistent_read(true);
         for (pk, sk) in chunk {
-            request = request.keys(Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+            request = request.keys(item_key(pk, sk));
         }
         let mut pending = Some(request.build().map_err(build_err)?);
-        // Unprocessed keys come back under throttling; a bounded number of retries.
-        for _ in 0..8 {
+        for _ in 0..UNPROCESSED_ATTEMPTS {
             let Some(request) = pending.take() else { break };
             let output = store
                 .client()

@@ -20,7 +20,8 @@ use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
 };
 use crate::store::transactions::{
-    IdempotentCreate, PropertyCounters, build_err, failed_conditions, replayed, transact_write, version_of,
+    IdempotentCreate, PropertyCounters, UNPROCESSED_ATTEMPTS, build_err, failed_conditions, replayed, transact_write,
+    version_of,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 
@@ -288,7 +289,7 @@ impl<'a> UnitRepository<'a> {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
             let mut pending = Some(requests);
-            for _ in 0..8 {
+            for _ in 0..UNPROCESSED_ATTEMPTS {
                 let Some(requests) = pending.take() else { break };
                 let output = self
                     .store

@@ -8,7 +8,7 @@ use shared::time_format;
 use crate::IdentityState;
 use crate::accounts::model::{self, Organization, User};
 use crate::accounts::passwords;
-use crate::accounts::store::{AccountStore, Created};
+use crate::accounts::store::{AccountStore, Created, Registered};
 
 /// An account to create.
 #[derive(Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct NewAccount<'a> {
 pub enum Provisioned {
     Created,
     AlreadyPresent,
+}
+
+fn organization_changed() -> ApiError {
+    ApiError::Conflict("the organization changed meanwhile; retry".into())
 }
 
 /// Creates the account unless its email is already registered. When the organization
@@ -58,25 +62,27 @@ pub async fn ensure_account(
             now,
         )
     };
-    let outcome = if store.get_organization(org_id).await?.is_some() {
-        store.create_user(&user).await?
-    } else {
-        if !user.counts_as_owner() {
-            return Err(ApiError::BadRequest("the first account of an organization must be an owner".into()));
-        }
-        let org = Organization {
-            id: org_id.to_owned(),
-            name: org_name.to_owned(),
-            plan,
-            owner_count: 1,
-            created_at: now,
-            updated_at: now,
+    if store.get_organization(org_id).await?.is_some() {
+        return match store.create_user(&user).await? {
+            Created::Done => Ok(Provisioned::Created),
+            Created::EmailTaken => Ok(Provisioned::AlreadyPresent),
+            Created::OrganizationMissing => Err(organization_changed()),
         };
-        store.create_organization(&org, &user).await?
+    }
+    if !user.counts_as_owner() {
+        return Err(ApiError::BadRequest("the first account of an organization must be an owner".into()));
+    }
+    let org = Organization {
+        id: org_id.to_owned(),
+        name: org_name.to_owned(),
+        plan,
+        owner_count: 1,
+        created_at: now,
+        updated_at: now,
     };
-    match outcome {
-        Created::Done => Ok(Provisioned::Created),
-        Created::EmailTaken => Ok(Provisioned::AlreadyPresent),
-        Created::OrganizationConflict => Err(ApiError::Conflict("the organization changed meanwhile; retry".into())),
+    match store.create_organization(&org, &user).await? {
+        Registered::Done => Ok(Provisioned::Created),
+        Registered::EmailTaken => Ok(Provisioned::AlreadyPresent),
+        Registered::OrganizationExists => Err(organization_changed()),
     }
 }

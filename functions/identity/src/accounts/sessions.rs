@@ -19,7 +19,7 @@ use crate::IdentityState;
 use crate::accounts::model::{self, Organization, User, UserStatus};
 use crate::accounts::opaque::{self, TokenKind};
 use crate::accounts::passwords;
-use crate::accounts::store::{AccountStore, Created, Rotation, Session, TokenRecord};
+use crate::accounts::store::{AccountStore, Rotation, Session, TokenRecord};
 use crate::accounts::views::{LoginResult, MfaChallenge, OrganizationView, RegisterResponse, TokenResponse, UserView};
 
 /// The one answer to every failed sign-in, whatever the reason.
@@ -151,11 +151,7 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
         password_hash,
         now,
     );
-    match AccountStore::new(&state.services.store).create_organization(&org, &owner).await? {
-        Created::Done => {}
-        Created::EmailTaken => return Err(ApiError::Conflict("This email is already registered".into())),
-        Created::OrganizationConflict => return Err(ApiError::internal("new organization id collided")),
-    }
+    Result::from(AccountStore::new(&state.services.store).create_organization(&org, &owner).await?)?;
     crate::accounts::recovery::request_email_verification(&state, &owner).await?;
     let session = start_session(&state, &owner, org.plan, false).await?;
     let response = RegisterResponse {

@@ -1,5 +1,5 @@
-//! The identity items of the single table, and the only code here that touches
-//! `AttributeValue`. Access patterns and keys: `shared/src/store/README.md`.
+//! The identity items of the single table, written through the shared store requests.
+//! Access patterns and keys: `shared/src/store/README.md`.
 //!
 //! | item | PK | SK |
 //! |---|---|---|
@@ -11,17 +11,14 @@
 //! | failed logins per source IP | `LOGINIP#<ip>` | `WINDOW#<window start>` |
 //! | unpublished event | `ORG#<org>` | `OUTBOX#<event_id>` |
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
-use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
+use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
-use shared::store::{Item, Store, StoreError, n, s, update_if};
+use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
+use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
+use shared::store::{Item, Store, StoreError, boolean, n, number_attr, s, update, update_if};
 
 use crate::accounts::model::{Organization, User};
 use crate::accounts::opaque::TokenKind;
@@ -91,23 +88,34 @@ pub struct TokenRecord {
     pub attempts: u32,
 }
 
-/// The outcome of a conditional write to an existing user.
+/// The outcome of a write to an existing user conditioned on its version.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Written {
     Done,
+    /// The user is gone (or, on a delete, its email claim no longer names it).
     Missing,
+    /// Another writer changed the user first.
     VersionMismatch,
     /// The write would leave the organization without an owner.
     LastOwner,
 }
 
-/// The outcome of creating a user.
+/// The outcome of adding a user to an existing organization.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Created {
     Done,
     EmailTaken,
-    /// The organization does not exist (or already existed, for a new organization).
-    OrganizationConflict,
+    /// The organization does not exist.
+    OrganizationMissing,
+}
+
+/// The outcome of creating an organization with its first owner.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registered {
+    Done,
+    EmailTaken,
+    /// An organization with this id exists already.
+    OrganizationExists,
 }
 
 /// The outcome of exchanging a refresh token.
@@ -133,56 +141,27 @@ pub struct AccountStore<'a> {
     store: &'a Store,
 }
 
-/// Which items of a cancelled transaction failed their condition; `None` when the
-/// failure was something else.
-fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
-    let SdkError::ServiceError(service) = err else { return None };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
-    let failed: Vec<bool> =
-        cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
-    failed.iter().any(|f| *f).then_some(failed)
-}
-
-/// Attempts at a transaction that keeps conflicting with concurrent ones.
-const TRANSACTION_ATTEMPTS: usize = 4;
-
-fn is_transaction_conflict<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
-    let SdkError::ServiceError(service) = err else { return false };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return false };
-    cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
-}
-
 /// A counter attribute of `item`; 0 when the item or the attribute is missing.
 fn count_attr(item: Option<&Item>, name: &str) -> u32 {
-    item.and_then(|i| i.get(name)).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-fn build<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false })
+    number_attr(item, name).unwrap_or(0)
 }
 
 fn user_item(user: &User) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(user)?;
-    item.insert(PK.into(), s(keys::org(&user.org_id)));
-    item.insert(SK.into(), s(user_sk(&user.id)));
-    item.insert(ENTITY.into(), s("user"));
-    Ok(item)
+    entity_item(user, keys::org(&user.org_id), user_sk(&user.id), "user")
 }
 
 fn email_item(user: &User) -> Result<Item, StoreError> {
     let claim = EmailClaim { email: user.email.clone(), org_id: user.org_id.clone(), user_id: user.id.clone() };
-    let mut item: Item = serde_dynamo::to_item(&claim)?;
-    item.insert(PK.into(), s(email_pk(&user.email)));
-    item.insert(SK.into(), s(EMAIL_SK));
-    item.insert(ENTITY.into(), s("email"));
-    Ok(item)
+    entity_item(&claim, email_pk(&user.email), EMAIL_SK.to_owned(), "email")
 }
 
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = build(
-        Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)").build(),
-    )?;
-    Ok(TransactWriteItem::builder().put(put).build())
+/// An event that could not be published, kept for a later redrive.
+#[derive(Serialize)]
+struct UnpublishedEvent<'a> {
+    detail_type: &'a str,
+    /// The event's detail as JSON text.
+    detail: String,
+    expires_at: i64,
 }
 
 impl<'a> AccountStore<'a> {
@@ -190,102 +169,55 @@ impl<'a> AccountStore<'a> {
         Self { store }
     }
 
-    fn table(&self) -> &str {
-        self.store.table()
-    }
-
-    /// An `UpdateItem` of the user's item, its expressions still to be set.
-    fn update_user_item(&self, user: &User) -> UpdateItemFluentBuilder {
-        self.store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
-    }
-
-    /// Runs a transaction; `Some(failed)` names the items whose condition failed. A
-    /// transaction that lost a race with another one on the same items (a
-    /// `TransactionConflict`, no condition failed) is retried: its conditions are
-    /// evaluated afresh.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<bool>>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result =
-                self.store.client().transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let err = match result {
-                Ok(_) => return Ok(None),
-                Err(err) => err,
-            };
-            if let Some(failed) = failed_conditions(&err) {
-                return Ok(Some(failed));
-            }
-            if attempt < TRANSACTION_ATTEMPTS && is_transaction_conflict(&err) {
-                continue;
-            }
-            let mut error = StoreError::dynamo("TransactWriteItems", err);
-            if let StoreError::Dynamo { retryable, detail, .. } = &mut error {
-                *retryable |= detail.contains("TransactionConflict");
-            }
-            return Err(error);
-        }
+    /// A transaction's create of `item`.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        put_if_new(self.store, item)?.transact_item()
     }
 
     /// Creates an organization with its first owner and the owner's email claim, in one
     /// transaction.
-    pub async fn create_organization(&self, org: &Organization, owner: &User) -> Result<Created, StoreError> {
-        let mut org_item: Item = serde_dynamo::to_item(org)?;
-        org_item.insert(PK.into(), s(keys::org(&org.id)));
-        org_item.insert(SK.into(), s(ORGANIZATION_SK));
-        org_item.insert(ENTITY.into(), s("organization"));
-        let items = vec![
-            put_new(self.table(), email_item(owner)?)?,
-            put_new(self.table(), org_item)?,
-            put_new(self.table(), user_item(owner)?)?,
-        ];
-        Ok(match self.transact(items).await? {
-            None => Created::Done,
-            Some(failed) if failed.first() == Some(&true) => Created::EmailTaken,
-            Some(_) => Created::OrganizationConflict,
+    pub async fn create_organization(&self, org: &Organization, owner: &User) -> Result<Registered, StoreError> {
+        let org_item = entity_item(org, keys::org(&org.id), ORGANIZATION_SK.to_owned(), "organization")?;
+        let items = vec![self.put_new(email_item(owner)?)?, self.put_new(org_item)?, self.put_new(user_item(owner)?)?];
+        Ok(match transact(self.store, items).await? {
+            None => Registered::Done,
+            Some(failed) if condition_failed(&failed, 0) => Registered::EmailTaken,
+            Some(_) => Registered::OrganizationExists,
         })
     }
 
     /// The update of the organization's owner counter that goes with a change of
     /// `delta` owners; a decrement is refused when it would leave none.
     fn owner_count_update(&self, org_id: &str, delta: i32) -> Result<TransactWriteItem, StoreError> {
-        let builder = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(ORGANIZATION_SK))
+        let builder = self
+            .store
+            .update_in_transaction(keys::org(org_id), ORGANIZATION_SK)
             .expression_attribute_values(":d", n(delta.unsigned_abs()));
         let update = if delta < 0 {
             builder.update_expression("SET owner_count = owner_count - :d").condition_expression("owner_count > :d")
         } else {
             builder.update_expression("SET owner_count = owner_count + :d").condition_expression("attribute_exists(PK)")
         };
-        Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+        update.transact_item()
     }
 
     /// Adds a user (and its email claim) to an existing organization; an owner also
     /// raises the owner counter, in the same transaction.
     pub async fn create_user(&self, user: &User) -> Result<Created, StoreError> {
-        let mut items = vec![put_new(self.table(), email_item(user)?)?, put_new(self.table(), user_item(user)?)?];
+        let mut items = vec![self.put_new(email_item(user)?)?, self.put_new(user_item(user)?)?];
         if user.counts_as_owner() {
             items.push(self.owner_count_update(&user.org_id, 1)?);
         } else {
-            let check = ConditionCheck::builder()
-                .table_name(self.table())
-                .key(PK, s(keys::org(&user.org_id)))
-                .key(SK, s(ORGANIZATION_SK))
-                .condition_expression("attribute_exists(PK)")
-                .build();
-            items.push(TransactWriteItem::builder().condition_check(build(check)?).build());
+            let check = self
+                .store
+                .check_in_transaction(keys::org(&user.org_id), ORGANIZATION_SK)
+                .condition_expression("attribute_exists(PK)");
+            items.push(check.transact_item()?);
         }
-        Ok(match self.transact(items).await? {
+        Ok(match transact(self.store, items).await? {
             None => Created::Done,
-            Some(failed) if failed.first() == Some(&true) => Created::EmailTaken,
-            Some(_) => Created::OrganizationConflict,
+            Some(failed) if condition_failed(&failed, 0) => Created::EmailTaken,
+            Some(_) => Created::OrganizationMissing,
         })
     }
 
@@ -317,19 +249,14 @@ impl<'a> AccountStore<'a> {
     /// Replaces a user if its stored version is still `expected`; `owner_delta` moves the
     /// owner counter in the same transaction (refused if it would reach zero).
     pub async fn replace_user(&self, next: &User, expected: u64, owner_delta: i32) -> Result<Written, StoreError> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(user_item(next)?))
-            .condition_expression("attribute_exists(PK) AND version = :v")
-            .expression_attribute_values(":v", n(expected))
-            .build();
-        let mut items = vec![TransactWriteItem::builder().put(build(put)?).build()];
+        let mut items = vec![put_if_version(self.store, user_item(next)?, expected)?.transact_item()?];
         if owner_delta != 0 {
             items.push(self.owner_count_update(&next.org_id, owner_delta)?);
         }
-        Ok(match self.transact(items).await? {
+        Ok(match transact(self.store, items).await? {
             None => Written::Done,
-            Some(failed) if failed.first() == Some(&true) => Written::VersionMismatch,
+            Some(failed) if failed_version(&failed, 0).is_some() => Written::VersionMismatch,
+            Some(failed) if condition_failed(&failed, 0) => Written::Missing,
             Some(_) => Written::LastOwner,
         })
     }
@@ -337,31 +264,20 @@ impl<'a> AccountStore<'a> {
     /// Deletes a user at version `expected`, with its email claim; an owner also lowers
     /// the owner counter, refused if it would reach zero.
     pub async fn delete_user(&self, user: &User, expected: u64) -> Result<Written, StoreError> {
-        let delete_user = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&user.org_id)))
-            .key(SK, s(user_sk(&user.id)))
-            .condition_expression("attribute_exists(PK) AND version = :v")
-            .expression_attribute_values(":v", n(expected))
-            .build();
-        let delete_email = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(email_pk(&user.email)))
-            .key(SK, s(EMAIL_SK))
+        let delete_user = delete_if_version(self.store, keys::org(&user.org_id), user_sk(&user.id), expected);
+        let delete_email = self
+            .store
+            .delete_in_transaction(email_pk(&user.email), EMAIL_SK)
             .condition_expression("user_id = :u")
-            .expression_attribute_values(":u", s(&user.id))
-            .build();
-        let mut items = vec![
-            TransactWriteItem::builder().delete(build(delete_user)?).build(),
-            TransactWriteItem::builder().delete(build(delete_email)?).build(),
-        ];
+            .expression_attribute_values(":u", s(&user.id));
+        let mut items = vec![delete_user.transact_item()?, delete_email.transact_item()?];
         if user.counts_as_owner() {
             items.push(self.owner_count_update(&user.org_id, -1)?);
         }
-        Ok(match self.transact(items).await? {
+        Ok(match transact(self.store, items).await? {
             None => Written::Done,
-            Some(failed) if failed.first() == Some(&true) => Written::VersionMismatch,
-            Some(failed) if failed.get(1) == Some(&true) => Written::Missing,
+            Some(failed) if failed_version(&failed, 0).is_some() => Written::VersionMismatch,
+            Some(failed) if condition_failed(&failed, 0) || condition_failed(&failed, 1) => Written::Missing,
             Some(_) => Written::LastOwner,
         })
     }
@@ -370,7 +286,8 @@ impl<'a> AccountStore<'a> {
     /// `lock_until` and the count starts again.
     pub async fn record_login_failure(&self, user: &User, max: u32, lock_until: i64) -> Result<(), StoreError> {
         let request = self
-            .update_user_item(user)
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression("ADD failed_logins :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
@@ -383,7 +300,8 @@ impl<'a> AccountStore<'a> {
         // Only the request that reached the limit locks; a concurrent one that counted
         // past it finds the counter already reset and does nothing.
         let request = self
-            .update_user_item(user)
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression("SET locked_until = :until, failed_logins = :zero")
             .condition_expression("failed_logins >= :max")
             .expression_attribute_values(":until", n(lock_until))
@@ -401,30 +319,22 @@ impl<'a> AccountStore<'a> {
 
     /// Counts a failed sign-in from `ip` (atomic `ADD`, expiring with the window).
     pub async fn add_ip_failure(&self, ip: &str, window_start: i64, expires_at: i64) -> Result<(), StoreError> {
-        self.store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(login_ip_pk(ip)))
-            .key(SK, s(format!("WINDOW#{window_start}")))
+        let request = self
+            .store
+            .update_item(login_ip_pk(ip), format!("WINDOW#{window_start}"))
             .update_expression("ADD failures :one SET #exp = :exp, #entity = :entity")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_names("#entity", ENTITY)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":exp", n(expires_at))
-            .expression_attribute_values(":entity", s("login_ip_window"))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
+            .expression_attribute_values(":entity", s("login_ip_window"));
+        update(request).await?;
         Ok(())
     }
 
     fn token_item(&self, kind: TokenKind, record: &TokenRecord) -> Result<Item, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(record)?;
-        item.insert(PK.into(), s(keys::org(&record.org_id)));
-        item.insert(SK.into(), s(token_sk(kind, &record.digest)));
-        item.insert(ENTITY.into(), s(format!("token_{}", kind.key_name().to_lowercase())));
-        Ok(item)
+        let entity = format!("token_{}", kind.key_name().to_lowercase());
+        entity_item(record, keys::org(&record.org_id), token_sk(kind, &record.digest), &entity)
     }
 
     /// Starts a session with its first refresh token; a successful sign-in also clears
@@ -435,32 +345,22 @@ impl<'a> AccountStore<'a> {
         refresh: &TokenRecord,
         clear_failures: bool,
     ) -> Result<(), StoreError> {
-        let mut session_item: Item = serde_dynamo::to_item(session)?;
-        session_item.insert(PK.into(), s(keys::org(&session.org_id)));
-        session_item.insert(SK.into(), s(session_sk(&session.family_id)));
-        session_item.insert(ENTITY.into(), s("session"));
-        let mut items = vec![
-            put_new(self.table(), session_item)?,
-            put_new(self.table(), self.token_item(TokenKind::Refresh, refresh)?)?,
-        ];
+        let session_item = entity_item(session, keys::org(&session.org_id), session_sk(&session.family_id), "session")?;
+        let mut items = vec![self.put_new(session_item)?, self.put_new(self.token_item(TokenKind::Refresh, refresh)?)?];
         if clear_failures {
-            let update = Update::builder()
-                .table_name(self.table())
-                .key(PK, s(keys::org(&session.org_id)))
-                .key(SK, s(user_sk(&session.user_id)))
+            let update = self
+                .store
+                .update_in_transaction(keys::org(&session.org_id), user_sk(&session.user_id))
                 .update_expression("SET failed_logins = :zero REMOVE locked_until")
                 .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":zero", n(0))
-                .build();
-            items.push(TransactWriteItem::builder().update(build(update)?).build());
+                .expression_attribute_values(":zero", n(0));
+            items.push(update.transact_item()?);
         }
-        match self.transact(items).await? {
+        match transact(self.store, items).await? {
             None => Ok(()),
-            Some(_) => Err(StoreError::Dynamo {
-                operation: "TransactWriteItems",
-                detail: "session start conflicted (user deleted meanwhile or id collision)".into(),
-                retryable: false,
-            }),
+            Some(_) => {
+                Err(unexpected_cancellation("session start conflicted (user deleted meanwhile or id collision)"))
+            }
         }
     }
 
@@ -487,28 +387,24 @@ impl<'a> AccountStore<'a> {
     /// new one's creation.
     pub async fn rotate_refresh(&self, old: &TokenRecord, new: &TokenRecord, now: i64) -> Result<Rotation, StoreError> {
         let family = old.family_id.clone().unwrap_or_default();
-        let mark_used = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&old.org_id)))
-            .key(SK, s(token_sk(TokenKind::Refresh, &old.digest)))
+        let mark_used = self
+            .store
+            .update_in_transaction(keys::org(&old.org_id), token_sk(TokenKind::Refresh, &old.digest))
             .update_expression("SET rotated_at = :now")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(rotated_at)")
-            .expression_attribute_values(":now", n(now))
-            .build();
-        let session_live = ConditionCheck::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&old.org_id)))
-            .key(SK, s(session_sk(&family)))
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-            .build();
+            .expression_attribute_values(":now", n(now));
+        let session_live = self
+            .store
+            .check_in_transaction(keys::org(&old.org_id), session_sk(&family))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)");
         let items = vec![
-            TransactWriteItem::builder().update(build(mark_used)?).build(),
-            TransactWriteItem::builder().condition_check(build(session_live)?).build(),
-            put_new(self.table(), self.token_item(TokenKind::Refresh, new)?)?,
+            mark_used.transact_item()?,
+            session_live.transact_item()?,
+            self.put_new(self.token_item(TokenKind::Refresh, new)?)?,
         ];
-        Ok(match self.transact(items).await? {
+        Ok(match transact(self.store, items).await? {
             None => Rotation::Done,
-            Some(failed) if failed.first() == Some(&true) => Rotation::Reused,
+            Some(failed) if condition_failed(&failed, 0) => Rotation::Reused,
             Some(_) => Rotation::Revoked,
         })
     }
@@ -517,11 +413,7 @@ impl<'a> AccountStore<'a> {
     pub async fn revoke_session(&self, org_id: &str, family_id: &str, now: i64) -> Result<(), StoreError> {
         let request = self
             .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::org(org_id)))
-            .key(SK, s(session_sk(family_id)))
+            .update_item(keys::org(org_id), session_sk(family_id))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":now", n(now));
@@ -539,63 +431,44 @@ impl<'a> AccountStore<'a> {
         change: UserChange,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let delete = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&record.org_id)))
-            .key(SK, s(token_sk(kind, &record.digest)))
+        let delete = self
+            .store
+            .delete_in_transaction(keys::org(&record.org_id), token_sk(kind, &record.digest))
             .condition_expression("attribute_exists(PK) AND #exp > :now")
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":now", n(now))
-            .build();
-        let mut values: HashMap<String, AttributeValue> = HashMap::new();
-        let (expression, condition) = match change {
-            UserChange::PasswordReset { password_hash, at } => {
-                values.insert(":hash".into(), s(password_hash));
-                values.insert(":at".into(), n(at));
-                values.insert(":zero".into(), n(0));
-                values.insert(":one".into(), n(1));
-                (
+            .expression_attribute_values(":now", n(now));
+        let user = self.store.update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id));
+        let update = match change {
+            UserChange::PasswordReset { password_hash, at } => user
+                .update_expression(
                     "SET password_hash = :hash, sessions_valid_after = :at, failed_logins = :zero, version = version + :one REMOVE locked_until",
-                    "attribute_exists(PK)",
                 )
-            }
-            UserChange::EmailVerified => {
-                values.insert(":yes".into(), AttributeValue::Bool(true));
-                ("SET email_verified = :yes", "attribute_exists(PK)")
-            }
-            UserChange::MfaStep(step) => {
-                values.insert(":step".into(), n(step));
-                (
-                    "SET mfa_last_step = :step",
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":hash", s(password_hash))
+                .expression_attribute_values(":at", n(at))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1)),
+            UserChange::EmailVerified => user
+                .update_expression("SET email_verified = :yes")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":yes", boolean(true)),
+            UserChange::MfaStep(step) => user
+                .update_expression("SET mfa_last_step = :step")
+                .condition_expression(
                     "attribute_exists(PK) AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
                 )
-            }
+                .expression_attribute_values(":step", n(step)),
         };
-        let update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::org(&record.org_id)))
-            .key(SK, s(user_sk(&record.user_id)))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .build();
-        let items = vec![
-            TransactWriteItem::builder().delete(build(delete)?).build(),
-            TransactWriteItem::builder().update(build(update)?).build(),
-        ];
-        Ok(self.transact(items).await?.is_none())
+        let items = vec![delete.transact_item()?, update.transact_item()?];
+        Ok(transact(self.store, items).await?.is_none())
     }
 
     /// Counts a wrong code against an MFA challenge; at `max` the challenge is deleted.
     pub async fn fail_mfa_challenge(&self, record: &TokenRecord, max: u32) -> Result<(), StoreError> {
-        let key = (s(keys::org(&record.org_id)), s(token_sk(TokenKind::MfaChallenge, &record.digest)));
+        let (pk, sk) = (keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest));
         let request = self
             .store
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, key.0.clone())
-            .key(SK, key.1.clone())
+            .update_item(pk.clone(), sk.clone())
             .update_expression("ADD attempts :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
@@ -603,15 +476,8 @@ impl<'a> AccountStore<'a> {
         let Some(output) = update_if(request).await? else { return Ok(()) };
         let attempts = count_attr(output.attributes.as_ref(), "attempts");
         if attempts >= max {
-            self.store
-                .client()
-                .delete_item()
-                .table_name(self.table())
-                .key(PK, key.0)
-                .key(SK, key.1)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("DeleteItem", e))?;
+            // Gone already (a concurrent wrong code deleted it) is just as good.
+            self.store.delete_existing(pk, sk).await?;
         }
         Ok(())
     }
@@ -619,7 +485,8 @@ impl<'a> AccountStore<'a> {
     /// Stores a TOTP secret awaiting confirmation.
     pub async fn set_pending_mfa(&self, user: &User, secret: &str) -> Result<bool, StoreError> {
         let request = self
-            .update_user_item(user)
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression("SET mfa_pending_secret = :secret")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":secret", s(secret));
@@ -630,16 +497,16 @@ impl<'a> AccountStore<'a> {
     /// code was checked against.
     pub async fn confirm_mfa(&self, user: &User, secret: &str, step: u64) -> Result<bool, StoreError> {
         let request = self
-            .update_user_item(user)
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression(
                 "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, version = version + :one REMOVE mfa_pending_secret",
             )
             .condition_expression("mfa_pending_secret = :secret")
             .expression_attribute_values(":secret", s(secret))
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":yes", boolean(true))
             .expression_attribute_values(":step", n(step))
-            .expression_attribute_values(":one", n(1))
-            ;
+            .expression_attribute_values(":one", n(1));
         Ok(update_if(request).await?.is_some())
     }
 
@@ -652,13 +519,7 @@ impl<'a> AccountStore<'a> {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let event_id = shared::domain::ids::new("evt");
-        let mut item: Item = HashMap::new();
-        item.insert(PK.into(), s(keys::org(org_id)));
-        item.insert(SK.into(), s(format!("OUTBOX#{event_id}")));
-        item.insert(ENTITY.into(), s("outbox"));
-        item.insert("detail_type".into(), s(detail_type));
-        item.insert("detail".into(), s(detail.to_string()));
-        item.insert(EXPIRES_AT.into(), n(expires_at));
-        self.store.put_new(item).await
+        let event = UnpublishedEvent { detail_type, detail: detail.to_string(), expires_at };
+        self.store.put_new(entity_item(&event, keys::org(org_id), format!("OUTBOX#{event_id}"), "outbox")?).await
     }
 }

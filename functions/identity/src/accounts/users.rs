@@ -14,6 +14,8 @@ use shared::domain::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::listing::PageParams;
+use shared::http::optimistic::{Attempt, retry_lost_races};
 use shared::http::query::{Path, Query};
 use shared::{ApiError, time_format};
 use utoipa::ToSchema;
@@ -21,12 +23,11 @@ use utoipa::ToSchema;
 use crate::IdentityState;
 use crate::accounts::model::{self, User, UserStatus};
 use crate::accounts::passwords;
-use crate::accounts::store::{AccountStore, Created, Written};
+use crate::accounts::store::AccountStore;
 use crate::accounts::views::UserView;
-use crate::listing::PageParams;
+use crate::caller::OwnListing;
 
-/// Attempts at a write without `If-Match` before answering 409.
-const WRITE_ATTEMPTS: usize = 3;
+const CHANGED_CONCURRENTLY: &str = "The user is being changed concurrently; retry, ideally with If-Match";
 
 fn location(id: &str) -> String {
     format!("/api/v1/identity/users/{id}")
@@ -66,10 +67,6 @@ fn unique(roles: Vec<Role>) -> Vec<Role> {
     seen
 }
 
-fn last_owner() -> ApiError {
-    ApiError::Conflict("The organization's last owner cannot be removed, disabled or demoted".into())
-}
-
 fn stale() -> ApiError {
     ApiError::PreconditionFailed("The user has changed since the ETag you sent; fetch it again".into())
 }
@@ -92,12 +89,11 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("user:read", None)?;
-    let request = params.resolve(&state.services, &principal, "users|created_at")?;
+    let listing = OwnListing::resolve(&state.services, &principal, "users|created_at", &params)?;
     let page = AccountStore::new(&state.services.store)
-        .list_users(&principal.org_id, request.start.clone(), request.size)
+        .list_users(&principal.org_id, listing.start.clone(), listing.size)
         .await?;
-    let items: Vec<UserView> = page.items.iter().map(UserView::from).collect();
-    Ok(ApiResponse::page(items, request.pagination(&state.services, page.next)).into_response())
+    Ok(listing.respond::<_, UserView>(&state.services, page))
 }
 
 /// `POST /users` body.
@@ -160,11 +156,7 @@ pub async fn create(
         tenant_profile_id: input.tenant_profile_id,
         ..User::new_account(principal.org_id.clone(), email, first_name, last_name, roles, password_hash, now)
     };
-    match AccountStore::new(&state.services.store).create_user(&user).await? {
-        Created::Done => {}
-        Created::EmailTaken => return Err(ApiError::Conflict("This email is already registered".into())),
-        Created::OrganizationConflict => return Err(ApiError::NotFound("Organization")),
-    }
+    Result::from(AccountStore::new(&state.services.store).create_user(&user).await?)?;
     crate::accounts::recovery::request_email_verification(&state, &user).await?;
     let mut response = user_response(&user, StatusCode::CREATED);
     if let Ok(value) = location(&user.id).parse() {
@@ -200,7 +192,7 @@ async fn write_user(
     change: impl Fn(&User) -> Result<User, ApiError>,
 ) -> Result<User, ApiError> {
     let store = AccountStore::new(&state.services.store);
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(precondition, stale, CHANGED_CONCURRENTLY, || async {
         let current = load(state, principal, id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
@@ -210,15 +202,10 @@ async fn write_user(
         next.version = current.version + 1;
         next.updated_at = time_format::now();
         let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
-        match store.replace_user(&next, current.version, delta).await? {
-            Written::Done => return Ok(next),
-            Written::LastOwner => return Err(last_owner()),
-            Written::Missing => return Err(ApiError::NotFound("User")),
-            Written::VersionMismatch if *precondition != Precondition::None => return Err(stale()),
-            Written::VersionMismatch => continue,
-        }
-    }
-    Err(ApiError::Conflict("The user is being changed concurrently; retry, ideally with If-Match".into()))
+        let written = Attempt::try_from(store.replace_user(&next, current.version, delta).await?)?;
+        Ok(written.map(|()| next))
+    })
+    .await
 }
 
 /// `PUT /users/{id}` body: the profile fields. Email, roles and password have their own
@@ -292,21 +279,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     principal.authorize("user:delete", None)?;
     let store = AccountStore::new(&state.services.store);
-    for _ in 0..WRITE_ATTEMPTS {
+    retry_lost_races(&precondition, stale, CHANGED_CONCURRENTLY, || async {
         let current = load(&state, &principal, &id).await?;
         if !precondition.allows(current.version) {
             return Err(stale());
         }
         ensure_can_grant(&principal, &current.roles, &current.permissions)?;
-        match store.delete_user(&current, current.version).await? {
-            Written::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
-            Written::LastOwner => return Err(last_owner()),
-            Written::Missing => return Err(ApiError::NotFound("User")),
-            Written::VersionMismatch if precondition != Precondition::None => return Err(stale()),
-            Written::VersionMismatch => continue,
-        }
-    }
-    Err(ApiError::Conflict("The user is being changed concurrently; retry, ideally with If-Match".into()))
+        Attempt::try_from(store.delete_user(&current, current.version).await?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A user's roles and what they add up to.

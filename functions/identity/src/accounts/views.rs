@@ -1,12 +1,57 @@
 //! What the identity routes answer with. No view carries a password hash or a TOTP secret.
 
 use serde::Serialize;
+use shared::ApiError;
 use shared::auth::Role;
 use shared::domain::Plan;
+use shared::http::optimistic::Attempt;
 use shared::time_format;
 use utoipa::ToSchema;
 
 use crate::accounts::model::{Organization, User, UserStatus};
+use crate::accounts::store::{Created, Registered, Written};
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict("This email is already registered".into())
+}
+
+/// What a registration's outcome tells the caller.
+impl From<Registered> for Result<(), ApiError> {
+    fn from(outcome: Registered) -> Self {
+        match outcome {
+            Registered::Done => Ok(()),
+            Registered::EmailTaken => Err(email_taken()),
+            Registered::OrganizationExists => Err(ApiError::internal("new organization id collided")),
+        }
+    }
+}
+
+/// What adding a user to the caller's organization tells the caller.
+impl From<Created> for Result<(), ApiError> {
+    fn from(outcome: Created) -> Self {
+        match outcome {
+            Created::Done => Ok(()),
+            Created::EmailTaken => Err(email_taken()),
+            Created::OrganizationMissing => Err(ApiError::NotFound("Organization")),
+        }
+    }
+}
+
+/// What a write to a user tells the caller; a lost race is for the write loop to retry.
+impl TryFrom<Written> for Attempt<()> {
+    type Error = ApiError;
+
+    fn try_from(outcome: Written) -> Result<Self, ApiError> {
+        match outcome {
+            Written::Done => Ok(Attempt::Done(())),
+            Written::VersionMismatch => Ok(Attempt::LostRace),
+            Written::Missing => Err(ApiError::NotFound("User")),
+            Written::LastOwner => {
+                Err(ApiError::Conflict("The organization's last owner cannot be removed, disabled or demoted".into()))
+            }
+        }
+    }
+}
 
 /// A user as clients see it.
 #[derive(Debug, Serialize, ToSchema)]

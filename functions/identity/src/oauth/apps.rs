@@ -11,12 +11,12 @@ use shared::auth::{Principal, Scope};
 use shared::domain::validation::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::http::listing::PageParams;
 use shared::http::query::{Path, Query};
 use shared::{ApiError, Services, time_format};
 use utoipa::ToSchema;
 
-use crate::caller::actor_id;
-use crate::listing::PageParams;
+use crate::caller::{OwnListing, actor_id};
 use crate::oauth::credentials::{self, Kind};
 use crate::oauth::repository::{OAuthApp, OAuthRepository};
 use crate::oauth::{redirect, scopes};
@@ -195,19 +195,16 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize("oauth_app:read", None)?;
-    let request = params.resolve(&services, &principal, "oauth_apps")?;
+    let listing = OwnListing::resolve(&services, &principal, "oauth_apps", &params)?;
     let page =
-        OAuthRepository::new(&services.store).list_apps(&principal.org_id, request.start.clone(), request.size).await?;
-    let items: Vec<AppView> = page.items.iter().map(AppView::from).collect();
-    Ok(ApiResponse::page(items, request.pagination(&services, page.next)).into_response())
+        OAuthRepository::new(&services.store).list_apps(&principal.org_id, listing.start.clone(), listing.size).await?;
+    Ok(listing.respond::<_, AppView>(&services, page))
 }
 
 /// The app's id inside the caller's organization; any other organization's is not found.
 fn own_client_id(principal: &Principal, client_id: &str) -> Result<(), ApiError> {
-    match credentials::parse(Kind::ClientId, client_id) {
-        Some(parsed) if parsed.org_id == principal.org_id => Ok(()),
-        _ => Err(ApiError::NotFound("OAuth app")),
-    }
+    let owner = credentials::parse(Kind::ClientId, client_id).map(|parsed| parsed.org_id);
+    if owner.as_deref() == Some(principal.org_id.as_str()) { Ok(()) } else { Err(ApiError::NotFound("OAuth app")) }
 }
 
 /// Get an OAuth app (never its secret).

@@ -5,13 +5,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::auth::Principal;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::listing::PageParams;
 use shared::http::query::{Path, Query};
 use shared::{ApiError, Services, time_format};
 use utoipa::ToSchema;
 
-use crate::caller::signed_in_user;
-use crate::listing::PageParams;
+use crate::caller::{OwnListing, signed_in_user};
 use crate::oauth::credentials::{self, Kind};
 use crate::oauth::repository::{Grant, OAuthRepository};
 
@@ -57,15 +57,14 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&principal)?;
-    let request = params.resolve(&services, &principal, &format!("oauth_grants|{}", user.user_id))?;
+    let listing = OwnListing::resolve(&services, &principal, &format!("oauth_grants|{}", user.user_id), &params)?;
     let repo = OAuthRepository::new(&services.store);
-    let page = repo.list_grants(&principal.org_id, user.user_id, request.start.clone(), request.size).await?;
+    let mut page = repo.list_grants(&principal.org_id, user.user_id, listing.start.clone(), listing.size).await?;
     // A deleted app's grant is inert (the app can no longer authenticate); it is not shown.
     let client_ids: Vec<String> = page.items.iter().map(|g| g.client_id.clone()).collect();
     let live = repo.existing_apps(&client_ids).await?;
-    let items: Vec<AuthorizationView> =
-        page.items.iter().filter(|g| live.contains(&g.client_id)).map(AuthorizationView::from).collect();
-    Ok(ApiResponse::page(items, request.pagination(&services, page.next)).into_response())
+    page.items.retain(|g| live.contains(&g.client_id));
+    Ok(listing.respond::<_, AuthorizationView>(&services, page))
 }
 
 /// Revoke an app's access to the calling user's account: its refresh tokens and any

@@ -10,19 +10,16 @@
 //! | token family (one per code exchange) | `ORG#<user org>` | `OAUTHFAMILY#<code_id>` | refresh lifetime, renewed on rotation |
 //! | refresh token | `ORG#<user org>` | `OAUTHREFRESH#<token_id>` | refresh lifetime |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
-use shared::store::keys::{self, ENTITY, EXPIRES_AT, PK, SK};
+use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
-use shared::store::{Item, Store, StoreError, n, s};
+use shared::store::requests::{entity_item, put_if_new};
+use shared::store::transactions::{TransactItem, batch_get, condition_failed, transact};
+use shared::store::{Store, StoreError, n, s, string_attr, string_set, update};
 use shared::time_format;
 use time::OffsetDateTime;
 
@@ -136,23 +133,18 @@ pub enum Redeemed {
     Revoked,
 }
 
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Dynamo { operation: "build", detail: e.to_string(), retryable: false }
-}
-
-fn key(org_id: &str, sk: String) -> std::collections::HashMap<String, AttributeValue> {
-    [(PK.to_owned(), s(keys::org(org_id))), (SK.to_owned(), s(sk))].into_iter().collect()
-}
-
 fn grant_sk(user_id: &str, client_id: &str) -> String {
     format!("{GRANT}{user_id}#{client_id}")
 }
 
-/// The first condition that failed in a cancelled transaction, by index.
-fn failed_index<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {
-    let SdkError::ServiceError(service) = err else { return None };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
-    cancelled.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"))
+/// A token family: the chain of refresh tokens that one code exchange starts.
+#[derive(Serialize)]
+struct TokenFamily<'a> {
+    client_id: &'a str,
+    #[serde(with = "time_format::rfc3339")]
+    created_at: OffsetDateTime,
+    /// Epoch seconds (the table's TTL attribute).
+    expires_at: i64,
 }
 
 /// OAuth apps, codes, grants and refresh tokens.
@@ -169,28 +161,6 @@ impl<'a> OAuthRepository<'a> {
         self.store.get_consistent(keys::org(org_id), sk).await
     }
 
-    /// Deletes an item if it exists; `false` when there was none.
-    async fn delete_existing(&self, org_id: &str, sk: String) -> Result<bool, StoreError> {
-        let result = self
-            .store
-            .client()
-            .delete_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, sk)))
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(StoreError::dynamo("DeleteItem", err)),
-        }
-    }
-
     /// One page of items whose sort key starts with `prefix`, in sort-key order.
     async fn list<T: serde::de::DeserializeOwned>(
         &self,
@@ -205,10 +175,7 @@ impl<'a> OAuthRepository<'a> {
     // --- apps ---
 
     pub async fn insert_app(&self, app: &OAuthApp) -> Result<(), StoreError> {
-        let mut item: Item = serde_dynamo::to_item(app)?;
-        item.insert(PK.into(), s(keys::org(&app.org_id)));
-        item.insert(SK.into(), s(format!("{APP}{}", app.client_id)));
-        item.insert(ENTITY.into(), s("oauth_app"));
+        let item = entity_item(app, keys::org(&app.org_id), format!("{APP}{}", app.client_id), "oauth_app")?;
         self.store.put_new(item).await
     }
 
@@ -225,63 +192,21 @@ impl<'a> OAuthRepository<'a> {
         self.list(org_id, APP.to_owned(), start, limit).await
     }
 
-    /// Which of `client_ids` still name a registered app: one `BatchGetItem` (client ids
-    /// name their organization), retrying keys DynamoDB leaves unprocessed.
+    /// Which of `client_ids` still name a registered app: one `BatchGetItem` per 100
+    /// distinct ids (client ids name their organization).
     pub async fn existing_apps(&self, client_ids: &[String]) -> Result<HashSet<String>, StoreError> {
-        const ATTEMPTS: usize = 5;
-        let mut found = HashSet::new();
-        // BatchGetItem refuses duplicate keys.
-        let distinct: std::collections::BTreeSet<&String> = client_ids.iter().collect();
-        let mut keys: Vec<_> = distinct
-            .into_iter()
-            .filter_map(|id| {
-                let owner = credentials::parse(Kind::ClientId, id)?;
-                Some(key(&owner.org_id, format!("{APP}{id}")))
-            })
-            .collect();
-        for _ in 0..ATTEMPTS {
-            if keys.is_empty() {
-                return Ok(found);
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .projection_expression("client_id")
-                .consistent_read(true)
-                .build()
-                .map_err(build_err)?;
-            let output = self
-                .store
-                .client()
-                .batch_get_item()
-                .request_items(self.store.table(), request)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-            let items = output.responses.and_then(|mut r| r.remove(self.store.table())).unwrap_or_default();
-            for item in items {
-                found.insert(shared::store::string_attr(&item, "client_id")?.to_owned());
-            }
-            keys = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(self.store.table()))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-        }
-        if keys.is_empty() {
-            Ok(found)
-        } else {
-            Err(StoreError::Dynamo {
-                operation: "BatchGetItem",
-                detail: "keys left unprocessed".into(),
-                retryable: true,
-            })
-        }
+        let keys = client_ids.iter().filter_map(|id| {
+            let owner = credentials::parse(Kind::ClientId, id)?;
+            Some((keys::org(&owner.org_id), format!("{APP}{id}")))
+        });
+        let items = batch_get(self.store, keys).await?;
+        items.iter().map(|item| Ok(string_attr(item, "client_id")?.to_owned())).collect()
     }
 
     /// Deletes an app. Its refresh tokens die with it: the token endpoint no longer
     /// authenticates the client.
     pub async fn delete_app(&self, org_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        self.delete_existing(org_id, format!("{APP}{client_id}")).await
+        self.store.delete_existing(keys::org(org_id), format!("{APP}{client_id}")).await
     }
 
     // --- grants and codes ---
@@ -296,12 +221,9 @@ impl<'a> OAuthRepository<'a> {
         scopes: &[String],
         now: OffsetDateTime,
     ) -> Result<Grant, StoreError> {
-        let output = self
+        let request = self
             .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, grant_sk(user_id, client_id))))
+            .update_item(keys::org(org_id), grant_sk(user_id, client_id))
             .update_expression(
                 "SET grant_id = if_not_exists(grant_id, :gid), created_at = if_not_exists(created_at, :now), \
                  updated_at = :now, client_id = :cid, app_name = :name, user_id = :uid, #entity = :entity \
@@ -314,11 +236,9 @@ impl<'a> OAuthRepository<'a> {
             .expression_attribute_values(":name", s(app_name))
             .expression_attribute_values(":uid", s(user_id))
             .expression_attribute_values(":entity", s("oauth_grant"))
-            .expression_attribute_values(":scopes", AttributeValue::Ss(scopes.to_vec()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
+            .expression_attribute_values(":scopes", string_set(scopes.to_vec()))
+            .return_values(ReturnValue::AllNew);
+        let output = update(request).await?;
         let item = output.attributes.ok_or(StoreError::MissingAttribute("grant"))?;
         Ok(serde_dynamo::from_item(item)?)
     }
@@ -335,14 +255,11 @@ impl<'a> OAuthRepository<'a> {
 
     /// Revokes a user's grant; every code and refresh token issued under it stops working.
     pub async fn revoke_grant(&self, org_id: &str, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        self.delete_existing(org_id, grant_sk(user_id, client_id)).await
+        self.store.delete_existing(keys::org(org_id), grant_sk(user_id, client_id)).await
     }
 
     pub async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
-        let mut item: Item = serde_dynamo::to_item(code)?;
-        item.insert(PK.into(), s(keys::org(&code.grantor.org_id)));
-        item.insert(SK.into(), s(format!("{CODE}{}", code.id)));
-        item.insert(ENTITY.into(), s("oauth_code"));
+        let item = entity_item(code, keys::org(&code.grantor.org_id), format!("{CODE}{}", code.id), "oauth_code")?;
         self.store.put_new(item).await
     }
 
@@ -356,32 +273,22 @@ impl<'a> OAuthRepository<'a> {
         self.get(org_id, format!("{REFRESH}{token_id}")).await
     }
 
-    fn put_refresh(&self, token: &RefreshToken) -> Result<Put, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(token)?;
-        item.insert(PK.into(), s(keys::org(&token.grantor.org_id)));
-        item.insert(SK.into(), s(format!("{REFRESH}{}", token.id)));
-        item.insert(ENTITY.into(), s("oauth_refresh_token"));
-        Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)
+    fn put_refresh(&self, token: &RefreshToken) -> Result<TransactWriteItem, StoreError> {
+        let sk = format!("{REFRESH}{}", token.id);
+        let item = entity_item(token, keys::org(&token.grantor.org_id), sk, "oauth_refresh_token")?;
+        put_if_new(self.store, item)?.transact_item()
     }
 
     /// The transaction item that marks a code or token used, if it is unused and unexpired.
     fn mark_used(&self, org_id: &str, sk: String, now: OffsetDateTime) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, sk)))
+        self.store
+            .update_in_transaction(keys::org(org_id), sk)
             .update_expression("SET used_at = :now")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at) AND #exp > :epoch")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":now", s(time_format::format(now)))
             .expression_attribute_values(":epoch", n(now.unix_timestamp()))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .transact_item()
     }
 
     /// The transaction item that requires the grant to still be the one a code or token
@@ -392,26 +299,20 @@ impl<'a> OAuthRepository<'a> {
         client_id: &str,
         grant_id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(self.store.table())
-            .set_key(Some(key(&grantor.org_id, grant_sk(&grantor.user_id, client_id))))
+        self.store
+            .check_in_transaction(keys::org(&grantor.org_id), grant_sk(&grantor.user_id, client_id))
             .condition_expression("grant_id = :gid")
             .expression_attribute_values(":gid", s(grant_id))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
+            .transact_item()
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Redeemed, StoreError> {
-        let result = self.store.client().transact_write_items().set_transact_items(Some(items)).send().await;
-        match result {
-            Ok(_) => Ok(Redeemed::Done),
-            Err(err) => match failed_index(&err) {
-                Some(0) => Ok(Redeemed::AlreadyUsed),
-                Some(_) => Ok(Redeemed::Revoked),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
-        }
+    /// Runs a code exchange or a rotation; its first item marks the code or token used.
+    async fn redeem(&self, items: Vec<TransactWriteItem>) -> Result<Redeemed, StoreError> {
+        Ok(match transact(self.store, items).await? {
+            None => Redeemed::Done,
+            Some(failed) if condition_failed(&failed, 0) => Redeemed::AlreadyUsed,
+            Some(_) => Redeemed::Revoked,
+        })
     }
 
     /// Exchanges a code, in one transaction: marks it used, starts its token family and
@@ -423,26 +324,15 @@ impl<'a> OAuthRepository<'a> {
         now: OffsetDateTime,
     ) -> Result<Redeemed, StoreError> {
         let org_id = &code.grantor.org_id;
-        let mut family: Item = Item::new();
-        family.insert(PK.into(), s(keys::org(org_id)));
-        family.insert(SK.into(), s(format!("{FAMILY}{}", code.id)));
-        family.insert(ENTITY.into(), s("oauth_token_family"));
-        family.insert("client_id".into(), s(&code.client_id));
-        family.insert("created_at".into(), s(time_format::format(now)));
-        family.insert(EXPIRES_AT.into(), n(first.expires_at));
-        let family = Put::builder()
-            .table_name(self.store.table())
-            .set_item(Some(family))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
+        let family = TokenFamily { client_id: &code.client_id, created_at: now, expires_at: first.expires_at };
+        let family = entity_item(&family, keys::org(org_id), format!("{FAMILY}{}", code.id), "oauth_token_family")?;
         let items = vec![
             self.mark_used(org_id, format!("{CODE}{}", code.id), now)?,
             self.grant_unchanged(&code.grantor, &code.client_id, &code.grant_id)?,
-            TransactWriteItem::builder().put(family).build(),
-            TransactWriteItem::builder().put(self.put_refresh(first)?).build(),
+            put_if_new(self.store, family)?.transact_item()?,
+            self.put_refresh(first)?,
         ];
-        self.transact(items).await
+        self.redeem(items).await
     }
 
     /// Rotates a refresh token, in one transaction: marks it used and stores its
@@ -454,22 +344,20 @@ impl<'a> OAuthRepository<'a> {
         now: OffsetDateTime,
     ) -> Result<Redeemed, StoreError> {
         let org_id = &used.grantor.org_id;
-        let family = Update::builder()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, format!("{FAMILY}{}", used.family_id))))
+        let family = self
+            .store
+            .update_in_transaction(keys::org(org_id), format!("{FAMILY}{}", used.family_id))
             .update_expression("SET #exp = :exp")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":exp", n(next.expires_at))
-            .build()
-            .map_err(build_err)?;
+            .expression_attribute_values(":exp", n(next.expires_at));
         let items = vec![
             self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?,
-            TransactWriteItem::builder().update(family).build(),
+            family.transact_item()?,
             self.grant_unchanged(&used.grantor, &used.client_id, &used.grant_id)?,
-            TransactWriteItem::builder().put(self.put_refresh(next)?).build(),
+            self.put_refresh(next)?,
         ];
-        self.transact(items).await
+        self.redeem(items).await
     }
 
     /// Revokes every refresh token of a family (after a code or token was replayed).
@@ -480,20 +368,16 @@ impl<'a> OAuthRepository<'a> {
         now: OffsetDateTime,
         keep_until: i64,
     ) -> Result<(), StoreError> {
-        self.store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(org_id, format!("{FAMILY}{family_id}"))))
+        let request = self
+            .store
+            .update_item(keys::org(org_id), format!("{FAMILY}{family_id}"))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :now), #entity = :entity, #exp = :exp")
             .expression_attribute_names("#entity", ENTITY)
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":now", s(time_format::format(now)))
             .expression_attribute_values(":entity", s("oauth_token_family"))
-            .expression_attribute_values(":exp", n(keep_until))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
+            .expression_attribute_values(":exp", n(keep_until));
+        update(request).await?;
         Ok(())
     }
 }
