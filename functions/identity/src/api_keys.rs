@@ -1,4 +1,4 @@
-//! API keys for service-to-service calls: `/api/v1/identity/api-keys[/{id}]`.
+//! API keys for service-to-service calls: `/api/v1/identity/api-keys[/{api_key_id}]`.
 //!
 //! The full key (`dsk_<org>_<key>_<secret>`) is shown once, at creation; only a SHA-256
 //! of the secret is stored. A key is bound to the creator's organization and to
@@ -221,8 +221,8 @@ pub async fn list(
 }
 
 /// Get an API key (never its secret).
-#[utoipa::path(get, path = "/api/v1/identity/api-keys/{id}", operation_id = "getApiKey", tag = "api-keys",
-    params(("id" = String, Path, description = "Key id (`key_...`)")),
+#[utoipa::path(get, path = "/api/v1/identity/api-keys/{api_key_id}", operation_id = "getApiKey", tag = "api-keys",
+    params(("api_key_id" = String, Path, description = "Key id (`key_...`)")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The key", body = SuccessEnvelope<ApiKeyView>),
@@ -239,8 +239,8 @@ pub async fn read(
 }
 
 /// Revoke an API key: it stops authenticating at once. Revoking twice is harmless.
-#[utoipa::path(delete, path = "/api/v1/identity/api-keys/{id}", operation_id = "revokeApiKey", tag = "api-keys",
-    params(("id" = String, Path, description = "Key id (`key_...`)")),
+#[utoipa::path(delete, path = "/api/v1/identity/api-keys/{api_key_id}", operation_id = "revokeApiKey", tag = "api-keys",
+    params(("api_key_id" = String, Path, description = "Key id (`key_...`)")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Revoked"),

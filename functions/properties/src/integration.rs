@@ -1,4 +1,4 @@
-//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{id}]`.
+//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{property_id}]`.
 //!
 //! Bodies are exactly the seed's shape; the next page is announced in a `Link`
 //! header so the body stays untouched.
@@ -72,8 +72,8 @@ pub async fn list(
 }
 
 /// Get detailed information about a property (integration API).
-#[utoipa::path(get, path = "/api/ai/properties/{id}", operation_id = "getIntegrationProperty", tag = "integration",
-    params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/ai/properties/{property_id}", operation_id = "getIntegrationProperty", tag = "integration",
+    params(("property_id" = String, Path)),
     security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The property", body = IntegrationPropertyEnvelope),

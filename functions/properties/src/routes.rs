@@ -126,8 +126,8 @@ fn replay(first: IdempotencyRecord) -> Result<Response, ApiError> {
 }
 
 /// Get a property.
-#[utoipa::path(get, path = "/api/v1/properties/{id}", operation_id = "getProperty", tag = "properties",
-    params(("id" = String, Path, description = "Property id")),
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}", operation_id = "getProperty", tag = "properties",
+    params(("property_id" = String, Path, description = "Property id")),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(
         (status = 200, description = "The property", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -198,8 +198,8 @@ fn stale() -> ApiError {
 }
 
 /// Replace a property's writable fields.
-#[utoipa::path(put, path = "/api/v1/properties/{id}", operation_id = "replaceProperty", tag = "properties", request_body = PropertyInput,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(put, path = "/api/v1/properties/{property_id}", operation_id = "replaceProperty", tag = "properties", request_body = PropertyInput,
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Replaced", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -220,8 +220,8 @@ pub async fn replace(
 }
 
 /// Change some fields of a property (`address` merges field by field).
-#[utoipa::path(patch, path = "/api/v1/properties/{id}", operation_id = "patchProperty", tag = "properties", request_body = PropertyPatch,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(patch, path = "/api/v1/properties/{property_id}", operation_id = "patchProperty", tag = "properties", request_body = PropertyPatch,
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Changed", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -241,8 +241,8 @@ pub async fn patch(
 }
 
 /// Delete a property. Delta syncs see a tombstone for 90 days.
-#[utoipa::path(delete, path = "/api/v1/properties/{id}", operation_id = "deleteProperty", tag = "properties",
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(delete, path = "/api/v1/properties/{property_id}", operation_id = "deleteProperty", tag = "properties",
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Deleted"),

@@ -56,8 +56,8 @@ pub async fn list(State(_state): State<IdentityState>, principal: Principal) -> 
 }
 
 /// Get a role.
-#[utoipa::path(get, path = "/api/v1/identity/roles/{id}", operation_id = "getRole", tag = "identity",
-    params(("id" = String, Path, description = "Role name, e.g. PropertyManager")),
+#[utoipa::path(get, path = "/api/v1/identity/roles/{role_id}", operation_id = "getRole", tag = "identity",
+    params(("role_id" = String, Path, description = "Role name, e.g. PropertyManager")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The role", body = SuccessEnvelope<RoleView>),
@@ -73,8 +73,8 @@ pub async fn read(
 }
 
 /// The permissions a role grants.
-#[utoipa::path(get, path = "/api/v1/identity/roles/{id}/permissions", operation_id = "getRolePermissions", tag = "identity",
-    params(("id" = String, Path, description = "Role name")),
+#[utoipa::path(get, path = "/api/v1/identity/roles/{role_id}/permissions", operation_id = "getRolePermissions", tag = "identity",
+    params(("role_id" = String, Path, description = "Role name")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The role's permissions", body = SuccessEnvelope<Vec<String>>),

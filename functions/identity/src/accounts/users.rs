@@ -174,8 +174,8 @@ pub async fn create(
 }
 
 /// Get a user.
-#[utoipa::path(get, path = "/api/v1/identity/users/{id}", operation_id = "getUser", tag = "identity",
-    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/identity/users/{user_id}", operation_id = "getUser", tag = "identity",
+    params(("user_id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The user", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
         (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
@@ -221,7 +221,7 @@ async fn write_user(
     Err(ApiError::Conflict("The user is being changed concurrently; retry, ideally with If-Match".into()))
 }
 
-/// `PUT /users/{id}` body: the profile fields. Email, roles and password have their own
+/// `PUT /users/{user_id}` body: the profile fields. Email, roles and password have their own
 /// routes.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -235,9 +235,9 @@ pub struct ReplaceUserRequest {
 }
 
 /// Replace a user's profile.
-#[utoipa::path(put, path = "/api/v1/identity/users/{id}", operation_id = "replaceUser", tag = "identity",
+#[utoipa::path(put, path = "/api/v1/identity/users/{user_id}", operation_id = "replaceUser", tag = "identity",
     request_body = ReplaceUserRequest,
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Replaced", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
@@ -274,8 +274,8 @@ pub async fn replace(
 }
 
 /// Remove a user.
-#[utoipa::path(delete, path = "/api/v1/identity/users/{id}", operation_id = "deleteUser", tag = "identity",
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+#[utoipa::path(delete, path = "/api/v1/identity/users/{user_id}", operation_id = "deleteUser", tag = "identity",
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -333,8 +333,8 @@ fn roles_response(user: &User) -> Response {
 }
 
 /// A user's roles.
-#[utoipa::path(get, path = "/api/v1/identity/users/{id}/roles", operation_id = "getUserRoles", tag = "identity",
-    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/identity/users/{user_id}/roles", operation_id = "getUserRoles", tag = "identity",
+    params(("user_id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The user's roles", body = SuccessEnvelope<UserRoles>, headers(("ETag" = String))),
         (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
@@ -348,7 +348,7 @@ pub async fn read_roles(
     Ok(roles_response(&load(&state, &principal, &id).await?))
 }
 
-/// `PUT /users/{id}/roles` body.
+/// `PUT /users/{user_id}/roles` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceRolesRequest {
@@ -358,9 +358,9 @@ pub struct ReplaceRolesRequest {
 }
 
 /// Replace a user's roles. Takes effect at the user's next sign-in or refresh.
-#[utoipa::path(put, path = "/api/v1/identity/users/{id}/roles", operation_id = "replaceUserRoles", tag = "identity",
+#[utoipa::path(put, path = "/api/v1/identity/users/{user_id}/roles", operation_id = "replaceUserRoles", tag = "identity",
     request_body = ReplaceRolesRequest,
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The new roles", body = SuccessEnvelope<UserRoles>),
