@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Principal, api_key};
+use shared::auth::{Permission, Principal, api_key};
 use shared::domain::validation::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -142,7 +142,7 @@ fn validate(input: &ApiKeyInput, principal: &Principal, now: OffsetDateTime) -> 
     };
     problems.into_result()?;
     // A caller can hand on only what it holds: `property:*` needs `property:*` (or `*`).
-    if let Some(missing) = input.permissions.iter().find(|p| !principal.permissions.allows(p)) {
+    if let Some(missing) = input.permissions.iter().find(|p| !principal.permissions.includes(p)) {
         return Err(ApiError::InsufficientPermissions(format!(
             "You cannot grant permission {missing}: you do not hold it"
         )));
@@ -171,7 +171,7 @@ pub async fn create(
     principal: Principal,
     body: Json<ApiKeyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:create", None)?;
+    principal.authorize(Permission::ApiKeyCreate, None)?;
     let now = time_format::now();
     let valid = validate(&body.value, &principal, now)?;
     let id = shared::domain::ids::new("key");
@@ -212,7 +212,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:read", None)?;
+    principal.authorize(Permission::ApiKeyRead, None)?;
     let request = params.resolve(&services, &principal, "api_keys")?;
     let page = services.store.api_keys().list(&principal.org_id, request.start.clone(), request.size).await?;
     let now = time_format::now();
@@ -233,7 +233,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:read", None)?;
+    principal.authorize(Permission::ApiKeyRead, None)?;
     let record = services.store.api_keys().get(&principal.org_id, &id).await?.ok_or(ApiError::NotFound("API key"))?;
     Ok(ApiResponse::ok(ApiKeyView::new(&record, time_format::now())).into_response())
 }
@@ -252,7 +252,7 @@ pub async fn revoke(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:delete", None)?;
+    principal.authorize(Permission::ApiKeyDelete, None)?;
     if !services.store.api_keys().revoke(&principal.org_id, &id, time_format::now()).await? {
         return Err(ApiError::NotFound("API key"));
     }

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
+use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseInput, LeaseStatus, LeaseTerms, MoveOutInput, RenewInput};
 use shared::http::body::Json;
@@ -150,7 +150,7 @@ pub async fn tenant_lease(
     principal: Principal,
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     if !Reach::of(&principal).covers_tenant(&path.tenant_id) {
         return Err(ApiError::NotFound("Lease"));
     }
@@ -191,7 +191,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:create", None)?;
+    principal.authorize(Permission::LeaseCreate, None)?;
     let terms = body.value.validate(&path.tenant_id)?;
     if !shared::domain::ids::is_valid(&path.tenant_id, shared::domain::tenant::ID_PREFIX) {
         return Err(ApiError::NotFound("Tenant"));
@@ -234,7 +234,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let updated_since = params
         .updated_since
@@ -282,7 +282,7 @@ pub async fn read(
     principal: Principal,
     Path(path): Path<LeasePath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let lease = load(&services, &principal, &path.lease_id).await?;
     Ok(lease_response(&lease, StatusCode::OK))
 }
@@ -304,7 +304,7 @@ pub async fn move_out(
     Path(path): Path<LeasePath>,
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:update", None)?;
+    principal.authorize(Permission::LeaseUpdate, None)?;
     for _ in 0..WRITE_ATTEMPTS {
         let current = load(&services, &principal, &path.lease_id).await?;
         if current.move_out.is_some() {
@@ -355,7 +355,7 @@ pub async fn renew(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<RenewInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:create", None)?;
+    principal.authorize(Permission::LeaseCreate, None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
     let idempotency = key.as_deref().map(|key| Idempotency {
         scope: format!("POST /api/v1/leases/{}/renew", current.id),

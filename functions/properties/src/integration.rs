@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -42,7 +42,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<IntegrationListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let query = PropertyQuery {
         org_id: principal.org_id.clone(),
@@ -84,7 +84,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let property =
         services.store.properties().get(&principal.org_id, &id).await?.ok_or(ApiError::NotFound("Property"))?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())

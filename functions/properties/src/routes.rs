@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::property::{Property, PropertyFields, PropertyInput, PropertyPatch};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, Pagination, SuccessEnvelope};
@@ -52,7 +52,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let query = params.query(&principal.org_id)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let (page, next_cursor) = page(&services, &principal, &query, params.cursor.as_deref(), page_size).await?;
@@ -79,7 +79,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:create", None)?;
+    principal.authorize(Permission::PropertyCreate, None)?;
     let fields = body.value.validate()?;
     let now = time_format::now();
     let property = Property::new(&principal.org_id, fields, now);
@@ -138,7 +138,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let property = load(&services, &principal, &id).await?;
     Ok(property_response(&property, StatusCode::OK))
 }
@@ -214,7 +214,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:update", None)?;
+    principal.authorize(Permission::PropertyUpdate, None)?;
     let fields = body.value.validate()?;
     update(&services, &principal, &id, &precondition, |_| Ok(fields.clone())).await
 }
@@ -236,7 +236,7 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<PropertyPatch>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:update", None)?;
+    principal.authorize(Permission::PropertyUpdate, None)?;
     update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
 }
 
@@ -256,7 +256,7 @@ pub async fn delete(
     Path(id): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:delete", None)?;
+    principal.authorize(Permission::PropertyDelete, None)?;
     write_current(&services, &principal, &id, &precondition, |current| {
         let services = &services;
         async move {

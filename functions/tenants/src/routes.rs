@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::tenant::{Tenant, TenantFields, TenantInput, TenantPatch};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
@@ -67,7 +67,7 @@ pub async fn list(
     Path(path): Path<PropertyPath>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let org_id = &principal.org_id;
     if let Reach::Tenant(own) = Reach::of(&principal) {
@@ -108,7 +108,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:create", None)?;
+    principal.authorize(Permission::TenantCreate, None)?;
     let fields = body.value.validate()?;
     if !shared::domain::ids::is_valid(&path.property_id, shared::domain::property::ID_PREFIX) {
         return Err(ApiError::NotFound("Property"));
@@ -144,7 +144,7 @@ pub async fn read(
     principal: Principal,
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let tenant = load(&services, &principal, &path).await?;
     Ok(tenant_response(&tenant, StatusCode::OK))
 }
@@ -196,7 +196,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:update", None)?;
+    principal.authorize(Permission::TenantUpdate, None)?;
     let fields = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |_| Ok(fields.clone())).await
 }
@@ -219,7 +219,7 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<TenantPatch>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:update", None)?;
+    principal.authorize(Permission::TenantUpdate, None)?;
     update(&services, &principal, &path, &precondition, |current| body.value.clone().apply(current)).await
 }
 
@@ -239,7 +239,7 @@ pub async fn delete(
     Path(path): Path<TenantPath>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:delete", None)?;
+    principal.authorize(Permission::TenantDelete, None)?;
     retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Principal, Role};
+use shared::auth::{Permission, Principal, Role};
 use shared::domain::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -42,14 +42,14 @@ fn user_response(user: &User, status: StatusCode) -> Response {
 /// Refuses roles or permissions the caller does not hold itself.
 fn ensure_can_grant(principal: &Principal, roles: &[Role], permissions: &[String]) -> Result<(), ApiError> {
     for role in roles {
-        if !role.permissions().iter().all(|p| principal.permissions.allows(p)) {
+        if !role.permissions().iter().all(|p| principal.permissions.includes(p)) {
             return Err(ApiError::InsufficientPermissions(format!(
                 "You cannot grant the role {}: it holds permissions you do not have",
                 role.name()
             )));
         }
     }
-    if let Some(permission) = permissions.iter().find(|p| !principal.permissions.allows(p)) {
+    if let Some(permission) = permissions.iter().find(|p| !principal.permissions.includes(p)) {
         return Err(ApiError::InsufficientPermissions(format!("You cannot grant the permission {permission}")));
     }
     Ok(())
@@ -91,7 +91,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     let request = params.resolve(&state.services, &principal, "users|created_at")?;
     let page = AccountStore::new(&state.services.store)
         .list_users(&principal.org_id, request.start.clone(), request.size)
@@ -143,7 +143,7 @@ pub async fn create(
     principal: Principal,
     body: Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:create", None)?;
+    principal.authorize(Permission::UserCreate, None)?;
     let input = body.value;
     let mut problems = Problems::new();
     let model::AccountFields { email, first_name, last_name } =
@@ -185,7 +185,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     Ok(user_response(&load(&state, &principal, &id).await?, StatusCode::OK))
 }
 
@@ -254,7 +254,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<ReplaceUserRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:update", None)?;
+    principal.authorize(Permission::UserUpdate, None)?;
     let input = body.value;
     let mut problems = Problems::new();
     let first_name = problems.text("first_name", &input.first_name, 1, 100);
@@ -290,7 +290,7 @@ pub async fn delete(
     Path(id): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:delete", None)?;
+    principal.authorize(Permission::UserDelete, None)?;
     let store = AccountStore::new(&state.services.store);
     for _ in 0..WRITE_ATTEMPTS {
         let current = load(&state, &principal, &id).await?;
@@ -344,7 +344,7 @@ pub async fn read_roles(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     Ok(roles_response(&load(&state, &principal, &id).await?))
 }
 
@@ -376,7 +376,7 @@ pub async fn replace_roles(
     IfMatch(precondition): IfMatch,
     body: Json<ReplaceRolesRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:update", None)?;
+    principal.authorize(Permission::UserUpdate, None)?;
     let ReplaceRolesRequest { roles, permissions } = body.value;
     let roles = unique(roles);
     let mut problems = Problems::new();
