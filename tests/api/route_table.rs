@@ -2,7 +2,8 @@
 //! method, path and function:
 //!
 //! - the OpenAPI operations each function's router is built from (the function that
-//!   documents an operation is the one that serves it);
+//!   documents an operation is the one that serves it, and its router answers 405 to
+//!   every other method on that path);
 //! - template.yaml's HttpApi events: what API Gateway routes to which function;
 //! - `[workspace.metadata.lambda.watch.router]` in Cargo.toml: what `cargo lambda watch`
 //!   routes locally (an entry without methods sends every method to its function);
@@ -460,4 +461,43 @@ fn the_identity_proxy_covers_exactly_the_operations_under_its_prefix() {
         &"GET /api/v1/identity/events is documented by leases but template.yaml's ANY /api/v1/identity/{proxy+} sends it to identity"
             .to_owned()
     ));
+}
+
+#[tokio::test]
+async fn each_function_router_answers_exactly_its_documented_methods() {
+    let app = doorstep_tests::app().await;
+    let token = app.token(&doorstep_tests::new_org(), &["OrganizationOwner"]);
+    let mut paths: BTreeMap<(&str, String), BTreeSet<&str>> = BTreeMap::new();
+    let documented = documented_operations();
+    for op in &documented {
+        let uri: Vec<String> = op
+            .pattern
+            .0
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(s) => s.clone(),
+                _ => "x_0000000000".to_owned(),
+            })
+            .collect();
+        let methods = paths.entry((op.function.as_str(), format!("/{}", uri.join("/")))).or_default();
+        methods.insert(op.method.as_deref().expect("an operation has a method"));
+    }
+    for ((function, uri), methods) in paths {
+        for method in ["GET", "PUT", "POST", "PATCH", "DELETE"] {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(&uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(app.gateway.function(function), request).await.unwrap();
+            let response = doorstep_tests::TestResponse::read(response).await;
+            if methods.contains(method) {
+                assert_ne!(response.status, http::StatusCode::METHOD_NOT_ALLOWED, "{method} {uri} is documented");
+            } else {
+                assert_eq!(response.status, http::StatusCode::METHOD_NOT_ALLOWED, "{method} {uri} is not documented");
+                assert_eq!(response.error_code(), "METHOD_NOT_ALLOWED");
+            }
+        }
+    }
 }
