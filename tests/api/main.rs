@@ -21,4 +21,5 @@ mod oauth_events;
 mod oauth_flow;
 mod openapi;
 mod rate_limits;
+mod route_table;
 mod writes;

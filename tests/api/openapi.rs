@@ -13,7 +13,12 @@ fn the_checked_in_openapi_document_is_current() {
 
     let document: serde_json::Value = serde_json::from_str(&generated).unwrap();
     assert_eq!(document["openapi"], "3.1.0");
-    for path in ["/api/v1/properties", "/api/v1/properties/{id}", "/api/ai/properties", "/api/ai/properties/{id}"] {
+    for path in [
+        "/api/v1/properties",
+        "/api/v1/properties/{property_id}",
+        "/api/ai/properties",
+        "/api/ai/properties/{property_id}",
+    ] {
         assert!(document["paths"][path].is_object(), "{path} is documented");
     }
 }

@@ -8,11 +8,14 @@ use axum::Router;
 use axum::body::Body;
 use http::{Method, Request};
 
+/// The function per method of one path (`None`: any method).
+pub type Targets = Vec<(Option<Method>, String)>;
+
 /// One route of the table: a path pattern and the function per method (`None`: any method).
 #[derive(Debug, Clone)]
 struct Route {
     pattern: Vec<String>,
-    functions: Vec<(Option<Method>, String)>,
+    functions: Targets,
 }
 
 /// The workspace route table and each function's router.
@@ -25,25 +28,11 @@ pub struct Gateway {
 impl Gateway {
     /// Reads the route table from the workspace manifest.
     pub fn from_workspace(functions: HashMap<String, Router>) -> Self {
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-        let text = std::fs::read_to_string(manifest).expect("workspace Cargo.toml");
-        let value: toml::Table = toml::from_str(&text).expect("workspace Cargo.toml parses");
-        let table = value["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("router table");
-        let routes = table
-            .iter()
-            .map(|(path, target)| Route {
+        let routes = watch_router()
+            .into_iter()
+            .map(|(path, functions)| Route {
                 pattern: path.trim_matches('/').split('/').map(str::to_owned).collect(),
-                functions: match target {
-                    toml::Value::String(function) => vec![(None, function.clone())],
-                    toml::Value::Array(entries) => entries
-                        .iter()
-                        .map(|e| {
-                            let method = e["method"].as_str().expect("method").parse().expect("HTTP method");
-                            (Some(method), e["function"].as_str().expect("function").to_owned())
-                        })
-                        .collect(),
-                    other => panic!("unsupported route target for {path}: {other}"),
-                },
+                functions,
             })
             .collect();
         Self { routes, functions }
@@ -77,6 +66,32 @@ impl Gateway {
             None => panic!("{} {path} is not in [workspace.metadata.lambda.watch.router]", request.method()),
         }
     }
+}
+
+/// `[workspace.metadata.lambda.watch.router]`: each path with its function per method
+/// (`None`: every method), as `cargo lambda watch` reads it.
+pub fn watch_router() -> Vec<(String, Targets)> {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let text = std::fs::read_to_string(manifest).expect("workspace Cargo.toml");
+    let value: toml::Table = toml::from_str(&text).expect("workspace Cargo.toml parses");
+    let table = value["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("router table");
+    table
+        .iter()
+        .map(|(path, target)| {
+            let functions = match target {
+                toml::Value::String(function) => vec![(None, function.clone())],
+                toml::Value::Array(entries) => entries
+                    .iter()
+                    .map(|e| {
+                        let method = e["method"].as_str().expect("method").parse().expect("HTTP method");
+                        (Some(method), e["function"].as_str().expect("function").to_owned())
+                    })
+                    .collect(),
+                other => panic!("unsupported route target for {path}: {other}"),
+            };
+            (path.clone(), functions)
+        })
+        .collect()
 }
 
 /// How specifically a pattern matches: per segment 2 for a literal, 1 for a `{param}`,

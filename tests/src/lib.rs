@@ -191,14 +191,24 @@ pub fn property_body(name: &str) -> Value {
     })
 }
 
+/// Each HTTP function's part of the OpenAPI document, keyed by its package name: the
+/// function that owns each documented operation.
+pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+    vec![
+        ("properties", properties::openapi()),
+        ("identity", identity::openapi()),
+        ("units", units::openapi()),
+        ("tenants", tenants::openapi()),
+        ("leases", leases::openapi()),
+    ]
+}
+
 /// The whole API's OpenAPI 3.1 document: the shared skeleton plus every function's paths.
 pub fn openapi_document() -> String {
     let mut document = shared::http::openapi::base();
-    document.merge(properties::openapi());
-    document.merge(identity::openapi());
-    document.merge(units::openapi());
-    document.merge(tenants::openapi());
-    document.merge(leases::openapi());
+    for (_, part) in function_documents() {
+        document.merge(part);
+    }
     shared::http::openapi::finish(&mut document);
     let mut text = document.to_pretty_json().expect("OpenAPI serializes");
     text.push('\n');

@@ -1,4 +1,4 @@
-//! API keys for service-to-service calls: `/api/v1/identity/api-keys[/{id}]`.
+//! API keys for service-to-service calls: `/api/v1/identity/api-keys[/{api_key_id}]`.
 //!
 //! The full key (`dsk_<org>_<key>_<secret>`) is shown once, at creation; only a SHA-256
 //! of the secret is stored. A key is bound to the creator's organization and to
@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Principal, api_key};
+use shared::auth::{Permission, Principal, api_key};
 use shared::domain::validation::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -148,7 +148,7 @@ fn validate(input: &ApiKeyInput, principal: &Principal, now: OffsetDateTime) -> 
     };
     problems.into_result()?;
     // A caller can hand on only what it holds: `property:*` needs `property:*` (or `*`).
-    if let Some(missing) = input.permissions.iter().find(|p| !principal.permissions.allows(p)) {
+    if let Some(missing) = input.permissions.iter().find(|p| !principal.permissions.includes(p)) {
         return Err(ApiError::InsufficientPermissions(format!(
             "You cannot grant permission {missing}: you do not hold it"
         )));
@@ -177,7 +177,7 @@ pub async fn create(
     principal: Principal,
     body: Json<ApiKeyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:create", None)?;
+    principal.authorize(Permission::ApiKeyCreate, None)?;
     let now = time_format::now();
     let valid = validate(&body.value, &principal, now)?;
     let id = shared::domain::ids::new("key");
@@ -218,15 +218,15 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:read", None)?;
+    principal.authorize(Permission::ApiKeyRead, None)?;
     let listing = OwnListing::resolve(&services, &principal, "api_keys", &params)?;
     let page = services.store.api_keys().list(&principal.org_id, listing.start.clone(), listing.size).await?;
     Ok(listing.respond::<_, ApiKeyView>(&services, page))
 }
 
 /// Get an API key (never its secret).
-#[utoipa::path(get, path = "/api/v1/identity/api-keys/{id}", operation_id = "getApiKey", tag = "api-keys",
-    params(("id" = String, Path, description = "Key id (`key_...`)")),
+#[utoipa::path(get, path = "/api/v1/identity/api-keys/{api_key_id}", operation_id = "getApiKey", tag = "api-keys",
+    params(("api_key_id" = String, Path, description = "Key id (`key_...`)")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The key", body = SuccessEnvelope<ApiKeyView>),
@@ -237,14 +237,14 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:read", None)?;
+    principal.authorize(Permission::ApiKeyRead, None)?;
     let record = services.store.api_keys().get(&principal.org_id, &id).await?.ok_or(ApiError::NotFound("API key"))?;
     Ok(ApiResponse::ok(ApiKeyView::new(&record, time_format::now())).into_response())
 }
 
 /// Revoke an API key: it stops authenticating at once. Revoking twice is harmless.
-#[utoipa::path(delete, path = "/api/v1/identity/api-keys/{id}", operation_id = "revokeApiKey", tag = "api-keys",
-    params(("id" = String, Path, description = "Key id (`key_...`)")),
+#[utoipa::path(delete, path = "/api/v1/identity/api-keys/{api_key_id}", operation_id = "revokeApiKey", tag = "api-keys",
+    params(("api_key_id" = String, Path, description = "Key id (`key_...`)")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Revoked"),
@@ -256,7 +256,7 @@ pub async fn revoke(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("apikey:delete", None)?;
+    principal.authorize(Permission::ApiKeyDelete, None)?;
     if !services.store.api_keys().revoke(&principal.org_id, &id, time_format::now()).await? {
         return Err(ApiError::NotFound("API key"));
     }

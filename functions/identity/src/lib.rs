@@ -8,19 +8,23 @@ mod oauth;
 mod state;
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use accounts::{EMAIL_VERIFICATION_REQUESTED, EVENT_SOURCE, PASSWORD_RESET_REQUESTED, passwords, provision};
 pub use state::{IdentitySettings, IdentityState};
 
 /// The function's router, wrapped in the shared conventions.
 pub fn router(state: IdentityState) -> Router {
-    let api = Router::new().merge(accounts::routes()).merge(oauth::routes()).with_state(state.clone());
+    let (api, _) = api().with_state(state.clone()).split_for_parts();
     shared::http::conventions::apply(api, &state.services)
 }
 
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut document = accounts::openapi();
-    document.merge(oauth::openapi());
-    document
+    api().into_openapi()
+}
+
+/// Every route of the function, with its documentation.
+fn api() -> OpenApiRouter<IdentityState> {
+    accounts::routes().merge(oauth::routes())
 }

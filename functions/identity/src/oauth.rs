@@ -10,39 +10,28 @@ mod repository;
 pub mod scopes;
 mod token;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{IdentityState, api_keys};
 
-pub fn routes() -> Router<IdentityState> {
-    Router::new()
-        .route("/api/v1/identity/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api/v1/identity/api-keys/{id}", get(api_keys::read).delete(api_keys::revoke))
-        .route("/api/v1/identity/oauth/apps", get(apps::list).post(apps::create))
-        .route("/api/v1/identity/oauth/apps/{client_id}", get(apps::read).delete(apps::delete))
-        .route("/api/v1/identity/oauth/authorizations", get(authorizations::list))
-        .route("/api/v1/identity/oauth/authorizations/{client_id}", delete(authorizations::revoke))
-        .route("/oauth/authorize", get(authorize::authorize))
-        .route("/oauth/token", post(token::token))
-}
-
 #[derive(OpenApi)]
-#[openapi(
-    paths(
-        api_keys::create, api_keys::list, api_keys::read, api_keys::revoke,
-        apps::create, apps::list, apps::read, apps::delete,
-        authorize::authorize, token::token,
-        authorizations::list, authorizations::revoke,
-    ),
-    tags(
-        (name = "api-keys", description = "Keys for service-to-service calls (`X-API-Key`), bound to an organization and permissions"),
-        (name = "oauth", description = "OAuth 2.0 for third-party apps: registration, authorization code with PKCE, tokens, and the apps a user authorized"),
-    )
-)]
+#[openapi(tags(
+    (name = "api-keys", description = "Keys for service-to-service calls (`X-API-Key`), bound to an organization and permissions"),
+    (name = "oauth", description = "OAuth 2.0 for third-party apps: registration, authorization code with PKCE, tokens, and the apps a user authorized"),
+))]
 struct OAuthApi;
 
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    OAuthApi::openapi()
+/// The OAuth and API-key routes: each handler's `#[utoipa::path]` gives its method, path and documentation.
+pub fn routes() -> OpenApiRouter<IdentityState> {
+    OpenApiRouter::with_openapi(OAuthApi::openapi())
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::read, api_keys::revoke))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::read, apps::delete))
+        .routes(routes!(authorizations::list))
+        .routes(routes!(authorizations::revoke))
+        .routes(routes!(authorize::authorize))
+        .routes(routes!(token::token))
 }

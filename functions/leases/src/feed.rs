@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
+use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::http::envelope::ErrorEnvelope;
@@ -55,7 +55,7 @@ pub async fn leases(
     principal: Principal,
     Query(params): Query<FeedParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let active = required_bool("isActive", params.is_active.as_deref())?;
     let status = match params.status.as_deref() {
         None => None,

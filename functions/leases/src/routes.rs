@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::auth::Principal;
 use shared::auth::tenancy::Reach;
+use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::ids::{LeaseId, PropertyId, TenantId, UnitId};
 use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
@@ -150,7 +150,7 @@ pub async fn tenant_lease(
     principal: Principal,
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::LeaseMissing)?;
     if !Reach::of(&principal).covers_tenant(&path.tenant_id) {
         return Err(Refused::LeaseMissing.into());
@@ -192,7 +192,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:create", None)?;
+    principal.authorize(Permission::LeaseCreate, None)?;
     let terms = body.value.validate(&path.tenant_id)?;
     TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let idempotency = key.as_deref().map(|key| Idempotency {
@@ -233,7 +233,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let updated_since = params
         .updated_since
@@ -283,7 +283,7 @@ pub async fn read(
     principal: Principal,
     Path(path): Path<LeasePath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:read", None)?;
+    principal.authorize(Permission::LeaseRead, None)?;
     let lease = load(&services, &principal, &path.lease_id).await?;
     Ok(lease_response(&lease, StatusCode::OK))
 }
@@ -305,7 +305,7 @@ pub async fn move_out(
     Path(path): Path<LeasePath>,
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:update", None)?;
+    principal.authorize(Permission::LeaseUpdate, None)?;
     let exhausted = "The lease is being changed concurrently; retry";
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
@@ -351,7 +351,7 @@ pub async fn renew(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<RenewInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("lease:create", None)?;
+    principal.authorize(Permission::LeaseCreate, None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
     let idempotency = key.as_deref().map(|key| Idempotency {
         scope: format!("POST /api/v1/leases/{}/renew", current.id),

@@ -1,4 +1,4 @@
-//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{id}]`.
+//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{property_id}]`.
 //!
 //! Bodies are exactly the seed's shape; the next page is announced in a `Link`
 //! header so the body stays untouched.
@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
@@ -44,7 +44,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<IntegrationListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let query = PropertyQuery {
         org_id: principal.org_id.clone(),
@@ -75,8 +75,8 @@ pub async fn list(
 }
 
 /// Get detailed information about a property (integration API).
-#[utoipa::path(get, path = "/api/ai/properties/{id}", operation_id = "getIntegrationProperty", tag = "integration",
-    params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/ai/properties/{property_id}", operation_id = "getIntegrationProperty", tag = "integration",
+    params(("property_id" = String, Path)),
     security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The property", body = IntegrationPropertyEnvelope),
@@ -87,7 +87,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let id = PropertyId::parse(&id).ok_or(Refused::PropertyMissing)?;
     let property = services.store.properties().get(&principal.org_id, &id).await?.ok_or(Refused::PropertyMissing)?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())

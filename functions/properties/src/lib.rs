@@ -1,5 +1,5 @@
-//! Properties: `/api/v1/properties[/{id}]` and the seed 000 integration routes
-//! `/api/ai/properties[/{id}]`.
+//! Properties: `/api/v1/properties[/{property_id}]` and the RentPager-compatible
+//! integration routes `/api/ai/properties[/{property_id}]`.
 
 mod integration;
 mod list;
@@ -9,34 +9,35 @@ mod routes;
 pub mod views;
 
 use axum::Router;
-use axum::routing::get;
 use shared::Services;
 use utoipa::OpenApi;
-
-/// The function's router, wrapped in the shared conventions (request ids, 404/405).
-pub fn router(services: Services) -> Router {
-    let api = Router::new()
-        .route("/api/v1/properties", get(routes::list).post(routes::create))
-        .route(
-            "/api/v1/properties/{id}",
-            get(routes::read).put(routes::replace).patch(routes::patch).delete(routes::delete),
-        )
-        .route("/api/ai/properties", get(integration::list))
-        .route("/api/ai/properties/{id}", get(integration::read))
-        .with_state(services.clone());
-    shared::http::conventions::apply(api, &services)
-}
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::list, routes::create, routes::read, routes::replace, routes::patch, routes::delete, integration::list, integration::read),
     components(schemas(list::SortBy, list::SortOrder)),
     tags((name = "properties", description = "Buildings and sites an organization manages"),
          (name = "integration", description = "Integration API for third-party OAuth apps, in the RentPager-compatible shape"))
 )]
 struct PropertiesApi;
 
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> OpenApiRouter<Services> {
+    OpenApiRouter::with_openapi(PropertiesApi::openapi())
+        .routes(routes!(routes::list, routes::create))
+        .routes(routes!(routes::read, routes::replace, routes::patch, routes::delete))
+        .routes(routes!(integration::list))
+        .routes(routes!(integration::read))
+}
+
+/// The function's router, wrapped in the shared conventions (request ids, 404/405).
+pub fn router(services: Services) -> Router {
+    let (api, _) = api().with_state(services.clone()).split_for_parts();
+    shared::http::conventions::apply(api, &services)
+}
+
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    PropertiesApi::openapi()
+    api().into_openapi()
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::Problems;
 use shared::domain::ids::PropertyId;
 use shared::domain::property::{Property, PropertyFields};
@@ -59,7 +59,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let query = params.query(&principal.org_id)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
@@ -84,7 +84,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:create", None)?;
+    principal.authorize(Permission::PropertyCreate, None)?;
     let fields = body.value.validate()?;
     let now = time_format::now();
     let property = Property::new(&principal.org_id, fields, now);
@@ -98,8 +98,8 @@ pub async fn create(
 }
 
 /// Get a property.
-#[utoipa::path(get, path = "/api/v1/properties/{id}", operation_id = "getProperty", tag = "properties",
-    params(("id" = String, Path, description = "Property id")),
+#[utoipa::path(get, path = "/api/v1/properties/{property_id}", operation_id = "getProperty", tag = "properties",
+    params(("property_id" = String, Path, description = "Property id")),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(
         (status = 200, description = "The property", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -110,7 +110,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let property = load(&services, &principal, &id).await?;
     Ok(property_response(&property, StatusCode::OK))
 }
@@ -144,8 +144,8 @@ fn stale() -> ApiError {
 }
 
 /// Replace a property's writable fields.
-#[utoipa::path(put, path = "/api/v1/properties/{id}", operation_id = "replaceProperty", tag = "properties", request_body = PropertyInput,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(put, path = "/api/v1/properties/{property_id}", operation_id = "replaceProperty", tag = "properties", request_body = PropertyInput,
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Replaced", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -160,14 +160,14 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:update", None)?;
+    principal.authorize(Permission::PropertyUpdate, None)?;
     let fields = body.value.validate()?;
     update(&services, &principal, &id, &precondition, |_| Ok(fields.clone())).await
 }
 
 /// Change some fields of a property (`address` merges field by field).
-#[utoipa::path(patch, path = "/api/v1/properties/{id}", operation_id = "patchProperty", tag = "properties", request_body = PropertyPatch,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(patch, path = "/api/v1/properties/{property_id}", operation_id = "patchProperty", tag = "properties", request_body = PropertyPatch,
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Changed", body = SuccessEnvelope<PropertyView>, headers(("ETag" = String))),
@@ -182,13 +182,13 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<PropertyPatch>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:update", None)?;
+    principal.authorize(Permission::PropertyUpdate, None)?;
     update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
 }
 
 /// Delete a property. Delta syncs see a tombstone for 90 days.
-#[utoipa::path(delete, path = "/api/v1/properties/{id}", operation_id = "deleteProperty", tag = "properties",
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+#[utoipa::path(delete, path = "/api/v1/properties/{property_id}", operation_id = "deleteProperty", tag = "properties",
+    params(("property_id" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -202,7 +202,7 @@ pub async fn delete(
     Path(id): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("property:delete", None)?;
+    principal.authorize(Permission::PropertyDelete, None)?;
     retry_lost_races(&precondition, stale, EXHAUSTED, || async {
         let current = load(&services, &principal, &id).await?;
         if !precondition.allows(current.version) {

@@ -147,7 +147,7 @@ pub struct IntegrationPropertyDetail {
     pub updated_at: String,
 }
 
-/// `GET /api/ai/properties/{id}`: `{"property": {...}}`.
+/// `GET /api/ai/properties/{property_id}`: `{"property": {...}}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationPropertyEnvelope {
     pub property: IntegrationPropertyDetail,

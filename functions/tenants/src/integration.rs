@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::domain::tenant::Tenant;
@@ -53,7 +53,7 @@ pub async fn renters(
     principal: Principal,
     Query(params): Query<RenterParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let org_id = &principal.org_id;
     let (tenants, next_cursor) = match Reach::of(&principal) {

@@ -1,5 +1,5 @@
-//! Tenants: `/api/v1/properties/{property_id}/tenants[/{tenant_id}]` and the seed 000
-//! integration route `/api/ai/renters`.
+//! Tenants: `/api/v1/properties/{property_id}/tenants[/{tenant_id}]` and the
+//! RentPager-compatible integration route `/api/ai/renters`.
 
 mod integration;
 mod refusals;
@@ -8,31 +8,30 @@ mod routes;
 pub mod views;
 
 use axum::Router;
-use axum::routing::get;
 use shared::Services;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "tenants", description = "The people who rent a property's units")))]
+struct TenantsApi;
+
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> OpenApiRouter<Services> {
+    OpenApiRouter::with_openapi(TenantsApi::openapi())
+        .routes(routes!(routes::list, routes::create))
+        .routes(routes!(routes::read, routes::replace, routes::patch, routes::delete))
+        .routes(routes!(integration::renters))
+}
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
 pub fn router(services: Services) -> Router {
-    let api = Router::new()
-        .route("/api/v1/properties/{property_id}/tenants", get(routes::list).post(routes::create))
-        .route(
-            "/api/v1/properties/{property_id}/tenants/{tenant_id}",
-            get(routes::read).put(routes::replace).patch(routes::patch).delete(routes::delete),
-        )
-        .route("/api/ai/renters", get(integration::renters))
-        .with_state(services.clone());
+    let (api, _) = api().with_state(services.clone()).split_for_parts();
     shared::http::conventions::apply(api, &services)
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(routes::list, routes::create, routes::read, routes::replace, routes::patch, routes::delete, integration::renters),
-    tags((name = "tenants", description = "The people who rent a property's units"))
-)]
-struct TenantsApi;
-
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    TenantsApi::openapi()
+    api().into_openapi()
 }

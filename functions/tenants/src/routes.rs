@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::Problems;
 use shared::domain::ids::{PropertyId, TenantId};
 use shared::domain::tenant::{Tenant, TenantFields};
@@ -73,7 +73,7 @@ pub async fn list(
     Path(path): Path<PropertyPath>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let org_id = &principal.org_id;
     if let Reach::Tenant(own) = Reach::of(&principal) {
@@ -115,7 +115,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:create", None)?;
+    principal.authorize(Permission::TenantCreate, None)?;
     let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
@@ -149,7 +149,7 @@ pub async fn read(
     principal: Principal,
     Path(path): Path<TenantPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:read", Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let tenant = load(&services, &principal, &path).await?;
     Ok(tenant_response(&tenant, StatusCode::OK))
 }
@@ -199,7 +199,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:update", None)?;
+    principal.authorize(Permission::TenantUpdate, None)?;
     let fields = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |_| Ok(fields.clone())).await
 }
@@ -222,7 +222,7 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<TenantPatch>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:update", None)?;
+    principal.authorize(Permission::TenantUpdate, None)?;
     update(&services, &principal, &path, &precondition, |current| body.value.clone().apply(current)).await
 }
 
@@ -242,7 +242,7 @@ pub async fn delete(
     Path(path): Path<TenantPath>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("tenant:delete", None)?;
+    principal.authorize(Permission::TenantDelete, None)?;
     retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {

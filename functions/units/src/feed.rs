@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::Address;
 use shared::domain::ids::TenantId;
 use shared::domain::unit::Unit;
@@ -49,7 +49,7 @@ pub async fn units(
     principal: Principal,
     Query(params): Query<FeedParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let active = required_bool("isActive", params.is_active.as_deref())?;
     let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: HashMap::new() };
     if let Reach::Tenant(own) = Reach::of(&principal) {

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::ids::{PropertyId, UnitId};
@@ -96,7 +96,7 @@ pub async fn list(
     Path(path): Path<PropertyPath>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let org_id = &principal.org_id;
     if let Reach::Tenant(own) = Reach::of(&principal) {
@@ -149,7 +149,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:create", None)?;
+    principal.authorize(Permission::UnitCreate, None)?;
     let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
@@ -184,7 +184,7 @@ pub async fn read(
     principal: Principal,
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let unit = load_visible(&services, &principal, &path).await?;
     Ok(unit_response(&unit, StatusCode::OK))
 }
@@ -242,7 +242,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:update", None)?;
+    principal.authorize(Permission::UnitUpdate, None)?;
     if body.value.status.is_some() {
         return Err(ApiError::invalid_field("status", "is set through PUT .../status"));
     }
@@ -269,7 +269,7 @@ pub async fn patch(
     IfMatch(precondition): IfMatch,
     body: Json<UnitPatch>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:update", None)?;
+    principal.authorize(Permission::UnitUpdate, None)?;
     update(&services, &principal, &path, &precondition, |current| {
         body.value.clone().apply(&current.fields).map(|fields| revise(current, fields))
     })
@@ -292,7 +292,7 @@ pub async fn delete(
     Path(path): Path<UnitPath>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:delete", None)?;
+    principal.authorize(Permission::UnitDelete, None)?;
     retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
         let current = load(&services, &principal, &path).await?;
         if !precondition.allows(current.version) {
@@ -321,7 +321,7 @@ pub async fn read_status(
     principal: Principal,
     Path(path): Path<UnitPath>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:read", Some(Scope::ReadProperties))?;
+    principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let unit = load_visible(&services, &principal, &path).await?;
     Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
 }
@@ -344,7 +344,7 @@ pub async fn set_status(
     IfMatch(precondition): IfMatch,
     body: Json<UnitStatusInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("unit:update", None)?;
+    principal.authorize(Permission::UnitUpdate, None)?;
     let (status, when_available) = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |current| {
         let mut next = revise(current, current.fields.clone());

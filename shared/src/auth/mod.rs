@@ -8,7 +8,7 @@ pub mod permissions;
 pub mod principal;
 pub mod scope;
 
-pub use permissions::{PermissionSet, Role};
+pub use permissions::{Permission, PermissionSet, Role};
 pub use principal::{Actor, Authenticator, Principal};
 pub use scope::Scope;
 pub mod tenancy;

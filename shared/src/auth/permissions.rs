@@ -1,9 +1,147 @@
 //! Roles and permissions (seed 001), completed where the seed is thin.
 //!
-//! Permissions are `resource:action` strings; `*` is a wildcard on either side.
+//! A route requires a [`Permission`]. Credentials carry grants as `resource:action`
+//! strings (tokens, API keys, the published matrix), where `*` is a wildcard on either side.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// A permission a request can require; `resource:action` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    PropertyRead,
+    PropertyCreate,
+    PropertyUpdate,
+    PropertyDelete,
+    UnitRead,
+    UnitCreate,
+    UnitUpdate,
+    UnitDelete,
+    TenantRead,
+    TenantCreate,
+    TenantUpdate,
+    TenantDelete,
+    LeaseRead,
+    LeaseCreate,
+    LeaseUpdate,
+    UserRead,
+    UserCreate,
+    UserUpdate,
+    UserDelete,
+    RoleRead,
+    ApiKeyRead,
+    ApiKeyCreate,
+    ApiKeyDelete,
+    OAuthAppRead,
+    OAuthAppCreate,
+    OAuthAppDelete,
+    FinancialRead,
+    InvoiceRead,
+    PaymentRead,
+    PaymentCreate,
+    MaintenanceRead,
+    MaintenanceCreate,
+    MaintenanceUpdate,
+    MessageCreate,
+    AnalyticsRead,
+    RentRollRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 36] = [
+        Permission::PropertyRead,
+        Permission::PropertyCreate,
+        Permission::PropertyUpdate,
+        Permission::PropertyDelete,
+        Permission::UnitRead,
+        Permission::UnitCreate,
+        Permission::UnitUpdate,
+        Permission::UnitDelete,
+        Permission::TenantRead,
+        Permission::TenantCreate,
+        Permission::TenantUpdate,
+        Permission::TenantDelete,
+        Permission::LeaseRead,
+        Permission::LeaseCreate,
+        Permission::LeaseUpdate,
+        Permission::UserRead,
+        Permission::UserCreate,
+        Permission::UserUpdate,
+        Permission::UserDelete,
+        Permission::RoleRead,
+        Permission::ApiKeyRead,
+        Permission::ApiKeyCreate,
+        Permission::ApiKeyDelete,
+        Permission::OAuthAppRead,
+        Permission::OAuthAppCreate,
+        Permission::OAuthAppDelete,
+        Permission::FinancialRead,
+        Permission::InvoiceRead,
+        Permission::PaymentRead,
+        Permission::PaymentCreate,
+        Permission::MaintenanceRead,
+        Permission::MaintenanceCreate,
+        Permission::MaintenanceUpdate,
+        Permission::MessageCreate,
+        Permission::AnalyticsRead,
+        Permission::RentRollRead,
+    ];
+
+    /// The `resource:action` form that tokens, API keys and the matrix carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::PropertyRead => "property:read",
+            Permission::PropertyCreate => "property:create",
+            Permission::PropertyUpdate => "property:update",
+            Permission::PropertyDelete => "property:delete",
+            Permission::UnitRead => "unit:read",
+            Permission::UnitCreate => "unit:create",
+            Permission::UnitUpdate => "unit:update",
+            Permission::UnitDelete => "unit:delete",
+            Permission::TenantRead => "tenant:read",
+            Permission::TenantCreate => "tenant:create",
+            Permission::TenantUpdate => "tenant:update",
+            Permission::TenantDelete => "tenant:delete",
+            Permission::LeaseRead => "lease:read",
+            Permission::LeaseCreate => "lease:create",
+            Permission::LeaseUpdate => "lease:update",
+            Permission::UserRead => "user:read",
+            Permission::UserCreate => "user:create",
+            Permission::UserUpdate => "user:update",
+            Permission::UserDelete => "user:delete",
+            Permission::RoleRead => "role:read",
+            Permission::ApiKeyRead => "apikey:read",
+            Permission::ApiKeyCreate => "apikey:create",
+            Permission::ApiKeyDelete => "apikey:delete",
+            Permission::OAuthAppRead => "oauth_app:read",
+            Permission::OAuthAppCreate => "oauth_app:create",
+            Permission::OAuthAppDelete => "oauth_app:delete",
+            Permission::FinancialRead => "financial:read",
+            Permission::InvoiceRead => "invoice:read",
+            Permission::PaymentRead => "payment:read",
+            Permission::PaymentCreate => "payment:create",
+            Permission::MaintenanceRead => "maintenance:read",
+            Permission::MaintenanceCreate => "maintenance:create",
+            Permission::MaintenanceUpdate => "maintenance:update",
+            Permission::MessageCreate => "message:create",
+            Permission::AnalyticsRead => "analytics:read",
+            Permission::RentRollRead => "rentroll:read",
+        }
+    }
+
+    /// The permission a `resource:action` string names; `None` for wildcards and unknowns.
+    pub fn parse(wire: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == wire)
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The organization roles of seed 001.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -144,8 +282,15 @@ impl PermissionSet {
         Self(all)
     }
 
-    pub fn allows(&self, required: &str) -> bool {
-        self.0.iter().any(|granted| covers(granted, required))
+    /// Whether the set holds `required`, directly or through a wildcard.
+    pub fn allows(&self, required: Permission) -> bool {
+        self.includes(required.as_str())
+    }
+
+    /// Whether the set covers a grant in its wire form (`property:*` needs `property:*`
+    /// or `*`): nobody hands on more than they hold.
+    pub fn includes(&self, grant: &str) -> bool {
+        self.0.iter().any(|granted| covers(granted, grant))
     }
 }
 
@@ -166,16 +311,45 @@ mod tests {
     #[test]
     fn seed_roles_grant_what_the_seed_says() {
         let manager = PermissionSet::from_roles(&[Role::PropertyManager], &[]);
-        assert!(manager.allows("property:read"));
-        assert!(manager.allows("property:update"));
-        assert!(manager.allows("tenant:delete"));
-        assert!(!manager.allows("property:create"));
-        assert!(!manager.allows("property:delete"));
+        assert!(manager.allows(Permission::PropertyRead));
+        assert!(manager.allows(Permission::PropertyUpdate));
+        assert!(manager.allows(Permission::TenantDelete));
+        assert!(!manager.allows(Permission::PropertyCreate));
+        assert!(!manager.allows(Permission::PropertyDelete));
         let owner = PermissionSet::from_roles(&[Role::OrganizationOwner], &[]);
-        assert!(owner.allows("property:delete"));
+        assert!(owner.allows(Permission::PropertyDelete));
         let tenant = PermissionSet::from_roles(&[Role::Tenant], &[]);
-        assert!(!tenant.allows("property:read"));
-        assert!(PermissionSet::from_roles(&[Role::SuperAdmin], &[]).allows("anything:at_all"));
+        assert!(!tenant.allows(Permission::PropertyRead));
+        assert!(PermissionSet::from_roles(&[Role::SuperAdmin], &[]).includes("anything:at_all"));
+    }
+
+    #[test]
+    fn permissions_round_trip_through_their_wire_form() {
+        for permission in Permission::ALL {
+            assert_eq!(Permission::parse(permission.as_str()), Some(permission));
+            assert_eq!(permission.to_string(), permission.as_str());
+        }
+        assert_eq!(Permission::parse("property:*"), None);
+    }
+
+    #[test]
+    fn every_role_grant_is_a_permission_or_a_wildcard() {
+        for role in Role::ALL {
+            for grant in role.permissions() {
+                let wildcard = *grant == "*" || grant.ends_with(":*");
+                assert!(wildcard || Permission::parse(grant).is_some(), "{}: {grant}", role.name());
+            }
+        }
+    }
+
+    #[test]
+    fn explicit_grants_are_honoured_with_their_wildcards() {
+        let key = PermissionSet::from_roles(&[], &["unit:*".to_owned(), "property:read".to_owned()]);
+        assert!(key.allows(Permission::UnitDelete));
+        assert!(key.allows(Permission::PropertyRead));
+        assert!(!key.allows(Permission::PropertyUpdate));
+        assert!(key.includes("unit:*"));
+        assert!(!key.includes("property:*"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::api_key::{self, API_KEY_HEADER};
 use crate::auth::jwks::Jwks;
-use crate::auth::permissions::{PermissionSet, Role};
+use crate::auth::permissions::{Permission, PermissionSet, Role};
 use crate::auth::scope::Scope;
 use crate::domain::Plan;
 use crate::error::ApiError;
@@ -41,7 +41,7 @@ pub struct Principal {
 impl Principal {
     /// Requires a permission and, for OAuth tokens, the route's scope. A route with no
     /// scope is closed to OAuth apps.
-    pub fn authorize(&self, permission: &str, scope: Option<Scope>) -> Result<(), ApiError> {
+    pub fn authorize(&self, permission: Permission, scope: Option<Scope>) -> Result<(), ApiError> {
         if let Some(granted) = &self.scopes {
             let scoped = scope.is_some_and(|s| granted.contains(&s));
             if !scoped {

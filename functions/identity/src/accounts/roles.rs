@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::ApiError;
-use shared::auth::{Principal, Role};
+use shared::auth::{Permission, Principal, Role};
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::query::Path;
 use utoipa::ToSchema;
@@ -50,14 +50,14 @@ fn find(id: &str) -> Result<Role, ApiError> {
         (status = 403, description = "Lacks role:read", body = ErrorEnvelope),
     ))]
 pub async fn list(State(_state): State<IdentityState>, principal: Principal) -> Result<Response, ApiError> {
-    principal.authorize("role:read", None)?;
+    principal.authorize(Permission::RoleRead, None)?;
     let roles: Vec<RoleView> = Role::ALL.into_iter().map(RoleView::from).collect();
     Ok(ApiResponse::ok(roles).into_response())
 }
 
 /// Get a role.
-#[utoipa::path(get, path = "/api/v1/identity/roles/{id}", operation_id = "getRole", tag = "identity",
-    params(("id" = String, Path, description = "Role name, e.g. PropertyManager")),
+#[utoipa::path(get, path = "/api/v1/identity/roles/{role_id}", operation_id = "getRole", tag = "identity",
+    params(("role_id" = String, Path, description = "Role name, e.g. PropertyManager")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The role", body = SuccessEnvelope<RoleView>),
@@ -68,13 +68,13 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("role:read", None)?;
+    principal.authorize(Permission::RoleRead, None)?;
     Ok(ApiResponse::ok(RoleView::from(find(&id)?)).into_response())
 }
 
 /// The permissions a role grants.
-#[utoipa::path(get, path = "/api/v1/identity/roles/{id}/permissions", operation_id = "getRolePermissions", tag = "identity",
-    params(("id" = String, Path, description = "Role name")),
+#[utoipa::path(get, path = "/api/v1/identity/roles/{role_id}/permissions", operation_id = "getRolePermissions", tag = "identity",
+    params(("role_id" = String, Path, description = "Role name")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The role's permissions", body = SuccessEnvelope<Vec<String>>),
@@ -85,7 +85,7 @@ pub async fn permissions_of(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("role:read", None)?;
+    principal.authorize(Permission::RoleRead, None)?;
     Ok(ApiResponse::ok(find(&id)?.permissions().to_vec()).into_response())
 }
 
@@ -97,7 +97,7 @@ pub async fn permissions_of(
         (status = 403, description = "Lacks role:read", body = ErrorEnvelope),
     ))]
 pub async fn matrix(State(_state): State<IdentityState>, principal: Principal) -> Result<Response, ApiError> {
-    principal.authorize("role:read", None)?;
+    principal.authorize(Permission::RoleRead, None)?;
     let roles: BTreeMap<_, _> = Role::ALL.into_iter().map(|r| (r.name(), r.permissions().to_vec())).collect();
     let mut permissions: Vec<&'static str> = roles.values().flatten().copied().collect();
     permissions.sort_unstable();

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Principal, Role};
+use shared::auth::{Permission, Principal, Role};
 use shared::domain::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -43,14 +43,14 @@ fn user_response(user: &User, status: StatusCode) -> Response {
 /// Refuses roles or permissions the caller does not hold itself.
 fn ensure_can_grant(principal: &Principal, roles: &[Role], permissions: &[String]) -> Result<(), ApiError> {
     for role in roles {
-        if !role.permissions().iter().all(|p| principal.permissions.allows(p)) {
+        if !role.permissions().iter().all(|p| principal.permissions.includes(p)) {
             return Err(ApiError::InsufficientPermissions(format!(
                 "You cannot grant the role {}: it holds permissions you do not have",
                 role.name()
             )));
         }
     }
-    if let Some(permission) = permissions.iter().find(|p| !principal.permissions.allows(p)) {
+    if let Some(permission) = permissions.iter().find(|p| !principal.permissions.includes(p)) {
         return Err(ApiError::InsufficientPermissions(format!("You cannot grant the permission {permission}")));
     }
     Ok(())
@@ -88,7 +88,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     let listing = OwnListing::resolve(&state.services, &principal, "users|created_at", &params)?;
     let page = AccountStore::new(&state.services.store)
         .list_users(&principal.org_id, listing.start.clone(), listing.size)
@@ -139,7 +139,7 @@ pub async fn create(
     principal: Principal,
     body: Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:create", None)?;
+    principal.authorize(Permission::UserCreate, None)?;
     let input = body.value;
     let mut problems = Problems::new();
     let model::AccountFields { email, first_name, last_name } =
@@ -166,8 +166,8 @@ pub async fn create(
 }
 
 /// Get a user.
-#[utoipa::path(get, path = "/api/v1/identity/users/{id}", operation_id = "getUser", tag = "identity",
-    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/identity/users/{user_id}", operation_id = "getUser", tag = "identity",
+    params(("user_id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The user", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
         (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
@@ -177,7 +177,7 @@ pub async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     Ok(user_response(&load(&state, &principal, &id).await?, StatusCode::OK))
 }
 
@@ -208,7 +208,7 @@ async fn write_user(
     .await
 }
 
-/// `PUT /users/{id}` body: the profile fields. Email, roles and password have their own
+/// `PUT /users/{user_id}` body: the profile fields. Email, roles and password have their own
 /// routes.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -222,9 +222,9 @@ pub struct ReplaceUserRequest {
 }
 
 /// Replace a user's profile.
-#[utoipa::path(put, path = "/api/v1/identity/users/{id}", operation_id = "replaceUser", tag = "identity",
+#[utoipa::path(put, path = "/api/v1/identity/users/{user_id}", operation_id = "replaceUser", tag = "identity",
     request_body = ReplaceUserRequest,
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Replaced", body = SuccessEnvelope<UserView>, headers(("ETag" = String))),
@@ -241,7 +241,7 @@ pub async fn replace(
     IfMatch(precondition): IfMatch,
     body: Json<ReplaceUserRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:update", None)?;
+    principal.authorize(Permission::UserUpdate, None)?;
     let input = body.value;
     let mut problems = Problems::new();
     let first_name = problems.text("first_name", &input.first_name, 1, 100);
@@ -261,8 +261,8 @@ pub async fn replace(
 }
 
 /// Remove a user.
-#[utoipa::path(delete, path = "/api/v1/identity/users/{id}", operation_id = "deleteUser", tag = "identity",
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+#[utoipa::path(delete, path = "/api/v1/identity/users/{user_id}", operation_id = "deleteUser", tag = "identity",
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -277,7 +277,7 @@ pub async fn delete(
     Path(id): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:delete", None)?;
+    principal.authorize(Permission::UserDelete, None)?;
     let store = AccountStore::new(&state.services.store);
     retry_lost_races(&precondition, stale, CHANGED_CONCURRENTLY, || async {
         let current = load(&state, &principal, &id).await?;
@@ -315,8 +315,8 @@ fn roles_response(user: &User) -> Response {
 }
 
 /// A user's roles.
-#[utoipa::path(get, path = "/api/v1/identity/users/{id}/roles", operation_id = "getUserRoles", tag = "identity",
-    params(("id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/identity/users/{user_id}/roles", operation_id = "getUserRoles", tag = "identity",
+    params(("user_id" = String, Path, description = "User id")), security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The user's roles", body = SuccessEnvelope<UserRoles>, headers(("ETag" = String))),
         (status = 404, description = "No such user in this organization", body = ErrorEnvelope),
@@ -326,11 +326,11 @@ pub async fn read_roles(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:read", None)?;
+    principal.authorize(Permission::UserRead, None)?;
     Ok(roles_response(&load(&state, &principal, &id).await?))
 }
 
-/// `PUT /users/{id}/roles` body.
+/// `PUT /users/{user_id}/roles` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceRolesRequest {
@@ -340,9 +340,9 @@ pub struct ReplaceRolesRequest {
 }
 
 /// Replace a user's roles. Takes effect at the user's next sign-in or refresh.
-#[utoipa::path(put, path = "/api/v1/identity/users/{id}/roles", operation_id = "replaceUserRoles", tag = "identity",
+#[utoipa::path(put, path = "/api/v1/identity/users/{user_id}/roles", operation_id = "replaceUserRoles", tag = "identity",
     request_body = ReplaceRolesRequest,
-    params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
+    params(("user_id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag from a GET")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The new roles", body = SuccessEnvelope<UserRoles>),
@@ -358,7 +358,7 @@ pub async fn replace_roles(
     IfMatch(precondition): IfMatch,
     body: Json<ReplaceRolesRequest>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("user:update", None)?;
+    principal.authorize(Permission::UserUpdate, None)?;
     let ReplaceRolesRequest { roles, permissions } = body.value;
     let roles = unique(roles);
     let mut problems = Problems::new();

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Principal, Scope};
+use shared::auth::{Permission, Principal, Scope};
 use shared::domain::validation::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
@@ -144,7 +144,7 @@ pub async fn create(
     principal: Principal,
     body: Json<AppInput>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("oauth_app:create", None)?;
+    principal.authorize(Permission::OAuthAppCreate, None)?;
     let valid = validate(&body.value)?;
     let app_id = shared::domain::ids::new("app");
     let client_id = credentials::format(Kind::ClientId, &principal.org_id, &app_id, None)
@@ -155,8 +155,8 @@ pub async fn create(
         .scopes
         .iter()
         .flat_map(|s| scopes::permissions(*s).iter())
-        .filter(|p| principal.permissions.allows(p))
-        .map(|p| (*p).to_owned())
+        .filter(|p| principal.permissions.allows(**p))
+        .map(|p| p.as_str().to_owned())
         .collect();
     client_permissions.dedup();
     let app = OAuthApp {
@@ -194,7 +194,7 @@ pub async fn list(
     principal: Principal,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("oauth_app:read", None)?;
+    principal.authorize(Permission::OAuthAppRead, None)?;
     let listing = OwnListing::resolve(&services, &principal, "oauth_apps", &params)?;
     let page =
         OAuthRepository::new(&services.store).list_apps(&principal.org_id, listing.start.clone(), listing.size).await?;
@@ -220,7 +220,7 @@ pub async fn read(
     principal: Principal,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("oauth_app:read", None)?;
+    principal.authorize(Permission::OAuthAppRead, None)?;
     own_client_id(&principal, &client_id)?;
     let app = OAuthRepository::new(&services.store)
         .get_app(&principal.org_id, &client_id)
@@ -244,7 +244,7 @@ pub async fn delete(
     principal: Principal,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.authorize("oauth_app:delete", None)?;
+    principal.authorize(Permission::OAuthAppDelete, None)?;
     own_client_id(&principal, &client_id)?;
     if !OAuthRepository::new(&services.store).delete_app(&principal.org_id, &client_id).await? {
         return Err(ApiError::NotFound("OAuth app"));

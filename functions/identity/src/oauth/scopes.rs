@@ -4,18 +4,18 @@
 //! acts for itself (`client_credentials`) has no user, so its permissions come from
 //! this map, limited to what the person who registered it held.
 
-use shared::auth::Scope;
+use shared::auth::{Permission, Scope};
 
 /// The permissions a scope stands for when an app acts in its own organization.
-pub fn permissions(scope: Scope) -> &'static [&'static str] {
+pub fn permissions(scope: Scope) -> &'static [Permission] {
     match scope {
-        Scope::ReadProperties => &["property:read", "unit:read"],
-        Scope::ReadRenters => &["tenant:read", "lease:read"],
-        Scope::ReadPayments => &["payment:read", "invoice:read"],
-        Scope::ReadMaintenance => &["maintenance:read"],
-        Scope::WriteMaintenance => &["maintenance:create", "maintenance:update"],
-        Scope::WriteMessages => &["message:create"],
-        Scope::ReadAnalytics => &["analytics:read"],
+        Scope::ReadProperties => &[Permission::PropertyRead, Permission::UnitRead],
+        Scope::ReadRenters => &[Permission::TenantRead, Permission::LeaseRead],
+        Scope::ReadPayments => &[Permission::PaymentRead, Permission::InvoiceRead],
+        Scope::ReadMaintenance => &[Permission::MaintenanceRead],
+        Scope::WriteMaintenance => &[Permission::MaintenanceCreate, Permission::MaintenanceUpdate],
+        Scope::WriteMessages => &[Permission::MessageCreate],
+        Scope::ReadAnalytics => &[Permission::AnalyticsRead],
     }
 }
 

@@ -13,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use shared::auth::Scope;
 use shared::auth::jwt::Claims;
+use shared::auth::{Permission, Scope};
 use shared::{ApiError, time_format};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -447,7 +447,7 @@ fn client_credentials(
     let permissions: Vec<String> = app
         .client_permissions
         .iter()
-        .filter(|p| granted.iter().any(|s| scopes::permissions(*s).contains(&p.as_str())))
+        .filter(|p| Permission::parse(p).is_some_and(|p| granted.iter().any(|s| scopes::permissions(*s).contains(&p))))
         .cloned()
         .collect();
     let app_itself = Grantor {
