@@ -1,24 +1,36 @@
-"""The `stack.py` command line: up, down, env, bootstrap, rotate-keys."""
+"""The `stack.py` command line: up, down, env, bootstrap, rotate-keys, triggers, trigger."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .bootstrap import bootstrap
-from .config import ENDPOINT_VARS, HOST, NAME_DEFAULTS, Credentials, Endpoints, Names, StackError, aws_client, rel, warn
+from .config import (
+    ENDPOINT_VARS, HOST, NAME_DEFAULTS, TEMPLATE, Credentials, Endpoints, Names, StackError, aws_client, rel, warn,
+)
 from .keys import rotate_jwt_keys
 from .ports import choose_ports
-from .processes import find_dynamodb_local, find_java, find_moto_server, spawn, stop_process_group
+from .processes import find_dynamodb_local, find_java, find_moto_server, process_alive, spawn, stop_process_group
 from .readiness import wait_ready
+from .runner import Invoker, Runner, log, wait_for_port
 from .state import Stack
+from .template import load_template
+from .triggers import parse_triggers
+
+RUNNER_READY_TIMEOUT_S = 60.0
 
 
 def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
@@ -31,6 +43,7 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "AWS_ENDPOINT_URL_DYNAMODB": endpoints.dynamodb,
         "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoints.eventbridge,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoints.secretsmanager,
+        "AWS_ENDPOINT_URL_SQS": endpoints.sqs,
         "TABLE_NAME": names.table,
         "EVENT_BUS_NAME": names.event_bus,
         "JWT_PUBLIC_KEYS_SECRET_ID": names.jwt_public_keys,
@@ -150,7 +163,9 @@ def cmd_bootstrap(args: argparse.Namespace) -> None:
     if missing:
         # Refuse rather than let boto3 fall back to real AWS endpoints.
         raise StackError(f"{', '.join(missing)} not set (source .local/NAME/env first)")
-    endpoints = Endpoints(*(os.environ[v] for v in ENDPOINT_VARS))
+    # Only the runner uses SQS; moto (the EventBridge endpoint) serves it unless told otherwise.
+    sqs = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"]
+    endpoints = Endpoints(*(os.environ[v] for v in ENDPOINT_VARS), sqs=sqs)
     names = Names.resolve(args.name)
     outcome = bootstrap(endpoints, names, Credentials.from_env())
     print("bootstrap: " + ", ".join(f"{what} {result}" for what, result in outcome.items()))
@@ -158,10 +173,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> None:
 
 def cmd_rotate_keys(args: argparse.Namespace) -> None:
     stack = Stack(args.name)
-    state = stack.healthy_state()
-    if state is None:
-        raise StackError(f"stack {stack.name} is not up (run: stack.py up --name {stack.name})")
-    endpoints = stack.endpoints(state)
+    endpoints = stack.endpoints(up_stack(stack))
     sm = aws_client("secretsmanager", endpoints.secretsmanager, Credentials.local())
     new_kid, previous_kid = rotate_jwt_keys(sm, Names.resolve(stack.name))
     print(
@@ -169,6 +181,104 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
         + (f" + {previous_kid} (previous)" if previous_kid else "")
         + "; restart running functions to load the new keys"
     )
+
+
+def up_stack(stack: Stack) -> dict[str, Any]:
+    state = stack.healthy_state()
+    if state is None:
+        raise StackError(f"stack {stack.name} is not up (run: stack.py up --name {stack.name})")
+    return state
+
+
+def cmd_triggers(args: argparse.Namespace) -> None:
+    stack = Stack(args.name)
+    if args.stop:
+        stopped = stack.stop(Stack.RUNNER)
+        print(f"triggers of stack {stack.name} {'stopped' if stopped else 'were not running'}")
+        return
+    if args.invoke_port is None:
+        raise StackError("--invoke-port is required (the port of `cargo lambda watch`)")
+    up_stack(stack)
+    if stack.running_pid(Stack.RUNNER) is not None:
+        raise StackError(f"the triggers of stack {stack.name} are already running")
+    if args.detach:
+        start_runner_detached(stack, args.invoke_port)
+    else:
+        serve_triggers(stack, args.invoke_port)
+
+
+def start_runner_detached(stack: Stack, invoke_port: int) -> None:
+    """The runner in the background, logging to .local/NAME/triggers.log; returns once it is set up."""
+    ready = stack.dir / "triggers.ready"
+    ready.unlink(missing_ok=True)
+    script = Path(__file__).resolve().parents[1] / "stack.py"
+    cmd = [sys.executable, str(script), "triggers", "--name", stack.name, "--invoke-port", str(invoke_port)]
+    pid = spawn(cmd, stack.log_file(Stack.RUNNER), cwd=Path.cwd())
+    deadline = time.monotonic() + RUNNER_READY_TIMEOUT_S
+    while not ready.exists():
+        if not process_alive(pid) or time.monotonic() > deadline:
+            stop_process_group(pid)
+            raise StackError(f"the trigger runner did not start; see {rel(stack.log_file(Stack.RUNNER))}")
+        time.sleep(0.1)
+    print(f"triggers of stack {stack.name} running ({ready.read_text().strip()}); log: {rel(stack.log_file(Stack.RUNNER))}")
+
+
+def serve_triggers(stack: Stack, invoke_port: int) -> None:
+    """Run the trigger runner in the foreground until SIGTERM/SIGINT (or `stack.py down`)."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # its own group, so `down` stops it even when started with `&`
+    stack.pid_file(Stack.RUNNER).write_text(f"{os.getpid()}\n")
+    ready = stack.dir / "triggers.ready"
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        runner = build_runner(stack, invoke_port, stop)
+        if not wait_for_port(invoke_port, stop):
+            return
+        runner.set_up()
+        summary = runner.describe()
+        write_atomic(ready, summary + "\n")
+        log(f"invoking through http://{HOST}:{invoke_port}: {summary} from {rel(TEMPLATE)}")
+        runner.run()
+    finally:
+        ready.unlink(missing_ok=True)
+        stack.pid_file(Stack.RUNNER).unlink(missing_ok=True)
+
+
+def build_runner(stack: Stack, invoke_port: int, stop: threading.Event) -> Runner:
+    endpoints = stack.endpoints(up_stack(stack))
+    creds, names = Credentials.local(), Names.resolve(stack.name)
+    clients = {
+        "dynamodb": aws_client("dynamodb", endpoints.dynamodb, creds),
+        "dynamodbstreams": aws_client("dynamodbstreams", endpoints.dynamodb, creds),
+        "sqs": aws_client("sqs", endpoints.sqs, creds),
+        "events": aws_client("events", endpoints.eventbridge, creds),
+    }
+    triggers = parse_triggers(load_template())
+    return Runner(
+        triggers,
+        stack_name=stack.name,
+        names={"Table": names.table, "EventBus": names.event_bus},
+        clients=clients,
+        invoker=Invoker(invoke_port),
+        region=creds.region,
+        stop=stop,
+    )
+
+
+def cmd_trigger(args: argparse.Namespace) -> None:
+    stack = Stack(args.name)
+    up_stack(stack)
+    runner = build_runner(stack, args.invoke_port, threading.Event())
+    schedules = runner.triggers.schedules_named(args.trigger)
+    if not schedules:
+        known = sorted({s.name for s in runner.triggers.schedules} | {s.target.function for s in runner.triggers.schedules})
+        raise StackError(f"no schedule or scheduled function named {args.trigger!r} in {rel(TEMPLATE)}; "
+                         f"known: {', '.join(known) or 'none'}")
+    failed = [s for s in schedules if not runner.fire(s, datetime.now(timezone.utc)).ok]
+    if failed:
+        raise StackError(f"{len(failed)} of {len(schedules)} invocations failed")
 
 
 def port_arg(value: str) -> int:
@@ -203,6 +313,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     rotate = sub.add_parser("rotate-keys", help="new JWT signing key; JWKS keeps the previous public key")
     rotate.add_argument("--name", required=True)
     rotate.set_defaults(func=cmd_rotate_keys)
+
+    triggers = sub.add_parser("triggers", help="invoke functions as template.yaml's schedules, rules, stream and queues would")
+    triggers.add_argument("--name", required=True)
+    triggers.add_argument("--invoke-port", type=port_arg, help="port of `cargo lambda watch`")
+    mode = triggers.add_mutually_exclusive_group()
+    mode.add_argument("--detach", action="store_true", help="run in the background; `down` or --stop stops it")
+    mode.add_argument("--stop", action="store_true", help="stop a detached runner")
+    triggers.set_defaults(func=cmd_triggers)
+
+    fire = sub.add_parser("trigger", help="fire a schedule now, by its logical id or its function's")
+    fire.add_argument("--name", required=True)
+    fire.add_argument("--invoke-port", type=port_arg, required=True, help="port of `cargo lambda watch`")
+    fire.add_argument("trigger", help="logical id of the schedule event or of its function")
+    fire.set_defaults(func=cmd_trigger)
     return parser.parse_args(argv)
 
 

@@ -70,6 +70,7 @@ class Endpoints:
     dynamodb: str
     eventbridge: str
     secretsmanager: str
+    sqs: str
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ class Stack:
     # service -> marker that must appear in the pid's command line, so a
     # recycled pid is never mistaken for (or killed as) one of ours.
     SERVICES = {"dynamodb": "DynamoDBLocal.jar", "moto": "moto_server"}
+    # The trigger runner is optional (it needs `cargo lambda watch`), but stops with the stack.
+    RUNNER = "triggers"
+    MARKERS = {**SERVICES, RUNNER: "stack.py triggers"}
 
     def __init__(self, name: str) -> None:
         if not NAME_RE.match(name):
@@ -57,13 +60,13 @@ class Stack:
             return None
         if not process_alive(pid):
             return None
-        if self.SERVICES[service] not in process_cmdline(pid):
+        if self.MARKERS[service] not in process_cmdline(pid):
             return None
         return pid
 
     def endpoints(self, state: dict[str, Any]) -> Endpoints:
         moto = f"http://{HOST}:{state['moto_port']}"
-        return Endpoints(dynamodb=f"http://{HOST}:{state['ddb_port']}", eventbridge=moto, secretsmanager=moto)
+        return Endpoints(dynamodb=f"http://{HOST}:{state['ddb_port']}", eventbridge=moto, secretsmanager=moto, sqs=moto)
 
     def healthy_state(self) -> dict[str, Any] | None:
         """The recorded state if both processes are alive and answering, else None."""
@@ -75,12 +78,17 @@ class Stack:
             return state
         return None
 
+    def stop(self, service: str) -> bool:
+        """Stop one service if it runs; whether it did."""
+        pid = self.running_pid(service)
+        if pid is not None:
+            stop_process_group(pid)
+        self.pid_file(service).unlink(missing_ok=True)
+        return pid is not None
+
     def stop_all(self) -> None:
-        for service in self.SERVICES:
-            pid = self.running_pid(service)
-            if pid is not None:
-                stop_process_group(pid)
-            self.pid_file(service).unlink(missing_ok=True)
+        for service in (self.RUNNER, *self.SERVICES):
+            self.stop(service)
         # stack.json stays: it only counts together with live pids, and lets the
         # next `up` get the same ports back. A stale env would point at dead ports.
         self.env_file.unlink(missing_ok=True)
