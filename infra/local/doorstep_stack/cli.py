@@ -202,17 +202,18 @@ def cmd_triggers(args: argparse.Namespace) -> None:
     if stack.running_pid(Stack.RUNNER) is not None:
         raise StackError(f"the triggers of stack {stack.name} are already running")
     if args.detach:
-        start_runner_detached(stack, args.invoke_port)
+        start_runner_detached(stack, args.invoke_port, args.template)
     else:
-        serve_triggers(stack, args.invoke_port)
+        serve_triggers(stack, args.invoke_port, args.template)
 
 
-def start_runner_detached(stack: Stack, invoke_port: int) -> None:
+def start_runner_detached(stack: Stack, invoke_port: int, template: Path) -> None:
     """The runner in the background, logging to .local/NAME/triggers.log; returns once it is set up."""
     ready = stack.dir / "triggers.ready"
     ready.unlink(missing_ok=True)
     script = Path(__file__).resolve().parents[1] / "stack.py"
-    cmd = [sys.executable, str(script), "triggers", "--name", stack.name, "--invoke-port", str(invoke_port)]
+    cmd = [sys.executable, str(script), "triggers", "--name", stack.name, "--invoke-port", str(invoke_port),
+           "--template", str(template.resolve())]
     pid = spawn(cmd, stack.log_file(Stack.RUNNER), cwd=Path.cwd())
     deadline = time.monotonic() + RUNNER_READY_TIMEOUT_S
     while not ready.exists():
@@ -223,7 +224,7 @@ def start_runner_detached(stack: Stack, invoke_port: int) -> None:
     print(f"triggers of stack {stack.name} running ({ready.read_text().strip()}); log: {rel(stack.log_file(Stack.RUNNER))}")
 
 
-def serve_triggers(stack: Stack, invoke_port: int) -> None:
+def serve_triggers(stack: Stack, invoke_port: int, template: Path) -> None:
     """Run the trigger runner in the foreground until SIGTERM/SIGINT (or `stack.py down`)."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own group, so `down` stops it even when started with `&`
@@ -233,20 +234,20 @@ def serve_triggers(stack: Stack, invoke_port: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        runner = build_runner(stack, invoke_port, stop)
+        runner = build_runner(stack, invoke_port, stop, template)
         if not wait_for_port(invoke_port, stop):
             return
         runner.set_up()
         summary = runner.describe()
         write_atomic(ready, summary + "\n")
-        log(f"invoking through http://{HOST}:{invoke_port}: {summary} from {rel(TEMPLATE)}")
+        log(f"invoking through http://{HOST}:{invoke_port}: {summary} from {rel(template)}")
         runner.run()
     finally:
         ready.unlink(missing_ok=True)
         stack.pid_file(Stack.RUNNER).unlink(missing_ok=True)
 
 
-def build_runner(stack: Stack, invoke_port: int, stop: threading.Event) -> Runner:
+def build_runner(stack: Stack, invoke_port: int, stop: threading.Event, template: Path) -> Runner:
     endpoints = stack.endpoints(up_stack(stack))
     creds, names = Credentials.local(), Names.resolve(stack.name)
     clients = {
@@ -255,7 +256,7 @@ def build_runner(stack: Stack, invoke_port: int, stop: threading.Event) -> Runne
         "sqs": aws_client("sqs", endpoints.sqs, creds),
         "events": aws_client("events", endpoints.eventbridge, creds),
     }
-    triggers = parse_triggers(load_template())
+    triggers = parse_triggers(load_template(str(template)))
     return Runner(
         triggers,
         stack_name=stack.name,
@@ -270,11 +271,11 @@ def build_runner(stack: Stack, invoke_port: int, stop: threading.Event) -> Runne
 def cmd_trigger(args: argparse.Namespace) -> None:
     stack = Stack(args.name)
     up_stack(stack)
-    runner = build_runner(stack, args.invoke_port, threading.Event())
+    runner = build_runner(stack, args.invoke_port, threading.Event(), args.template)
     schedules = runner.triggers.schedules_named(args.trigger)
     if not schedules:
         known = sorted({s.name for s in runner.triggers.schedules} | {s.target.function for s in runner.triggers.schedules})
-        raise StackError(f"no schedule or scheduled function named {args.trigger!r} in {rel(TEMPLATE)}; "
+        raise StackError(f"no schedule or scheduled function named {args.trigger!r} in {rel(args.template)}; "
                          f"known: {', '.join(known) or 'none'}")
     failed = [s for s in schedules if not runner.fire(s, datetime.now(timezone.utc)).ok]
     if failed:
@@ -317,6 +318,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     triggers = sub.add_parser("triggers", help="invoke functions as template.yaml's schedules, rules, stream and queues would")
     triggers.add_argument("--name", required=True)
     triggers.add_argument("--invoke-port", type=port_arg, help="port of `cargo lambda watch`")
+    triggers.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template to read (default: template.yaml)")
     mode = triggers.add_mutually_exclusive_group()
     mode.add_argument("--detach", action="store_true", help="run in the background; `down` or --stop stops it")
     mode.add_argument("--stop", action="store_true", help="stop a detached runner")
@@ -325,6 +327,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     fire = sub.add_parser("trigger", help="fire a schedule now, by its logical id or its function's")
     fire.add_argument("--name", required=True)
     fire.add_argument("--invoke-port", type=port_arg, required=True, help="port of `cargo lambda watch`")
+    fire.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template to read (default: template.yaml)")
     fire.add_argument("trigger", help="logical id of the schedule event or of its function")
     fire.set_defaults(func=cmd_trigger)
     return parser.parse_args(argv)

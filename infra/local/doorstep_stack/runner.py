@@ -157,6 +157,7 @@ class StreamPoller:
         self.stream_arn, self.invoker, self.region = stream_arn, invoker, region
         self.failure_queue_url, self.stop, self.retry_pause = failure_queue_url, stop, retry_pause
         self.iterators: dict[str, str] = {}
+        self.last_sequence: dict[str, str] = {}  # per shard, the last record read
         self.known_shards: set[str] = set()
         self.started = False
 
@@ -179,16 +180,34 @@ class StreamPoller:
         self.refresh_shards()
         delivered = 0
         for shard_id, iterator in list(self.iterators.items()):
-            response = self.streams.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+            try:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+            except ClientError as exc:
+                self.iterators[shard_id] = self.reposition(shard_id, exc)
+                continue
             following = response.get("NextShardIterator")
             if response["Records"]:
                 delivered += len(response["Records"])
+                self.last_sequence[shard_id] = response["Records"][-1]["dynamodb"]["SequenceNumber"]
                 following = self.deliver(shard_id, response["Records"], following)
             if following:
                 self.iterators[shard_id] = following
             else:
                 del self.iterators[shard_id]  # closed shard, read to its end (or stopping)
         return delivered
+
+    def reposition(self, shard_id: str, exc: ClientError) -> str:
+        """A fresh iterator for a shard whose iterator DynamoDB Local no longer serves."""
+        code, last = error_code(exc), self.last_sequence.get(shard_id)
+        if code == "ExpiredIteratorException" and last:
+            return self.iterator_at(shard_id, "AFTER_SEQUENCE_NUMBER", last)
+        if code in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+            # Trimmed: the position is older than the shard's oldest record, so every
+            # record the shard still has comes after it.
+            return self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        raise exc
 
     def iterator_at(self, shard_id: str, kind: str, sequence: str) -> str:
         return self.streams.get_shard_iterator(

@@ -88,9 +88,9 @@ class StreamBatches(unittest.TestCase):
         self.addCleanup(self.ddb.delete_table, TableName=self.table)
         self.failed_url, _ = ensure_queue(self.sqs, f"{self.table}-failed")
 
-    def poller(self, stub: StubInvokeEndpoint, retries: int) -> StreamPoller:
+    def poller(self, stub: StubInvokeEndpoint, retries: int, position: str = "TRIM_HORIZON") -> StreamPoller:
         trigger = StreamTrigger(
-            "Changes", TARGET, "Table", starting_position="TRIM_HORIZON", batch_size=10,
+            "Changes", TARGET, "Table", starting_position=position, batch_size=10,
             response_types=("ReportBatchItemFailures",), maximum_retry_attempts=retries, on_failure="ChangesFailed",
         )
         return StreamPoller(trigger, streams=self.streams, sqs=self.sqs, stream_arn=self.stream_arn,
@@ -122,6 +122,22 @@ class StreamBatches(unittest.TestCase):
         self.assertEqual(modify["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES")
         self.assertIsInstance(modify["dynamodb"]["ApproximateCreationDateTime"], int)
         self.assertTrue(all(r["eventID"] and r["dynamodb"]["SequenceNumber"] for r in records))
+
+    def test_latest_delivers_only_what_is_written_after_the_start(self) -> None:
+        self.write("ORG#before")
+        stub = StubInvokeEndpoint()
+        self.addCleanup(stub.close)
+        poller = self.poller(stub, retries=0, position="LATEST")
+        self.assertEqual(poller.poll_once(), 0)
+        # Writes elsewhere move DynamoDB Local's sequence numbers on; this shard's reader must follow.
+        other = StreamBatches("test_latest_delivers_only_what_is_written_after_the_start")
+        other.setUp()
+        self.addCleanup(other.doCleanups)
+        other.write("ORG#elsewhere")
+        self.ddb.put_item(TableName=self.table, Item={"PK": {"S": "ORG#after"}})
+        self.assertEqual(poll_until(poller, 1), 1)
+        ((_, batch),) = stub.calls
+        self.assertEqual([r["dynamodb"]["Keys"]["PK"]["S"] for r in batch["Records"]], ["ORG#after"])
 
     def test_batch_item_failures_are_retried_from_the_first_failed_record(self) -> None:
         self.write("ORG#a", "ORG#b")
