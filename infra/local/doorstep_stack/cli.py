@@ -289,6 +289,14 @@ def port_arg(value: str) -> int:
     return port
 
 
+def runner_parser(sub: Any, command: str, help_text: str, port_required: bool) -> argparse.ArgumentParser:
+    parser = sub.add_parser(command, help=help_text)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--invoke-port", type=port_arg, required=port_required, help="port of `cargo lambda watch`")
+    parser.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template to read (default: template.yaml)")
+    return parser
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stack.py", description="Local AWS stack for Doorstep.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -315,19 +323,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     rotate.add_argument("--name", required=True)
     rotate.set_defaults(func=cmd_rotate_keys)
 
-    triggers = sub.add_parser("triggers", help="invoke functions as template.yaml's schedules, rules, stream and queues would")
-    triggers.add_argument("--name", required=True)
-    triggers.add_argument("--invoke-port", type=port_arg, help="port of `cargo lambda watch`")
-    triggers.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template to read (default: template.yaml)")
+    triggers = runner_parser(sub, "triggers", "invoke functions as template.yaml's schedules, rules, stream and queues would", False)
     mode = triggers.add_mutually_exclusive_group()
     mode.add_argument("--detach", action="store_true", help="run in the background; `down` or --stop stops it")
     mode.add_argument("--stop", action="store_true", help="stop a detached runner")
     triggers.set_defaults(func=cmd_triggers)
 
-    fire = sub.add_parser("trigger", help="fire a schedule now, by its logical id or its function's")
-    fire.add_argument("--name", required=True)
-    fire.add_argument("--invoke-port", type=port_arg, required=True, help="port of `cargo lambda watch`")
-    fire.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template to read (default: template.yaml)")
+    fire = runner_parser(sub, "trigger", "fire a schedule now, by its logical id or its function's", True)
     fire.add_argument("trigger", help="logical id of the schedule event or of its function")
     fire.set_defaults(func=cmd_trigger)
     return parser.parse_args(argv)
