@@ -127,7 +127,8 @@ class ScheduleLoop:
                 if when <= now:
                     trigger = self.schedules[i]
                     threading.Thread(target=self.fire, args=(trigger, when), daemon=True).start()
-                    upcoming[i] = trigger.schedule.next_fire(when, anchor)
+                    # Like AWS, no catching up on fires missed while the machine slept.
+                    upcoming[i] = trigger.schedule.next_fire(max(when, now), anchor)
             soonest = min((t for t in upcoming.values() if t is not None), default=None)
             if soonest is not None:
                 self.stop.wait(max(0.0, (soonest - self.clock()).total_seconds()))
@@ -244,6 +245,8 @@ class StreamPoller:
                 ShardIterator=self.iterator_at(shard_id, "AT_SEQUENCE_NUMBER", start), Limit=trigger.batch_size
             )
             raw, following = response["Records"], response.get("NextShardIterator")
+            if not raw:  # the records are gone from the stream (trimmed): nothing left to retry
+                return following
 
     def send_to_on_failure(self, shard_id: str, records: list[dict[str, Any]], attempts: int, error: str | None) -> None:
         trigger = self.trigger
@@ -343,6 +346,8 @@ def local_name(triggers: Triggers, logical_id: str, stack_name: str, known: dict
     the resource's name property with ${Stage} as the stack name, else one derived from its id."""
     if logical_id in known:
         return known[logical_id]
+    if logical_id not in triggers.resources:
+        return logical_id  # a literal name in the template, e.g. the `default` bus
     props = (triggers.resources.get(logical_id) or {}).get("Properties") or {}
     for key in ("QueueName", "TableName", "Name"):
         value = props.get(key)

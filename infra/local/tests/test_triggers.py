@@ -6,6 +6,7 @@ from pathlib import Path
 
 from doorstep_stack.config import StackError
 from doorstep_stack.payloads import scheduled_event, sqs_record, stream_record
+from doorstep_stack.runner import local_name
 from doorstep_stack.schedules import parse_expression
 from doorstep_stack.template import load_template
 from doorstep_stack.triggers import Target, parse_triggers
@@ -71,6 +72,16 @@ class TemplateTriggers(unittest.TestCase):
         broken["Resources"]["JobsFunction"] = {**function, "Properties": {**function["Properties"], "Events": events}}
         with self.assertRaisesRegex(StackError, "JobsFunction.Events.Changes"):
             parse_triggers(broken)
+
+    def test_resources_get_their_local_names(self) -> None:
+        known = {"Table": "doorstep-dev", "EventBus": "doorstep-dev"}
+        names = {r: local_name(self.triggers, r, "dev", known) for r in ("Table", "ChangesFailed", "WorkQueue", "default")}
+        self.assertEqual(names, {
+            "Table": "doorstep-dev",
+            "ChangesFailed": "doorstep-dev-changes-failed",
+            "WorkQueue": "doorstep-dev-WorkQueue",
+            "default": "default",
+        })
 
     def test_the_project_template_parses(self) -> None:
         parse_triggers(load_template())
