@@ -80,6 +80,7 @@ class Invoker:
         is_error = isinstance(body, dict) and {"errorType", "errorMessage"} <= set(body)
         if status >= 300 or function_error or is_error:
             detail = body.get("errorMessage") if isinstance(body, dict) else body
+            detail = " ".join(str(detail).split())  # one log line per invocation
             kind = f" {function_error}" if function_error else ""
             return Invocation(False, body, f"HTTP {status}{kind}: {detail}", seconds)
         return Invocation(True, body, None, seconds)

@@ -6,14 +6,16 @@ import os
 import threading
 import unittest
 import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from doorstep_stack.config import Credentials, aws_client
 from doorstep_stack.runner import (
-    Invoker, QueuePoller, StreamPoller, deliver_queue_batch, deliver_rule_events, ensure_queue, install_rule,
+    Invoker, QueuePoller, StreamPoller, deliver_queue_batch, deliver_rule_events, ensure_queue, fire_schedule, install_rule,
 )
-from doorstep_stack.triggers import QueueTrigger, RuleTrigger, StreamTrigger, Target
+from doorstep_stack.schedules import parse_expression
+from doorstep_stack.triggers import QueueTrigger, RuleTrigger, ScheduleTrigger, StreamTrigger, Target
 
 REGION = "us-east-1"
 TARGET = Target("RelayFunction", "relay")
@@ -67,6 +69,24 @@ def poll_until(poller: Any, records: int, attempts: int = 20) -> int:
         if delivered >= records:
             break
     return delivered
+
+
+class Schedules(unittest.TestCase):
+    def test_a_fired_schedule_sends_the_scheduled_event_or_its_input(self) -> None:
+        stub = StubInvokeEndpoint([(200, {"errorType": "Boom", "errorMessage": "no\nluck"})])
+        self.addCleanup(stub.close)
+        nightly = ScheduleTrigger("Nightly", TARGET, "Schedule", "cron(30 2 * * ? *)", parse_expression("cron(30 2 * * ? *)"), True)
+        when = datetime(2026, 3, 2, 2, 30, tzinfo=timezone.utc)
+        failed = fire_schedule(nightly, when, stub.invoker, REGION, "doorstep-test-RelayFunction-Nightly")
+        self.assertEqual((failed.ok, failed.error), (False, "HTTP 200: no luck"))
+        with_input = ScheduleTrigger("Hourly", TARGET, "ScheduleV2", "rate(1 hour)", parse_expression("rate(1 hour)"), True, {"job": "hourly"})
+        self.assertTrue(fire_schedule(with_input, when, stub.invoker, REGION, "hourly").ok)
+
+        (path, event), (_, given) = stub.calls
+        self.assertEqual(path, "/2015-03-31/functions/relay/invocations")
+        self.assertEqual((event["detail-type"], event["source"], event["time"]), ("Scheduled Event", "aws.events", "2026-03-02T02:30:00Z"))
+        self.assertEqual(event["resources"], ["arn:aws:events:us-east-1:123456789012:rule/doorstep-test-RelayFunction-Nightly"])
+        self.assertEqual(given, {"job": "hourly"})
 
 
 class StreamBatches(unittest.TestCase):
