@@ -6,11 +6,16 @@ use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// (unit_count, occupied_unit_count) on `/api/v1` and (occupancy_rate, units) on seed 000's route.
+/// (unit_count, occupied_unit_count) on `/api/v1` and (occupancy_rate, units) on the RentPager-compatible route.
 async fn occupancy(app: &TestApp, token: &str, prop: &str) -> (Value, Value, Value, Value) {
     let v1 = app.get(&format!("/api/v1/properties/{prop}"), token).await.body["data"].clone();
-    let seed = app.get(&format!("/api/ai/properties/{prop}"), token).await.body["property"].clone();
-    (v1["unit_count"].clone(), v1["occupied_unit_count"].clone(), seed["occupancy_rate"].clone(), seed["units"].clone())
+    let rentpager = app.get(&format!("/api/ai/properties/{prop}"), token).await.body["property"].clone();
+    (
+        v1["unit_count"].clone(),
+        v1["occupied_unit_count"].clone(),
+        rentpager["occupancy_rate"].clone(),
+        rentpager["units"].clone(),
+    )
 }
 
 fn time_format_now() -> String {

@@ -63,7 +63,7 @@ fn terms(unit_id: &str, start: &str, end: &str) -> Value {
     json!({"unit_id": unit_id, "start_date": start, "end_date": end, "rent_amount": 2400})
 }
 
-/// A partner feed unit: our id, then the feed's fields exactly as the seed shows them.
-fn seed_unit(id: &str, rest: &str) -> String {
+/// A partner feed unit: our id, then the fields exactly as the feed's documentation shows them.
+fn feed_unit(id: &str, rest: &str) -> String {
     format!(r#"{{"ID":"{id}",{rest}}}"#)
 }

@@ -1,16 +1,16 @@
 //! The partner unit and lease feed (`/units`, `/leases`): its documented examples,
 //! and bad parameters and anonymous callers refused.
 
-use super::{day, lease, property_at, seed_unit, tenant, terms, unit};
+use super::{day, feed_unit, lease, property_at, tenant, terms, unit};
 use doorstep_tests::{app, new_org};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 #[tokio::test]
-async fn the_seed_002_examples_are_reproduced() {
+async fn the_documented_feed_examples_are_reproduced() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);
-    // Given the seed's two units, in their two properties
+    // Given the documentation's two units, in their two properties
     let main = property_at(&app, &token, "123 Main Street", "Springfield", "IL", "62701").await;
     let oak = property_at(&app, &token, "456 Oak Avenue", "Springfield", "IL", "62702").await;
     let a101 = unit(
@@ -36,16 +36,16 @@ async fn the_seed_002_examples_are_reproduced() {
     // When the feed is read
     let feed = app.get("/units?isActive=true", &token).await;
 
-    // Then it is a bare array of exactly the seed's objects
+    // Then it is a bare array of exactly the documented objects
     assert_eq!(feed.status, StatusCode::OK, "{}", feed.text);
     assert_eq!(feed.header("content-type"), Some("application/json"));
     assert_eq!(feed.body.as_array().map(Vec::len), Some(2), "{}", feed.text);
     assert!(feed.text.starts_with('[') && feed.text.ends_with(']'));
-    let first = seed_unit(
+    let first = feed_unit(
         a101,
         r#""streetAddress":"123 Main Street","unitNumber":"A101","city":"Springfield","state":"IL","zip":"62701","sqft":850,"bedrooms":2,"ownerID":"5001","possessionStartDate":"2024-01-01T00:00:00Z","possessionEndDate":"2025-12-31T23:59:59Z""#,
     );
-    let second = seed_unit(
+    let second = feed_unit(
         b202,
         r#""streetAddress":"456 Oak Avenue","unitNumber":"B202","city":"Springfield","state":"IL","zip":"62702","sqft":1200,"bedrooms":3,"ownerID":"5002","possessionStartDate":"2024-02-15T00:00:00Z","possessionEndDate":"2026-02-14T23:59:59Z""#,
     );
@@ -56,7 +56,7 @@ async fn the_seed_002_examples_are_reproduced() {
     assert_eq!(inactive.body[0]["unitNumber"], "Z999");
     assert_eq!(inactive.body[0]["sqft"], Value::Null);
 
-    // Given the seed's two leases, current today, with the seed's tenants
+    // Given the documentation's two leases, current today, with its tenants
     let john = tenant(&app, &token, &main, "John Smith", "john.smith@example.com", "+1-555-0123").await;
     let jane = tenant(&app, &token, &oak, "Jane Doe", "jane.doe@example.com", "+1-555-0124").await;
     let bob = tenant(&app, &token, &oak, "Bob Johnson", "bob.johnson@example.com", "+1-555-0125").await;
@@ -78,7 +78,7 @@ async fn the_seed_002_examples_are_reproduced() {
     // When the lease feed is read
     let leases = app.get("/leases?isActive=true&status=Current", &token).await;
 
-    // Then it holds exactly the seed's objects
+    // Then it holds exactly the documented objects
     assert_eq!(leases.status, StatusCode::OK, "{}", leases.text);
     assert_eq!(leases.body.as_array().map(Vec::len), Some(2), "{}", leases.text);
     let (first_id, second_id) =

@@ -70,7 +70,7 @@ async fn a_tenant_sees_only_their_own_tenancy() {
 }
 
 #[tokio::test]
-async fn renters_have_exactly_the_seed_000_shape() {
+async fn renters_have_exactly_the_rentpager_shape() {
     let app = app().await;
     let org = new_org();
     let token = app.token(&org, &["OrganizationOwner"]);
