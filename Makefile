@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := infra/node_modules/.installed
 
-.PHONY: help tools dev stop test lint unit openapi bench clean
+.PHONY: help tools dev stop trigger test lint unit openapi bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,11 +30,15 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 
 tools: $(VENV_STAMP) $(NODE_STAMP) ## Install the local toolchain (idempotent)
 
-dev: tools ## Start the whole system: local AWS stack, demo data, API on http://localhost:9000
+dev: tools ## Start the whole system: local AWS stack, demo data, API on http://localhost:9000, triggers
 	bash infra/local/dev.sh
 
-stop: ## Stop the local stack if `make dev` left it running
+stop: ## Stop the local stack (and its trigger runner) if `make dev` left it running
 	$(PYTHON) infra/local/stack.py down --name dev
+
+trigger: ## Fire a schedule of `make dev` now: make trigger NAME=<schedule or function logical id>
+	@if [ -z "$(NAME)" ]; then echo "usage: make trigger NAME=<logical id of a schedule or of its function>" >&2; exit 2; fi
+	$(PYTHON) infra/local/stack.py trigger --name dev --invoke-port "$${DEV_API_PORT:-9000}" "$(NAME)"
 
 lint: tools ## cargo fmt --check, clippy -D warnings, cfn-lint
 	cargo fmt --all -- --check

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make dev`: the local AWS stack (persisted), demo data, and every function behind
-# `cargo lambda watch` at http://localhost:9000. Ctrl-C stops all of it.
+# `make dev`: the local AWS stack (persisted), demo data, every function behind
+# `cargo lambda watch` at http://localhost:9000, and the trigger runner that invokes
+# them as template.yaml's schedules, rules, stream and queues would. Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
@@ -24,7 +25,10 @@ Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request comp
       -d '{"email":"owner@demo.doorstep.dev","password":"demo-owner-password"}' | jq -r .data.access_token)
   Try:
     curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
-Ctrl-C stops the API and the local stack.
+Scheduled jobs run on their schedules; fire one now with: make trigger NAME=<schedule or function>
+Ctrl-C stops the API, the triggers and the local stack.
 
 MSG
+# Waits for `cargo lambda watch`, then logs one line per invocation; `down` (the trap) stops it.
+stack_py triggers --name dev --invoke-port "$DEV_API_PORT" &
 cargo lambda watch --invoke-port "$DEV_API_PORT"

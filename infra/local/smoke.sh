@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs `cargo lambda watch` on a free port against the current stack's env and
-# drives the API through it with smoke.py. Stops everything it started.
+# Runs `cargo lambda watch` on a free port against the test stack's env, starts the
+# trigger runner against it, and drives the API through it with smoke.py. Stops
+# everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,7 +11,8 @@ mkdir -p .local/test
 # Own process group, so the function processes it spawns stop with it.
 setsid cargo lambda watch --invoke-port "$port" --ignore-changes >"$log" 2>&1 &
 watch_pid=$!
-trap 'kill -TERM -- -"$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' EXIT
+stack_py() { .local/venv/bin/python infra/local/stack.py "$@"; }
+trap 'stack_py triggers --name test --stop >/dev/null; kill -TERM -- -"$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 120); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then break; fi
@@ -18,6 +20,13 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
+# template.yaml's triggers invoke their functions through the same endpoint.
+stack_py triggers --name test --invoke-port "$port" --detach
+
 # The demo users the smoke test signs in as.
 cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed >/dev/null
-python3 infra/local/smoke.py "http://127.0.0.1:$port" || { echo "--- $log" >&2; tail -50 "$log" >&2; exit 1; }
+python3 infra/local/smoke.py "http://127.0.0.1:$port" || {
+  echo "--- $log" >&2; tail -50 "$log" >&2
+  echo "--- .local/test/triggers.log" >&2; tail -20 .local/test/triggers.log >&2
+  exit 1
+}

@@ -5,7 +5,6 @@ mod api_keys;
 mod auth;
 mod conventions;
 mod crud;
-mod identity_keys;
 mod identity_recovery;
 mod identity_sessions;
 mod identity_support;
