@@ -76,7 +76,7 @@ status, doc, _ = call("GET", f"/api/v1/properties/{pid}", STRANGER)
 check("another organization -> 404", status == 404 and doc["error"]["code"] == "RESOURCE_NOT_FOUND")
 
 status, doc, _ = call("GET", "/api/ai/properties", OWNER)
-check("integration list has the seed shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
+check("integration list has the integration API's shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
 
 status, _, _ = call("DELETE", f"/api/v1/properties/{pid}", OWNER, headers={"If-Match": '"2"'})
 check("delete -> 204", status == 204)

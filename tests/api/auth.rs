@@ -98,7 +98,7 @@ async fn roles_decide_what_a_user_may_do() {
     let id = app.create_property(&owner, "Managed").await["id"].as_str().unwrap().to_owned();
     let uri = format!("/api/v1/properties/{id}");
 
-    // Seed 001: a PropertyManager reads and updates but does not create or delete.
+    // The platform API: a PropertyManager reads and updates but does not create or delete.
     let manager = app.token(&org, &["PropertyManager"]);
     let create = app.post("/api/v1/properties", &manager, &property_body("Nope")).await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);

@@ -1,4 +1,4 @@
-//! Seed 000's `/api/ai/properties` routes: exact shape, scopes.
+//! The integration API's `/api/ai/properties` routes: exact shape, scopes.
 
 use doorstep_tests::{app, claims, new_org};
 use http::{Method, StatusCode};

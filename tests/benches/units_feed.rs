@@ -1,4 +1,4 @@
-//! Benchmark of the seed 002 unit feed, run with
+//! Benchmark of the partner unit feed, run with
 //! `cargo bench -p doorstep-tests --bench units_feed` against a local stack.
 //!
 //! Puts 10,000 units (in 20 properties) of a fresh organization straight through the

@@ -1,4 +1,4 @@
-//! OAuth 2.0 for third-party apps (seed 000) and API keys for services: app registration,
+//! OAuth 2.0 for third-party apps (the integration API) and API keys for services: app registration,
 //! `/oauth/authorize`, `/oauth/token`, authorized apps, and `/api/v1/identity/api-keys`.
 
 mod apps;

@@ -8,7 +8,7 @@ use shared::Services;
 use shared::auth::jwt::{JwtSigner, KeyError, SigningKeySecret};
 use shared::secrets::{self, SecretError};
 
-/// Default lifetime of access tokens (seed 001: short-lived, refreshed with a refresh token).
+/// Default lifetime of access tokens (short-lived, refreshed with a refresh token).
 pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, thiserror::Error)]

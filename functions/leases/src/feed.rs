@@ -1,5 +1,5 @@
-//! The seed 002 feed `GET /leases?isActive=true|false[&status=Past|Current|Future]`: a
-//! bare JSON array with the seed's field names, across the whole organization.
+//! The partner feed `GET /leases?isActive=true|false[&status=Past|Current|Future]`: a
+//! bare JSON array with the partner's field names, across the whole organization.
 //!
 //! A lease is active while it holds its unit today or later (status Current or
 //! Future); `isActive=false` lists Past leases. The body streams page by page: one
@@ -41,7 +41,7 @@ pub struct FeedParams {
     pub status: Option<String>,
 }
 
-/// Leases with their tenants (seed 002).
+/// Leases with their tenants (partner feed).
 #[utoipa::path(get, path = "/leases", operation_id = "leaseFeed", tag = "feed", params(FeedParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(

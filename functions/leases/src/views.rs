@@ -69,7 +69,7 @@ impl From<&Lease> for LeaseView {
     }
 }
 
-/// A tenant inside a seed 002 lease.
+/// A tenant inside a partner-feed lease.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedTenant {
     #[serde(rename = "ID")]
@@ -92,7 +92,7 @@ impl From<&Tenant> for FeedTenant {
     }
 }
 
-/// A lease in the seed 002 feed shape, keys in the seed's order.
+/// A lease in the partner feed's shape, keys in the partner's order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedLease {
     #[serde(rename = "ID")]

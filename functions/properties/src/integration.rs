@@ -1,6 +1,6 @@
-//! The integration API for OAuth apps (seed 000's shapes): `/api/ai/properties[/{property_id}]`.
+//! The integration API for OAuth apps: `/api/ai/properties[/{property_id}]`.
 //!
-//! Bodies are exactly the seed's shape; the next page is announced in a `Link`
+//! Bodies are exactly the integration API's shape; the next page is announced in a `Link`
 //! header so the body stays untouched.
 
 use axum::Json as AxumJson;

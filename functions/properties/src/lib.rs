@@ -1,5 +1,5 @@
-//! Properties: `/api/v1/properties[/{property_id}]` and the RentPager-compatible
-//! integration routes `/api/ai/properties[/{property_id}]`.
+//! Properties: `/api/v1/properties[/{property_id}]` and the integration API
+//! routes `/api/ai/properties[/{property_id}]`.
 
 mod integration;
 mod list;
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 #[openapi(
     components(schemas(list::SortBy, list::SortOrder)),
     tags((name = "properties", description = "Buildings and sites an organization manages"),
-         (name = "integration", description = "Integration API for third-party OAuth apps, in the RentPager-compatible shape"))
+         (name = "integration", description = "Integration API for third-party OAuth apps (RentPager-compatible shapes)"))
 )]
 struct PropertiesApi;
 

@@ -189,12 +189,12 @@ mod tests {
         parse::<PropertyInput>(json.as_bytes()).unwrap().value
     }
 
-    const SEED_EXAMPLE: &str = r#"{"name":"Sunset Apartments","type":"residential",
+    const SPEC_EXAMPLE: &str = r#"{"name":"Sunset Apartments","type":"residential",
         "address":{"street":"123 Main St","city":"Vancouver","province":"BC","postal_code":"V6B 1A1"}}"#;
 
     #[test]
     fn the_seed_create_example_is_valid() {
-        let fields = input(SEED_EXAMPLE).validate().unwrap();
+        let fields = input(SPEC_EXAMPLE).validate().unwrap();
         assert_eq!(fields.address.state, "BC");
         assert_eq!(fields.status, PropertyStatus::Active);
         assert_eq!(fields.currency.as_str(), "USD");
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn patch_merges_address_and_rejects_nulls() {
-        let current = input(SEED_EXAMPLE).validate().unwrap();
+        let current = input(SPEC_EXAMPLE).validate().unwrap();
         let patch: PropertyPatch =
             parse(br#"{"address":{"city":"Burnaby","country":"ca"},"total_value":1500.25}"#).unwrap().value;
         let next = patch.apply(&current).unwrap();

@@ -84,7 +84,7 @@ impl From<&PropertyRow> for PropertyListItem {
     }
 }
 
-/// A whole number when it has no fraction (the seed shows `100`, not `100.0`).
+/// A whole number when it has no fraction (the integration API shows `100`, not `100.0`).
 fn seed_number(value: f64) -> serde_json::Number {
     if value.fract() == 0.0 && value.abs() < 9.0e15 {
         serde_json::Number::from(value as i64)
@@ -93,7 +93,7 @@ fn seed_number(value: f64) -> serde_json::Number {
     }
 }
 
-/// A property in seed 000's exact shape.
+/// A property in the integration API's exact shape.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationProperty {
     pub id: String,
@@ -129,7 +129,7 @@ pub struct IntegrationPropertyList {
     pub properties: Vec<IntegrationProperty>,
 }
 
-/// The detail of one property: the seed 000 fields plus the rest of the record.
+/// The detail of one property: the integration API's fields plus the rest of the record.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationPropertyDetail {
     #[serde(flatten)]

@@ -1,4 +1,4 @@
-//! `GET /api/ai/renters` in seed 000's shape; the next page is announced in a `Link` header.
+//! `GET /api/ai/renters` in the integration API's shape; the next page is announced in a `Link` header.
 
 use axum::Json as AxumJson;
 use axum::extract::State;
@@ -40,7 +40,7 @@ fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
         .copied()
 }
 
-/// List all tenants/renters (integration API, seed 000).
+/// List all tenants/renters (integration API).
 #[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(RenterParams),
     security(("oauth2" = ["read:renters"]), ("bearer" = []), ("api_key" = [])),
     responses(

@@ -1,5 +1,5 @@
 //! Tenants: `/api/v1/properties/{property_id}/tenants[/{tenant_id}]` and the
-//! RentPager-compatible integration route `/api/ai/renters`.
+//! integration API route `/api/ai/renters`.
 
 mod integration;
 mod refusals;

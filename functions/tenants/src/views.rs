@@ -42,7 +42,7 @@ impl From<&Tenant> for TenantView {
     }
 }
 
-/// A renter in seed 000's exact shape.
+/// A renter in the integration API's exact shape.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Renter {
     pub id: String,
@@ -51,7 +51,7 @@ pub struct Renter {
     /// `YYYY-MM-DD` of the tenant's current lease (else the next, else the last); null without a lease.
     pub lease_start: Option<String>,
     pub lease_end: Option<String>,
-    /// Monthly rent in the seed's number format (`2400`).
+    /// Monthly rent in the integration API's number format (`2400`).
     #[schema(value_type = Option<f64>, example = 2400)]
     pub rent_amount: Option<serde_json::Number>,
     /// Always `current` until the financial function tracks balances.

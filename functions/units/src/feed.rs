@@ -1,5 +1,5 @@
-//! The seed 002 feed `GET /units?isActive=true|false`: a bare JSON array with the
-//! seed's field names, across all properties of the organization.
+//! The partner feed `GET /units?isActive=true|false`: a bare JSON array with the
+//! partner's field names, across all properties of the organization.
 //!
 //! The body streams (see [`shared::http::feed`]): each DynamoDB page is one `Query` of
 //! up to 1 MB over the organization's units, plus one `BatchGetItem` for addresses of
@@ -35,7 +35,7 @@ pub struct FeedParams {
     pub is_active: Option<String>,
 }
 
-/// Units with their property's address (seed 002).
+/// Units with their property's address (partner feed).
 #[utoipa::path(get, path = "/units", operation_id = "unitFeed", tag = "feed", params(FeedParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 #[derive(OpenApi)]
 #[openapi(
     tags((name = "units", description = "The rentable units of a property, with their rent-roll status"),
-         (name = "feed", description = "The seed 002 partner feed: bare JSON arrays with the partner's field names"))
+         (name = "feed", description = "The partner feed: bare JSON arrays with the partner's field names"))
 )]
 struct UnitsApi;
 

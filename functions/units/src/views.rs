@@ -116,7 +116,7 @@ impl From<&Unit> for UnitView {
     }
 }
 
-/// A unit in the seed 002 feed shape, keys in the seed's order.
+/// A unit in the partner feed's shape, keys in the partner's order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedUnit {
     #[serde(rename = "ID")]

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// The audience every Doorstep token carries (seed 001).
+/// The audience every Doorstep token carries (the platform API).
 pub const DEFAULT_AUDIENCE: &str = "PropertyManagement";
 /// Clock skew tolerated on `exp`/`nbf`, in seconds.
 const LEEWAY_SECONDS: u64 = 5;
 
-/// The claims of seed 001, plus `scope`/`client_id` on OAuth access tokens.
+/// The platform API's claims, plus `scope`/`client_id` on OAuth access tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,

@@ -1,4 +1,4 @@
-//! Roles and permissions (seed 001), completed where the seed is thin.
+//! Roles and permissions of the platform API, completed where its matrix is thin.
 //!
 //! A route requires a [`Permission`]. Credentials carry grants as `resource:action`
 //! strings (tokens, API keys, the published matrix), where `*` is a wildcard on either side.
@@ -143,7 +143,7 @@ impl fmt::Display for Permission {
     }
 }
 
-/// The organization roles of seed 001.
+/// The organization roles of the platform API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Role {
     SuperAdmin,
@@ -182,8 +182,8 @@ impl Role {
         Role::ALL.into_iter().find(|role| role.name() == name)
     }
 
-    /// The permissions a role grants. The seed's lists come first; the rest completes
-    /// them for resources the seed's matrix leaves out.
+    /// The permissions a role grants. The platform API's lists come first; the rest
+    /// completes them for resources its matrix leaves out.
     pub fn permissions(self) -> &'static [&'static str] {
         match self {
             Role::SuperAdmin => &["*"],

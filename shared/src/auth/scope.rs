@@ -1,4 +1,4 @@
-//! OAuth 2.0 scopes (seed 000).
+//! OAuth 2.0 scopes of the integration API.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -44,7 +44,7 @@ impl Scope {
         }
     }
 
-    /// What the scope lets an app do, as a consent screen shows it (seed 000's wording).
+    /// What the scope lets an app do, as a consent screen shows it (the integration API's wording).
     pub fn description(self) -> &'static str {
         match self {
             Scope::ReadProperties => "View properties and units",

@@ -1,5 +1,5 @@
 //! Calendar dates (`YYYY-MM-DD`) for leases and possession periods, and the two
-//! timestamp shapes of the seed 002 feed.
+//! timestamp shapes of the partner feed.
 
 use serde::{Deserialize, Deserializer, Serializer};
 use time::macros::format_description;
@@ -24,17 +24,17 @@ pub fn today() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
-/// The seed 002 timestamp of the first second of a day: `2024-01-01T00:00:00Z`.
+/// The partner feed's timestamp of the first second of a day: `2024-01-01T00:00:00Z`.
 pub fn start_of_day(date: Date) -> String {
     format!("{}T00:00:00Z", format_date(date))
 }
 
-/// The seed 002 timestamp of the last second of a day: `2024-12-31T23:59:59Z`.
+/// The partner feed's timestamp of the last second of a day: `2024-12-31T23:59:59Z`.
 pub fn end_of_day(date: Date) -> String {
     format!("{}T23:59:59Z", format_date(date))
 }
 
-/// A timestamp in the seed 002 shape, to the second in UTC: `2024-01-01T10:00:00Z`.
+/// A timestamp in the partner feed's shape, to the second in UTC: `2024-01-01T10:00:00Z`.
 pub fn seconds_utc(at: OffsetDateTime) -> String {
     at.to_offset(UtcOffset::UTC).format(&SECONDS).unwrap_or_default()
 }

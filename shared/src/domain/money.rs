@@ -38,7 +38,7 @@ impl Money {
         format!("{sign}{}.{:02}", abs / 100, abs % 100)
     }
 
-    /// The seed's number format: a whole number when there are no cents (`1200000`).
+    /// The integration API's number format: a whole number when there are no cents (`1200000`).
     pub fn to_seed_number(self) -> serde_json::Number {
         if self.0 % 100 == 0 {
             serde_json::Number::from(self.0 / 100)

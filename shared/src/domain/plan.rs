@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The plan tiers of seed 001. Tokens and API keys carry the plan of their organization.
+/// The plan tiers of the platform API. Tokens and API keys carry the plan of their organization.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {

@@ -1,5 +1,5 @@
-//! Units: the rentable spaces of a property, with the union of the seed 002 and
-//! seed 003 (rent-roll) fields.
+//! Units: the rentable spaces of a property, with the union of the partner feed's and
+//! the RentSync rent-roll guide's fields.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -11,7 +11,7 @@ use crate::domain::lease::LeaseTerms;
 use crate::domain::money::{Currency, Money};
 use crate::time_format;
 
-/// The rent-roll status of a unit, with its seed 003 `rentroll_status_id`.
+/// The rent-roll status of a unit, with its RentSync `rentroll_status_id`.
 ///
 /// | id | name | `is_available` |
 /// |---|---|---|
@@ -42,7 +42,7 @@ impl UnitStatus {
         UnitStatus::Reserved,
     ];
 
-    /// The rent-roll status id (seed 003 `rentroll_status_id`).
+    /// The rent-roll status id (the RentSync guide's `rentroll_status_id`).
     pub fn id(self) -> u8 {
         match self {
             Self::Available => 1,
@@ -69,7 +69,7 @@ impl UnitStatus {
         Self::ALL.into_iter().find(|s| s.id() == id)
     }
 
-    /// Seed 003: `is_available` is derived from the status.
+    /// The RentSync guide: `is_available` is derived from the status.
     pub fn is_available(self) -> bool {
         matches!(self, Self::Available | Self::Notice)
     }

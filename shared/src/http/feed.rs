@@ -1,4 +1,4 @@
-//! Seed 002 feeds (`GET /units`, `GET /leases`): a bare JSON array over the whole
+//! The partner feed (`GET /units`, `GET /leases`): a bare JSON array over the whole
 //! organization, streamed page by page.
 //!
 //! Each DynamoDB page is serialized into the response as it arrives, so memory stays
@@ -24,7 +24,7 @@ pub trait FeedPages: Send + 'static {
     ) -> impl Future<Output = Result<(Vec<String>, Option<PageKey>), ApiError>> + Send;
 }
 
-/// Parses a required seed boolean (`true` or `false`, nothing else).
+/// Parses a required partner-feed boolean (`true` or `false`, nothing else).
 pub fn required_bool(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     match raw {
         Some("true") => Ok(true),

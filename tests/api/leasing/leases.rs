@@ -6,15 +6,15 @@ use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// (unit_count, occupied_unit_count) on `/api/v1` and (occupancy_rate, units) on the RentPager-compatible route.
+/// (unit_count, occupied_unit_count) on `/api/v1` and (occupancy_rate, units) on the integration API's route.
 async fn occupancy(app: &TestApp, token: &str, prop: &str) -> (Value, Value, Value, Value) {
     let v1 = app.get(&format!("/api/v1/properties/{prop}"), token).await.body["data"].clone();
-    let rentpager = app.get(&format!("/api/ai/properties/{prop}"), token).await.body["property"].clone();
+    let integration = app.get(&format!("/api/ai/properties/{prop}"), token).await.body["property"].clone();
     (
         v1["unit_count"].clone(),
         v1["occupied_unit_count"].clone(),
-        rentpager["occupancy_rate"].clone(),
-        rentpager["units"].clone(),
+        integration["occupancy_rate"].clone(),
+        integration["units"].clone(),
     )
 }
 

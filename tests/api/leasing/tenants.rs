@@ -1,4 +1,4 @@
-//! Tenants: a tenant sees only their own tenancy, renters in the RentPager-compatible shape,
+//! Tenants: a tenant sees only their own tenancy, renters in the integration API's shape,
 //! and another organization gets 404 for every unit, tenant and lease id.
 
 use super::{day, lease, property, tenant, terms, unit_id};
@@ -70,7 +70,7 @@ async fn a_tenant_sees_only_their_own_tenancy() {
 }
 
 #[tokio::test]
-async fn renters_have_exactly_the_rentpager_shape() {
+async fn renters_have_exactly_the_integration_api_shape() {
     let app = app().await;
     let org = new_org();
     let token = app.token(&org, &["OrganizationOwner"]);

@@ -39,7 +39,7 @@ fn now_millis() -> i64 {
     i64::try_from(time_format::now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// Signs an access token for `user` with the claims of seed 001 plus the plan.
+/// Signs an access token for `user` with the platform API's claims plus the plan.
 pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
     let now = now_seconds();
     let ttl = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(900);

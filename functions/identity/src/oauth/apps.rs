@@ -43,7 +43,7 @@ pub struct AppInput {
     /// `/oauth/authorize` requires an exact match with one of them.
     #[schema(example = json!(["https://app.example.com/oauth/callback"]))]
     pub redirect_uris: Vec<String>,
-    /// The scopes the app may ask for (default: all seven of seed 000). With
+    /// The scopes the app may ask for (default: all seven of the integration API). With
     /// `client_credentials` the app holds them in this organization, limited to the
     /// permissions the registering caller holds.
     pub scopes: Option<Vec<String>>,

@@ -34,7 +34,7 @@ pub struct AuthorizeParams {
     pub redirect_uri: Option<String>,
     /// `code`.
     pub response_type: Option<String>,
-    /// Space-separated scopes of seed 000, a subset of the app's.
+    /// Space-separated integration API scopes, a subset of the app's.
     pub scope: Option<String>,
     /// Returned unchanged on the redirect; up to 1024 characters.
     pub state: Option<String>,

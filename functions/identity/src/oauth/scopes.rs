@@ -20,7 +20,7 @@ pub fn permissions(scope: Scope) -> &'static [Permission] {
 }
 
 /// Parses a space-separated scope list (RFC 6749 §3.3), keeping the canonical order and
-/// dropping repeats. `Err` names the first scope that is not one of seed 000's.
+/// dropping repeats. `Err` names the first scope that is not one of the integration API's.
 pub fn parse_list(raw: &str) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for name in raw.split(' ').filter(|s| !s.is_empty()) {
