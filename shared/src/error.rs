@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::envelope::{ErrorBody, ErrorEnvelope, ErrorMeta};
+use crate::store::StoreError;
 
 /// A field-level validation failure, reported in `error.details`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -158,5 +159,15 @@ impl IntoResponse for ApiError {
 impl From<crate::domain::Problems> for ApiError {
     fn from(problems: crate::domain::Problems) -> Self {
         Self::validation(problems.iter().map(|p| FieldError::new(&p.field, &p.message)).collect())
+    }
+}
+
+/// A retryable store failure (throttling, a timeout) is a 503; any other is a 500.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Dynamo { retryable: true, .. } => ApiError::ServiceUnavailable(Box::new(err)),
+            other => ApiError::internal(other),
+        }
     }
 }

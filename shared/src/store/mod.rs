@@ -17,7 +17,6 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::error::ApiError;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -94,15 +93,6 @@ impl StoreError {
             _ => false,
         };
         Self::Dynamo { operation, detail: DisplayErrorContext(&err).to_string(), retryable }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Dynamo { retryable: true, .. } => ApiError::ServiceUnavailable(Box::new(err)),
-            other => ApiError::internal(other),
-        }
     }
 }
 
