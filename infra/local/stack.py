@@ -470,6 +470,9 @@ def table_spec_from_template(table_name: str) -> tuple[dict[str, Any], dict[str,
             # Index-level extras (contributor insights, warm throughput...) are CFN-only.
             allowed = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
             spec[key] = [{k: v for k, v in index.items() if k in allowed} for index in props[key]]
+    if props.get("StreamSpecification"):
+        # CloudFormation implies StreamEnabled; the CreateTable API wants it spelled out.
+        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     if contains_intrinsic(spec):
         raise StackError(f"{rel(TEMPLATE)}: Table key/index properties must be literal values")
     ttl = props.get("TimeToLiveSpecification")
