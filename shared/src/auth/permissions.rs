@@ -68,6 +68,8 @@ impl Role {
                 "webhook:*",
                 "rentroll:*",
                 "analytics:read",
+                // The organization's event log (GET /api/v1/events).
+                "event:read",
             ],
             Role::PropertyManager => &[
                 "property:read",
@@ -88,6 +90,7 @@ impl Role {
                 "analytics:read",
                 "user:read",
                 "role:read",
+                "event:read",
             ],
             Role::PropertyOwner => &[
                 "property:read",
@@ -99,6 +102,7 @@ impl Role {
                 "payment:read",
                 "maintenance:read",
                 "analytics:read",
+                "event:read",
             ],
             Role::Tenant => &[
                 "unit:read",
