@@ -9,7 +9,7 @@
 //! | session (refresh-token family) | `ORG#<org>` | `SESSION#<family_id>` |
 //! | refresh / one-time token | `ORG#<org>` | `TOKEN#<KIND>#<sha256>` |
 //! | failed logins per source IP | `LOGINIP#<ip>` | `WINDOW#<window start>` |
-//! | unpublished event | `ORG#<org>` | `OUTBOX#<event_id>` |
+//! | message for the bus (`shared::store::events`) | `ORG#<org>` | `OUTBOX#<event_id>` |
 
 use std::collections::HashMap;
 
@@ -643,22 +643,23 @@ impl<'a> AccountStore<'a> {
         Ok(update_if(request).await?.is_some())
     }
 
-    /// Records an event that could not be published, for a later redrive.
-    pub async fn record_unpublished(
+    /// Stores a one-time token's digest and, in the same transaction, the outbox
+    /// message that carries the token to a mail sender (relayed to the bus only).
+    pub async fn put_token_with_message(
         &self,
-        org_id: &str,
-        detail_type: &str,
-        detail: &serde_json::Value,
-        expires_at: i64,
+        kind: TokenKind,
+        record: &TokenRecord,
+        message: TransactWriteItem,
     ) -> Result<(), StoreError> {
-        let event_id = shared::domain::ids::new("evt");
-        let mut item: Item = HashMap::new();
-        item.insert(PK.into(), s(keys::org(org_id)));
-        item.insert(SK.into(), s(format!("OUTBOX#{event_id}")));
-        item.insert(ENTITY.into(), s("outbox"));
-        item.insert("detail_type".into(), s(detail_type));
-        item.insert("detail".into(), s(detail.to_string()));
-        item.insert(EXPIRES_AT.into(), n(expires_at));
-        self.store.put_new(item).await
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(self.token_item(kind, record)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(shared::store::transactions::build_err)?;
+        match self.transact(vec![TransactWriteItem::builder().put(put).build(), message]).await? {
+            None => Ok(()),
+            Some(_) => Err(StoreError::MissingAttribute("a fresh token digest")),
+        }
     }
 }
