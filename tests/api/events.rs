@@ -486,6 +486,50 @@ async fn the_stream_delivers_new_events_and_resumes_without_gaps_or_repeats() {
 }
 
 #[tokio::test]
+async fn behind_the_http_api_a_stream_ends_once_caught_up_and_resumes() {
+    let app = app().await;
+    let pump = Pump::new(&app.services);
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let mut settings = events::StreamSettings::new(events::Delivery::Buffered);
+    settings.settle = Duration::from_millis(500);
+    let buffered = events::router(app.services.clone(), settings);
+    let first = created(&app, &token, "/api/v1/properties", property_body("Buffered 1")).await;
+    let second = created(&app, &token, "/api/v1/properties", property_body("Buffered 2")).await;
+    let events = pump
+        .until(WAIT, "both events", || async {
+            let events = log_of(&app, &token).await;
+            (events.len() == 2).then_some(events)
+        })
+        .await;
+    assert_eq!(events[0]["data"]["property_id"], first["id"]);
+    let first_id = events[0]["event_id"].as_str().unwrap();
+
+    // When a client resumes after the first event through the buffered function, once
+    // the second has settled
+    let body = pump
+        .until(WAIT, "the settled event", || async {
+            let request = Request::builder()
+                .uri("/api/v1/events")
+                .header("accept", "text/event-stream")
+                .header("authorization", format!("Bearer {token}"))
+                .header("last-event-id", first_id)
+                .body(Body::empty())
+                .unwrap();
+            let response = buffered.clone().oneshot(request).await.expect("infallible");
+            let bytes = response.into_body().collect().await.expect("the stream ends").to_bytes();
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            text.contains("id: ").then_some(text)
+        })
+        .await;
+    // Then the whole response is the retry hint and exactly the missed event
+    assert!(body.starts_with("retry: 1000"), "{body}");
+    assert_eq!(body.matches("id: ").count(), 1, "{body}");
+    assert!(body.contains(second["id"].as_str().unwrap()));
+    assert!(body.contains("event: property"));
+}
+
+#[tokio::test]
 async fn the_list_fixture_runs_through_lambda_http() {
     let app = app().await;
     let pump = Pump::new(&app.services);

@@ -188,3 +188,79 @@ fn record_time(record: &EventRecord) -> String {
     let nanos = record.change.approximate_creation_date_time.timestamp_nanos_opt().unwrap_or(0);
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).map(time_format::format).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::event::dynamodb::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The relay fixture: a property created, counted (a unit added), renamed and deleted,
+    /// with an idempotency record in between.
+    fn fixture() -> Vec<EventRecord> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/events-relay/stream-batch.json");
+        let text = std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace("__ORG_ID__", "org_01JD3M00000000000000000001")
+            .replace("__PROPERTY_ID__", "prop_01JD3M00000000000000000001")
+            .replace("__EVENT_ID__", "e");
+        serde_json::from_str::<Event>(&text).expect("a stream batch").records
+    }
+
+    fn event(derived: Option<Derived>) -> DomainEvent {
+        match derived {
+            Some(Derived::Event(event)) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_property_lifecycle_becomes_three_events() {
+        let records = fixture();
+        let derived: Vec<Option<Derived>> = records.iter().map(|r| derive(r).expect("decodes")).collect();
+        let [created, idempotency, counted, renamed, deleted] = <[_; 5]>::try_from(derived).unwrap();
+        let created = event(created);
+        assert_eq!(created.event, "property.created");
+        assert_eq!(created.data["property_id"], "prop_01JD3M00000000000000000001");
+        assert_eq!(created.data["organization_id"], "org_01JD3M00000000000000000001");
+        assert_eq!(created.data["name"], "Sunset Apartments");
+        assert_eq!(created.data["total_value"], json!(1_200_000.0));
+        assert_eq!(created.timestamp, "2026-11-22T12:00:00.000000Z");
+        assert_eq!(idempotency, None, "not an entity");
+        assert_eq!(counted, None, "a unit count is bookkeeping, not a change");
+        let renamed = event(renamed);
+        assert_eq!(
+            (renamed.event.as_str(), renamed.changed_fields),
+            ("property.updated", Some(vec!["name".to_owned()]))
+        );
+        let deleted = event(deleted);
+        assert_eq!(deleted.event, "property.deleted");
+        assert_eq!(deleted.data["name"], "Sunset Towers", "a deletion shows the last state");
+    }
+
+    #[test]
+    fn event_ids_are_deterministic_and_ordered_by_record_time() {
+        let records = fixture();
+        assert_eq!(event_id(&records[0]), event_id(&records[0].clone()));
+        assert_ne!(event_id(&records[0]), event_id(&records[1]));
+        assert!(event_id(&records[0]) < event_id(&records[2]));
+        assert!(shared::domain::ids::is_valid(&event_id(&records[0]), "evt"));
+    }
+
+    #[test]
+    fn outbox_inserts_are_messages_and_their_removal_is_nothing() {
+        let mut record = fixture().remove(1);
+        let message =
+            OutboxMessage::new("org_01JD3M00000000000000000001", "doorstep.identity", "identity.x", "{}".into());
+        let image: serde_dynamo::Item = serde_dynamo::to_item(&message).unwrap();
+        let mut image: std::collections::HashMap<String, serde_dynamo::AttributeValue> = image.into();
+        image.insert("entity".into(), serde_dynamo::AttributeValue::S("outbox".into()));
+        record.change.new_image = image.clone().into();
+        assert_eq!(derive(&record).unwrap(), Some(Derived::Message(message)));
+        record.event_name = "REMOVE".into();
+        record.change.old_image = image.into();
+        record.change.new_image = serde_dynamo::Item::default();
+        assert_eq!(derive(&record).unwrap(), None);
+    }
+}

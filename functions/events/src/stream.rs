@@ -35,6 +35,8 @@ pub enum Delivery {
 
 /// Events read from the log at a time.
 const BATCH: usize = 100;
+/// The longest a buffered stream reads the log.
+const BUFFERED_MAX: Duration = Duration::from_secs(5);
 /// How long the client waits before reconnecting after the stream ends.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -117,7 +119,8 @@ pub async fn respond(
         None => time_format::format(query.since.unwrap_or_else(time_format::now)),
     };
     let lifetime = match state.stream.delivery {
-        Delivery::Buffered => Duration::ZERO,
+        // Ends once caught up; this only bounds a long catch-up under the HTTP API's limits.
+        Delivery::Buffered => BUFFERED_MAX,
         Delivery::Streaming { max } => max,
     };
     let tail = Tail {
