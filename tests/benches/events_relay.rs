@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use doorstep_tests::figures::{ms, percentile};
 use doorstep_tests::relay_pump::Pump;
 use doorstep_tests::{app, new_org, property_body};
 use http::{Method, StatusCode};
@@ -20,16 +21,6 @@ use shared::store::Item;
 use shared::store::keys::{PK, SK};
 
 const WRITES: usize = 1_000;
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// DynamoDB's item size: attribute names plus values (strings as UTF-8, numbers at
 /// about one byte per two digits plus one).
