@@ -10,7 +10,7 @@
 //!
 //! Figures, not assertions: nothing here fails on a slow machine.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use doorstep_tests::figures::{ms, percentile};
 use doorstep_tests::relay_pump::Pump;
