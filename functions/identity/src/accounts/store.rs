@@ -659,7 +659,12 @@ impl<'a> AccountStore<'a> {
             .map_err(shared::store::transactions::build_err)?;
         match self.transact(vec![TransactWriteItem::builder().put(put).build(), message]).await? {
             None => Ok(()),
-            Some(_) => Err(StoreError::MissingAttribute("a fresh token digest")),
+            // Both keys are fresh random values; a clash is a fault, not an outcome.
+            Some(_) => Err(StoreError::Dynamo {
+                operation: "TransactWriteItems",
+                detail: "the token or its outbox message already exists".into(),
+                retryable: false,
+            }),
         }
     }
 }
