@@ -78,6 +78,9 @@ check("another organization -> 404", status == 404 and doc["error"]["code"] == "
 status, doc, _ = call("GET", "/api/ai/properties", OWNER)
 check("integration list has the integration API's shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
 
+status, doc, _ = call("GET", "/api/v1/events?type=property.*", OWNER)
+check("event log -> 200, a page", status == 200 and isinstance(doc["data"], list) and "pagination" in doc["meta"])
+
 status, _, _ = call("DELETE", f"/api/v1/properties/{pid}", OWNER, headers={"If-Match": '"2"'})
 check("delete -> 204", status == 204)
 

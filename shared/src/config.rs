@@ -33,7 +33,8 @@ pub enum ConfigError {
     RateLimits(#[from] InvalidRateLimits),
 }
 
-fn required(name: &'static str) -> Result<String, ConfigError> {
+/// A variable that must be set and not blank.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 

@@ -28,6 +28,14 @@ async fn password_reset_is_mailed_single_use_and_ends_sessions() {
     assert_eq!(detail["user_id"], registered["user"]["id"]);
     assert_eq!(detail["email"], email.as_str());
     let token = detail["token"].as_str().unwrap().to_owned();
+    // ... and only the bus saw it: the organization's event log holds no trace of it
+    let access = registered["access_token"].as_str().unwrap();
+    let log = app.get("/api/v1/events?page_size=100", access).await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    assert!(!log.body.to_string().contains(&token));
+    assert!(
+        log.body["data"].as_array().unwrap().iter().all(|e| !e["event"].as_str().unwrap().starts_with("identity."))
+    );
 
     let new_password = "a brand new passphrase";
     let body = json!({"token": token, "new_password": new_password});

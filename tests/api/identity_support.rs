@@ -1,7 +1,8 @@
 //! Helpers of the identity tests: accounts in fresh organizations, sign-in from a
 //! private source address, and an inbox that receives identity's events.
 
-use aws_sdk_eventbridge::types::Target;
+use doorstep_tests::bus_queue::BusQueue;
+use doorstep_tests::relay_pump::Pump;
 use doorstep_tests::{TestApp, TestResponse};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -63,70 +64,30 @@ pub fn jwt_part(token: &str, index: usize) -> Value {
 /// An SQS queue subscribed (through an EventBridge rule on the stack's bus) to the
 /// identity events about one email address.
 pub struct Inbox {
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    queue: BusQueue,
+    /// Identity's mail events reach the bus through the outbox and the events relay.
+    pump: Pump,
 }
 
 impl Inbox {
     pub async fn for_email(app: &TestApp, email: &str) -> Self {
-        let sdk = &app.services.aws.sdk_config;
-        // moto serves SQS on the same endpoint as EventBridge.
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").expect("the stack's env");
-        let sqs =
-            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).endpoint_url(endpoint).build());
-        let events = aws_sdk_eventbridge::Client::new(sdk);
-        let name = format!("identity-{}", ulid::Ulid::generate().to_string().to_lowercase());
-        let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("create queue").queue_url.unwrap();
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes");
-        let arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-        let bus = &app.services.config.event_bus_name;
         let pattern = json!({"source": [identity::EVENT_SOURCE], "detail": {"email": [email]}});
-        events
-            .put_rule()
-            .name(&name)
-            .event_bus_name(bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .expect("put rule");
-        events
-            .put_targets()
-            .rule(&name)
-            .event_bus_name(bus)
-            .targets(Target::builder().id("inbox").arn(arn).build().unwrap())
-            .send()
-            .await
-            .expect("put targets");
-        Self { sqs, queue_url }
+        Self { queue: BusQueue::subscribe(app, "identity", &pattern).await, pump: Pump::new(&app.services) }
     }
 
-    /// Every event received so far (long-polls briefly for the first one).
+    /// Every event received so far: relays what the table's stream holds, then
+    /// long-polls briefly for the first one (until a deadline).
     pub async fn events(&self) -> Vec<Value> {
         let mut found = Vec::new();
-        let mut wait = 2;
+        let mut wait = 1;
+        let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(wait)
-                .send()
-                .await
-                .expect("receive");
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
+            self.pump.drain().await;
+            let events = self.queue.receive(wait).await;
+            if events.is_empty() && (!found.is_empty() || tokio::time::Instant::now() >= give_up) {
                 return found;
             }
-            for message in messages {
-                found.push(serde_json::from_str(message.body().unwrap_or("null")).expect("event JSON"));
-            }
+            found.extend(events);
             wait = 0;
         }
     }

@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod conventions;
 mod crud;
+mod events;
 mod identity_recovery;
 mod identity_sessions;
 mod identity_support;

@@ -15,17 +15,12 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use doorstep_tests::figures::percentile;
 use doorstep_tests::{TestApp, TestResponse, app, new_org, property_body};
 use http::{Method, Request, StatusCode};
 use serde_json::json;
 
 const RUNS: usize = 200;
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
 
 fn report(label: &str, samples: &mut [Duration]) {
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);

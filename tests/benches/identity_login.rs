@@ -6,24 +6,15 @@
 //! Figures, not assertions: nothing here fails on a slow machine.
 //! Run: `cargo bench -p doorstep-tests --bench identity_login` with a stack's env.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use doorstep_tests::app;
+use doorstep_tests::figures::{ms, percentile};
 use http::{Method, StatusCode};
 use serde_json::json;
 
 const LOGINS: usize = 50;
 const PASSWORD: &str = "benchmark password 123";
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 #[tokio::main]
 async fn main() {

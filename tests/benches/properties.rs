@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
+use doorstep_tests::figures::{ms, percentile};
 use doorstep_tests::{app, new_org, property_body};
 use http::{Method, StatusCode};
 use shared::store::keys;
@@ -20,16 +21,6 @@ use tokio::sync::mpsc;
 const INIT_RUNS: usize = 10;
 const LATENCY_RUNS: usize = 300;
 const PROPERTIES: usize = 100;
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn binary_path() -> std::path::PathBuf {
     std::env::var_os("BENCH_BINARY")

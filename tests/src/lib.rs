@@ -1,8 +1,11 @@
 //! Test harness: the real routers of every function, behind an in-process stand-in for
 //! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
 
+pub mod bus_queue;
 pub mod demo_leasing;
+pub mod figures;
 pub mod gateway;
+pub mod relay_pump;
 
 use std::collections::HashMap;
 
@@ -64,7 +67,18 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
+        ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
     ])
+}
+
+/// Event streams as the stream endpoint serves them, quicker: they stay open for 20 s,
+/// poll every 100 ms and hold events back for 500 ms.
+pub fn test_stream_settings() -> events::StreamSettings {
+    let mut settings =
+        events::StreamSettings::new(events::Delivery::Streaming { max: std::time::Duration::from_secs(20) });
+    settings.poll = std::time::Duration::from_millis(100);
+    settings.settle = std::time::Duration::from_millis(500);
+    settings
 }
 
 /// A fresh organization id, so tests never see each other's data.
@@ -200,6 +214,7 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("units", units::openapi()),
         ("tenants", tenants::openapi()),
         ("leases", leases::openapi()),
+        ("events", events::openapi()),
     ]
 }
 

@@ -47,9 +47,28 @@ def wire_json(value: Any) -> Any:
     return value
 
 
+def repaired_attribute(value: Any) -> Any:
+    """DynamoDB Local's stream writes an empty map attribute as `{}` instead of `{"M": {}}`
+    (the SDKs refuse it); an attribute value is never legitimately empty, so `{}` is that map."""
+    if value == {}:
+        return {"M": {}}
+    if isinstance(value, dict) and isinstance(value.get("M"), dict):
+        return {"M": repaired_image(value["M"])}
+    if isinstance(value, dict) and isinstance(value.get("L"), list):
+        return {"L": [repaired_attribute(v) for v in value["L"]]}
+    return value
+
+
+def repaired_image(image: dict[str, Any]) -> dict[str, Any]:
+    return {name: repaired_attribute(value) for name, value in image.items()}
+
+
 def stream_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     """One DynamoDB Streams record (GetRecords) as a Lambda event source mapping delivers it."""
     change = wire_json(raw["dynamodb"])
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in change:
+            change[image] = repaired_image(change[image])
     dynamodb = {
         key: change[key]
         for key in ("ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType")

@@ -170,6 +170,21 @@ class PayloadShapes(unittest.TestCase):
             "eventSourceARN": "arn:stream",
         })
 
+    def test_a_stream_record_carries_empty_maps_as_maps(self) -> None:
+        # DynamoDB Local's stream writes an empty map as {}; Lambda would deliver {"M": {}}.
+        raw = {
+            "eventID": "e2", "eventName": "INSERT",
+            "dynamodb": {
+                "Keys": {"PK": {"S": "ORG#1"}},
+                "NewImage": {"PK": {"S": "ORG#1"}, "occupancy": {}, "nested": {"M": {"inner": {}}}, "list": {"L": [{}]}},
+                "SequenceNumber": "000002", "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+        }
+        image = stream_record(raw, "arn:stream", "us-east-1")["dynamodb"]["NewImage"]
+        self.assertEqual(image, {
+            "PK": {"S": "ORG#1"}, "occupancy": {"M": {}}, "nested": {"M": {"inner": {"M": {}}}}, "list": {"L": [{"M": {}}]},
+        })
+
     def test_an_sqs_record(self) -> None:
         message = {
             "MessageId": "m1", "ReceiptHandle": "rh", "Body": "hello", "MD5OfBody": "5d41402abc4b2a76b9719d911017c592",

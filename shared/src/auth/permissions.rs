@@ -47,10 +47,11 @@ pub enum Permission {
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
+    EventRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 36] = [
+    pub const ALL: [Permission; 37] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -87,6 +88,7 @@ impl Permission {
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
+        Permission::EventRead,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -128,6 +130,7 @@ impl Permission {
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
+            Permission::EventRead => "event:read",
         }
     }
 
@@ -206,6 +209,8 @@ impl Role {
                 "webhook:*",
                 "rentroll:*",
                 "analytics:read",
+                // The organization's event log (GET /api/v1/events).
+                "event:read",
             ],
             Role::PropertyManager => &[
                 "property:read",
@@ -226,6 +231,7 @@ impl Role {
                 "analytics:read",
                 "user:read",
                 "role:read",
+                "event:read",
             ],
             Role::PropertyOwner => &[
                 "property:read",
@@ -237,6 +243,7 @@ impl Role {
                 "payment:read",
                 "maintenance:read",
                 "analytics:read",
+                "event:read",
             ],
             Role::Tenant => &[
                 "unit:read",

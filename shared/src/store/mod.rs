@@ -2,6 +2,7 @@
 //! items map to models through `serde_dynamo`. Access patterns: `README.md` here.
 
 pub mod api_keys;
+pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod page;

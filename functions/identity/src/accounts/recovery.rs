@@ -1,5 +1,8 @@
 //! Password reset and email verification: single-use, expiring tokens delivered by a
-//! mail sender that listens for `identity.*_requested` events on the bus.
+//! mail sender that listens for `identity.*_requested` events on the bus. The event is
+//! an outbox message written with the token's digest in one transaction, so a token is
+//! never stored without its mail (or mailed without being stored); the events relay
+//! publishes it to the bus only, never into the organization's event log.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::domain::Problems;
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
+use shared::store::events::OutboxMessage;
 use shared::{ApiError, time_format};
 use utoipa::ToSchema;
 
@@ -24,8 +28,9 @@ pub const PASSWORD_RESET_REQUESTED: &str = "identity.password_reset_requested";
 pub const EMAIL_VERIFICATION_REQUESTED: &str = "identity.email_verification_requested";
 const RESET_TOKEN_SECONDS: i64 = 3600;
 const VERIFICATION_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
-/// How long an unpublished event is kept for a redrive.
-const OUTBOX_SECONDS: i64 = 7 * 24 * 3600;
+/// How long the outbox keeps a message the relay could not publish yet: it carries a
+/// token, so it is kept no longer than a reset token lives.
+const OUTBOX_SECONDS: i64 = 3600;
 const RESET_FAILED: &str = "The reset token is invalid, expired or already used";
 const VERIFY_FAILED: &str = "The verification token is invalid, expired or already used";
 
@@ -41,9 +46,8 @@ struct TokenMail<'a> {
     expires_at: String,
 }
 
-/// Issues a one-time token for `user`, stores its digest and publishes the event that
-/// carries it. A failed publish is recorded (without the token) for a redrive and logged;
-/// if even that fails the request answers 503.
+/// Issues a one-time token for `user`: stores its digest together with the outbox
+/// message that carries the token to the mail sender.
 async fn issue_and_mail(
     state: &IdentityState,
     user: &User,
@@ -53,7 +57,8 @@ async fn issue_and_mail(
 ) -> Result<(), ApiError> {
     let store = AccountStore::new(&state.services.store);
     let issued = opaque::issue(kind, &user.org_id)?;
-    let expires_at = now_seconds() + lifetime;
+    let now = now_seconds();
+    let expires_at = now + lifetime;
     let record = TokenRecord {
         digest: issued.digest,
         org_id: user.org_id.clone(),
@@ -63,7 +68,6 @@ async fn issue_and_mail(
         rotated_at: None,
         attempts: 0,
     };
-    store.put_token(kind, &record).await?;
     let expires = time::OffsetDateTime::from_unix_timestamp(expires_at).map_err(ApiError::internal)?;
     let detail = TokenMail {
         user_id: &user.id,
@@ -73,18 +77,11 @@ async fn issue_and_mail(
         token: &issued.token,
         expires_at: time_format::format(expires),
     };
-    let Err(error) = state.services.events.publish(EVENT_SOURCE, detail_type, &detail).await else {
-        return Ok(());
-    };
-    tracing::error!(detail_type, user_id = %user.id, error = %error, "event not published; recording it for a redrive");
-    let mut redacted = serde_json::to_value(&detail).map_err(ApiError::internal)?;
-    if let Some(fields) = redacted.as_object_mut() {
-        fields.remove("token");
-    }
-    store
-        .record_unpublished(&user.org_id, detail_type, &redacted, now_seconds() + OUTBOX_SECONDS)
-        .await
-        .map_err(|e| ApiError::ServiceUnavailable(Box::new(e)))
+    let detail = serde_json::to_string(&detail).map_err(ApiError::internal)?;
+    let message = OutboxMessage::new(&user.org_id, EVENT_SOURCE, detail_type, detail)
+        .put(&state.services.store, now + OUTBOX_SECONDS.min(lifetime))?;
+    store.put_token_with_message(kind, &record, message).await?;
+    Ok(())
 }
 
 /// Publishes `identity.email_verification_requested` for a new user.

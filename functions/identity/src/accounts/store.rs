@@ -9,7 +9,7 @@
 //! | session (refresh-token family) | `ORG#<org>` | `SESSION#<family_id>` |
 //! | refresh / one-time token | `ORG#<org>` | `TOKEN#<KIND>#<sha256>` |
 //! | failed logins per source IP | `LOGINIP#<ip>` | `WINDOW#<window start>` |
-//! | unpublished event | `ORG#<org>` | `OUTBOX#<event_id>` |
+//! | message for the bus (`shared::store::events`) | `ORG#<org>` | `OUTBOX#<event_id>` |
 
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
@@ -153,15 +153,6 @@ fn user_item(user: &User) -> Result<Item, StoreError> {
 fn email_item(user: &User) -> Result<Item, StoreError> {
     let claim = EmailClaim { email: user.email.clone(), org_id: user.org_id.clone(), user_id: user.id.clone() };
     entity_item(&claim, email_pk(&user.email), EMAIL_SK.to_owned(), "email")
-}
-
-/// An event that could not be published, kept for a later redrive.
-#[derive(Serialize)]
-struct UnpublishedEvent<'a> {
-    detail_type: &'a str,
-    /// The event's detail as JSON text.
-    detail: String,
-    expires_at: i64,
 }
 
 impl<'a> AccountStore<'a> {
@@ -510,16 +501,19 @@ impl<'a> AccountStore<'a> {
         Ok(update_if(request).await?.is_some())
     }
 
-    /// Records an event that could not be published, for a later redrive.
-    pub async fn record_unpublished(
+    /// Stores a one-time token's digest and, in the same transaction, the outbox
+    /// message that carries the token to a mail sender (relayed to the bus only).
+    pub async fn put_token_with_message(
         &self,
-        org_id: &str,
-        detail_type: &str,
-        detail: &serde_json::Value,
-        expires_at: i64,
+        kind: TokenKind,
+        record: &TokenRecord,
+        message: TransactWriteItem,
     ) -> Result<(), StoreError> {
-        let event_id = shared::domain::ids::new("evt");
-        let event = UnpublishedEvent { detail_type, detail: detail.to_string(), expires_at };
-        self.store.put_new(entity_item(&event, keys::org(org_id), format!("OUTBOX#{event_id}"), "outbox")?).await
+        let items = vec![self.put_new(self.token_item(kind, record)?)?, message];
+        match transact(self.store, items).await? {
+            None => Ok(()),
+            // Both keys are fresh random values; a clash is a fault, not an outcome.
+            Some(_) => Err(unexpected_cancellation("the token or its outbox message already exists")),
+        }
     }
 }
