@@ -64,9 +64,7 @@ pub fn router(services: Services, stream: StreamSettings) -> Router {
 
 /// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
 fn api() -> OpenApiRouter<EventsState> {
-    OpenApiRouter::with_openapi(EventsApi::openapi())
-        .routes(routes!(routes::list))
-        .routes(routes!(tokens::mint))
+    OpenApiRouter::with_openapi(EventsApi::openapi()).routes(routes!(routes::list)).routes(routes!(tokens::mint))
 }
 
 #[derive(OpenApi)]
