@@ -19,7 +19,7 @@ use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
 use shared::http::listing::{only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
+use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
@@ -39,10 +39,6 @@ const WRITE_ATTEMPTS: usize = 8;
 
 /// Lease writes take no `If-Match`, so a lost race is always retried, never stale.
 const NO_PRECONDITION: Precondition = Precondition::None;
-
-fn never_stale() -> ApiError {
-    ApiError::internal("a lease write without If-Match was answered as stale")
-}
 
 #[derive(Debug, Deserialize)]
 pub struct TenantPath {
@@ -106,8 +102,8 @@ async fn book(
     let (Some(property_key), Some(unit_id)) = (PropertyId::parse(property_id), UnitId::parse(&terms.unit_id)) else {
         return Err(Refused::UnitMissing.into());
     };
-    let exhausted = "The unit is being leased concurrently; retry";
-    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
+    let contention = Contention { resource: "unit", exhausted: "The unit is being leased concurrently; retry" };
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let unit = services.store.units().get(org_id, &property_key, &unit_id).await?.ok_or(Refused::UnitMissing)?;
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
         unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
@@ -306,8 +302,8 @@ pub async fn move_out(
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseUpdate, None)?;
-    let exhausted = "The lease is being changed concurrently; retry";
-    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
+    let contention = Contention { resource: "lease", exhausted: "The lease is being changed concurrently; retry" };
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
         if current.move_out.is_some() {
             return Err(ApiError::Conflict("The lease already has a move-out".into()));

@@ -12,7 +12,7 @@ use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay};
 use shared::http::listing::page_response;
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
@@ -29,8 +29,11 @@ use crate::views::{PropertyListItem, PropertyView};
 /// Idempotency keys are scoped to the route they were used on.
 const CREATE_SCOPE: &str = "POST /api/v1/properties";
 
-/// The 409 after a write lost every race.
-const EXHAUSTED: &str = "The property is being changed concurrently; retry, ideally with If-Match";
+/// How writes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention = Contention {
+    resource: "property",
+    exhausted: "The property is being changed concurrently; retry, ideally with If-Match",
+};
 
 fn location(id: &str) -> String {
     format!("/api/v1/properties/{id}")
@@ -124,23 +127,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&PropertyFields) -> Result<PropertyFields, Problems>,
 ) -> Result<Response, ApiError> {
-    retry_lost_races(precondition, stale, EXHAUSTED, || async {
-        let current = load(services, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = current.revised(change(&current.fields)?, time_format::now());
-        match services.store.properties().replace(&next, current.version).await? {
-            VersionedPut::Done => Ok(Attempt::Done(property_response(&next, StatusCode::OK))),
-            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
-            VersionedPut::Missing => Err(Refused::PropertyMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, id),
+        |current| async move {
+            let next = current.revised(change(&current.fields)?, time_format::now());
+            match services.store.properties().replace(&next, current.version).await? {
+                VersionedPut::Done => Ok(Attempt::Done(property_response(&next, StatusCode::OK))),
+                VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+                VersionedPut::Missing => Err(Refused::PropertyMissing.into()),
+            }
+        },
+    )
     .await
-}
-
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The property has changed since the ETag you sent; fetch it again".into())
 }
 
 /// Replace a property's writable fields.
@@ -203,17 +204,19 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyDelete, None)?;
-    retry_lost_races(&precondition, stale, EXHAUSTED, || async {
-        let current = load(&services, &principal, &id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.properties().delete(&current, current.version, time_format::now()).await? {
-            PropertyDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            PropertyDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            PropertyDeleted::Missing => Err(Refused::PropertyMissing.into()),
-            PropertyDeleted::HasUnits => Err(Refused::HasUnits.into()),
-        }
-    })
+    let services = &services;
+    write_current(
+        &precondition,
+        CONTENTION,
+        || load(services, &principal, &id),
+        |current| async move {
+            match services.store.properties().delete(&current, current.version, time_format::now()).await? {
+                PropertyDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                PropertyDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                PropertyDeleted::Missing => Err(Refused::PropertyMissing.into()),
+                PropertyDeleted::HasUnits => Err(Refused::HasUnits.into()),
+            }
+        },
+    )
     .await
 }

@@ -14,7 +14,7 @@ use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
@@ -154,9 +154,11 @@ pub async fn read(
     Ok(tenant_response(&tenant, StatusCode::OK))
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The tenant has changed since the ETag you sent; fetch it again".into())
-}
+/// How changes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention = Contention {
+    resource: "tenant",
+    exhausted: "The tenant is being changed concurrently; retry, ideally with If-Match",
+};
 
 async fn update(
     services: &Services,
@@ -165,19 +167,20 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&TenantFields) -> Result<TenantFields, Problems>,
 ) -> Result<Response, ApiError> {
-    let exhausted = "The tenant is being changed concurrently; retry, ideally with If-Match";
-    retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = current.revised(change(&current.fields)?, time_format::now());
-        match services.store.tenants().replace(&next, current.version).await? {
-            VersionedPut::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
-            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
-            VersionedPut::Missing => Err(Refused::TenantMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, path),
+        |current| async move {
+            let next = current.revised(change(&current.fields)?, time_format::now());
+            match services.store.tenants().replace(&next, current.version).await? {
+                VersionedPut::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
+                VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+                VersionedPut::Missing => Err(Refused::TenantMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -243,17 +246,20 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantDelete, None)?;
-    retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.tenants().delete(&current, current.version).await? {
-            TenantDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            TenantDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            TenantDeleted::OnLease => Err(Refused::OnLease.into()),
-            TenantDeleted::Missing => Err(Refused::TenantMissing.into()),
-        }
-    })
+    let contention = Contention { exhausted: "The tenant is being changed concurrently; retry", ..CONTENTION };
+    let services = &services;
+    write_current(
+        &precondition,
+        contention,
+        || load(services, &principal, &path),
+        |current| async move {
+            match services.store.tenants().delete(&current, current.version).await? {
+                TenantDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                TenantDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                TenantDeleted::OnLease => Err(Refused::OnLease.into()),
+                TenantDeleted::Missing => Err(Refused::TenantMissing.into()),
+            }
+        },
+    )
     .await
 }

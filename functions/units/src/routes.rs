@@ -15,7 +15,7 @@ use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::{created_response, versioned_response};
@@ -189,9 +189,9 @@ pub async fn read(
     Ok(unit_response(&unit, StatusCode::OK))
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The unit has changed since the ETag you sent; fetch it again".into())
-}
+/// How changes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention =
+    Contention { resource: "unit", exhausted: "The unit is being changed concurrently; retry, ideally with If-Match" };
 
 /// Loads the unit, checks `If-Match`, and writes `change(current)` conditioned on the
 /// version just read; without `If-Match` a lost race is retried on the fresh version.
@@ -202,20 +202,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&Unit) -> Result<Unit, Problems>,
 ) -> Result<Response, ApiError> {
-    let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
-    retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = change(&current)?;
-        match services.store.units().replace(&current, &next).await? {
-            UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
-            UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
-            UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, path),
+        |current| async move {
+            let next = change(&current)?;
+            match services.store.units().replace(&current, &next).await? {
+                UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+                UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
+                UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
+                UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -293,18 +294,21 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitDelete, None)?;
-    retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitDeleted::Leased => Err(Refused::Leased.into()),
-            UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
-        }
-    })
+    let contention = Contention { exhausted: "The unit is being changed concurrently; retry", ..CONTENTION };
+    let services = &services;
+    write_current(
+        &precondition,
+        contention,
+        || load(services, &principal, &path),
+        |current| async move {
+            match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
+                UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                UnitDeleted::Leased => Err(Refused::Leased.into()),
+                UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
+            }
+        },
+    )
     .await
 }
 

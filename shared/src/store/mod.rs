@@ -17,7 +17,6 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 

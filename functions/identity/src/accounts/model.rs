@@ -89,6 +89,12 @@ impl std::fmt::Debug for User {
     }
 }
 
+impl shared::http::optimistic::Versioned for User {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 impl User {
     /// A new, active account with a fresh id, as every way of creating one starts it:
     /// no extra permissions, no tenant profile, email not yet verified, no MFA, no

@@ -15,7 +15,7 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::listing::PageParams;
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::query::{Path, Query};
 use shared::{ApiError, time_format};
 use utoipa::ToSchema;
@@ -27,7 +27,9 @@ use crate::accounts::store::AccountStore;
 use crate::accounts::views::UserView;
 use crate::caller::OwnListing;
 
-const CHANGED_CONCURRENTLY: &str = "The user is being changed concurrently; retry, ideally with If-Match";
+/// How writes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention =
+    Contention { resource: "user", exhausted: "The user is being changed concurrently; retry, ideally with If-Match" };
 
 fn location(id: &str) -> String {
     format!("/api/v1/identity/users/{id}")
@@ -65,10 +67,6 @@ fn unique(roles: Vec<Role>) -> Vec<Role> {
         }
     }
     seen
-}
-
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The user has changed since the ETag you sent; fetch it again".into())
 }
 
 async fn load(state: &IdentityState, principal: &Principal, id: &str) -> Result<User, ApiError> {
@@ -192,19 +190,21 @@ async fn write_user(
     change: impl Fn(&User) -> Result<User, ApiError>,
 ) -> Result<User, ApiError> {
     let store = AccountStore::new(&state.services.store);
-    retry_lost_races(precondition, stale, CHANGED_CONCURRENTLY, || async {
-        let current = load(state, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        ensure_can_grant(principal, &current.roles, &current.permissions)?;
-        let mut next = change(&current)?;
-        next.version = current.version + 1;
-        next.updated_at = time_format::now();
-        let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
-        let written = Attempt::try_from(store.replace_user(&next, current.version, delta).await?)?;
-        Ok(written.map(|()| next))
-    })
+    let (store, change) = (&store, &change);
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(state, principal, id),
+        |current| async move {
+            ensure_can_grant(principal, &current.roles, &current.permissions)?;
+            let mut next = change(&current)?;
+            next.version = current.version + 1;
+            next.updated_at = time_format::now();
+            let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
+            let written = Attempt::try_from(store.replace_user(&next, current.version, delta).await?)?;
+            Ok(written.map(|()| next))
+        },
+    )
     .await
 }
 
@@ -279,14 +279,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserDelete, None)?;
     let store = AccountStore::new(&state.services.store);
-    retry_lost_races(&precondition, stale, CHANGED_CONCURRENTLY, || async {
-        let current = load(&state, &principal, &id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        ensure_can_grant(&principal, &current.roles, &current.permissions)?;
-        Attempt::try_from(store.delete_user(&current, current.version).await?)
-    })
+    let (state, principal, store) = (&state, &principal, &store);
+    write_current(
+        &precondition,
+        CONTENTION,
+        || load(state, principal, &id),
+        |current| async move {
+            ensure_can_grant(principal, &current.roles, &current.permissions)?;
+            Attempt::try_from(store.delete_user(&current, current.version).await?)
+        },
+    )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
