@@ -10,15 +10,14 @@ use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::page_response;
 use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::properties::{PropertyCreated, PropertyDeleted};
 use shared::store::requests::VersionedPut;
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::list::{ListParams, page};
@@ -90,13 +89,17 @@ pub async fn create(
     principal.authorize(Permission::PropertyCreate, None)?;
     let fields = body.value.validate()?;
     let now = time_format::now();
-    let property = Property::new(&principal.org_id, fields, now);
-    let location = location(&property.id);
-    let record = created_record(&body.fingerprint, &PropertyView::from(&property), location.clone(), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: CREATE_SCOPE, key });
-    match services.store.properties().create(&property, idempotency).await? {
-        PropertyCreated::Created => Ok(created_response(PropertyView::from(&property), property.version, &location)),
-        PropertyCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let request = CreateRequest { scope: CREATE_SCOPE, key: key.as_deref(), fingerprint: &body.fingerprint, now };
+    let org_id = &principal.org_id;
+    let property = Property::new(org_id, fields, now);
+    let creation = Creation::new(request, PropertyView::from(&property), property.version, location(&property.id))?;
+    let properties = services.store.properties();
+    match creation
+        .write(&services.store, org_id, PropertyCreated::Replay, |once| properties.create(&property, once))
+        .await?
+    {
+        PropertyCreated::Created => Ok(creation.created()),
+        PropertyCreated::Replay(first) => creation.replay(*first),
     }
 }
 

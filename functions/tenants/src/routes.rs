@@ -12,16 +12,15 @@ use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::keys;
 use shared::store::requests::VersionedPut;
 use shared::store::tenants::{TenantCreated, TenantDeleted};
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::refusals::Refused;
@@ -120,18 +119,15 @@ pub async fn create(
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
+    let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
-    {
-        return Ok(first);
-    }
     let tenant = Tenant::new(org_id, &property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
-    let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
-    match services.store.tenants().create(&tenant, idempotency).await? {
-        TenantCreated::Created => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
-        TenantCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let creation = Creation::new(request, TenantView::from(&tenant), tenant.version, location)?;
+    let tenants = services.store.tenants();
+    match creation.write(&services.store, org_id, TenantCreated::Replay, |once| tenants.create(&tenant, once)).await? {
+        TenantCreated::Created => Ok(creation.created()),
+        TenantCreated::Replay(first) => creation.replay(*first),
         TenantCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
 }

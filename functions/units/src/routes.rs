@@ -13,14 +13,13 @@ use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
 use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::keys;
-use shared::store::transactions::IdempotentCreate;
 use shared::store::units::{UnitCreated, UnitDeleted, UnitReplaced};
 use shared::{ApiError, Services, time_format};
 
@@ -154,18 +153,15 @@ pub async fn create(
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
+    let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
-    {
-        return Ok(first);
-    }
     let status = body.value.status.unwrap_or_default();
     let unit = Unit::new(org_id, &property_id, fields, status, now);
-    let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
-    match services.store.units().create(&unit, idempotency).await? {
-        UnitCreated::Created => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
-        UnitCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let creation = Creation::new(request, UnitView::from(&unit), unit.version, location(&unit))?;
+    let units = services.store.units();
+    match creation.write(&services.store, org_id, UnitCreated::Replay, |once| units.create(&unit, once)).await? {
+        UnitCreated::Created => Ok(creation.created()),
+        UnitCreated::Replay(first) => creation.replay(*first),
         UnitCreated::DuplicateNumber => Err(Refused::DuplicateNumber(unit.fields.unit_number).into()),
         UnitCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
