@@ -18,12 +18,11 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{only_page_response, page_response, resume_key};
+use shared::http::listing::{PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
-use shared::store::keys;
 use shared::store::leases::{LeaseBooked, LeaseEnded, LeaseFilter};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
@@ -233,12 +232,11 @@ pub async fn list(
         }
     }
     let org_id = &principal.org_id;
-    let scope = CursorScope { org_id: org_id.clone(), query: filter.fingerprint() };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
-        key.get(keys::PK) == Some(&keys::org(org_id))
-    })?;
-    let page = services.store.leases().list(org_id, &filter, calendar::today(), start, page_size).await?;
-    Ok(page_response::<_, LeaseView>(&services.cursors, &scope, page, page_size))
+    let (query, cursor) = (filter.fingerprint(), params.cursor.as_deref());
+    let listing = PageRequest::in_organization(&services.cursors, org_id, query, page_size, cursor)?;
+    let page =
+        services.store.leases().list(org_id, &filter, calendar::today(), listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, LeaseView>(&services.cursors, page))
 }
 
 /// Get a lease.

@@ -5,12 +5,12 @@
 
 use axum::Json as AxumJson;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::{Permission, Principal, Scope};
 use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
+use shared::http::listing::with_next_link;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
@@ -54,8 +54,8 @@ pub async fn list(
         created_after: None,
         created_before: None,
     };
-    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
-    let next_cursor = page.next.as_ref().map(|key| services.cursors.encode(&scope, key.clone()));
+    let (page, listing) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    let next_cursor = page.next.as_ref().map(|key| listing.cursor(&services.cursors, key.clone()));
     let properties = page
         .items
         .iter()
@@ -64,14 +64,8 @@ pub async fn list(
             PropertyRow::Deleted(_) => None,
         })
         .collect();
-    let mut response = AxumJson(IntegrationPropertyList { properties }).into_response();
-    if let Some(cursor) = next_cursor {
-        let link = format!("</api/ai/properties?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
-        if let Ok(value) = link.parse() {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+    let response = AxumJson(IntegrationPropertyList { properties }).into_response();
+    Ok(with_next_link(response, "/api/ai/properties", page_size, next_cursor))
 }
 
 /// Get detailed information about a property (integration API).

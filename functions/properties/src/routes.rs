@@ -11,7 +11,6 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::page_response;
 use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -64,8 +63,8 @@ pub async fn list(
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let query = params.query(&principal.org_id)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
-    Ok(page_response::<_, PropertyListItem>(&services.cursors, &scope, page, page_size))
+    let (page, listing) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    Ok(listing.respond::<_, PropertyListItem>(&services.cursors, page))
 }
 
 /// Create a property. Send `Idempotency-Key` to make retries safe.

@@ -13,9 +13,9 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::listing::{PageParams, PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, write_current};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
 use shared::store::keys;
@@ -89,12 +89,12 @@ pub async fn list(
     }
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
-    let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+    let query = format!("tenants|{}", path.property_id);
+    let listing = PageRequest::resume(&services.cursors, org_id, query, page_size, params.cursor.as_deref(), |key| {
         key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
     })?;
-    let page = services.store.tenants().list(org_id, &path.property_id, start, page_size).await?;
-    Ok(page_response::<_, TenantView>(&services.cursors, &scope, page, page_size))
+    let page = services.store.tenants().list(org_id, &path.property_id, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, TenantView>(&services.cursors, page))
 }
 
 /// Create a tenant of a property.

@@ -14,9 +14,9 @@ use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition, etag};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
+use shared::http::listing::{PageParams, PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, write_current};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
 use shared::store::keys;
@@ -120,13 +120,13 @@ pub async fn list(
     }
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
-    let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+    let query = format!("units|{}", path.property_id);
+    let listing = PageRequest::resume(&services.cursors, org_id, query, page_size, params.cursor.as_deref(), |key| {
         key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
             && key.get(keys::PK) == Some(&keys::org(org_id))
     })?;
-    let page = services.store.units().list(org_id, &path.property_id, start, page_size).await?;
-    Ok(page_response::<_, UnitView>(&services.cursors, &scope, page, page_size))
+    let page = services.store.units().list(org_id, &path.property_id, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, UnitView>(&services.cursors, page))
 }
 
 /// Create a unit. Its number must be unique within the property (case-insensitive).

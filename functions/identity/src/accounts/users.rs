@@ -25,7 +25,7 @@ use crate::accounts::model::{self, User, UserStatus};
 use crate::accounts::passwords;
 use crate::accounts::store::AccountStore;
 use crate::accounts::views::UserView;
-use crate::caller::OwnListing;
+use crate::caller::own_listing;
 
 /// How writes answer a stale `If-Match` (412) or losing every race (409).
 const CONTENTION: Contention =
@@ -87,11 +87,11 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserRead, None)?;
-    let listing = OwnListing::resolve(&state.services, &principal, "users|created_at", &params)?;
+    let listing = own_listing(&state.services, &principal, "users|created_at", &params)?;
     let page = AccountStore::new(&state.services.store)
         .list_users(&principal.org_id, listing.start.clone(), listing.size)
         .await?;
-    Ok(listing.respond::<_, UserView>(&state.services, page))
+    Ok(listing.respond::<_, UserView>(&state.services.cursors, page))
 }
 
 /// `POST /users` body.
