@@ -1,7 +1,7 @@
 //! `/api/v1/properties/{property_id}/units` handlers: extract → validate → repository → envelope.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
@@ -11,8 +11,8 @@ use shared::domain::calendar;
 use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::{PageParams, PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, write_current};
@@ -323,7 +323,7 @@ pub async fn read_status(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let unit = load_visible(&services, &principal, &path).await?;
-    Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
+    Ok(versioned_response(UnitStatusView::from(&unit), unit.version, StatusCode::OK))
 }
 
 /// Set a unit's rent-roll status (by name or id) and `when_available`.

@@ -6,17 +6,18 @@
 //! the organization item enforces it inside each write's transaction.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Permission, Principal, Role};
 use shared::domain::Problems;
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
 use shared::http::listing::PageParams;
 use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::query::{Path, Query};
+use shared::http::resource::{created_response, versioned_response};
 use shared::{ApiError, time_format};
 use utoipa::ToSchema;
 
@@ -36,10 +37,7 @@ fn location(id: &str) -> String {
 }
 
 fn user_response(user: &User, status: StatusCode) -> Response {
-    ApiResponse::ok(UserView::from(user))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(user.version))
-        .into_response()
+    versioned_response(UserView::from(user), user.version, status)
 }
 
 /// Refuses roles or permissions the caller does not hold itself.
@@ -156,11 +154,7 @@ pub async fn create(
     };
     Result::from(AccountStore::new(&state.services.store).create_user(&user).await?)?;
     crate::accounts::recovery::request_email_verification(&state, &user).await?;
-    let mut response = user_response(&user, StatusCode::CREATED);
-    if let Ok(value) = location(&user.id).parse() {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(created_response(UserView::from(&user), user.version, &location(&user.id)))
 }
 
 /// Get a user.
@@ -313,7 +307,7 @@ fn roles_response(user: &User) -> Response {
         effective_permissions: user.effective_permissions(),
         version: user.version,
     };
-    ApiResponse::ok(view).with_header(header::ETAG, &etag(user.version)).into_response()
+    versioned_response(view, user.version, StatusCode::OK)
 }
 
 /// A user's roles.
