@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::listing::with_next_link;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
@@ -18,7 +17,6 @@ use shared::{ApiError, Services};
 use utoipa::IntoParams;
 
 use crate::list::page;
-use crate::refusals::Refused;
 use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,7 +80,6 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
-    let id = PropertyId::parse(&id).ok_or(Refused::PropertyMissing)?;
-    let property = services.store.properties().get(&principal.org_id, &id).await?.ok_or(Refused::PropertyMissing)?;
+    let property = crate::routes::load(&services, &principal, &id).await?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())
 }

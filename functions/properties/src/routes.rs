@@ -41,7 +41,8 @@ fn property_response(property: &Property, status: StatusCode) -> Response {
     versioned_response(PropertyView::from(property), property.version, status)
 }
 
-async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
+/// The property `id` of the caller's organization (404 otherwise).
+pub(crate) async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
     let id = PropertyId::parse(id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(&principal.org_id, &id).await?.ok_or_else(|| Refused::PropertyMissing.into())
 }
@@ -89,14 +90,11 @@ pub async fn create(
     let fields = body.value.validate()?;
     let now = time_format::now();
     let request = CreateRequest { scope: CREATE_SCOPE, key: key.as_deref(), fingerprint: &body.fingerprint, now };
-    let org_id = &principal.org_id;
-    let property = Property::new(org_id, fields, now);
+    let property = Property::new(&principal.org_id, fields, now);
     let creation = Creation::new(request, PropertyView::from(&property), property.version, location(&property.id))?;
-    let properties = services.store.properties();
-    match creation
-        .write(&services.store, org_id, PropertyCreated::Replay, |once| properties.create(&property, once))
-        .await?
-    {
+    // A property claims nothing but a fresh id, so a retry cannot trip before its key is
+    // checked: the write itself tells a used key, without a read first.
+    match services.store.properties().create(&property, creation.idempotency()).await? {
         PropertyCreated::Created => Ok(creation.created()),
         PropertyCreated::Replay(first) => creation.replay(*first),
     }
