@@ -5,12 +5,11 @@
 
 use axum::Json as AxumJson;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
+use shared::http::listing::with_next_link;
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
@@ -18,7 +17,6 @@ use shared::{ApiError, Services};
 use utoipa::IntoParams;
 
 use crate::list::page;
-use crate::refusals::Refused;
 use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,8 +52,8 @@ pub async fn list(
         created_after: None,
         created_before: None,
     };
-    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
-    let next_cursor = page.next.as_ref().map(|key| services.cursors.encode(&scope, key.clone()));
+    let (page, listing) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    let next_cursor = page.next.as_ref().map(|key| listing.cursor(&services.cursors, key.clone()));
     let properties = page
         .items
         .iter()
@@ -64,14 +62,8 @@ pub async fn list(
             PropertyRow::Deleted(_) => None,
         })
         .collect();
-    let mut response = AxumJson(IntegrationPropertyList { properties }).into_response();
-    if let Some(cursor) = next_cursor {
-        let link = format!("</api/ai/properties?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
-        if let Ok(value) = link.parse() {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+    let response = AxumJson(IntegrationPropertyList { properties }).into_response();
+    Ok(with_next_link(response, "/api/ai/properties", page_size, next_cursor))
 }
 
 /// Get detailed information about a property (integration API).
@@ -88,7 +80,6 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
-    let id = PropertyId::parse(&id).ok_or(Refused::PropertyMissing)?;
-    let property = services.store.properties().get(&principal.org_id, &id).await?.ok_or(Refused::PropertyMissing)?;
+    let property = crate::routes::load(&services, &principal, &id).await?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())
 }

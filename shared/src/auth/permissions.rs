@@ -289,6 +289,11 @@ impl PermissionSet {
         Self(all)
     }
 
+    /// The permissions in their wire form, sorted, without repeats.
+    pub fn into_names(self) -> Vec<String> {
+        self.0
+    }
+
     /// Whether the set holds `required`, directly or through a wildcard.
     pub fn allows(&self, required: Permission) -> bool {
         self.includes(required.as_str())

@@ -19,7 +19,7 @@ use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
 };
 use crate::store::transactions::{
-    IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
+    CreateTransaction, IdempotentCreate, batch_get, build_err, transact_create, version_of,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 
@@ -104,22 +104,16 @@ impl<'a> TenantRepository<'a> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(build_err)?;
-        let mut items = vec![
+        let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().condition_check(property).build(),
         ];
-        if let Some(idempotency) = idempotency {
-            items.push(idempotency.put(self.store, &tenant.org_id, tenant.created_at)?);
-        }
-        let result = transact_write(self.store, items).await;
-        match result {
-            Ok(_) => Ok(TenantCreated::Created),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantCreated::Replay(Box::new(first))),
-                Some(_) => Ok(TenantCreated::PropertyMissing),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
-        }
+        let (org_id, now) = (&tenant.org_id, tenant.created_at);
+        Ok(match transact_create(self.store, org_id, now, items, idempotency).await? {
+            CreateTransaction::Written => TenantCreated::Created,
+            CreateTransaction::Replay(first) => TenantCreated::Replay(first),
+            CreateTransaction::Refused(_) => TenantCreated::PropertyMissing,
+        })
     }
 
     /// Replaces a tenant if its stored version is still `expected_version`.
