@@ -4,6 +4,7 @@
 //! | entity | INSERT | MODIFY | REMOVE |
 //! |---|---|---|---|
 //! | `property`, `unit`, `tenant`, `lease` | `<entity>.created` | `<entity>.updated`, only when a public field changed | `<entity>.deleted` |
+//! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use shared::domain::lease::Lease;
+use shared::domain::maintenance::MaintenanceRequest;
 use shared::domain::property::Property;
 use shared::domain::tenant::Tenant;
 use shared::domain::unit::Unit;
@@ -94,6 +96,11 @@ fn shape(entity: &str) -> Option<Shape> {
             resource: "lease",
             ignored: &[],
             show: |i| show::<Lease, leases::views::LeaseView>(i, |m| &m.org_id),
+        },
+        "maintenance_request" => Shape {
+            resource: "maintenance",
+            ignored: &[],
+            show: |i| show::<MaintenanceRequest, maintenance::views::MaintenanceRequestView>(i, |m| &m.org_id),
         },
         _ => return None,
     })

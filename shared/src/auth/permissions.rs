@@ -44,6 +44,7 @@ pub enum Permission {
     MaintenanceRead,
     MaintenanceCreate,
     MaintenanceUpdate,
+    MaintenanceDelete,
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
@@ -51,7 +52,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 37] = [
+    pub const ALL: [Permission; 38] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -85,6 +86,7 @@ impl Permission {
         Permission::MaintenanceRead,
         Permission::MaintenanceCreate,
         Permission::MaintenanceUpdate,
+        Permission::MaintenanceDelete,
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
@@ -127,6 +129,7 @@ impl Permission {
             Permission::MaintenanceRead => "maintenance:read",
             Permission::MaintenanceCreate => "maintenance:create",
             Permission::MaintenanceUpdate => "maintenance:update",
+            Permission::MaintenanceDelete => "maintenance:delete",
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",

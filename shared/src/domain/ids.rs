@@ -76,6 +76,10 @@ prefixed_id!(
     /// The id of a lease.
     LeaseId = "lease"
 );
+prefixed_id!(
+    /// The id of a maintenance request.
+    MaintenanceRequestId = "mr"
+);
 
 #[cfg(test)]
 mod tests {

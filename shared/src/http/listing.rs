@@ -55,3 +55,38 @@ pub fn only_page_response<V: Serialize>(items: Vec<V>, page_size: usize) -> Resp
     let pagination = Pagination { page_size, has_next: false, next_cursor: None };
     ApiResponse::page(items, pagination).into_response()
 }
+
+/// Query parameters of an integration API listing, whose next page is announced in a
+/// `Link` header. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkPageParams {
+    /// 1 to 100, default 100.
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Announces the next page of an integration API listing at `path` in a `Link` header,
+/// leaving the body exactly in the integration API's shape.
+pub fn link_next(mut response: Response, path: &str, page_size: usize, cursor: Option<String>) -> Response {
+    if let Some(cursor) = cursor {
+        let link = format!("<{path}?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert(axum::http::header::LINK, value);
+        }
+    }
+    response
+}
+
+/// The `updated_since` filter of a listing: an ISO 8601 date (its midnight, UTC) or an
+/// RFC 3339 timestamp.
+pub fn updated_since(raw: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    raw.map(|raw| {
+        crate::time_format::parse(raw)
+            .or_else(|| crate::domain::calendar::parse_date(raw).map(|d| d.midnight().assume_utc()))
+            .ok_or_else(|| ApiError::BadRequest("updated_since must be an ISO 8601 date or timestamp".into()))
+    })
+    .transpose()
+}

@@ -1,0 +1,200 @@
+//! The bodies the maintenance routes accept, and their validation.
+
+use serde::Deserialize;
+use shared::domain::Problems;
+use shared::domain::ids::{PropertyId, UnitId};
+use shared::domain::maintenance::{Category, Priority, RequestFields, Status, TEXT_MAX};
+use utoipa::ToSchema;
+
+/// The body of `POST /api/v1/operations/maintenance-requests`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestInput {
+    pub property_id: String,
+    /// A unit of the property. A Tenant may leave it out when they rent one unit there.
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// 1 to 200 characters.
+    pub title: String,
+    /// Up to 5000 characters.
+    #[serde(default)]
+    pub description: String,
+    pub priority: Priority,
+    pub category: Category,
+    /// Defaults to `false`.
+    #[serde(default)]
+    pub permission_to_enter: bool,
+    /// Up to 10 entries of up to 100 characters ("weekday mornings").
+    #[serde(default)]
+    pub preferred_times: Vec<String>,
+}
+
+/// Where a validated new request goes.
+pub struct Placement {
+    pub property_id: PropertyId,
+    pub unit_id: Option<UnitId>,
+}
+
+impl RequestInput {
+    pub fn validate(&self) -> Result<(Placement, RequestFields), Problems> {
+        let mut p = Problems::new();
+        let property_id = PropertyId::parse(&self.property_id);
+        if property_id.is_none() {
+            p.add("property_id", "must be a property id");
+        }
+        let unit_id = self.unit_id.as_deref().map(UnitId::parse);
+        if unit_id.as_ref().is_some_and(Option::is_none) {
+            p.add("unit_id", "must be a unit id");
+        }
+        let fields = RequestFields::validated(
+            &self.title,
+            &self.description,
+            self.priority,
+            self.category,
+            self.permission_to_enter,
+            &self.preferred_times,
+        );
+        let fields = match fields {
+            Ok(fields) => Some(fields),
+            Err(problems) => {
+                for problem in problems.iter() {
+                    p.add(problem.field.clone(), problem.message.clone());
+                }
+                None
+            }
+        };
+        p.into_result()?;
+        match (property_id, fields) {
+            (Some(property_id), Some(fields)) => Ok((Placement { property_id, unit_id: unit_id.flatten() }, fields)),
+            _ => Err(Problems::one("request", "is invalid")),
+        }
+    }
+}
+
+/// The body of `POST /api/ai/maintenance`: exactly the integration API's fields.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    #[schema(example = "prop_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub property_id: String,
+    #[schema(example = "Broken AC")]
+    pub title: String,
+    #[schema(example = "AC unit not cooling")]
+    pub description: String,
+    pub priority: Priority,
+    pub category: Category,
+}
+
+impl From<IntegrationInput> for RequestInput {
+    fn from(i: IntegrationInput) -> Self {
+        Self {
+            property_id: i.property_id,
+            unit_id: None,
+            title: i.title,
+            description: i.description,
+            priority: i.priority,
+            category: i.category,
+            permission_to_enter: false,
+            preferred_times: Vec::new(),
+        }
+    }
+}
+
+/// The body of `PUT /api/v1/operations/maintenance-requests/{request_id}`: every writable
+/// field. The property and unit do not change; `status` moves along the allowed
+/// transitions (`assigned` only through `.../assign`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestReplace {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub priority: Priority,
+    pub category: Category,
+    #[serde(default)]
+    pub permission_to_enter: bool,
+    #[serde(default)]
+    pub preferred_times: Vec<String>,
+    /// Leave out to keep the current status.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+impl RequestReplace {
+    pub fn validate(&self) -> Result<(RequestFields, Option<Status>), Problems> {
+        let fields = RequestFields::validated(
+            &self.title,
+            &self.description,
+            self.priority,
+            self.category,
+            self.permission_to_enter,
+            &self.preferred_times,
+        )?;
+        if self.status == Some(Status::Assigned) {
+            return Err(Problems::one("status", "a request is assigned through POST .../assign"));
+        }
+        Ok((fields, self.status))
+    }
+}
+
+/// The body of `POST .../{request_id}/assign`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignInput {
+    /// The user (`user_...`) who will fix it, usually `MaintenanceStaff`.
+    pub assignee_id: String,
+    /// Recorded on the timeline.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
+    raw.map(|n| p.text(field, n, 1, TEXT_MAX))
+}
+
+impl AssignInput {
+    pub fn validate(&self) -> Result<(String, Option<String>), Problems> {
+        let mut p = Problems::new();
+        if !shared::domain::ids::is_valid(&self.assignee_id, "user") {
+            p.add("assignee_id", "must be a user id");
+        }
+        let note = note(&mut p, "note", self.note.as_deref());
+        p.into_result()?;
+        Ok((self.assignee_id.clone(), note))
+    }
+}
+
+/// The body of `POST .../{request_id}/complete` (may be `{}`).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteInput {
+    /// What was done; recorded on the timeline.
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+impl CompleteInput {
+    pub fn validate(&self) -> Result<Option<String>, Problems> {
+        let mut p = Problems::new();
+        let resolution = note(&mut p, "resolution", self.resolution.as_deref());
+        p.into_result()?;
+        Ok(resolution)
+    }
+}
+
+/// The body of `POST .../{request_id}/updates`: a comment on the timeline.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentInput {
+    /// 1 to 5000 characters.
+    pub comment: String,
+}
+
+impl CommentInput {
+    pub fn validate(&self) -> Result<String, Problems> {
+        let mut p = Problems::new();
+        let comment = p.text("comment", &self.comment, 1, TEXT_MAX);
+        p.into_result()?;
+        Ok(comment)
+    }
+}

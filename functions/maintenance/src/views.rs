@@ -1,0 +1,132 @@
+//! What clients see of a maintenance request and its timeline.
+
+use serde::Serialize;
+use shared::domain::maintenance::{Category, MaintenanceRequest, Priority, RequestUpdate, Status, UpdateKind};
+use shared::time_format;
+use utoipa::ToSchema;
+
+/// A maintenance request on `/api/v1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceRequestView {
+    #[schema(example = "mr_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub property_id: String,
+    pub unit_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub category: Category,
+    pub status: Status,
+    /// Whether staff may enter the unit when nobody is home.
+    pub permission_to_enter: bool,
+    /// When the tenant would like the visit, in their own words.
+    pub preferred_times: Vec<String>,
+    /// The user working on it.
+    pub assignee_id: Option<String>,
+    /// The tenant who reported it, when a tenant did.
+    pub tenant_id: Option<String>,
+    /// `user:<id>` or `key:<id>`.
+    pub reported_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub completed_at: Option<String>,
+    pub version: u64,
+}
+
+impl From<&MaintenanceRequest> for MaintenanceRequestView {
+    fn from(r: &MaintenanceRequest) -> Self {
+        Self {
+            id: r.id.clone(),
+            property_id: r.property_id.clone(),
+            unit_id: r.unit_id.clone(),
+            title: r.fields.title.clone(),
+            description: r.fields.description.clone(),
+            priority: r.fields.priority,
+            category: r.fields.category,
+            status: r.status,
+            permission_to_enter: r.fields.permission_to_enter,
+            preferred_times: r.fields.preferred_times.clone(),
+            assignee_id: r.assignee_id.clone(),
+            tenant_id: r.tenant_id.clone(),
+            reported_by: r.reported_by.clone(),
+            created_at: time_format::format(r.created_at),
+            updated_at: time_format::format(r.updated_at),
+            completed_at: r.completed_at.map(time_format::format),
+            version: r.version,
+        }
+    }
+}
+
+/// One entry of a request's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateView {
+    #[schema(example = "mru_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub kind: UpdateKind,
+    /// Who: `user:<id>` or `key:<id>`.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub at: String,
+    pub from_status: Option<Status>,
+    pub to_status: Option<Status>,
+    pub assignee_id: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl From<&RequestUpdate> for UpdateView {
+    fn from(u: &RequestUpdate) -> Self {
+        Self {
+            id: u.id.clone(),
+            kind: u.kind,
+            actor: u.actor.clone(),
+            at: time_format::format(u.at),
+            from_status: u.from_status,
+            to_status: u.to_status,
+            assignee_id: u.assignee_id.clone(),
+            comment: u.comment.clone(),
+        }
+    }
+}
+
+/// A maintenance request in the integration API's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationRequest {
+    #[schema(example = "mr_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub property_id: String,
+    #[schema(example = "Broken AC")]
+    pub title: String,
+    #[schema(example = "AC unit not cooling")]
+    pub description: String,
+    pub priority: Priority,
+    pub category: Category,
+    pub status: Status,
+    pub created_at: String,
+}
+
+impl From<&MaintenanceRequest> for IntegrationRequest {
+    fn from(r: &MaintenanceRequest) -> Self {
+        Self {
+            id: r.id.clone(),
+            property_id: r.property_id.clone(),
+            title: r.fields.title.clone(),
+            description: r.fields.description.clone(),
+            priority: r.fields.priority,
+            category: r.fields.category,
+            status: r.status,
+            created_at: time_format::format(r.created_at),
+        }
+    }
+}
+
+/// `GET /api/ai/maintenance`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationRequestList {
+    pub maintenance_requests: Vec<IntegrationRequest>,
+}
+
+/// `POST /api/ai/maintenance`: the request created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationRequestEnvelope {
+    pub maintenance_request: IntegrationRequest,
+}
