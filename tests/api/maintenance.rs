@@ -339,3 +339,99 @@ async fn an_emergency_pages_at_once_and_each_step_is_on_the_bus() {
     assert_eq!(of("maintenance.assigned")[0]["detail"]["data"]["assignee_id"], staff.as_str());
     assert_eq!(of("maintenance.completed")[0]["detail"]["data"]["status"], "completed");
 }
+
+const WORK_ORDERS: &str = "/api/v1/operations/work-orders";
+
+#[tokio::test]
+async fn completing_the_last_open_work_order_completes_the_request() {
+    let app = app().await;
+    let org = new_org();
+    let manager = app.token(&org, &["PropertyManager"]);
+    let b = building(&app, &org, &app.token(&org, &["OrganizationOwner"])).await;
+    let request = created(&app, &b.tenant_tokens[0], REQUESTS, leak(&b.property, None)).await;
+    let request_uri = format!("{REQUESTS}/{}", id(&request));
+    let staff_claims = claims(&app.services.config, &org, &["MaintenanceStaff"]);
+    let staff_id = staff_claims.sub.clone();
+    let staff = app.sign(&staff_claims);
+
+    // Two work orders for the request: a plumber's and a painter's
+    let order = |title: &str| {
+        json!({"maintenance_request_id": id(&request), "title": title, "assignee_id": staff_id,
+            "scheduled_start": "2026-12-02T09:00:00Z", "scheduled_end": "2026-12-02T12:00:00Z", "estimate": 25000})
+    };
+    let plumbing = created(&app, &manager, WORK_ORDERS, order("Replace the trap")).await;
+    assert_eq!(plumbing["property_id"], b.property.as_str());
+    assert_eq!(plumbing["unit_id"], b.units[0].as_str());
+    assert_eq!(plumbing["status"], "scheduled");
+    let painting = created(&app, &manager, WORK_ORDERS, order("Paint the cabinet")).await;
+    let (plumbing_uri, painting_uri) =
+        (format!("{WORK_ORDERS}/{}", id(&plumbing)), format!("{WORK_ORDERS}/{}", id(&painting)));
+
+    // A scheduled work order cannot complete; starting it moves the request to in_progress
+    let early = app.post(&format!("{plumbing_uri}/complete"), &staff, &json!({"cost": 100})).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    let started = app.post(&format!("{plumbing_uri}/start"), &staff, &json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
+    assert_eq!(app.get(&request_uri, &manager).await.body["data"]["status"], "in_progress");
+
+    // Completing one of two leaves the request in progress
+    let done =
+        app.post(&format!("{plumbing_uri}/complete"), &staff, &json!({"cost": 18950, "notes": "New P-trap"})).await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert_eq!((&done.body["data"]["cost"], &done.body["data"]["status"]), (&json!(18950), &json!("completed")));
+    assert_eq!(app.get(&request_uri, &manager).await.body["data"]["status"], "in_progress");
+    let again = app.post(&format!("{plumbing_uri}/start"), &staff, &json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // Completing the last one completes the request, on its timeline too
+    assert_eq!(app.post(&format!("{painting_uri}/start"), &staff, &json!({})).await.status, StatusCode::OK);
+    let last = app.post(&format!("{painting_uri}/complete"), &staff, &json!({"cost": 4000})).await;
+    assert_eq!(last.status, StatusCode::OK);
+    let finished = app.get(&request_uri, &manager).await;
+    assert_eq!(finished.body["data"]["status"], "completed");
+    let timeline = app.get(&format!("{request_uri}/updates"), &b.tenant_tokens[0]).await;
+    let last_entry = timeline.body["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last_entry["to_status"], &last_entry["actor"]),
+        (&json!("completed"), &json!(format!("user:{staff_id}")))
+    );
+
+    // No more work orders for a completed request; the listing filters by request
+    let refused = app.post(WORK_ORDERS, &manager, &order("One more")).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let listed = app.get(&format!("{WORK_ORDERS}?maintenance_request_id={}", id(&request)), &manager).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(app.get(WORK_ORDERS, &staff).await.body["data"].as_array().unwrap().len(), 2);
+    // Tenants hold no work-order permission
+    assert_eq!(app.get(WORK_ORDERS, &b.tenant_tokens[0]).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn work_orders_refuse_bad_input_and_closed_states() {
+    let app = app().await;
+    let org = new_org();
+    let manager = app.token(&org, &["PropertyManager"]);
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let property = id(&app.create_property(&owner, "Work Place").await);
+
+    let bad = json!({"property_id": property, "title": "", "estimate": -1, "scheduled_start": "2026-12-02T12:00:00Z",
+        "scheduled_end": "2026-12-02T09:00:00Z", "assignee_id": "bob"});
+    let refused = app.post(WORK_ORDERS, &manager, &bad).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: BTreeSet<&str> =
+        refused.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, BTreeSet::from(["title", "estimate", "scheduled_end", "assignee_id"]));
+    let foreign = json!({"property_id": shared::domain::ids::new("prop"), "title": "Nowhere"});
+    assert_eq!(app.post(WORK_ORDERS, &manager, &foreign).await.status, StatusCode::NOT_FOUND);
+
+    // A standalone work order: cancelled, it can neither change nor start
+    let order = created(&app, &manager, WORK_ORDERS, json!({"property_id": property, "title": "Clean gutters"})).await;
+    let uri = format!("{WORK_ORDERS}/{}", id(&order));
+    assert_eq!(app.post(&format!("{uri}/cancel"), &manager, &json!({})).await.status, StatusCode::OK);
+    assert_eq!(app.post(&format!("{uri}/start"), &manager, &json!({})).await.status, StatusCode::CONFLICT);
+    let put = app.call(Method::PUT, &uri, Some(&manager), Some(&json!({"title": "Later"})), &[]).await;
+    assert_eq!(put.status, StatusCode::CONFLICT);
+    let deleted = app.call(Method::DELETE, &uri, Some(&manager), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&uri, &manager).await.status, StatusCode::NOT_FOUND);
+}

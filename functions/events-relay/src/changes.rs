@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | `property`, `unit`, `tenant`, `lease` | `<entity>.created` | `<entity>.updated`, only when a public field changed | `<entity>.deleted` |
 //! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
+//! | `work_order` | `workorder.created` | `workorder.updated`, as above | `workorder.deleted` |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!
@@ -26,6 +27,7 @@ use shared::domain::maintenance::MaintenanceRequest;
 use shared::domain::property::Property;
 use shared::domain::tenant::Tenant;
 use shared::domain::unit::Unit;
+use shared::domain::work_order::WorkOrder;
 use shared::events::DomainEvent;
 use shared::store::events::OutboxMessage;
 use shared::time_format;
@@ -101,6 +103,11 @@ fn shape(entity: &str) -> Option<Shape> {
             resource: "maintenance",
             ignored: &[],
             show: |i| show::<MaintenanceRequest, maintenance::views::MaintenanceRequestView>(i, |m| &m.org_id),
+        },
+        "work_order" => Shape {
+            resource: "workorder",
+            ignored: &[],
+            show: |i| show::<WorkOrder, maintenance::views::WorkOrderView>(i, |m| &m.org_id),
         },
         _ => return None,
     })

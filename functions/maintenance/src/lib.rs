@@ -1,4 +1,5 @@
 //! Operations: maintenance requests (`/api/v1/operations/maintenance-requests[/{request_id}[/assign|/complete|/updates]]`)
+//! work orders (`/api/v1/operations/work-orders[/{work_order_id}[/start|/complete|/cancel]]`)
 //! and the integration API route `/api/ai/maintenance`.
 
 mod access;
@@ -8,6 +9,7 @@ mod refusals;
 pub mod requests;
 mod routes;
 pub mod views;
+mod work_orders;
 
 use axum::Router;
 use shared::Services;
@@ -28,6 +30,11 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(routes::complete))
         .routes(routes!(routes::timeline, routes::comment))
         .routes(routes!(integration::list, integration::create))
+        .routes(routes!(work_orders::list, work_orders::create))
+        .routes(routes!(work_orders::read, work_orders::replace, work_orders::delete))
+        .routes(routes!(work_orders::start))
+        .routes(routes!(work_orders::complete))
+        .routes(routes!(work_orders::cancel))
 }
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).

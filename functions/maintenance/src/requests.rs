@@ -4,6 +4,7 @@ use serde::Deserialize;
 use shared::domain::Problems;
 use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::maintenance::{Category, Priority, RequestFields, Status, TEXT_MAX};
+use shared::domain::work_order::WorkOrderFields;
 use utoipa::ToSchema;
 
 /// The body of `POST /api/v1/operations/maintenance-requests`.
@@ -196,5 +197,107 @@ impl CommentInput {
         let comment = p.text("comment", &self.comment, 1, TEXT_MAX);
         p.into_result()?;
         Ok(comment)
+    }
+}
+
+/// The body of `POST /api/v1/operations/work-orders` and `PUT .../work-orders/{work_order_id}`
+/// (where the request, property and unit, if sent, must be the work order's own).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkOrderInput {
+    /// The request it fixes; its property and unit become the work order's.
+    #[serde(default)]
+    pub maintenance_request_id: Option<String>,
+    /// Required without `maintenance_request_id`.
+    #[serde(default)]
+    pub property_id: Option<String>,
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// 1 to 200 characters.
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// The user (`user_...`) doing the work.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub scheduled_start: Option<String>,
+    /// RFC 3339, not before `scheduled_start`.
+    #[serde(default)]
+    pub scheduled_end: Option<String>,
+    /// Minor units (cents), not negative.
+    #[serde(default)]
+    pub estimate: Option<i64>,
+    /// ISO 4217; defaults to `USD`.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+fn timestamp(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<time::OffsetDateTime> {
+    let raw = raw?;
+    let parsed = shared::time_format::parse(raw);
+    if parsed.is_none() {
+        p.add(field, "must be an RFC 3339 timestamp such as 2024-01-01T10:00:00Z");
+    }
+    parsed
+}
+
+impl WorkOrderInput {
+    pub fn validate(&self) -> Result<WorkOrderFields, Problems> {
+        let mut p = Problems::new();
+        let title = p.text("title", &self.title, 1, shared::domain::maintenance::TITLE_MAX);
+        let description = p.text("description", &self.description, 0, TEXT_MAX);
+        if self.assignee_id.as_deref().is_some_and(|a| !shared::domain::ids::is_valid(a, "user")) {
+            p.add("assignee_id", "must be a user id");
+        }
+        let start = timestamp(&mut p, "scheduled_start", self.scheduled_start.as_deref());
+        let end = timestamp(&mut p, "scheduled_end", self.scheduled_end.as_deref());
+        if let (Some(start), Some(end)) = (start, end)
+            && end < start
+        {
+            p.add("scheduled_end", "must not be before scheduled_start");
+        }
+        if self.estimate.is_some_and(|e| e < 0) {
+            p.add("estimate", "must not be negative");
+        }
+        let currency = p.check(
+            "currency",
+            shared::domain::Currency::parse(
+                self.currency.as_deref().unwrap_or(shared::domain::property::DEFAULT_CURRENCY),
+            ),
+        );
+        p.into_result()?;
+        Ok(WorkOrderFields {
+            title,
+            description,
+            assignee_id: self.assignee_id.clone(),
+            scheduled_start: start,
+            scheduled_end: end,
+            estimate: self.estimate,
+            currency: currency.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        })
+    }
+}
+
+/// The body of `POST .../work-orders/{work_order_id}/complete`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteWorkOrderInput {
+    /// What it cost, in minor units (cents) of the work order's currency.
+    pub cost: i64,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+impl CompleteWorkOrderInput {
+    pub fn validate(&self) -> Result<(i64, Option<String>), Problems> {
+        let mut p = Problems::new();
+        if self.cost < 0 {
+            p.add("cost", "must not be negative");
+        }
+        let notes = note(&mut p, "notes", self.notes.as_deref());
+        p.into_result()?;
+        Ok((self.cost, notes))
     }
 }

@@ -47,7 +47,11 @@ fn location(request: &MaintenanceRequest) -> String {
 }
 
 /// The request, if the caller may see it.
-async fn load(services: &Services, principal: &Principal, request_id: &str) -> Result<MaintenanceRequest, ApiError> {
+pub async fn load(
+    services: &Services,
+    principal: &Principal,
+    request_id: &str,
+) -> Result<MaintenanceRequest, ApiError> {
     let id = MaintenanceRequestId::parse(request_id).ok_or(Refused::RequestMissing)?;
     let sees = Sees::of(principal);
     services

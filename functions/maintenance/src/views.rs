@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use shared::domain::maintenance::{Category, MaintenanceRequest, Priority, RequestUpdate, Status, UpdateKind};
+use shared::domain::work_order::{WorkOrder, WorkOrderStatus};
 use shared::time_format;
 use utoipa::ToSchema;
 
@@ -129,4 +130,57 @@ pub struct IntegrationRequestList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationRequestEnvelope {
     pub maintenance_request: IntegrationRequest,
+}
+
+/// A work order on `/api/v1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkOrderView {
+    #[schema(example = "wo_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub maintenance_request_id: Option<String>,
+    pub property_id: String,
+    pub unit_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub assignee_id: Option<String>,
+    pub scheduled_start: Option<String>,
+    pub scheduled_end: Option<String>,
+    /// Minor units (cents).
+    pub estimate: Option<i64>,
+    /// Minor units (cents), once completed.
+    pub cost: Option<i64>,
+    pub currency: String,
+    pub notes: Option<String>,
+    pub status: WorkOrderStatus,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&WorkOrder> for WorkOrderView {
+    fn from(w: &WorkOrder) -> Self {
+        Self {
+            id: w.id.clone(),
+            maintenance_request_id: w.maintenance_request_id.clone(),
+            property_id: w.property_id.clone(),
+            unit_id: w.unit_id.clone(),
+            title: w.fields.title.clone(),
+            description: w.fields.description.clone(),
+            assignee_id: w.fields.assignee_id.clone(),
+            scheduled_start: w.fields.scheduled_start.map(time_format::format),
+            scheduled_end: w.fields.scheduled_end.map(time_format::format),
+            estimate: w.fields.estimate,
+            cost: w.cost,
+            currency: w.fields.currency.clone(),
+            notes: w.notes.clone(),
+            status: w.status,
+            started_at: w.started_at.map(time_format::format),
+            completed_at: w.completed_at.map(time_format::format),
+            created_at: time_format::format(w.created_at),
+            updated_at: time_format::format(w.updated_at),
+            version: w.version,
+        }
+    }
 }

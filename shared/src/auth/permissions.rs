@@ -45,6 +45,10 @@ pub enum Permission {
     MaintenanceCreate,
     MaintenanceUpdate,
     MaintenanceDelete,
+    WorkOrderRead,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+    WorkOrderDelete,
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
@@ -52,7 +56,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 38] = [
+    pub const ALL: [Permission; 42] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -87,6 +91,10 @@ impl Permission {
         Permission::MaintenanceCreate,
         Permission::MaintenanceUpdate,
         Permission::MaintenanceDelete,
+        Permission::WorkOrderRead,
+        Permission::WorkOrderCreate,
+        Permission::WorkOrderUpdate,
+        Permission::WorkOrderDelete,
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
@@ -130,6 +138,10 @@ impl Permission {
             Permission::MaintenanceCreate => "maintenance:create",
             Permission::MaintenanceUpdate => "maintenance:update",
             Permission::MaintenanceDelete => "maintenance:delete",
+            Permission::WorkOrderRead => "workorder:read",
+            Permission::WorkOrderCreate => "workorder:create",
+            Permission::WorkOrderUpdate => "workorder:update",
+            Permission::WorkOrderDelete => "workorder:delete",
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",

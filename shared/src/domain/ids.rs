@@ -80,6 +80,10 @@ prefixed_id!(
     /// The id of a maintenance request.
     MaintenanceRequestId = "mr"
 );
+prefixed_id!(
+    /// The id of a work order.
+    WorkOrderId = "wo"
+);
 
 #[cfg(test)]
 mod tests {

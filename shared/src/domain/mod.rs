@@ -18,3 +18,4 @@ pub mod lease;
 pub mod maintenance;
 pub mod tenant;
 pub mod unit;
+pub mod work_order;

@@ -122,3 +122,13 @@ pub fn maintenance_updates_of(request_id: &str) -> String {
 pub fn maintenance_requests_of(org_id: &str) -> String {
     collection(org_id, "MAINTENANCE")
 }
+
+/// `WORKORDER#<wo_id>`: a work order.
+pub fn work_order(work_order_id: &str) -> String {
+    format!("WORKORDER#{work_order_id}")
+}
+
+/// `ORG#<org>#WORKORDERS`: the GSI1 partition of the organization's work orders, by last change.
+pub fn work_orders_of(org_id: &str) -> String {
+    collection(org_id, "WORKORDERS")
+}

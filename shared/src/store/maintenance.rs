@@ -22,7 +22,9 @@ use crate::domain::ids::MaintenanceRequestId;
 use crate::domain::maintenance::{MaintenanceRequest, Priority, RequestUpdate, Status};
 use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{delete_if_version, entity_item, get_consistent, put_if_new, put_if_version, query_page};
+use crate::store::requests::{
+    delete_if_version, entity_item, equal_filters, get_consistent, put_if_new, put_if_version, query_page,
+};
 use crate::store::transactions::{TransactItem, condition_failed, failed_version, transact};
 use crate::store::{Item, Store, StoreError, item_key, s};
 
@@ -158,17 +160,30 @@ impl MaintenanceRepository<'_> {
         entries: &[RequestUpdate],
         messages: Vec<TransactWriteItem>,
     ) -> Result<RequestWritten, StoreError> {
-        let mut items = vec![put_if_version(self.store, request_item(next)?, expected_version)?.transact_item()?];
-        for entry in entries {
-            items.push(self.put_update(entry)?);
-        }
-        items.extend(messages);
+        let items = self.change_items(next, expected_version, entries, messages)?;
         match transact(self.store, items).await? {
             None => Ok(RequestWritten::Done),
             Some(failed) => {
                 Ok(failed_version(&failed, 0).map_or(RequestWritten::Missing, RequestWritten::VersionMismatch))
             }
         }
+    }
+
+    /// The items of [`Self::change`], the request's put first, for a transaction that
+    /// changes something else as well.
+    pub fn change_items(
+        &self,
+        next: &MaintenanceRequest,
+        expected_version: u64,
+        entries: &[RequestUpdate],
+        messages: Vec<TransactWriteItem>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = vec![put_if_version(self.store, request_item(next)?, expected_version)?.transact_item()?];
+        for entry in entries {
+            items.push(self.put_update(entry)?);
+        }
+        items.extend(messages);
+        Ok(items)
     }
 
     /// Adds a comment (or any entry) to the timeline of a request that still exists.
@@ -235,7 +250,7 @@ impl MaintenanceRepository<'_> {
                 .expression_attribute_values(":since", s(crate::time_format::format(since))),
             None => request.key_condition_expression("#gpk = :gpk"),
         };
-        let equals: [(&str, Option<String>); 6] = [
+        let equals = vec![
             ("property_id", filter.property_id.clone()),
             ("unit_id", filter.unit_id.clone()),
             ("status", filter.status.map(|st| st.name().to_owned())),
@@ -243,18 +258,7 @@ impl MaintenanceRepository<'_> {
             ("assignee_id", filter.assignee_id.clone()),
             ("tenant_id", filter.tenant_id.clone()),
         ];
-        let mut conditions = Vec::new();
-        for (i, (name, value)) in equals.into_iter().enumerate() {
-            if let Some(value) = value {
-                conditions.push(format!("#f{i} = :f{i}"));
-                request = request
-                    .expression_attribute_names(format!("#f{i}"), name)
-                    .expression_attribute_values(format!(":f{i}"), s(value));
-            }
-        }
-        if !conditions.is_empty() {
-            request = request.filter_expression(conditions.join(" AND "));
-        }
+        request = equal_filters(request, equals);
         query_page(request, start, limit, &[PK, SK, GSI1PK, GSI1SK])
             .await?
             .try_map(|item| Ok(serde_dynamo::from_item(item)?))
