@@ -435,3 +435,96 @@ async fn work_orders_refuse_bad_input_and_closed_states() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&uri, &manager).await.status, StatusCode::NOT_FOUND);
 }
+
+const VENDORS: &str = "/api/v1/operations/vendors";
+
+#[tokio::test]
+async fn vendor_performance_matches_its_work_orders_and_insurance_and_open_work_guard_it() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let manager = app.token(&org, &["PropertyManager"]);
+    let property = id(&app.create_property(&owner, "Vendor Place").await);
+    let vendor = created(
+        &app,
+        &manager,
+        VENDORS,
+        json!({"name": "Ace Plumbing", "email": "jobs@ace.example",
+        "phone": "+15550199", "trades": ["plumbing", "hvac"], "insurance_expires_on": day(365)}),
+    )
+    .await;
+    assert_eq!(vendor["insured"], true);
+    let vendor_uri = format!("{VENDORS}/{}", id(&vendor));
+    let lapsed = created(&app, &manager, VENDORS, json!({"name": "Lapsed Co", "insurance_expires_on": day(-1)})).await;
+
+    // A vendor whose insurance has expired cannot be assigned
+    let refused = app
+        .post(WORK_ORDERS, &manager, &json!({"property_id": property, "title": "Fix", "vendor_id": id(&lapsed)}))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    let unknown = json!({"property_id": property, "title": "Fix", "vendor_id": shared::domain::ids::new("ven")});
+    assert_eq!(app.post(WORK_ORDERS, &manager, &unknown).await.status, StatusCode::NOT_FOUND);
+
+    // Three work orders: two completed (costs 10000 and 5000), one still open
+    let mut ids = Vec::new();
+    for title in ["Boiler", "Tap", "Drain"] {
+        let order = created(
+            &app,
+            &manager,
+            WORK_ORDERS,
+            json!({"property_id": property, "title": title, "vendor_id": id(&vendor)}),
+        )
+        .await;
+        ids.push(id(&order));
+    }
+    for (order, cost) in [(&ids[0], 10000), (&ids[1], 5000)] {
+        let uri = format!("{WORK_ORDERS}/{order}");
+        assert_eq!(app.post(&format!("{uri}/start"), &manager, &json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.post(&format!("{uri}/complete"), &manager, &json!({"cost": cost})).await.status, StatusCode::OK);
+    }
+
+    // Ratings: 1 to 5, once per completed work order
+    let rate = |order: &str, rating: u8| json!({"work_order_id": order, "rating": rating});
+    assert_eq!(app.post(&format!("{vendor_uri}/rate"), &manager, &rate(&ids[0], 5)).await.status, StatusCode::OK);
+    assert_eq!(app.post(&format!("{vendor_uri}/rate"), &manager, &rate(&ids[1], 4)).await.status, StatusCode::OK);
+    assert_eq!(app.post(&format!("{vendor_uri}/rate"), &manager, &rate(&ids[0], 1)).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.post(&format!("{vendor_uri}/rate"), &manager, &rate(&ids[2], 3)).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.post(&format!("{vendor_uri}/rate"), &manager, &rate(&ids[1], 6)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The figures match the work orders
+    let figures = app.get(&format!("{vendor_uri}/performance"), &manager).await;
+    assert_eq!(figures.status, StatusCode::OK);
+    let f = &figures.body["data"];
+    assert_eq!((&f["work_orders_total"], &f["work_orders_completed"]), (&json!(3), &json!(2)));
+    assert_eq!((&f["average_rating"], &f["ratings_count"]), (&json!(4.5), &json!(2)));
+    assert_eq!(f["total_cost"], 15000);
+    let mut orders = Vec::new();
+    for order in &ids[..2] {
+        orders.push(app.get(&format!("{WORK_ORDERS}/{order}"), &manager).await.body["data"].clone());
+    }
+    let mut seconds: Vec<i64> = orders
+        .iter()
+        .map(|o| {
+            let at = |field: &str| shared::time_format::parse(o[field].as_str().unwrap()).unwrap();
+            (at("completed_at") - at("assigned_at")).whole_seconds()
+        })
+        .collect();
+    seconds.sort_unstable();
+    assert_eq!(f["median_completion_seconds"], (seconds[0] + seconds[1]) / 2);
+    let listed = app.get(&format!("{vendor_uri}/work-orders"), &manager).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 3);
+
+    // A vendor with open work orders cannot be deleted; once they are closed it can
+    let blocked = app.call(Method::DELETE, &vendor_uri, Some(&manager), None, &[]).await;
+    assert_eq!(blocked.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.post(&format!("{WORK_ORDERS}/{}/cancel", ids[2]), &manager, &json!({})).await.status,
+        StatusCode::OK
+    );
+    let deleted = app.call(Method::DELETE, &vendor_uri, Some(&manager), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&vendor_uri, &manager).await.status, StatusCode::NOT_FOUND);
+}

@@ -6,6 +6,7 @@
 //! | `property`, `unit`, `tenant`, `lease` | `<entity>.created` | `<entity>.updated`, only when a public field changed | `<entity>.deleted` |
 //! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
 //! | `work_order` | `workorder.created` | `workorder.updated`, as above | `workorder.deleted` |
+//! | `vendor` | `vendor.created` | `vendor.updated`, as above (a rating is bookkeeping) | `vendor.deleted` |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!
@@ -27,6 +28,7 @@ use shared::domain::maintenance::MaintenanceRequest;
 use shared::domain::property::Property;
 use shared::domain::tenant::Tenant;
 use shared::domain::unit::Unit;
+use shared::domain::vendor::Vendor;
 use shared::domain::work_order::WorkOrder;
 use shared::events::DomainEvent;
 use shared::store::events::OutboxMessage;
@@ -108,6 +110,12 @@ fn shape(entity: &str) -> Option<Shape> {
             resource: "workorder",
             ignored: &[],
             show: |i| show::<WorkOrder, maintenance::views::WorkOrderView>(i, |m| &m.org_id),
+        },
+        "vendor" => Shape {
+            resource: "vendor",
+            // Derived from the insurance expiry and today, not a change of the vendor.
+            ignored: &["insured"],
+            show: |i| show::<Vendor, maintenance::views::VendorView>(i, |m| &m.org_id),
         },
         _ => return None,
     })

@@ -1,5 +1,6 @@
 //! Operations: maintenance requests (`/api/v1/operations/maintenance-requests[/{request_id}[/assign|/complete|/updates]]`)
 //! work orders (`/api/v1/operations/work-orders[/{work_order_id}[/start|/complete|/cancel]]`)
+//! vendors (`/api/v1/operations/vendors[/{vendor_id}[/work-orders|/rate|/performance]]`)
 //! and the integration API route `/api/ai/maintenance`.
 
 mod access;
@@ -8,6 +9,7 @@ mod integration;
 mod refusals;
 pub mod requests;
 mod routes;
+mod vendors;
 pub mod views;
 mod work_orders;
 
@@ -35,6 +37,11 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(work_orders::start))
         .routes(routes!(work_orders::complete))
         .routes(routes!(work_orders::cancel))
+        .routes(routes!(vendors::list, vendors::create))
+        .routes(routes!(vendors::read, vendors::replace, vendors::delete))
+        .routes(routes!(vendors::work_orders))
+        .routes(routes!(vendors::rate))
+        .routes(routes!(vendors::performance))
 }
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).

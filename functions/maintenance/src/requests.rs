@@ -220,6 +220,9 @@ pub struct WorkOrderInput {
     /// The user (`user_...`) doing the work.
     #[serde(default)]
     pub assignee_id: Option<String>,
+    /// The vendor (`ven_...`) doing the work; their insurance must not have expired.
+    #[serde(default)]
+    pub vendor_id: Option<String>,
     /// RFC 3339.
     #[serde(default)]
     pub scheduled_start: Option<String>,
@@ -251,6 +254,9 @@ impl WorkOrderInput {
         if self.assignee_id.as_deref().is_some_and(|a| !shared::domain::ids::is_valid(a, "user")) {
             p.add("assignee_id", "must be a user id");
         }
+        if self.vendor_id.as_deref().is_some_and(|v| shared::domain::ids::VendorId::parse(v).is_none()) {
+            p.add("vendor_id", "must be a vendor id");
+        }
         let start = timestamp(&mut p, "scheduled_start", self.scheduled_start.as_deref());
         let end = timestamp(&mut p, "scheduled_end", self.scheduled_end.as_deref());
         if let (Some(start), Some(end)) = (start, end)
@@ -272,6 +278,7 @@ impl WorkOrderInput {
             title,
             description,
             assignee_id: self.assignee_id.clone(),
+            vendor_id: self.vendor_id.clone(),
             scheduled_start: start,
             scheduled_end: end,
             estimate: self.estimate,
@@ -300,4 +307,58 @@ impl CompleteWorkOrderInput {
         p.into_result()?;
         Ok((self.cost, notes))
     }
+}
+
+/// The body of `POST /api/v1/operations/vendors` and `PUT .../vendors/{vendor_id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VendorInput {
+    /// 1 to 200 characters.
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// E.164, such as `+15550123456`.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The trades the vendor works in.
+    #[serde(default)]
+    pub trades: Vec<Category>,
+    /// `YYYY-MM-DD`: the last day the vendor's insurance covers.
+    #[serde(default)]
+    pub insurance_expires_on: Option<String>,
+}
+
+impl VendorInput {
+    pub fn validate(&self) -> Result<shared::domain::vendor::VendorFields, Problems> {
+        let mut p = Problems::new();
+        let name = p.text("name", &self.name, 1, 200);
+        if self.email.as_deref().is_some_and(|e| !shared::domain::tenant::is_email(e)) {
+            p.add("email", "must be an email address");
+        }
+        if self.phone.as_deref().is_some_and(|e| !shared::domain::tenant::is_e164(e)) {
+            p.add("phone", "must be E.164, such as +15550123456");
+        }
+        let expires = self.insurance_expires_on.as_deref().and_then(|d| p.date("insurance_expires_on", d));
+        let mut trades = self.trades.clone();
+        trades.sort_by_key(|t| format!("{t:?}"));
+        trades.dedup();
+        p.into_result()?;
+        Ok(shared::domain::vendor::VendorFields {
+            name,
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            trades,
+            insurance_expires_on: expires,
+        })
+    }
+}
+
+/// The body of `POST .../vendors/{vendor_id}/rate`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateInput {
+    /// A completed work order of this vendor, rated once.
+    pub work_order_id: String,
+    /// 1 to 5.
+    pub rating: u8,
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use shared::domain::maintenance::{Category, MaintenanceRequest, Priority, RequestUpdate, Status, UpdateKind};
+use shared::domain::vendor::Vendor;
 use shared::domain::work_order::{WorkOrder, WorkOrderStatus};
 use shared::time_format;
 use utoipa::ToSchema;
@@ -143,6 +144,9 @@ pub struct WorkOrderView {
     pub title: String,
     pub description: String,
     pub assignee_id: Option<String>,
+    pub vendor_id: Option<String>,
+    /// When the current assignee or vendor was set.
+    pub assigned_at: Option<String>,
     pub scheduled_start: Option<String>,
     pub scheduled_end: Option<String>,
     /// Minor units (cents).
@@ -169,6 +173,8 @@ impl From<&WorkOrder> for WorkOrderView {
             title: w.fields.title.clone(),
             description: w.fields.description.clone(),
             assignee_id: w.fields.assignee_id.clone(),
+            vendor_id: w.fields.vendor_id.clone(),
+            assigned_at: w.assigned_at.map(time_format::format),
             scheduled_start: w.fields.scheduled_start.map(time_format::format),
             scheduled_end: w.fields.scheduled_end.map(time_format::format),
             estimate: w.fields.estimate,
@@ -183,4 +189,54 @@ impl From<&WorkOrder> for WorkOrderView {
             version: w.version,
         }
     }
+}
+
+/// A vendor on `/api/v1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorView {
+    #[schema(example = "ven_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub trades: Vec<Category>,
+    /// `YYYY-MM-DD`.
+    pub insurance_expires_on: Option<String>,
+    /// Whether the insurance covers today (UTC): only then can the vendor be assigned.
+    pub insured: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&Vendor> for VendorView {
+    fn from(v: &Vendor) -> Self {
+        Self {
+            id: v.id.clone(),
+            name: v.fields.name.clone(),
+            email: v.fields.email.clone(),
+            phone: v.fields.phone.clone(),
+            trades: v.fields.trades.clone(),
+            insurance_expires_on: v.fields.insurance_expires_on.map(shared::domain::calendar::format_date),
+            insured: v.insured_on(shared::domain::calendar::today()),
+            created_at: time_format::format(v.created_at),
+            updated_at: time_format::format(v.updated_at),
+            version: v.version,
+        }
+    }
+}
+
+/// `GET .../vendors/{vendor_id}/performance`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorPerformance {
+    pub vendor_id: String,
+    pub work_orders_total: usize,
+    pub work_orders_completed: usize,
+    /// Mean of the ratings, `null` before the first.
+    pub average_rating: Option<f64>,
+    pub ratings_count: usize,
+    /// Median seconds from assignment to completion over completed work orders.
+    pub median_completion_seconds: Option<i64>,
+    /// Sum of completed work orders' costs, in minor units.
+    pub total_cost: i64,
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::{Permission, Principal};
 use shared::domain::Problems;
-use shared::domain::ids::{MaintenanceRequestId, PropertyId, UnitId, WorkOrderId};
+use shared::domain::ids::{MaintenanceRequestId, PropertyId, UnitId, VendorId, WorkOrderId};
 use shared::domain::maintenance::{MaintenanceRequest, RequestUpdate, Status};
 use shared::domain::work_order::{WorkOrder, WorkOrderStatus};
 use shared::http::body::Json;
@@ -73,6 +73,7 @@ pub struct WorkOrderParams {
     pub maintenance_request_id: Option<String>,
     pub status: Option<WorkOrderStatus>,
     pub assignee_id: Option<String>,
+    pub vendor_id: Option<String>,
 }
 
 /// List work orders, least recently changed first (MaintenanceStaff: those assigned to them).
@@ -93,6 +94,7 @@ pub async fn list(
         maintenance_request_id: params.maintenance_request_id,
         status: params.status,
         assignee_id: params.assignee_id,
+        vendor_id: params.vendor_id,
     };
     if let Sees::Assigned(user) = Sees::of(&principal) {
         if filter.assignee_id.as_ref().is_some_and(|asked| *asked != user) {
@@ -147,7 +149,7 @@ async fn placement(
     responses(
         (status = 201, description = "Created", body = SuccessEnvelope<WorkOrderView>, headers(("Location" = String), ("ETag" = String))),
         (status = 404, description = "No such maintenance request, property or unit", body = ErrorEnvelope),
-        (status = 409, description = "The maintenance request is completed or cancelled", body = ErrorEnvelope),
+        (status = 409, description = "The maintenance request is completed or cancelled, or the vendor's insurance has expired", body = ErrorEnvelope),
         (status = 422, description = "Invalid fields", body = ErrorEnvelope),
     ))]
 pub async fn create(
@@ -158,6 +160,7 @@ pub async fn create(
     principal.authorize(Permission::WorkOrderCreate, None)?;
     let fields = body.value.validate()?;
     let (request_id, property_id, unit_id) = placement(&services, &principal, &body.value).await?;
+    check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
     if let Some(request_id) = request_id.as_deref().and_then(MaintenanceRequestId::parse) {
         let request = services.store.maintenance().get(&principal.org_id, &request_id).await?;
         if let Some(status) = request.map(|r| r.status).filter(|s| s.is_final()) {
@@ -190,6 +193,20 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderRead, None)?;
     Ok(order_response(&load(&services, &principal, &path.work_order_id).await?, StatusCode::OK))
+}
+
+/// The vendor a work order names must exist (404) and be insured today (409).
+async fn check_vendor(services: &Services, org_id: &str, vendor_id: Option<&str>) -> Result<(), ApiError> {
+    let Some(vendor_id) = vendor_id else { return Ok(()) };
+    let id = VendorId::parse(vendor_id).ok_or(ApiError::NotFound("Vendor"))?;
+    let vendor = services.store.vendors().get(org_id, &id).await?.ok_or(ApiError::NotFound("Vendor"))?;
+    if !vendor.insured_on(shared::domain::calendar::today()) {
+        return Err(ApiError::Conflict(format!(
+            "The vendor's insurance expired on {}; it cannot be assigned",
+            vendor.fields.insurance_expires_on.map(shared::domain::calendar::format_date).unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 fn stale() -> ApiError {
@@ -254,7 +271,7 @@ fn conflict(order: &WorkOrder, action: &str) -> ApiError {
     responses(
         (status = 200, description = "Replaced", body = SuccessEnvelope<WorkOrderView>, headers(("ETag" = String))),
         (status = 404, description = "No such work order", body = ErrorEnvelope),
-        (status = 409, description = "The work order is completed or cancelled", body = ErrorEnvelope),
+        (status = 409, description = "The work order is completed or cancelled, or the vendor's insurance has expired", body = ErrorEnvelope),
         (status = 412, description = "If-Match is stale", body = ErrorEnvelope),
         (status = 422, description = "Invalid fields, or another request, property or unit", body = ErrorEnvelope),
     ))]
@@ -267,6 +284,7 @@ pub async fn replace(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
     let fields = body.value.validate()?;
+    check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
     let input = &body.value;
     update(&services, &principal, &path.work_order_id, &precondition, |current, _, _| {
         let mut p = Problems::new();

@@ -84,6 +84,10 @@ prefixed_id!(
     /// The id of a work order.
     WorkOrderId = "wo"
 );
+prefixed_id!(
+    /// The id of a vendor.
+    VendorId = "ven"
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,4 +18,5 @@ pub mod lease;
 pub mod maintenance;
 pub mod tenant;
 pub mod unit;
+pub mod vendor;
 pub mod work_order;

@@ -44,6 +44,9 @@ pub struct WorkOrderFields {
     pub description: String,
     /// The user (`user_...`) doing the work.
     pub assignee_id: Option<String>,
+    /// The vendor (`ven_...`) doing the work.
+    #[serde(default)]
+    pub vendor_id: Option<String>,
     #[serde(default, with = "rfc3339_option")]
     pub scheduled_start: Option<OffsetDateTime>,
     #[serde(default, with = "rfc3339_option")]
@@ -69,6 +72,9 @@ pub struct WorkOrder {
     pub cost: Option<i64>,
     /// Notes left on completion.
     pub notes: Option<String>,
+    /// When the current assignee or vendor was set.
+    #[serde(default, with = "rfc3339_option")]
+    pub assigned_at: Option<OffsetDateTime>,
     #[serde(default, with = "rfc3339_option")]
     pub started_at: Option<OffsetDateTime>,
     #[serde(default, with = "rfc3339_option")]
@@ -89,7 +95,9 @@ impl WorkOrder {
         fields: WorkOrderFields,
         now: OffsetDateTime,
     ) -> Self {
+        let assigned = fields.assignee_id.is_some() || fields.vendor_id.is_some();
         Self {
+            assigned_at: assigned.then_some(now),
             id: WorkOrderId::generate().into(),
             org_id: org_id.to_owned(),
             maintenance_request_id,
@@ -107,10 +115,13 @@ impl WorkOrder {
         }
     }
 
-    /// The next version, changed by `change`.
+    /// The next version, changed by `change`; `assigned_at` follows the assignee and vendor.
     pub fn revised(&self, now: OffsetDateTime, change: impl FnOnce(&mut Self)) -> Self {
         let mut next = Self { updated_at: now, version: self.version + 1, ..self.clone() };
         change(&mut next);
+        if next.fields.assignee_id != self.fields.assignee_id || next.fields.vendor_id != self.fields.vendor_id {
+            next.assigned_at = Some(now);
+        }
         next
     }
 }

@@ -132,3 +132,10 @@ pub fn work_order(work_order_id: &str) -> String {
 pub fn work_orders_of(org_id: &str) -> String {
     collection(org_id, "WORKORDERS")
 }
+
+pub const VENDOR_PREFIX: &str = "VENDOR#";
+
+/// `VENDOR#<ven_id>`: a vendor.
+pub fn vendor(vendor_id: &str) -> String {
+    format!("{VENDOR_PREFIX}{vendor_id}")
+}

@@ -137,6 +137,7 @@ pub mod requests;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+pub mod vendors;
 pub mod work_orders;
 
 // Reads and conditional writes that several repositories share: one consistent

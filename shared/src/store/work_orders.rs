@@ -47,16 +47,18 @@ pub struct WorkOrderFilter {
     pub maintenance_request_id: Option<String>,
     pub status: Option<WorkOrderStatus>,
     pub assignee_id: Option<String>,
+    pub vendor_id: Option<String>,
 }
 
 impl WorkOrderFilter {
     /// A canonical description of the filter, which pagination cursors are bound to.
     pub fn fingerprint(&self) -> String {
         format!(
-            "workorders|{:?}|{:?}|{:?}",
+            "workorders|{:?}|{:?}|{:?}|{:?}",
             self.maintenance_request_id,
             self.status.map(WorkOrderStatus::name),
-            self.assignee_id
+            self.assignee_id,
+            self.vendor_id
         )
     }
 }
@@ -168,6 +170,7 @@ impl WorkOrderRepository<'_> {
             ("maintenance_request_id", filter.maintenance_request_id.clone()),
             ("status", filter.status.map(|st| st.name().to_owned())),
             ("assignee_id", filter.assignee_id.clone()),
+            ("vendor_id", filter.vendor_id.clone()),
         ];
         request = equal_filters(request, equals);
         query_page(request, start, limit, &[PK, SK, GSI1PK, GSI1SK])
@@ -179,10 +182,21 @@ impl WorkOrderRepository<'_> {
     pub async fn of_request(&self, org_id: &str, request_id: &str) -> Result<Vec<WorkOrder>, StoreError> {
         let filter =
             WorkOrderFilter { maintenance_request_id: Some(request_id.to_owned()), ..WorkOrderFilter::default() };
+        self.all(org_id, &filter).await
+    }
+
+    /// Every work order of one vendor.
+    pub async fn of_vendor(&self, org_id: &str, vendor_id: &str) -> Result<Vec<WorkOrder>, StoreError> {
+        let filter = WorkOrderFilter { vendor_id: Some(vendor_id.to_owned()), ..WorkOrderFilter::default() };
+        self.all(org_id, &filter).await
+    }
+
+    /// Every work order the filter keeps, page by page.
+    async fn all(&self, org_id: &str, filter: &WorkOrderFilter) -> Result<Vec<WorkOrder>, StoreError> {
         let mut all = Vec::new();
         let mut start = None;
         loop {
-            let page = self.list(org_id, &filter, start, 100).await?;
+            let page = self.list(org_id, filter, start, 100).await?;
             all.extend(page.items);
             match page.next {
                 Some(next) => start = Some(next),
