@@ -16,6 +16,7 @@ mod lambda_events;
 mod leasing;
 mod leasing_events;
 mod listing;
+mod maintenance;
 mod oauth_apps;
 mod oauth_events;
 mod oauth_flow;

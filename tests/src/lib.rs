@@ -3,6 +3,7 @@
 
 pub mod bus_queue;
 pub mod demo_leasing;
+pub mod demo_maintenance;
 pub mod figures;
 pub mod gateway;
 pub mod relay_pump;
@@ -67,6 +68,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
+        ("maintenance".to_owned(), maintenance::router(services.clone())),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
     ])
 }
@@ -214,6 +216,7 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("units", units::openapi()),
         ("tenants", tenants::openapi()),
         ("leases", leases::openapi()),
+        ("maintenance", maintenance::openapi()),
         ("events", events::openapi()),
     ]
 }

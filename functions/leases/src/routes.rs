@@ -18,7 +18,7 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageRequest, only_page_response};
+use shared::http::listing::{PageRequest, only_page_response, updated_since};
 use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
@@ -205,15 +205,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let updated_since = params
-        .updated_since
-        .as_deref()
-        .map(|raw| {
-            time_format::parse(raw)
-                .or_else(|| calendar::parse_date(raw).map(|d| d.midnight().assume_utc()))
-                .ok_or_else(|| ApiError::BadRequest("updated_since must be an ISO 8601 date or timestamp".into()))
-        })
-        .transpose()?;
+    let updated_since = updated_since(params.updated_since.as_deref())?;
     let mut filter = LeaseFilter {
         property_id: params.property_id.clone(),
         unit_id: params.unit_id.clone(),

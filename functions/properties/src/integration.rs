@@ -6,31 +6,19 @@
 use axum::Json as AxumJson;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use shared::auth::{Permission, Principal, Scope};
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::listing::with_next_link;
+use shared::http::listing::{LinkPageParams, with_next_link};
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
 use shared::{ApiError, Services};
-use utoipa::IntoParams;
 
 use crate::list::page;
 use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct IntegrationListParams {
-    /// 1 to 100, default 100.
-    pub page_size: Option<usize>,
-    /// From the `Link: <...>; rel="next"` header of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List all properties (integration API).
-#[utoipa::path(get, path = "/api/ai/properties", operation_id = "listIntegrationProperties", tag = "integration", params(IntegrationListParams),
+#[utoipa::path(get, path = "/api/ai/properties", operation_id = "listIntegrationProperties", tag = "integration", params(LinkPageParams),
     security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Properties; a `Link` header with rel=\"next\" when more follow", body = IntegrationPropertyList),
@@ -40,7 +28,7 @@ pub struct IntegrationListParams {
 pub async fn list(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<IntegrationListParams>,
+    Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;

@@ -3,30 +3,18 @@
 use axum::Json as AxumJson;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::domain::tenant::Tenant;
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::listing::{PageRequest, with_next_link};
+use shared::http::listing::{LinkPageParams, PageRequest, with_next_link};
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::Query;
 use shared::{ApiError, Services};
-use utoipa::IntoParams;
 
 use crate::views::{Renter, RenterList};
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RenterParams {
-    /// 1 to 100, default 100.
-    pub page_size: Option<usize>,
-    /// From the `Link: <...>; rel="next"` header of the previous page.
-    pub cursor: Option<String>,
-}
 
 /// The lease a renter is shown with: the current one, else the next future one, else the last.
 fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
@@ -40,7 +28,7 @@ fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
 }
 
 /// List all tenants/renters (integration API).
-#[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(RenterParams),
+#[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(LinkPageParams),
     security(("oauth2" = ["read:renters"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Renters; a `Link` header with rel=\"next\" when more follow", body = RenterList),
@@ -50,7 +38,7 @@ fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
 pub async fn renters(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<RenterParams>,
+    Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;

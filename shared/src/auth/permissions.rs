@@ -44,6 +44,11 @@ pub enum Permission {
     MaintenanceRead,
     MaintenanceCreate,
     MaintenanceUpdate,
+    MaintenanceDelete,
+    WorkOrderRead,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+    WorkOrderDelete,
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
@@ -51,7 +56,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 37] = [
+    pub const ALL: [Permission; 42] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -85,6 +90,11 @@ impl Permission {
         Permission::MaintenanceRead,
         Permission::MaintenanceCreate,
         Permission::MaintenanceUpdate,
+        Permission::MaintenanceDelete,
+        Permission::WorkOrderRead,
+        Permission::WorkOrderCreate,
+        Permission::WorkOrderUpdate,
+        Permission::WorkOrderDelete,
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
@@ -127,6 +137,11 @@ impl Permission {
             Permission::MaintenanceRead => "maintenance:read",
             Permission::MaintenanceCreate => "maintenance:create",
             Permission::MaintenanceUpdate => "maintenance:update",
+            Permission::MaintenanceDelete => "maintenance:delete",
+            Permission::WorkOrderRead => "workorder:read",
+            Permission::WorkOrderCreate => "workorder:create",
+            Permission::WorkOrderUpdate => "workorder:update",
+            Permission::WorkOrderDelete => "workorder:delete",
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",

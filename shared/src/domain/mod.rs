@@ -15,5 +15,8 @@ pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;
 pub mod calendar;
 pub mod lease;
+pub mod maintenance;
 pub mod tenant;
 pub mod unit;
+pub mod vendor;
+pub mod work_order;

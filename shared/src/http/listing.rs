@@ -90,6 +90,18 @@ pub fn only_page_response<V: Serialize>(items: Vec<V>, page_size: usize) -> Resp
     ApiResponse::page(items, pagination).into_response()
 }
 
+/// Query parameters of an integration API listing, whose next page is announced in a
+/// `Link` header. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkPageParams {
+    /// 1 to 100, default 100.
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// `response` with a `Link: <route?page_size=..&cursor=..>; rel="next"` header when there
 /// is a next page (the integration API's way to page).
 pub fn with_next_link(mut response: Response, route: &str, page_size: usize, next_cursor: Option<String>) -> Response {
@@ -100,4 +112,15 @@ pub fn with_next_link(mut response: Response, route: &str, page_size: usize, nex
         }
     }
     response
+}
+
+/// The `updated_since` filter of a listing: an ISO 8601 date (its midnight, UTC) or an
+/// RFC 3339 timestamp.
+pub fn updated_since(raw: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    raw.map(|raw| {
+        crate::time_format::parse(raw)
+            .or_else(|| crate::domain::calendar::parse_date(raw).map(|d| d.midnight().assume_utc()))
+            .ok_or_else(|| ApiError::BadRequest("updated_since must be an ISO 8601 date or timestamp".into()))
+    })
+    .transpose()
 }

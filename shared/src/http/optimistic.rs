@@ -132,5 +132,8 @@ versioned!(
     crate::domain::property::Property,
     crate::domain::tenant::Tenant,
     crate::domain::unit::Unit,
-    crate::domain::lease::Lease
+    crate::domain::lease::Lease,
+    crate::domain::maintenance::MaintenanceRequest,
+    crate::domain::vendor::Vendor,
+    crate::domain::work_order::WorkOrder
 );

@@ -136,10 +136,13 @@ pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub mod leases;
+pub mod maintenance;
 pub mod requests;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+pub mod vendors;
+pub mod work_orders;
 
 // Reads and conditional writes that several repositories share: one consistent
 // `GetItem`, one page of a sort-key prefix, one `UpdateItem` whose failed condition is

@@ -173,3 +173,18 @@ pub fn delete_if_version(store: &Store, pk: String, sk: String, expected: u64) -
         .expression_attribute_values(":expected", n(expected))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
 }
+
+/// Adds a filter expression to `request` that keeps the items whose attribute equals the
+/// value, for each `(attribute, value)` with a value (all must hold).
+pub fn equal_filters(mut request: QueryFluentBuilder, equals: Vec<(&str, Option<String>)>) -> QueryFluentBuilder {
+    let mut conditions = Vec::new();
+    for (i, (name, value)) in equals.into_iter().enumerate() {
+        if let Some(value) = value {
+            conditions.push(format!("#f{i} = :f{i}"));
+            request = request
+                .expression_attribute_names(format!("#f{i}"), name)
+                .expression_attribute_values(format!(":f{i}"), s(value));
+        }
+    }
+    if conditions.is_empty() { request } else { request.filter_expression(conditions.join(" AND ")) }
+}
