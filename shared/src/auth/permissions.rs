@@ -48,10 +48,12 @@ pub enum Permission {
     AnalyticsRead,
     RentRollRead,
     EventRead,
+    WebhookRead,
+    WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 37] = [
+    pub const ALL: [Permission; 39] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -89,6 +91,8 @@ impl Permission {
         Permission::AnalyticsRead,
         Permission::RentRollRead,
         Permission::EventRead,
+        Permission::WebhookRead,
+        Permission::WebhookManage,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -131,6 +135,8 @@ impl Permission {
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
             Permission::EventRead => "event:read",
+            Permission::WebhookRead => "webhook:read",
+            Permission::WebhookManage => "webhook:manage",
         }
     }
 

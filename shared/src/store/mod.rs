@@ -136,6 +136,7 @@ pub mod requests;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+pub mod webhooks;
 
 // Reads and conditional writes that several repositories share: one consistent
 // `GetItem`, one page of a sort-key prefix, one `UpdateItem` whose failed condition is
