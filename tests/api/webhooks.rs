@@ -123,9 +123,7 @@ async fn a_write_reaches_the_subscriber_signed_so_the_standard_library_verifies_
     let property = app.create_property(&token, "Webhook House").await;
     let pump = Pump::new(&app.services);
     let created = pump
-        .until(WAIT, "property.created", || async {
-            logged(&app, &org, "property.created").await.into_iter().next()
-        })
+        .until(WAIT, "property.created", || async { logged(&app, &org, "property.created").await.into_iter().next() })
         .await;
     // What the bus rule hands the delivery function.
     let bus_event = json!({"source": "doorstep.domain", "detail-type": "property.created", "detail": created});
@@ -179,7 +177,8 @@ async fn a_subscriber_failing_twice_gets_three_attempts_and_one_success() {
     let log = deliveries(&app, &token, id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["status"], "succeeded");
-    let statuses: Vec<_> = log[0]["attempts"].as_array().unwrap().iter().map(|a| a["response_status"].clone()).collect();
+    let statuses: Vec<_> =
+        log[0]["attempts"].as_array().unwrap().iter().map(|a| a["response_status"].clone()).collect();
     assert_eq!(statuses, vec![json!(500), json!(500), json!(200)]);
     assert!(log[0]["next_attempt_at"].is_null());
 }
@@ -205,8 +204,9 @@ async fn an_endpoint_answering_410_is_disabled_at_once() {
     assert_eq!(deliverer.run_due(now + time::Duration::days(1)).await.unwrap(), 0);
     assert_eq!(subscriber.received().len(), 1);
     // Re-enabling sends again.
-    let enabled =
-        app.call(Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(&token), Some(&json!({"status": "active"})), &[]).await;
+    let enabled = app
+        .call(Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(&token), Some(&json!({"status": "active"})), &[])
+        .await;
     assert_eq!(enabled.status, StatusCode::OK, "{:?}", enabled.body);
     assert_eq!(enabled.body["data"]["status"], "active");
 }
@@ -252,10 +252,19 @@ async fn deliveries_recheck_the_address_when_they_are_sent() {
     let webhook = subscribe(&app, &token, &subscriber.url, &["*"]).await;
     let id = webhook["webhook_id"].as_str().unwrap();
     let host_url = subscriber.url.replace("127.0.0.1", "hooks.example");
-    let patched =
-        app.call(Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(&token), Some(&json!({"url": host_url})), &[]).await;
+    let loopback = vec!["127.0.0.1".parse().unwrap()];
+    let local = AddressGuard::new(true).with_host("hooks.example", loopback.clone());
+    let local_api = webhooks::router(app.services.clone(), Settings::new(local)).unwrap();
+    let request = Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("/api/v1/webhooks/{id}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"url": host_url}).to_string()))
+        .unwrap();
+    let patched = doorstep_tests::TestResponse::read(local_api.oneshot(request).await.unwrap()).await;
     assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
-    let guard = AddressGuard::new(false).with_host("hooks.example", vec!["127.0.0.1".parse().unwrap()]);
+    let guard = AddressGuard::new(false).with_host("hooks.example", loopback);
     let strict = Deliverer::new(&app.services, Settings::new(guard)).unwrap();
     let now = time_format::now();
     strict.on_event(&event(&org, "lease.created", json!({})), now).await.unwrap();
@@ -289,7 +298,8 @@ async fn an_organizations_subscription_never_receives_another_organizations_even
     for uri in [format!("/api/v1/webhooks/{id}"), format!("/api/v1/webhooks/{id}/deliveries")] {
         assert_eq!(app.get(&uri, &token_b).await.status, StatusCode::NOT_FOUND, "{uri}");
     }
-    let replay = app.post(&format!("/api/v1/webhooks/{id}/replay"), &token_b, &json!({"since": "2026-01-01T00:00:00Z"})).await;
+    let replay =
+        app.post(&format!("/api/v1/webhooks/{id}/replay"), &token_b, &json!({"since": "2026-01-01T00:00:00Z"})).await;
     assert_eq!(replay.status, StatusCode::NOT_FOUND);
 }
 
@@ -307,14 +317,17 @@ async fn replay_sends_again_exactly_the_events_in_the_window() {
             bounds.push(time_format::format(time_format::now()));
         }
         app.create_property(&token, name).await;
-        pump.until(WAIT, name, || async { (logged(&app, &org, "property.created").await.len() == i + 1).then_some(()) })
-            .await;
+        pump.until(WAIT, name, || async {
+            (logged(&app, &org, "property.created").await.len() == i + 1).then_some(())
+        })
+        .await;
     }
     let subscriber = Subscriber::start(vec![200]).await;
     let webhook = subscribe(&app, &token, &subscriber.url, &["property.created"]).await;
     let id = webhook["webhook_id"].as_str().unwrap();
-    let response =
-        app.post(&format!("/api/v1/webhooks/{id}/replay"), &token, &json!({"since": bounds[0], "until": bounds[1]})).await;
+    let response = app
+        .post(&format!("/api/v1/webhooks/{id}/replay"), &token, &json!({"since": bounds[0], "until": bounds[1]}))
+        .await;
     assert_eq!(response.status, StatusCode::ACCEPTED, "{:?}", response.body);
     assert_eq!(response.body["data"]["delivery_ids"].as_array().unwrap().len(), 2);
     assert_eq!(deliverer(&app).run_due(time_format::now()).await.unwrap(), 2);
@@ -357,7 +370,8 @@ async fn after_a_rotation_both_secrets_verify_a_delivery() {
 
     // A redelivery keeps the webhook-id.
     let delivery_id = ping.body["data"]["delivery_id"].as_str().unwrap();
-    let again = app.post(&format!("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"), &token, &json!({})).await;
+    let again =
+        app.post(&format!("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"), &token, &json!({})).await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
     assert_eq!(again.body["data"]["attempt_count"], 2);
     let received = subscriber.received();
