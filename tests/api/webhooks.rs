@@ -422,3 +422,34 @@ async fn invalid_subscriptions_and_missing_permissions_are_refused() {
     assert_eq!(app.get("/api/v1/webhooks", &tenant).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/api/v1/webhooks/whk_nope", &owner).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_subscription_failing_for_five_days_is_disabled_and_the_bus_is_told() {
+    let _serial = SERIAL.lock().await;
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let subscriber = Subscriber::start(vec![503]).await;
+    let webhook = subscribe(&app, &token, &subscriber.url, &["*"]).await;
+    let id = webhook["webhook_id"].as_str().unwrap();
+    let pattern = json!({"source": ["doorstep.webhooks"], "detail-type": ["webhook.disabled"], "detail": {"organization_id": [org]}});
+    let bus = doorstep_tests::bus_queue::BusQueue::subscribe(&app, "webhooks", &pattern).await;
+    let deliverer = deliverer(&app);
+    let start = time_format::now();
+    deliverer.on_event(&event(&org, "property.created", json!({})), start).await.unwrap();
+    // Failing for less than 5 days keeps the subscription.
+    assert_eq!(deliverer.run_due(start + time::Duration::days(4)).await.unwrap(), 1);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{id}"), &token).await.body["data"]["status"], "active");
+    assert_eq!(deliverer.run_due(start + time::Duration::days(5)).await.unwrap(), 1);
+
+    let read = app.get(&format!("/api/v1/webhooks/{id}"), &token).await;
+    assert_eq!(read.body["data"]["status"], "disabled");
+    assert!(read.body["data"]["disabled_reason"].as_str().unwrap().contains("5 days"));
+    let log = deliveries(&app, &token, id).await;
+    assert_eq!(log[0]["status"], "failed");
+    assert_eq!(log[0]["attempt_count"], 3);
+    assert_eq!(subscriber.received().len(), 3);
+    let told = bus.receive(10).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["detail"]["webhook_id"], id);
+}
