@@ -453,3 +453,26 @@ async fn a_subscription_failing_for_five_days_is_disabled_and_the_bus_is_told() 
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0]["detail"]["webhook_id"], id);
 }
+
+#[tokio::test]
+async fn an_oauth_app_subscribes_only_to_events_its_scopes_can_read() {
+    let app = app().await;
+    let org = new_org();
+    let mut claims = doorstep_tests::claims(&app.services.config, &org, &["OrganizationOwner"]);
+    claims.scope = Some("read:properties read:maintenance".into());
+    claims.client_id = Some("app_webhooks_test".into());
+    let token = app.sign(&claims);
+    let url = "http://127.0.0.1:9/hook";
+    let allowed = app
+        .post(
+            "/api/v1/webhooks",
+            &token,
+            &json!({"url": url, "events": ["property.*", "unit.updated", "maintenance.*"]}),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{:?}", allowed.body);
+    for events in [json!(["tenant.*"]), json!(["property.created", "payment.received"]), json!(["*"])] {
+        let refused = app.post("/api/v1/webhooks", &token, &json!({"url": url, "events": events})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{events}: {:?}", refused.body);
+    }
+}
