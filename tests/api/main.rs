@@ -23,4 +23,5 @@ mod oauth_flow;
 mod openapi;
 mod rate_limits;
 mod route_table;
+mod webhooks;
 mod writes;

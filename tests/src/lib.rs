@@ -70,6 +70,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("leases".to_owned(), leases::router(services.clone())),
         ("maintenance".to_owned(), maintenance::router(services.clone())),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
+        ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
     ])
 }
 
@@ -81,6 +82,11 @@ pub fn test_stream_settings() -> events::StreamSettings {
     settings.poll = std::time::Duration::from_millis(100);
     settings.settle = std::time::Duration::from_millis(500);
     settings
+}
+
+/// Webhooks as the local stack runs them: test subscribers listen on 127.0.0.1.
+pub fn test_webhook_settings() -> webhooks::Settings {
+    webhooks::Settings::new(webhooks::AddressGuard::new(true))
 }
 
 /// A fresh organization id, so tests never see each other's data.
@@ -218,6 +224,7 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("leases", leases::openapi()),
         ("maintenance", maintenance::openapi()),
         ("events", events::openapi()),
+        ("webhooks", webhooks::openapi()),
     ]
 }
 

@@ -49,6 +49,8 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "JWT_PUBLIC_KEYS_SECRET_ID": names.jwt_public_keys,
         "JWT_SIGNING_KEY_SECRET_ID": names.jwt_signing_key,
         "CURSOR_SECRET_ID": names.cursor,
+        # Local subscribers listen on this machine: allow http and private addresses.
+        "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 

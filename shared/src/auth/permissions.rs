@@ -53,10 +53,12 @@ pub enum Permission {
     AnalyticsRead,
     RentRollRead,
     EventRead,
+    WebhookRead,
+    WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 42] = [
+    pub const ALL: [Permission; 44] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -99,6 +101,8 @@ impl Permission {
         Permission::AnalyticsRead,
         Permission::RentRollRead,
         Permission::EventRead,
+        Permission::WebhookRead,
+        Permission::WebhookManage,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -146,6 +150,8 @@ impl Permission {
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
             Permission::EventRead => "event:read",
+            Permission::WebhookRead => "webhook:read",
+            Permission::WebhookManage => "webhook:manage",
         }
     }
 

@@ -142,6 +142,7 @@ pub mod tenants;
 pub mod transactions;
 pub mod units;
 pub mod vendors;
+pub mod webhooks;
 pub mod work_orders;
 
 // Reads and conditional writes that several repositories share: one consistent
