@@ -38,20 +38,33 @@ struct Subscriber {
 
 impl Subscriber {
     async fn start(script: Vec<u16>) -> Self {
+        Self::answering_with(script, Vec::new()).await
+    }
+
+    /// A subscriber whose every answer also carries `headers`; a header value of `{url}`
+    /// is replaced by the subscriber's own URL.
+    async fn answering_with(script: Vec<u16>, headers: Vec<(&'static str, &'static str)>) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let log = received.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let answer_headers: Vec<(&'static str, String)> =
+            headers.into_iter().map(|(name, value)| (name, value.replace("{url}", &url))).collect();
         let handler = move |headers: HeaderMap, body: String| {
             let log = log.clone();
             let script = script.clone();
+            let answer_headers = answer_headers.clone();
             async move {
                 let mut log = log.lock().unwrap();
                 let status = script.get(log.len()).or(script.last()).copied().unwrap_or(200);
                 log.push(Received { headers, body });
-                (StatusCode::from_u16(status).unwrap(), format!("answer {status}"))
+                let mut answer = HeaderMap::new();
+                for (name, value) in answer_headers {
+                    answer.insert(name, value.parse().unwrap());
+                }
+                (StatusCode::from_u16(status).unwrap(), answer, format!("answer {status}"))
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move {
             axum::serve(listener, axum::Router::new().route("/hook", axum::routing::post(handler))).await.unwrap();
         });
@@ -181,6 +194,55 @@ async fn a_subscriber_failing_twice_gets_three_attempts_and_one_success() {
         log[0]["attempts"].as_array().unwrap().iter().map(|a| a["response_status"].clone()).collect();
     assert_eq!(statuses, vec![json!(500), json!(500), json!(200)]);
     assert!(log[0]["next_attempt_at"].is_null());
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_is_not_followed() {
+    let _serial = SERIAL.lock().await;
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    // A 307 keeps the method: were it followed, the subscriber would receive the POST twice.
+    let subscriber = Subscriber::answering_with(vec![307, 200], vec![("location", "{url}")]).await;
+    let webhook = subscribe(&app, &token, &subscriber.url, &["unit.created"]).await;
+    let id = webhook["webhook_id"].as_str().unwrap();
+    let deliverer = deliverer(&app);
+    let now = time_format::now();
+    deliverer.on_event(&event(&org, "unit.created", json!({"unit_id": "unit_x"})), now).await.unwrap();
+
+    assert_eq!(subscriber.received().len(), 1, "the redirect was not followed");
+    let pending = deliveries(&app, &token, id).await;
+    assert_eq!(pending[0]["status"], "pending");
+    assert_eq!(pending[0]["attempts"][0]["response_status"], 307);
+    assert_eq!(deliverer.run_due(now + time::Duration::seconds(6)).await.unwrap(), 1);
+    assert_eq!(subscriber.received().len(), 2);
+    assert_eq!(deliveries(&app, &token, id).await[0]["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn retry_after_on_503_puts_off_the_next_attempt() {
+    let _serial = SERIAL.lock().await;
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let subscriber = Subscriber::answering_with(vec![503, 200], vec![("retry-after", "600")]).await;
+    let webhook = subscribe(&app, &token, &subscriber.url, &["unit.created"]).await;
+    let id = webhook["webhook_id"].as_str().unwrap();
+    let deliverer = deliverer(&app);
+    let now = time_format::now();
+    deliverer.on_event(&event(&org, "unit.created", json!({"unit_id": "unit_x"})), now).await.unwrap();
+
+    // The schedule alone would try again after about 5 s; the endpoint asked for 600 s.
+    assert_eq!(deliverer.run_due(now + time::Duration::seconds(6)).await.unwrap(), 0);
+    assert_eq!(deliverer.run_due(now + time::Duration::seconds(599)).await.unwrap(), 0);
+    assert_eq!(subscriber.received().len(), 1);
+    assert_eq!(deliverer.run_due(now + time::Duration::seconds(601)).await.unwrap(), 1);
+    assert_eq!(subscriber.received().len(), 2);
+    let log = deliveries(&app, &token, id).await;
+    assert_eq!(log[0]["status"], "succeeded");
+    let statuses: Vec<_> =
+        log[0]["attempts"].as_array().unwrap().iter().map(|a| a["response_status"].clone()).collect();
+    assert_eq!(statuses, vec![json!(503), json!(200)]);
 }
 
 #[tokio::test]
@@ -449,9 +511,14 @@ async fn a_subscription_failing_for_five_days_is_disabled_and_the_bus_is_told() 
     assert_eq!(log[0]["status"], "failed");
     assert_eq!(log[0]["attempt_count"], 3);
     assert_eq!(subscriber.received().len(), 3);
-    let told = bus.receive(10).await;
+    // The announcement was written with the disable; the relay puts it on the bus.
+    let pump = Pump::new(&app.services);
+    let told = pump
+        .until(WAIT, "webhook.disabled on the bus", || async { Some(bus.receive(1).await).filter(|m| !m.is_empty()) })
+        .await;
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0]["detail"]["webhook_id"], id);
+    assert!(told[0]["detail"]["reason"].as_str().unwrap().contains("5 days"));
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use shared::events::{DOMAIN_SOURCE, DomainEvent, EventPublisher};
+use shared::events::{DOMAIN_SOURCE, DomainEvent};
+use shared::store::events::OutboxMessage;
 use shared::store::webhooks::{
     Attempt, DELIVERY_RETENTION, Delivery, DeliveryStatus, Subscription, SubscriptionStatus,
 };
@@ -45,7 +46,6 @@ pub const WEBHOOKS_SOURCE: &str = "doorstep.webhooks";
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     store: Store,
-    events: EventPublisher,
     http: reqwest::Client,
 }
 
@@ -69,7 +69,7 @@ impl Deliverer {
             .dns_resolver(std::sync::Arc::new(settings.guard.clone()))
             .user_agent("Doorstep-Webhooks/1.0")
             .build()?;
-        Ok(Self { store: services.store.clone(), events: services.events.clone(), http })
+        Ok(Self { store: services.store.clone(), http })
     }
 
     /// An invocation: a domain event from the bus rule, or a scheduled tick that sends
@@ -172,9 +172,8 @@ impl Deliverer {
                 let index = usize::try_from(delivery.round_attempts).unwrap_or(usize::MAX) - 1;
                 match RETRY_SCHEDULE.get(index) {
                     Some(wait) => {
-                        let wait = not_before.map_or(*wait, |after| after.min(MAX_RETRY_AFTER).max(*wait));
                         delivery.status = DeliveryStatus::Pending;
-                        delivery.next_attempt_at = Some(time_format::format(now + jitter(wait)));
+                        delivery.next_attempt_at = Some(time_format::format(now + retry_delay(*wait, not_before)));
                     }
                     None => {
                         delivery.status = DeliveryStatus::Failed;
@@ -195,22 +194,22 @@ impl Deliverer {
         Ok(delivery)
     }
 
-    /// Disables the subscription and, the first time, publishes `webhook.disabled` so
-    /// the organization is told.
+    /// Disables the subscription and, the first time, announces `webhook.disabled` on the
+    /// bus (through the outbox, so the announcement is never lost) for the organization's
+    /// notifications.
     async fn disable(&self, subscription: &Subscription, reason: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        let disabled =
-            self.store.webhooks().disable(&subscription.organization_id, &subscription.webhook_id, reason, now).await?;
-        if disabled {
-            let detail = serde_json::json!({
-                "webhook_id": subscription.webhook_id,
-                "organization_id": subscription.organization_id,
-                "url": subscription.url,
-                "reason": reason,
-                "disabled_at": time_format::format(now),
-            });
-            if let Err(err) = self.events.publish(WEBHOOKS_SOURCE, "webhook.disabled", &detail).await {
-                tracing::error!(webhook_id = %subscription.webhook_id, error = %err, "webhook.disabled not published");
-            }
+        let detail = serde_json::json!({
+            "webhook_id": subscription.webhook_id,
+            "organization_id": subscription.organization_id,
+            "url": subscription.url,
+            "reason": reason,
+            "disabled_at": time_format::format(now),
+        });
+        let announcement =
+            OutboxMessage::new(&subscription.organization_id, WEBHOOKS_SOURCE, "webhook.disabled", detail.to_string());
+        let webhooks = self.store.webhooks();
+        let (org_id, webhook_id) = (&subscription.organization_id, &subscription.webhook_id);
+        if webhooks.disable(org_id, webhook_id, reason, now, &announcement).await? {
             tracing::warn!(webhook_id = %subscription.webhook_id, reason, "webhook subscription disabled");
         }
         Ok(())
@@ -286,6 +285,14 @@ pub fn new_delivery(subscription: &Subscription, event: &DomainEvent, now: Offse
         updated_at: at,
         expires_at: (now + DELIVERY_RETENTION).unix_timestamp(),
     }
+}
+
+/// The wait before the next try: the schedule's `wait` with jitter, but never sooner than
+/// the endpoint's `Retry-After` (capped at [`MAX_RETRY_AFTER`]).
+fn retry_delay(wait: Duration, not_before: Option<Duration>) -> time::Duration {
+    let scheduled = jitter(wait);
+    let asked = not_before.map(|after| after.min(MAX_RETRY_AFTER)).and_then(|after| time::Duration::try_from(after).ok());
+    asked.map_or(scheduled, |asked| scheduled.max(asked))
 }
 
 /// `wait` plus or minus up to 10%.

@@ -5,6 +5,7 @@
 //! | subscription | `ORG#<org>` | `WEBHOOK#<webhook_id>` | – |
 //! | delivery | `ORG#<org>#WEBHOOK#<webhook_id>` | `DELIVERY#<delivery_id>` | `WEBHOOKS#RETRY` / `<next_attempt_at>#<delivery_id>` |
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -12,6 +13,8 @@ use crate::http::pagination::PageKey;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
 use crate::store::requests::{entity_item, query_page};
+use crate::store::events::OutboxMessage;
+use crate::store::transactions::{build_err, condition_failed, transact, unexpected_cancellation};
 use crate::store::{Store, StoreError, keys, s, update_if};
 use crate::time_format;
 
@@ -228,26 +231,36 @@ impl WebhookRepository<'_> {
         self.store.delete_existing(keys::org(org_id), subscription_sk(webhook_id)).await
     }
 
-    /// Disables a subscription that is still active; `false` when it was not (already
-    /// disabled, or gone), so only one caller announces it.
+    /// Disables a subscription that is still active, writing its `announcement`
+    /// (`webhook.disabled`, for the relay to put on the bus) in the same transaction;
+    /// `false` when it was not active (already disabled, or gone), so it is announced once.
     pub async fn disable(
         &self,
         org_id: &str,
         webhook_id: &str,
         reason: &str,
         now: OffsetDateTime,
+        announcement: &OutboxMessage,
     ) -> Result<bool, StoreError> {
-        let request = self
+        let update = self
             .store
-            .update_item(keys::org(org_id), subscription_sk(webhook_id))
+            .update_in_transaction(keys::org(org_id), subscription_sk(webhook_id))
             .update_expression("SET #status = :disabled, disabled_reason = :reason, updated_at = :now")
             .condition_expression("attribute_exists(PK) AND #status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":disabled", s("disabled"))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":now", s(time_format::format(now)));
-        Ok(update_if(request).await?.is_some())
+            .expression_attribute_values(":now", s(time_format::format(now)))
+            .build()
+            .map_err(build_err)?;
+        let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
+        let items = vec![TransactWriteItem::builder().update(update).build(), announcement.put(self.store, expires_at)?];
+        match transact(self.store, items).await? {
+            None => Ok(true),
+            Some(failed) if condition_failed(&failed, 0) => Ok(false),
+            Some(_) => Err(unexpected_cancellation("webhook.disabled announcement id collision")),
+        }
     }
 
     /// Records that a delivery failed: sets `failing_since` unless it is set. Returns
