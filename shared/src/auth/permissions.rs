@@ -48,10 +48,13 @@ pub enum Permission {
     AnalyticsRead,
     RentRollRead,
     EventRead,
+    ScreeningRead,
+    ScreeningCreate,
+    ScreeningUpdate,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 37] = [
+    pub const ALL: [Permission; 40] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -89,6 +92,9 @@ impl Permission {
         Permission::AnalyticsRead,
         Permission::RentRollRead,
         Permission::EventRead,
+        Permission::ScreeningRead,
+        Permission::ScreeningCreate,
+        Permission::ScreeningUpdate,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -131,6 +137,9 @@ impl Permission {
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
             Permission::EventRead => "event:read",
+            Permission::ScreeningRead => "screening:read",
+            Permission::ScreeningCreate => "screening:create",
+            Permission::ScreeningUpdate => "screening:update",
         }
     }
 

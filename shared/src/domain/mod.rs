@@ -16,4 +16,5 @@ pub use validation::Problems;
 pub mod calendar;
 pub mod lease;
 pub mod tenant;
+pub mod screening;
 pub mod unit;

@@ -105,3 +105,15 @@ pub fn tenants_of(org_id: &str, property_id: &str) -> String {
 pub fn lease(lease_id: &str) -> String {
     format!("{LEASE_PREFIX}{lease_id}")
 }
+
+pub const SCREENING_PREFIX: &str = "SCREENING#";
+
+/// `SCREENING#<scr_id>`: a screening ordered through the SmartMove API.
+pub fn screening(screening_id: &str) -> String {
+    format!("{SCREENING_PREFIX}{screening_id}")
+}
+
+/// `SMPOSTBACK#<scr_id>#`: the prefix of one screening's received postbacks.
+pub fn postbacks_of(screening_id: &str) -> String {
+    format!("SMPOSTBACK#{screening_id}#")
+}
