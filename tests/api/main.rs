@@ -22,4 +22,5 @@ mod oauth_flow;
 mod openapi;
 mod rate_limits;
 mod route_table;
+mod screening;
 mod writes;

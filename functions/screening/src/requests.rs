@@ -21,6 +21,7 @@ pub struct ScreeningInput {
     /// `link` (SmartMove answers a link at which the landlord finishes the order) or
     /// `embedded` (placed at once; the landlord pays with `credit_card`).
     pub mode: ScreeningMode,
+    #[serde(default)]
     pub decline_for_open_bankruptcies: bool,
     /// Months to look back for open bankruptcies, 6 to 120; required when
     /// `decline_for_open_bankruptcies` is true.
@@ -33,6 +34,7 @@ pub struct ScreeningInput {
     /// never stored, logged or echoed.
     pub credit_card: Option<CreditCardInput>,
     /// The landlord accepted the FCRA agreement; required (true) in `embedded` mode.
+    #[serde(default)]
     pub fcra_agreement_accepted: bool,
 }
 

@@ -32,7 +32,7 @@ use crate::ScreeningState;
 use crate::refusals::Refused;
 use crate::requests::{ApplicantInput, ScreeningInput, ValidOrder, email};
 use crate::smartmove::{
-    Application, ApplicantRef, ApplicationRef, Customer, OrderRequest, Product, Property, RequestParameters,
+    ApplicantRef, Application, ApplicationRef, Customer, OrderRequest, Product, Property, RequestParameters,
     SmartMoveError,
 };
 use crate::views::{ReportStatusView, ReportUrlView, ScreeningView};
@@ -70,7 +70,13 @@ fn screening_response(view: ScreeningView, status: StatusCode) -> Response {
 
 async fn load(state: &ScreeningState, principal: &Principal, raw_id: &str) -> Result<Screening, ApiError> {
     let id = ScreeningId::parse(raw_id).ok_or(Refused::ScreeningMissing)?;
-    state.services.store.screenings().get(&principal.org_id, id.as_str()).await?.ok_or_else(|| Refused::ScreeningMissing.into())
+    state
+        .services
+        .store
+        .screenings()
+        .get(&principal.org_id, id.as_str())
+        .await?
+        .ok_or_else(|| Refused::ScreeningMissing.into())
 }
 
 /// The application reference of a placed, live order.
@@ -267,8 +273,11 @@ pub async fn list(
     principal.authorize(Permission::ScreeningRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
     let org_id = &principal.org_id;
-    let filter =
-        ScreeningFilter { property_id: params.property_id.clone(), unit_id: params.unit_id.clone(), status: params.status };
+    let filter = ScreeningFilter {
+        property_id: params.property_id.clone(),
+        unit_id: params.unit_id.clone(),
+        status: params.status,
+    };
     let scope = CursorScope {
         org_id: org_id.clone(),
         query: format!("screenings|{:?}|{:?}|{:?}", filter.property_id, filter.unit_id, filter.status),
@@ -462,8 +471,12 @@ pub async fn report_status(
     let screening = load(&state, &principal, &path.screening_id).await?;
     let reference = placed(&screening)?;
     let status = state.smartmove.report_status(&reference).await?;
-    Ok(ApiResponse::ok(ReportStatusView { screening_id: screening.id, application_id: reference.application_id, status })
-        .into_response())
+    Ok(ApiResponse::ok(ReportStatusView {
+        screening_id: screening.id,
+        application_id: reference.application_id,
+        status,
+    })
+    .into_response())
 }
 
 /// Turn a screening into tenants: one tenant of the property per applicant, named as
@@ -508,7 +521,8 @@ pub async fn convert(
             .join(" ");
         let email = applicant.email_address.trim().to_lowercase();
         let name = if name.is_empty() { email.clone() } else { name };
-        let tenant = Tenant::new(&principal.org_id, &property_id, TenantFields { name, email, phone: None, user_id: None }, now);
+        let tenant =
+            Tenant::new(&principal.org_id, &property_id, TenantFields { name, email, phone: None, user_id: None }, now);
         match state.services.store.tenants().create(&tenant, None).await? {
             TenantCreated::Created => tenant_ids.push(tenant.id.clone()),
             TenantCreated::PropertyMissing => return Err(Refused::PropertyMissing.into()),

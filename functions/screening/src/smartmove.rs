@@ -346,8 +346,12 @@ pub enum SmartMoveError {
 impl From<SmartMoveError> for shared::ApiError {
     fn from(err: SmartMoveError) -> Self {
         let (code, message) = match &err {
-            SmartMoveError::Refused(reason) => ("SMARTMOVE_REFUSED", format!("SmartMove refused the request: {reason}")),
-            SmartMoveError::Client(status) => ("SMARTMOVE_REJECTED", format!("SmartMove rejected the request ({status})")),
+            SmartMoveError::Refused(reason) => {
+                ("SMARTMOVE_REFUSED", format!("SmartMove refused the request: {reason}"))
+            }
+            SmartMoveError::Client(status) => {
+                ("SMARTMOVE_REJECTED", format!("SmartMove rejected the request ({status})"))
+            }
             SmartMoveError::Server(status) => ("SMARTMOVE_UNAVAILABLE", format!("SmartMove failed ({status})")),
             SmartMoveError::Timeout => ("SMARTMOVE_TIMEOUT", "SmartMove did not answer in time".to_owned()),
             SmartMoveError::Unreachable => ("SMARTMOVE_UNAVAILABLE", "SmartMove is unreachable".to_owned()),
@@ -410,13 +414,9 @@ impl SmartMove {
     /// A client of `base_url` (`https://stage.rentprep.com`, `https://screen.rentprep.com`
     /// or the local sandbox).
     pub fn new(base_url: &str, api_key: &str, limits: Limits) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder().connect_timeout(limits.connect_timeout).timeout(limits.timeout).build()?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').into(),
-            api_key: api_key.into(),
-            limits,
-        })
+        let http =
+            reqwest::Client::builder().connect_timeout(limits.connect_timeout).timeout(limits.timeout).build()?;
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').into(), api_key: api_key.into(), limits })
     }
 
     async fn send_once<B: Serialize>(&self, path: &str, body: &B) -> Result<Vec<u8>, SmartMoveError> {
@@ -429,9 +429,10 @@ impl SmartMove {
             .await
             .map_err(|e| if e.is_timeout() { SmartMoveError::Timeout } else { SmartMoveError::Unreachable })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| {
-            if e.is_timeout() { SmartMoveError::Timeout } else { SmartMoveError::Unreachable }
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| if e.is_timeout() { SmartMoveError::Timeout } else { SmartMoveError::Unreachable })?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
@@ -462,7 +463,12 @@ impl SmartMove {
         }
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(&self, kind: Kind, path: &str, body: &B) -> Result<T, SmartMoveError> {
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        path: &str,
+        body: &B,
+    ) -> Result<T, SmartMoveError> {
         let bytes = self.call_raw(kind, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|_| SmartMoveError::Body)
     }

@@ -213,10 +213,8 @@ async fn details_parse_the_example_with_applicant_statuses_and_recommendation() 
         .respond_with(ResponseTemplate::new(200).set_body_json(details_example()))
         .mount(&server)
         .await;
-    let details = client(&server)
-        .details(&ApplicationRef { application_id: 12345, reference_id: "1".into() })
-        .await
-        .unwrap();
+    let details =
+        client(&server).details(&ApplicationRef { application_id: 12345, reference_id: "1".into() }).await.unwrap();
     assert_eq!(details.application_id, 12345);
     assert_eq!(details.status, "Active");
     assert_eq!(details.applicants.len(), 2);
@@ -267,7 +265,9 @@ async fn cancel_report_url_and_report_status() {
 async fn a_400_carries_smartmoves_message_and_becomes_a_502_with_a_clear_code() {
     let server = MockServer::start().await;
     Mock::given(path("/api/smartmove/applicant/delete"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"Message": "The applicant has already responded"})))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"Message": "The applicant has already responded"})),
+        )
         .mount(&server)
         .await;
     let err = client(&server)
@@ -360,10 +360,8 @@ impl Write for Captured {
 async fn card_fields_and_the_api_key_never_reach_the_logs() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = MockServer::start().await;
     Mock::given(path("/api/smartmove/application/create/embedded"))

@@ -83,8 +83,9 @@ pub async fn receive(
     headers: HeaderMap,
     body: Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let postback: Postback = serde_json::from_value(body.value)
-        .map_err(|e| ApiError::BadRequest(format!("Malformed postback: {}", e.to_string().split(" at line ").next().unwrap_or(""))))?;
+    let postback: Postback = serde_json::from_value(body.value).map_err(|e| {
+        ApiError::BadRequest(format!("Malformed postback: {}", e.to_string().split(" at line ").next().unwrap_or("")))
+    })?;
     let (username, password) = credentials(&headers).ok_or_else(unauthorized)?;
     let screening_id = postback.reference_id.as_deref().and_then(ScreeningId::parse).ok_or_else(unauthorized)?;
     let org_id = postback.customer_reference_id.trim();

@@ -15,6 +15,6 @@ pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;
 pub mod calendar;
 pub mod lease;
-pub mod tenant;
 pub mod screening;
+pub mod tenant;
 pub mod unit;

@@ -13,8 +13,12 @@ use crate::domain::screening::{PostbackEntry, ReportStatus, Screening};
 use crate::store::events::OutboxMessage;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page};
-use crate::store::transactions::{IdempotentCreate, condition_failed, failed_conditions, replayed, transact, transact_write};
+use crate::store::requests::{
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
+};
+use crate::store::transactions::{
+    IdempotentCreate, condition_failed, failed_conditions, replayed, transact, transact_write,
+};
 use crate::store::{Item, Store, StoreError, item_key, n, s, update_if};
 
 const ENTITY_NAME: &str = "screening";
@@ -96,7 +100,9 @@ impl ScreeningRepository<'_> {
         match transact_write(self.store, items).await {
             Ok(()) => Ok(ScreeningCreated::Created),
             Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 1)? => Ok(ScreeningCreated::Replay(Box::new(first))),
+                Some(failed) if let Some(first) = replayed(&failed, 1)? => {
+                    Ok(ScreeningCreated::Replay(Box::new(first)))
+                }
                 Some(_) => Err(crate::store::transactions::unexpected_cancellation("screening id collision")),
                 None => Err(StoreError::dynamo("TransactWriteItems", err)),
             },
