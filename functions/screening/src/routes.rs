@@ -45,7 +45,8 @@ pub struct ScreeningPath {
 #[derive(Debug, Deserialize)]
 pub struct ApplicantPath {
     screening_id: String,
-    email: String,
+    /// The applicant's email.
+    applicant_id: String,
 }
 
 /// Query parameters of `GET /api/v1/screenings`. Unknown parameters are a 400.
@@ -369,8 +370,8 @@ pub async fn add_applicant(
 }
 
 /// Remove an applicant (only one who has not responded, and never the last one).
-#[utoipa::path(delete, path = "/api/v1/screenings/{screening_id}/applicants/{email}", operation_id = "deleteScreeningApplicant", tag = "screening",
-    params(("screening_id" = String, Path), ("email" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/screenings/{screening_id}/applicants/{applicant_id}", operation_id = "deleteScreeningApplicant", tag = "screening",
+    params(("screening_id" = String, Path), ("applicant_id" = String, Path, description = "The applicant's email")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Removed", body = SuccessEnvelope<ScreeningView>, headers(("ETag" = String))),
@@ -384,7 +385,7 @@ pub async fn delete_applicant(
     Path(path): Path<ApplicantPath>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::ScreeningUpdate, None)?;
-    let address = path.email.trim().to_lowercase();
+    let address = path.applicant_id.trim().to_lowercase();
     let screening = load(&state, &principal, &path.screening_id).await?;
     if !screening.applicants.contains(&address) {
         return Err(ApiError::NotFound("Applicant"));
