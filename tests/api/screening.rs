@@ -571,3 +571,55 @@ async fn a_postback_storm_loses_nothing_and_never_moves_a_status_back() {
         ms(percentile(&mut latencies, 0.99)),
     );
 }
+
+/// An `events/<function>/<name>.json` fixture with its placeholders filled, as the
+/// Lambda runtime would deliver it.
+fn fixture(function: &str, name: &str, fills: &[(&str, &str)]) -> Request<Body> {
+    let path = format!("{}/../events/{function}/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (placeholder, value) in fills {
+        event = event.replace(placeholder, value);
+    }
+    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
+    let (parts, body) = request.into_parts();
+    Request::from_parts(parts, Body::from(body.to_vec()))
+}
+
+#[tokio::test]
+async fn the_screening_and_postback_fixtures_run_through_lambda_http() {
+    let server = MockServer::start().await;
+    mount(&server, "application/create/embedded", ResponseTemplate::new(200).set_body_json(4242)).await;
+    mount(&server, "application/details", ResponseTemplate::new(200).set_body_json(details(4242))).await;
+    mount(&server, "application/reportUrl", ResponseTemplate::new(200).set_body_json(REPORT_URL)).await;
+    let s = setup(&server).await;
+    let ids = [("__TOKEN__", s.token.as_str()), ("__PROPERTY_ID__", &s.property_id), ("__UNIT_ID__", &s.unit_id)];
+    let run = |request: Request<Body>| async {
+        TestResponse::read(s.screening.clone().oneshot(request).await.unwrap()).await
+    };
+    let created = run(fixture("screening", "create", &ids)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let order = last_order(&server).await;
+    let auth = smartmove_auth(
+        order["RequestParameters"]["postback_username"].as_str().unwrap(),
+        order["RequestParameters"]["postback_password"].as_str().unwrap(),
+    );
+    let postback_fills = [
+        ("__APPLICATION_ID__", "4242"),
+        ("__ORG_ID__", s.org.as_str()),
+        ("__SCREENING_ID__", id.as_str()),
+        ("__POSTBACK_AUTHORIZATION__", auth.as_str()),
+    ];
+    for (name, changed) in [("accepted", true), ("ready", true), ("late-in-progress", false)] {
+        let response = s.app.send(fixture("smartmove-postback", name, &postback_fills)).await;
+        assert_eq!(response.status, StatusCode::OK, "{name}: {:?}", response.body);
+        assert_eq!(response.body["data"]["status_changed"], changed, "{name}");
+    }
+    let with_id = [("__TOKEN__", s.token.as_str()), ("__SCREENING_ID__", id.as_str())];
+    let read = run(fixture("screening", "get", &with_id)).await;
+    assert_eq!((read.status, read.body["data"]["status"].as_str()), (StatusCode::OK, Some("Ready")));
+    let url = run(fixture("screening", "report-url", &with_id)).await;
+    assert_eq!(url.body["data"]["url"], REPORT_URL);
+    let listed = run(fixture("screening", "list", &with_id)).await;
+    assert_eq!(listed.body["data"][0]["id"], id.as_str());
+}
