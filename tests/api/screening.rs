@@ -91,6 +91,12 @@ fn smartmove_auth(username: &str, password: &str) -> String {
     format!("{}:{}", STANDARD.encode(username), STANDARD.encode(password))
 }
 
+/// The authorization SmartMove sends for `order` (the credentials the order carried).
+fn order_auth(order: &Value) -> String {
+    let parameter = |name: &str| order["RequestParameters"][name].as_str().unwrap().to_owned();
+    smartmove_auth(&parameter("postback_username"), &parameter("postback_password"))
+}
+
 async fn postback(app: &TestApp, authorization: Option<&str>, body: &Value) -> TestResponse {
     let mut headers = vec![];
     if let Some(authorization) = authorization {
@@ -240,10 +246,7 @@ async fn a_link_order_answers_the_link_and_learns_its_application_from_the_first
     let not_placed = s.call(Method::GET, &format!("/api/v1/screenings/{id}/report-url"), None, &[]).await;
     assert_eq!(not_placed.status, StatusCode::CONFLICT);
 
-    let auth = smartmove_auth(
-        order["RequestParameters"]["postback_username"].as_str().unwrap(),
-        order["RequestParameters"]["postback_password"].as_str().unwrap(),
-    );
+    let auth = order_auth(&order);
     let first = postback(&s.app, Some(&auth), &postback_body(&s.org, &id, 555, "Pending", "created")).await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
     let other = postback(&s.app, Some(&auth), &postback_body(&s.org, &id, 556, "Ready", "another application")).await;
@@ -600,10 +603,7 @@ async fn the_screening_and_postback_fixtures_run_through_lambda_http() {
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["data"]["id"].as_str().unwrap().to_owned();
     let order = last_order(&server).await;
-    let auth = smartmove_auth(
-        order["RequestParameters"]["postback_username"].as_str().unwrap(),
-        order["RequestParameters"]["postback_password"].as_str().unwrap(),
-    );
+    let auth = order_auth(&order);
     let postback_fills = [
         ("__APPLICATION_ID__", "4242"),
         ("__ORG_ID__", s.org.as_str()),
