@@ -248,8 +248,9 @@ class Sandbox:
                     raise Refused("A completed application cannot be cancelled")
                 app["status"] = "Cancelled"
                 return 200, None
-            email = str(body.get("email") or "").lower()
-            if "@" not in email:
+            # One address, or several separated by commas (as the PHP library sends a list).
+            addresses = [e.strip().lower() for e in str(body.get("email") or "").split(",") if e.strip()]
+            if not addresses or any("@" not in e for e in addresses):
                 raise Refused("email is required")
             emails = [a["email"].lower() for a in app["applicants"]]
             if endpoint == "applicant/add":
@@ -257,18 +258,24 @@ class Sandbox:
                     raise Refused("Applicants cannot be added when the landlord pays")
                 if app["report"] == "Ready" or app["status"] != "Active":
                     raise Refused("The application is completed")
-                if email not in emails:
-                    app["applicants"].append(self.applicant(email, datetime.now(timezone.utc)))
+                for email in addresses:
+                    if email not in emails:
+                        app["applicants"].append(self.applicant(email, datetime.now(timezone.utc)))
+                        emails.append(email)
                 return 200, None
             if endpoint == "applicant/delete":
-                if email not in emails:
-                    raise Refused("The applicant is not on this application")
-                applicant = app["applicants"][emails.index(email)]
-                if applicant["status"] != "NoActivity":
-                    raise Refused("The applicant has already responded to the request")
-                if len(app["applicants"]) == 1:
+                leaving = []
+                for email in addresses:
+                    if email not in emails:
+                        raise Refused("The applicant is not on this application")
+                    applicant = app["applicants"][emails.index(email)]
+                    if applicant["status"] != "NoActivity":
+                        raise Refused("The applicant has already responded to the request")
+                    leaving.append(applicant)
+                if len(leaving) >= len(app["applicants"]):
                     raise Refused("The only applicant cannot be removed")
-                app["applicants"].remove(applicant)
+                for applicant in leaving:
+                    app["applicants"].remove(applicant)
                 return 200, None
         return 404, {"Message": f"No endpoint {endpoint}"}
 

@@ -4,8 +4,10 @@ function binary -> DynamoDB Local. Run by infra/local/smoke.sh with the stack's 
 Usage: smoke.py BASE_URL   (the demo users of `doorstep-dev seed` must exist)
 """
 
+import http.server
 import json
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -50,6 +52,29 @@ status, doc, _ = call("POST", "/api/v1/identity/login", body={"email": "owner@de
 check("wrong password -> 401 AUTHENTICATION_FAILED", status == 401 and doc["error"]["code"] == "AUTHENTICATION_FAILED")
 status, doc, _ = call("GET", "/.well-known/jwks.json")
 check("JWKS is published", status == 200 and len(doc["keys"]) >= 1)
+
+# A local webhook receiver, subscribed before the writes below: the trigger runner hands
+# their events to webhooks-deliver through the bus rule, as EventBridge would.
+received = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        received.append(({k.lower(): v for k, v in self.headers.items()}, raw))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+status, doc, _ = call("POST", "/api/v1/webhooks", OWNER, {"url": hook_url, "events": ["property.created"]})
+check("subscribe a local webhook receiver -> 201 with a whsec_ secret", status == 201 and doc["data"]["secret"].startswith("whsec_"))
+webhook_secret = doc["data"]["secret"] if status == 201 else "whsec_"
 
 body = {
     "name": "Smoke Test Towers",
@@ -112,6 +137,30 @@ while time.monotonic() < deadline:
         break
     time.sleep(1)
 check("the stream relays create, update, delete as one event each", events == (200, ["property.created", "property.updated", "property.deleted"]))
+
+
+
+def delivered(property_id):
+    """The verified delivery of the property's creation, if it has arrived."""
+    from standardwebhooks.webhooks import Webhook
+
+    for headers, raw in list(received):
+        try:
+            payload = Webhook(webhook_secret).verify(raw, headers)
+        except Exception as error:  # a signature that does not verify fails the check below
+            print(f"     delivery did not verify: {error}")
+            continue
+        if payload["event"] == "property.created" and payload["data"].get("property_id") == property_id:
+            return payload
+    return None
+
+
+deadline, payload = time.monotonic() + 120, None
+while time.monotonic() < deadline and payload is None:
+    payload = delivered(pid)
+    time.sleep(0.5)
+check("the receiver gets property.created, verified by the Standard Webhooks Python library", payload is not None)
+receiver.shutdown()
 
 print(f"smoke: {results['passed']} passed, {results['failed']} failed")
 sys.exit(1 if results["failed"] else 0)

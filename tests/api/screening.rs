@@ -326,6 +326,36 @@ async fn an_order_retried_with_its_key_is_placed_once() {
 }
 
 #[tokio::test]
+async fn one_key_places_one_order_even_when_sent_twice_at_once() {
+    let server = MockServer::start().await;
+    let create = "/api/smartmove/application/create/embedded";
+    // The first try fails at SmartMove; the next ones are slow enough to overlap.
+    Mock::given(method("POST")).and(path(create)).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(create))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(7100)).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let s = setup(&server).await;
+
+    // A failed order frees its key: the retry below places it.
+    let failed = s.order_screening("embedded", "one-key").await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
+    let (a, b) = tokio::join!(s.order_screening("embedded", "one-key"), s.order_screening("embedded", "one-key"));
+    let (placed, refused) = if a.status == StatusCode::CREATED { (a, b) } else { (b, a) };
+    assert_eq!(placed.status, StatusCode::CREATED, "{:?}", placed.body);
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::CONFLICT, "CONFLICT"));
+    let orders = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == create).count();
+    assert_eq!(orders, 2, "one failed try and one placed order, never two");
+
+    let again = s.order_screening("embedded", "one-key").await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["data"]["id"], placed.body["data"]["id"]);
+    let listed = s.call(Method::GET, "/api/v1/screenings", None, &[]).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn partner_failures_are_502_with_a_code_and_store_nothing() {
     let server = MockServer::start().await;
     mount(&server, "application/create/embedded", ResponseTemplate::new(503)).await;
@@ -343,6 +373,72 @@ async fn partner_failures_are_502_with_a_code_and_store_nothing() {
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("Invalid property"));
     let listed = s.call(Method::GET, "/api/v1/screenings", None, &[]).await;
     assert_eq!(listed.body["data"], json!([]));
+}
+
+/// Everything the screening function logs while the test runs on this thread.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn card_data_never_reaches_a_log_or_an_error() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime runs on this thread only, so every span and event of the
+    // handler, the SmartMove client and the store lands here.
+    let _capture = tracing::subscriber::set_default(subscriber);
+    let server = MockServer::start().await;
+    // A partner that quotes the card back in its refusal.
+    Mock::given(method("POST"))
+        .and(path("/api/smartmove/application/create/embedded"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"Message": format!("Card {CARD_NUMBER} with code 554 was declined")})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    mount(&server, "application/create/embedded", ResponseTemplate::new(200).set_body_json(json!(7001))).await;
+    let s = setup(&server).await;
+
+    let refused = s.order_screening("embedded", "card-1").await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_GATEWAY, "SMARTMOVE_REFUSED"));
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("was declined"), "{message}");
+    assert!(!message.contains(CARD_NUMBER) && !message.contains("554"), "{message}");
+    let ordered = s.order_screening("embedded", "card-2").await;
+    assert_eq!(ordered.status, StatusCode::CREATED, "{:?}", ordered.body);
+    assert!(!ordered.body.to_string().contains(CARD_NUMBER));
+
+    let logged = logs.text();
+    assert!(logged.contains("screening ordered"), "the capture sees the handler's logs: {logged}");
+    assert!(logged.contains("SmartMove application/create/embedded"), "and the client's debug lines");
+    assert!(!logged.contains(CARD_NUMBER), "the card number was logged: {logged}");
+    assert!(!logged.contains("cardSecurity") && !logged.contains("card_security"));
+    // Nor is the card in what was stored.
+    let stored = s.call(Method::GET, "/api/v1/screenings", None, &[]).await;
+    assert!(!stored.body.to_string().contains(CARD_NUMBER));
 }
 
 #[tokio::test]

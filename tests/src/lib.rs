@@ -3,6 +3,7 @@
 
 pub mod bus_queue;
 pub mod demo_leasing;
+pub mod demo_maintenance;
 pub mod figures;
 pub mod gateway;
 pub mod relay_pump;
@@ -67,9 +68,11 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
+        ("maintenance".to_owned(), maintenance::router(services.clone())),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
         ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
+        ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
     ])
 }
 
@@ -105,6 +108,11 @@ pub fn test_stream_settings() -> events::StreamSettings {
     settings.poll = std::time::Duration::from_millis(100);
     settings.settle = std::time::Duration::from_millis(500);
     settings
+}
+
+/// Webhooks as the local stack runs them: test subscribers listen on 127.0.0.1.
+pub fn test_webhook_settings() -> webhooks::Settings {
+    webhooks::Settings::new(webhooks::AddressGuard::new(true))
 }
 
 /// A fresh organization id, so tests never see each other's data.
@@ -240,9 +248,11 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("units", units::openapi()),
         ("tenants", tenants::openapi()),
         ("leases", leases::openapi()),
+        ("maintenance", maintenance::openapi()),
         ("events", events::openapi()),
         ("screening", screening::openapi()),
         ("smartmove-postback", smartmove_postback::openapi()),
+        ("webhooks", webhooks::openapi()),
     ]
 }
 

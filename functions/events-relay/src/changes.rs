@@ -4,6 +4,9 @@
 //! | entity | INSERT | MODIFY | REMOVE |
 //! |---|---|---|---|
 //! | `property`, `unit`, `tenant`, `lease` | `<entity>.created` | `<entity>.updated`, only when a public field changed | `<entity>.deleted` |
+//! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
+//! | `work_order` | `workorder.created` | `workorder.updated`, as above | `workorder.deleted` |
+//! | `vendor` | `vendor.created` | `vendor.updated`, as above (a rating is bookkeeping) | `vendor.deleted` |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!
@@ -21,9 +24,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use shared::domain::lease::Lease;
+use shared::domain::maintenance::MaintenanceRequest;
 use shared::domain::property::Property;
 use shared::domain::tenant::Tenant;
 use shared::domain::unit::Unit;
+use shared::domain::vendor::Vendor;
+use shared::domain::work_order::WorkOrder;
 use shared::events::DomainEvent;
 use shared::store::events::OutboxMessage;
 use shared::time_format;
@@ -94,6 +100,22 @@ fn shape(entity: &str) -> Option<Shape> {
             resource: "lease",
             ignored: &[],
             show: |i| show::<Lease, leases::views::LeaseView>(i, |m| &m.org_id),
+        },
+        "maintenance_request" => Shape {
+            resource: "maintenance",
+            ignored: &[],
+            show: |i| show::<MaintenanceRequest, maintenance::views::MaintenanceRequestView>(i, |m| &m.org_id),
+        },
+        "work_order" => Shape {
+            resource: "workorder",
+            ignored: &[],
+            show: |i| show::<WorkOrder, maintenance::views::WorkOrderView>(i, |m| &m.org_id),
+        },
+        "vendor" => Shape {
+            resource: "vendor",
+            // Derived from the insurance expiry and today, not a change of the vendor.
+            ignored: &["insured"],
+            show: |i| show::<Vendor, maintenance::views::VendorView>(i, |m| &m.org_id),
         },
         _ => return None,
     })

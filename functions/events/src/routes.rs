@@ -8,8 +8,8 @@ use serde::Deserialize;
 use shared::auth::{Permission, Principal};
 use shared::events::DomainEvent;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
-use shared::http::listing;
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::listing::PageRequest;
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::Query;
 use shared::store::events::{EventQuery, LoggedEvent, TypeFilter, log_partition};
 use shared::store::keys::GSI2PK;
@@ -143,11 +143,16 @@ pub async fn list(
         .ok_or(ApiError::AuthenticationFailed("Authentication required: send a Bearer token or an X-API-Key"))?;
     principal.authorize(Permission::EventRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let scope = CursorScope { org_id: principal.org_id.clone(), query: query.fingerprint() };
     let partition = log_partition(&principal.org_id);
-    let start = listing::resume_key(&state.services.cursors, &scope, params.cursor.as_deref(), |key| {
-        key.get(GSI2PK) == Some(&partition)
-    })?;
-    let page = state.services.store.event_log().page(&principal.org_id, &query, start, page_size).await?;
-    Ok(listing::page_response::<LoggedEvent, DomainEvent>(&state.services.cursors, &scope, page, page_size))
+    let listing = PageRequest::resume(
+        &state.services.cursors,
+        &principal.org_id,
+        query.fingerprint(),
+        page_size,
+        params.cursor.as_deref(),
+        |key| key.get(GSI2PK) == Some(&partition),
+    )?;
+    let page =
+        state.services.store.event_log().page(&principal.org_id, &query, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<LoggedEvent, DomainEvent>(&state.services.cursors, page))
 }

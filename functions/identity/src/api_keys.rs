@@ -19,7 +19,7 @@ use shared::{ApiError, Services, time_format};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::caller::{OwnListing, actor_id};
+use crate::caller::{actor_id, own_listing};
 use crate::oauth::credentials::random_secret;
 
 const MAX_PERMISSIONS: usize = 50;
@@ -219,9 +219,9 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::ApiKeyRead, None)?;
-    let listing = OwnListing::resolve(&services, &principal, "api_keys", &params)?;
+    let listing = own_listing(&services, &principal, "api_keys", &params)?;
     let page = services.store.api_keys().list(&principal.org_id, listing.start.clone(), listing.size).await?;
-    Ok(listing.respond::<_, ApiKeyView>(&services, page))
+    Ok(listing.respond::<_, ApiKeyView>(&services.cursors, page))
 }
 
 /// Get an API key (never its secret).

@@ -7,8 +7,6 @@
 //! tenants not seen yet, serialized into the response as each page arrives (see
 //! [`shared::http::feed`]).
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -17,7 +15,7 @@ use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::feed::{FeedPages, array_response, required_bool, stream_array};
+use shared::http::feed::{FeedPages, Related, array_response, required_bool, row, stream_array};
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
 use shared::store::leases::LeaseFilter;
@@ -71,8 +69,13 @@ pub async fn leases(
             None => return Ok(array_response(&[])),
         }
     }
-    let feed =
-        Feed { services, org_id: principal.org_id.clone(), filter, today: calendar::today(), tenants: HashMap::new() };
+    let feed = Feed {
+        services,
+        org_id: principal.org_id.clone(),
+        filter,
+        today: calendar::today(),
+        tenants: Related::default(),
+    };
     stream_array(feed, "lease").await
 }
 
@@ -81,8 +84,8 @@ struct Feed {
     org_id: String,
     filter: LeaseFilter,
     today: Date,
-    /// Tenants seen so far (`None`: deleted).
-    tenants: HashMap<String, Option<FeedTenant>>,
+    /// Tenants seen so far.
+    tenants: Related<FeedTenant>,
 }
 
 impl FeedPages for Feed {
@@ -95,29 +98,14 @@ impl FeedPages for Feed {
 impl Feed {
     /// The leases' JSON rows.
     async fn render(&mut self, leases: &[Lease]) -> Result<Vec<String>, ApiError> {
-        let missing: Vec<String> = leases
-            .iter()
-            .flat_map(|l| l.tenant_ids.iter())
-            .filter(|id| !self.tenants.contains_key(*id))
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !missing.is_empty() {
-            let found = self.services.store.tenants().get_many(&self.org_id, &missing).await?;
-            let mut by_id: HashMap<String, FeedTenant> =
-                found.iter().map(|t| (t.id.clone(), FeedTenant::from(t))).collect();
-            for id in missing {
-                let tenant = by_id.remove(&id);
-                self.tenants.insert(id, tenant);
-            }
-        }
-        leases
-            .iter()
-            .map(|lease| {
-                let view = FeedLease::new(lease, |id| self.tenants.get(id).cloned().flatten());
-                serde_json::to_string(&view).map_err(ApiError::internal)
+        let (store, org_id) = (&self.services.store, &self.org_id);
+        let tenant_ids = leases.iter().flat_map(|l| l.tenant_ids.iter());
+        self.tenants
+            .fetch_missing(tenant_ids, |ids| async move {
+                let found = store.tenants().get_many(org_id, &ids).await?;
+                Ok(found.iter().map(|t| (t.id.clone(), FeedTenant::from(t))).collect())
             })
-            .collect()
+            .await?;
+        leases.iter().map(|lease| row(&FeedLease::new(lease, |id| self.tenants.get(id).cloned()))).collect()
     }
 }

@@ -17,15 +17,13 @@ use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::listing::{only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
+use shared::http::listing::{PageRequest, only_page_response, updated_since};
+use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
-use shared::store::keys;
+use shared::http::resource::versioned_response;
 use shared::store::leases::{LeaseBooked, LeaseEnded, LeaseFilter};
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
@@ -39,10 +37,6 @@ const WRITE_ATTEMPTS: usize = 8;
 
 /// Lease writes take no `If-Match`, so a lost race is always retried, never stale.
 const NO_PRECONDITION: Precondition = Precondition::None;
-
-fn never_stale() -> ApiError {
-    ApiError::internal("a lease write without If-Match was answered as stale")
-}
 
 #[derive(Debug, Deserialize)]
 pub struct TenantPath {
@@ -78,13 +72,6 @@ async fn load(services: &Services, principal: &Principal, lease_id: &str) -> Res
         .ok_or_else(|| Refused::LeaseMissing.into())
 }
 
-/// An `Idempotency-Key` sent with a booking: the route scope, the key, and the body's fingerprint.
-struct Idempotency<'a> {
-    scope: String,
-    key: &'a str,
-    fingerprint: &'a str,
-}
-
 /// Books a new lease on its unit (see the module docs) and answers 201, or replays
 /// the first response of an `Idempotency-Key`.
 async fn book(
@@ -94,41 +81,26 @@ async fn book(
     primary_tenant_id: &str,
     terms: LeaseTerms,
     renewal_of: Option<String>,
-    idempotency: Option<Idempotency<'_>>,
+    request: CreateRequest<'_>,
 ) -> Result<Response, ApiError> {
     let org_id = &principal.org_id;
-    if let Some(i) = &idempotency
-        && let Some(first) =
-            replay_if_used(&services.store, org_id, &i.scope, Some(i.key), i.fingerprint, time_format::now()).await?
-    {
+    if let Some(first) = request.replay_if_used(&services.store, org_id).await? {
         return Ok(first);
     }
     let (Some(property_key), Some(unit_id)) = (PropertyId::parse(property_id), UnitId::parse(&terms.unit_id)) else {
         return Err(Refused::UnitMissing.into());
     };
-    let exhausted = "The unit is being leased concurrently; retry";
-    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
+    let contention = Contention { resource: "unit", exhausted: "The unit is being leased concurrently; retry" };
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let unit = services.store.units().get(org_id, &property_key, &unit_id).await?.ok_or(Refused::UnitMissing)?;
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
         unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
         lease.renewal_of.clone_from(&renewal_of);
         let location = format!("/api/v1/leases/{}", lease.id);
-        let record = idempotency
-            .as_ref()
-            .map(|i| created_record(i.fingerprint, &LeaseView::from(&lease), location.clone(), lease.created_at))
-            .transpose()?;
-        let create = idempotency.as_ref().zip(record.as_ref()).map(|(i, record)| IdempotentCreate {
-            record,
-            scope: &i.scope,
-            key: i.key,
-        });
-        match services.store.leases().create(&lease, &unit, create).await? {
-            LeaseBooked::Booked => {
-                Ok(Attempt::Done(created_response(LeaseView::from(&lease), lease.version, &location)))
-            }
-            LeaseBooked::Replay(first) => {
-                replay(*first, idempotency.as_ref().map_or("", |i| i.fingerprint)).map(Attempt::Done)
-            }
+        let creation = Creation::new(request, LeaseView::from(&lease), lease.version, location)?;
+        match services.store.leases().create(&lease, &unit, creation.idempotency()).await? {
+            LeaseBooked::Booked => Ok(Attempt::Done(creation.created())),
+            LeaseBooked::Replay(first) => creation.replay(*first).map(Attempt::Done),
             LeaseBooked::UnitChanged => Ok(Attempt::LostRace),
             LeaseBooked::TenantMissing(position) => Err(Refused::TenantMissing(position).into()),
             LeaseBooked::UnitMissing => Err(Refused::UnitMissing.into()),
@@ -195,12 +167,10 @@ pub async fn create(
     principal.authorize(Permission::LeaseCreate, None)?;
     let terms = body.value.validate(&path.tenant_id)?;
     TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
-    let idempotency = key.as_deref().map(|key| Idempotency {
-        scope: format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id),
-        key,
-        fingerprint: &body.fingerprint,
-    });
-    book(&services, &principal, &path.property_id, &path.tenant_id, terms, None, idempotency).await
+    let scope = format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id);
+    let request =
+        CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };
+    book(&services, &principal, &path.property_id, &path.tenant_id, terms, None, request).await
 }
 
 /// Query parameters of `GET /api/v1/leases`. Unknown parameters are a 400.
@@ -235,15 +205,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let updated_since = params
-        .updated_since
-        .as_deref()
-        .map(|raw| {
-            time_format::parse(raw)
-                .or_else(|| calendar::parse_date(raw).map(|d| d.midnight().assume_utc()))
-                .ok_or_else(|| ApiError::BadRequest("updated_since must be an ISO 8601 date or timestamp".into()))
-        })
-        .transpose()?;
+    let updated_since = updated_since(params.updated_since.as_deref())?;
     let mut filter = LeaseFilter {
         property_id: params.property_id.clone(),
         unit_id: params.unit_id.clone(),
@@ -262,12 +224,11 @@ pub async fn list(
         }
     }
     let org_id = &principal.org_id;
-    let scope = CursorScope { org_id: org_id.clone(), query: filter.fingerprint() };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
-        key.get(keys::PK) == Some(&keys::org(org_id))
-    })?;
-    let page = services.store.leases().list(org_id, &filter, calendar::today(), start, page_size).await?;
-    Ok(page_response::<_, LeaseView>(&services.cursors, &scope, page, page_size))
+    let (query, cursor) = (filter.fingerprint(), params.cursor.as_deref());
+    let listing = PageRequest::in_organization(&services.cursors, org_id, query, page_size, cursor)?;
+    let page =
+        services.store.leases().list(org_id, &filter, calendar::today(), listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, LeaseView>(&services.cursors, page))
 }
 
 /// Get a lease.
@@ -306,8 +267,8 @@ pub async fn move_out(
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseUpdate, None)?;
-    let exhausted = "The lease is being changed concurrently; retry";
-    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, never_stale, exhausted, || async {
+    let contention = Contention { resource: "lease", exhausted: "The lease is being changed concurrently; retry" };
+    retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
         if current.move_out.is_some() {
             return Err(ApiError::Conflict("The lease already has a move-out".into()));
@@ -353,19 +314,13 @@ pub async fn renew(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
-    let idempotency = key.as_deref().map(|key| Idempotency {
-        scope: format!("POST /api/v1/leases/{}/renew", current.id),
-        key,
-        fingerprint: &body.fingerprint,
-    });
-    if let Some(i) = &idempotency
-        && let Some(first) =
-            replay_if_used(&services.store, &principal.org_id, &i.scope, Some(i.key), i.fingerprint, time_format::now())
-                .await?
-    {
+    let scope = format!("POST /api/v1/leases/{}/renew", current.id);
+    let request =
+        CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };
+    if let Some(first) = request.replay_if_used(&services.store, &principal.org_id).await? {
         return Ok(first);
     }
     let terms = body.value.validate(&current)?;
     let (property_id, primary) = (current.property_id.clone(), current.primary_tenant_id.clone());
-    book(&services, &principal, &property_id, &primary, terms, Some(current.id), idempotency).await
+    book(&services, &principal, &property_id, &primary, terms, Some(current.id), request).await
 }

@@ -5,34 +5,20 @@
 
 use axum::Json as AxumJson;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::ids::PropertyId;
 use shared::http::envelope::ErrorEnvelope;
+use shared::http::listing::{LinkPageParams, with_next_link};
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
 use shared::{ApiError, Services};
-use utoipa::IntoParams;
 
 use crate::list::page;
-use crate::refusals::Refused;
 use crate::views::{IntegrationProperty, IntegrationPropertyEnvelope, IntegrationPropertyList};
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct IntegrationListParams {
-    /// 1 to 100, default 100.
-    pub page_size: Option<usize>,
-    /// From the `Link: <...>; rel="next"` header of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List all properties (integration API).
-#[utoipa::path(get, path = "/api/ai/properties", operation_id = "listIntegrationProperties", tag = "integration", params(IntegrationListParams),
+#[utoipa::path(get, path = "/api/ai/properties", operation_id = "listIntegrationProperties", tag = "integration", params(LinkPageParams),
     security(("oauth2" = ["read:properties"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Properties; a `Link` header with rel=\"next\" when more follow", body = IntegrationPropertyList),
@@ -42,7 +28,7 @@ pub struct IntegrationListParams {
 pub async fn list(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<IntegrationListParams>,
+    Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
@@ -54,8 +40,8 @@ pub async fn list(
         created_after: None,
         created_before: None,
     };
-    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
-    let next_cursor = page.next.as_ref().map(|key| services.cursors.encode(&scope, key.clone()));
+    let (page, listing) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    let next_cursor = page.next.as_ref().map(|key| listing.cursor(&services.cursors, key.clone()));
     let properties = page
         .items
         .iter()
@@ -64,14 +50,8 @@ pub async fn list(
             PropertyRow::Deleted(_) => None,
         })
         .collect();
-    let mut response = AxumJson(IntegrationPropertyList { properties }).into_response();
-    if let Some(cursor) = next_cursor {
-        let link = format!("</api/ai/properties?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
-        if let Ok(value) = link.parse() {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+    let response = AxumJson(IntegrationPropertyList { properties }).into_response();
+    Ok(with_next_link(response, "/api/ai/properties", page_size, next_cursor))
 }
 
 /// Get detailed information about a property (integration API).
@@ -88,7 +68,6 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
-    let id = PropertyId::parse(&id).ok_or(Refused::PropertyMissing)?;
-    let property = services.store.properties().get(&principal.org_id, &id).await?.ok_or(Refused::PropertyMissing)?;
+    let property = crate::routes::load(&services, &principal, &id).await?;
     Ok(AxumJson(IntegrationPropertyEnvelope::from(&property)).into_response())
 }

@@ -3,9 +3,7 @@
 use serde::Deserialize;
 use shared::ApiError;
 use shared::domain::property::{PropertyStatus, PropertyType};
-use shared::http::listing::resume_key;
-use shared::http::pagination::CursorScope;
-use shared::store::keys;
+use shared::http::listing::PageRequest;
 use shared::store::page::Page;
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
 use shared::{Services, time_format};
@@ -98,18 +96,17 @@ impl ListParams {
     }
 }
 
-/// Reads one page of `query`, continuing from `cursor`, and returns it with the scope
-/// its next cursor is bound to.
+/// Reads one page of `query`, continuing from `cursor`, and returns it with the
+/// listing its next cursor is bound to.
 pub async fn page(
     services: &Services,
     query: &PropertyQuery,
     cursor: Option<&str>,
     page_size: usize,
-) -> Result<(Page<PropertyRow>, CursorScope), ApiError> {
-    let scope = CursorScope { org_id: query.org_id.clone(), query: query.fingerprint() };
+) -> Result<(Page<PropertyRow>, PageRequest), ApiError> {
     // Every index a property listing reads is keyed by the organization's partition.
-    let start =
-        resume_key(&services.cursors, &scope, cursor, |key| key.get(keys::PK) == Some(&keys::org(&query.org_id)))?;
-    let page = services.store.properties().list(query, start, page_size).await?;
-    Ok((page, scope))
+    let listing =
+        PageRequest::in_organization(&services.cursors, &query.org_id, query.fingerprint(), page_size, cursor)?;
+    let page = services.store.properties().list(query, listing.start.clone(), page_size).await?;
+    Ok((page, listing))
 }

@@ -10,15 +10,13 @@ use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay};
-use shared::http::listing::page_response;
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::properties::{PropertyCreated, PropertyDeleted};
 use shared::store::requests::VersionedPut;
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::list::{ListParams, page};
@@ -29,8 +27,11 @@ use crate::views::{PropertyListItem, PropertyView};
 /// Idempotency keys are scoped to the route they were used on.
 const CREATE_SCOPE: &str = "POST /api/v1/properties";
 
-/// The 409 after a write lost every race.
-const EXHAUSTED: &str = "The property is being changed concurrently; retry, ideally with If-Match";
+/// How writes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention = Contention {
+    resource: "property",
+    exhausted: "The property is being changed concurrently; retry, ideally with If-Match",
+};
 
 fn location(id: &str) -> String {
     format!("/api/v1/properties/{id}")
@@ -40,7 +41,8 @@ fn property_response(property: &Property, status: StatusCode) -> Response {
     versioned_response(PropertyView::from(property), property.version, status)
 }
 
-async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
+/// The property `id` of the caller's organization (404 otherwise).
+pub(crate) async fn load(services: &Services, principal: &Principal, id: &str) -> Result<Property, ApiError> {
     let id = PropertyId::parse(id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(&principal.org_id, &id).await?.ok_or_else(|| Refused::PropertyMissing.into())
 }
@@ -62,8 +64,8 @@ pub async fn list(
     principal.authorize(Permission::PropertyRead, Some(Scope::ReadProperties))?;
     let query = params.query(&principal.org_id)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let (page, scope) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
-    Ok(page_response::<_, PropertyListItem>(&services.cursors, &scope, page, page_size))
+    let (page, listing) = page(&services, &query, params.cursor.as_deref(), page_size).await?;
+    Ok(listing.respond::<_, PropertyListItem>(&services.cursors, page))
 }
 
 /// Create a property. Send `Idempotency-Key` to make retries safe.
@@ -87,13 +89,14 @@ pub async fn create(
     principal.authorize(Permission::PropertyCreate, None)?;
     let fields = body.value.validate()?;
     let now = time_format::now();
+    let request = CreateRequest { scope: CREATE_SCOPE, key: key.as_deref(), fingerprint: &body.fingerprint, now };
     let property = Property::new(&principal.org_id, fields, now);
-    let location = location(&property.id);
-    let record = created_record(&body.fingerprint, &PropertyView::from(&property), location.clone(), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: CREATE_SCOPE, key });
-    match services.store.properties().create(&property, idempotency).await? {
-        PropertyCreated::Created => Ok(created_response(PropertyView::from(&property), property.version, &location)),
-        PropertyCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let creation = Creation::new(request, PropertyView::from(&property), property.version, location(&property.id))?;
+    // A property claims nothing but a fresh id, so a retry cannot trip before its key is
+    // checked: the write itself tells a used key, without a read first.
+    match services.store.properties().create(&property, creation.idempotency()).await? {
+        PropertyCreated::Created => Ok(creation.created()),
+        PropertyCreated::Replay(first) => creation.replay(*first),
     }
 }
 
@@ -124,23 +127,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&PropertyFields) -> Result<PropertyFields, Problems>,
 ) -> Result<Response, ApiError> {
-    retry_lost_races(precondition, stale, EXHAUSTED, || async {
-        let current = load(services, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = current.revised(change(&current.fields)?, time_format::now());
-        match services.store.properties().replace(&next, current.version).await? {
-            VersionedPut::Done => Ok(Attempt::Done(property_response(&next, StatusCode::OK))),
-            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
-            VersionedPut::Missing => Err(Refused::PropertyMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, id),
+        |current| async move {
+            let next = current.revised(change(&current.fields)?, time_format::now());
+            match services.store.properties().replace(&next, current.version).await? {
+                VersionedPut::Done => Ok(Attempt::Done(property_response(&next, StatusCode::OK))),
+                VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+                VersionedPut::Missing => Err(Refused::PropertyMissing.into()),
+            }
+        },
+    )
     .await
-}
-
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The property has changed since the ETag you sent; fetch it again".into())
 }
 
 /// Replace a property's writable fields.
@@ -203,17 +204,19 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyDelete, None)?;
-    retry_lost_races(&precondition, stale, EXHAUSTED, || async {
-        let current = load(&services, &principal, &id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.properties().delete(&current, current.version, time_format::now()).await? {
-            PropertyDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            PropertyDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            PropertyDeleted::Missing => Err(Refused::PropertyMissing.into()),
-            PropertyDeleted::HasUnits => Err(Refused::HasUnits.into()),
-        }
-    })
+    let services = &services;
+    write_current(
+        &precondition,
+        CONTENTION,
+        || load(services, &principal, &id),
+        |current| async move {
+            match services.store.properties().delete(&current, current.version, time_format::now()).await? {
+                PropertyDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                PropertyDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                PropertyDeleted::Missing => Err(Refused::PropertyMissing.into()),
+                PropertyDeleted::HasUnits => Err(Refused::HasUnits.into()),
+            }
+        },
+    )
     .await
 }

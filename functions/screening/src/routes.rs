@@ -13,18 +13,16 @@ use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::listing::page_response;
-use shared::http::listing::resume_key;
-use shared::http::optimistic::{Attempt, retry_lost_races};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
+use shared::http::listing::PageRequest;
+use shared::http::optimistic::{Attempt, Contention, write_current};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::keys;
 use shared::store::requests::VersionedPut;
 use shared::store::screenings::{ScreeningCreated, ScreeningFilter};
 use shared::store::tenants::TenantCreated;
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, time_format};
 use utoipa::IntoParams;
 
@@ -86,9 +84,8 @@ fn placed(screening: &Screening) -> Result<ApplicationRef, ApiError> {
     Ok(ApplicationRef { application_id, reference_id: screening.org_id.clone() })
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The screening has changed; fetch it again".into())
-}
+const CONTENTION: Contention =
+    Contention { resource: "screening", exhausted: "The screening is being changed concurrently; retry" };
 
 /// Applies `change` to the stored screening (retrying lost races) and answers with it.
 async fn revise(
@@ -97,8 +94,8 @@ async fn revise(
     raw_id: &str,
     change: impl Fn(&mut Screening),
 ) -> Result<Screening, ApiError> {
-    retry_lost_races(&Precondition::None, stale, "The screening is being changed concurrently; retry", || async {
-        let current = load(state, principal, raw_id).await?;
+    let change = &change;
+    write_current(&Precondition::None, CONTENTION, || load(state, principal, raw_id), |current: Screening| async move {
         let mut next = current.clone();
         change(&mut next);
         next.version = current.version + 1;
@@ -186,11 +183,29 @@ pub async fn create(
     let order = body.value.validate()?;
     let org_id = &principal.org_id;
     let now = time_format::now();
-    let scope = "POST /api/v1/screenings";
+    let request = CreateRequest { scope: "POST /api/v1/screenings", key: Some(&key), fingerprint: &body.fingerprint, now };
     let services = &state.services;
-    if let Some(first) = replay_if_used(&services.store, org_id, scope, Some(&key), &body.fingerprint, now).await? {
-        return Ok(first);
+    // The key is claimed before SmartMove is called, so two concurrent requests with one
+    // key never pay for two orders; a request that fails frees it for a retry.
+    if let Some(answer) = request.claim(&services.store, org_id).await? {
+        return Ok(answer);
     }
+    let placed = place(&state, &principal, order, request).await;
+    if placed.is_err() {
+        request.release(&services.store, org_id).await;
+    }
+    placed
+}
+
+/// Places a validated order under a claimed key: SmartMove first, then our record with
+/// the key's answer, in one transaction.
+async fn place(
+    state: &ScreeningState,
+    principal: &Principal,
+    order: ValidOrder,
+    request: CreateRequest<'_>,
+) -> Result<Response, ApiError> {
+    let (org_id, now, services) = (&principal.org_id, request.now, &state.services);
     let property_id = PropertyId::parse(&order.property_id).ok_or(Refused::PropertyMissing)?;
     let unit_id = UnitId::parse(&order.unit_id).ok_or(Refused::UnitMissing)?;
     let property = services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
@@ -247,14 +262,13 @@ pub async fn create(
     };
     let view = ScreeningView::from(&screening);
     let location = format!("/api/v1/screenings/{}", screening.id);
-    let record = created_record(&body.fingerprint, &view, location.clone(), now)?;
-    let idempotency = IdempotentCreate { record: &record, scope, key: &key };
-    match services.store.screenings().create(&screening, Some(idempotency)).await? {
+    let creation = Creation::new(request, view, screening.version, location)?;
+    match services.store.screenings().create(&screening, creation.idempotency()).await? {
         ScreeningCreated::Created => {
             tracing::info!(screening_id = %screening.id, application_id = ?application_id, "screening ordered");
-            Ok(created_response(view, screening.version, &location))
+            Ok(creation.created())
         }
-        ScreeningCreated::Replay(first) => replay(*first, &body.fingerprint),
+        ScreeningCreated::Replay(first) => creation.replay(*first),
     }
 }
 
@@ -279,17 +293,14 @@ pub async fn list(
         unit_id: params.unit_id.clone(),
         status: params.status,
     };
-    let scope = CursorScope {
-        org_id: org_id.clone(),
-        query: format!("screenings|{:?}|{:?}|{:?}", filter.property_id, filter.unit_id, filter.status),
-    };
+    let query = format!("screenings|{:?}|{:?}|{:?}", filter.property_id, filter.unit_id, filter.status);
     let services = &state.services;
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+    let listing = PageRequest::resume(&services.cursors, org_id, query, page_size, params.cursor.as_deref(), |key| {
         key.get(keys::PK) == Some(&keys::org(org_id))
             && key.get(keys::SK).is_some_and(|sk| sk.starts_with(keys::SCREENING_PREFIX))
     })?;
-    let page = services.store.screenings().list(org_id, &filter, start, page_size).await?;
-    Ok(page_response::<_, ScreeningView>(&services.cursors, &scope, page, page_size))
+    let page = services.store.screenings().list(org_id, &filter, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, ScreeningView>(&services.cursors, page))
 }
 
 /// Get a screening, refreshed from SmartMove's application details (applicants with

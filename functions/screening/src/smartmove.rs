@@ -362,6 +362,20 @@ impl From<SmartMoveError> for shared::ApiError {
 }
 
 impl SmartMoveError {
+    /// The error with the order's card number and security code taken out of SmartMove's
+    /// reason, should the partner quote them: card data is never echoed in an error.
+    fn without_card(self, order: &OrderRequest) -> Self {
+        let (SmartMoveError::Refused(mut reason), Some(card)) = (self, order.credit_card.as_ref()) else {
+            return self;
+        };
+        for secret in [&card.card_number, &card.card_security] {
+            if !secret.is_empty() {
+                reason = reason.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        SmartMoveError::Refused(reason)
+    }
+
     fn retryable(&self) -> bool {
         matches!(self, Self::Server(_) | Self::Timeout | Self::Unreachable)
     }
@@ -403,6 +417,30 @@ impl fmt::Debug for SmartMove {
     }
 }
 
+/// `text` with every run of 12 or more digits (a card number, whoever's it is) masked.
+fn mask_card_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 12 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 /// Whether a call may be repeated.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -442,6 +480,7 @@ impl SmartMove {
             let reason = serde_json::from_slice::<ErrorBody>(&bytes)
                 .ok()
                 .and_then(|b| b.message)
+                .map(|reason| mask_card_numbers(&reason))
                 .unwrap_or_else(|| "no reason given".to_owned());
             return Err(SmartMoveError::Refused(reason));
         }
@@ -476,13 +515,13 @@ impl SmartMove {
     /// `application/create`: the link the landlord finishes the order at.
     pub async fn create(&self, order: &OrderRequest) -> Result<String, SmartMoveError> {
         tracing::debug!(?order, "SmartMove application/create");
-        self.call(Kind::Write, "application/create", order).await
+        self.call(Kind::Write, "application/create", order).await.map_err(|err| err.without_card(order))
     }
 
     /// `application/create/embedded`: the new application's id.
     pub async fn create_embedded(&self, order: &OrderRequest) -> Result<i64, SmartMoveError> {
         tracing::debug!(?order, "SmartMove application/create/embedded");
-        self.call(Kind::Write, "application/create/embedded", order).await
+        self.call(Kind::Write, "application/create/embedded", order).await.map_err(|err| err.without_card(order))
     }
 
     pub async fn add_applicant(&self, request: &ApplicantRef) -> Result<(), SmartMoveError> {
@@ -513,5 +552,20 @@ impl SmartMove {
     pub async fn report_status(&self, request: &ApplicationRef) -> Result<ReportStatus, SmartMoveError> {
         let raw: String = self.call(Kind::Read, "application/report/status", request).await?;
         ReportStatus::parse(&raw).ok_or(SmartMoveError::Body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_card_numbers;
+
+    #[test]
+    fn card_numbers_in_a_partner_reason_are_masked_and_other_numbers_kept() {
+        assert_eq!(
+            mask_card_numbers("Card 4111111111111111 declined for application 12345"),
+            "Card [redacted] declined for application 12345"
+        );
+        assert_eq!(mask_card_numbers("5419543578415880"), "[redacted]");
+        assert_eq!(mask_card_numbers("Zip must be 5 digits"), "Zip must be 5 digits");
     }
 }

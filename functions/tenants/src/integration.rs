@@ -2,32 +2,19 @@
 
 use axum::Json as AxumJson;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::domain::tenant::Tenant;
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::pagination::{self, CursorScope, MAX_PAGE_SIZE, PageKey};
+use shared::http::listing::{LinkPageParams, PageRequest, with_next_link};
+use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::Query;
-use shared::store::keys;
 use shared::{ApiError, Services};
-use utoipa::IntoParams;
 
 use crate::views::{Renter, RenterList};
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RenterParams {
-    /// 1 to 100, default 100.
-    pub page_size: Option<usize>,
-    /// From the `Link: <...>; rel="next"` header of the previous page.
-    pub cursor: Option<String>,
-}
 
 /// The lease a renter is shown with: the current one, else the next future one, else the last.
 fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
@@ -41,7 +28,7 @@ fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
 }
 
 /// List all tenants/renters (integration API).
-#[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(RenterParams),
+#[utoipa::path(get, path = "/api/ai/renters", operation_id = "listIntegrationRenters", tag = "integration", params(LinkPageParams),
     security(("oauth2" = ["read:renters"]), ("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Renters; a `Link` header with rel=\"next\" when more follow", body = RenterList),
@@ -51,7 +38,7 @@ fn headline<'a>(tenant: &Tenant, leases: &'a [Lease]) -> Option<&'a Lease> {
 pub async fn renters(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<RenterParams>,
+    Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
@@ -65,14 +52,10 @@ pub async fn renters(
             (own.into_iter().collect::<Vec<_>>(), None)
         }
         Reach::Organization => {
-            let scope = CursorScope { org_id: org_id.clone(), query: "renters".into() };
-            let start: Option<PageKey> =
-                params.cursor.as_deref().map(|c| services.cursors.decode(c, &scope)).transpose()?;
-            if start.as_ref().is_some_and(|key| key.get(keys::PK) != Some(&keys::org(org_id))) {
-                return Err(ApiError::BadRequest("The cursor is invalid for this query".into()));
-            }
-            let page = services.store.tenants().list_all(org_id, start, page_size).await?;
-            (page.items, page.next.map(|key| services.cursors.encode(&scope, key)))
+            let (query, cursor) = ("renters".to_owned(), params.cursor.as_deref());
+            let listing = PageRequest::in_organization(&services.cursors, org_id, query, page_size, cursor)?;
+            let page = services.store.tenants().list_all(org_id, listing.start.clone(), page_size).await?;
+            (page.items, page.next.map(|key| listing.cursor(&services.cursors, key)))
         }
     };
     let lease_ids: Vec<String> = tenants.iter().flat_map(|t| t.lease_ids.iter().cloned()).collect();
@@ -92,12 +75,6 @@ pub async fn renters(
             }
         })
         .collect();
-    let mut response = AxumJson(RenterList { renters }).into_response();
-    if let Some(cursor) = next_cursor {
-        let link = format!("</api/ai/renters?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
-        if let Ok(value) = link.parse() {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+    let response = AxumJson(RenterList { renters }).into_response();
+    Ok(with_next_link(response, "/api/ai/renters", page_size, next_cursor))
 }

@@ -12,16 +12,15 @@ use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
+use shared::http::listing::{PageParams, PageRequest, only_page_response};
+use shared::http::optimistic::{Attempt, Contention, write_current};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::keys;
 use shared::store::requests::VersionedPut;
 use shared::store::tenants::{TenantCreated, TenantDeleted};
-use shared::store::transactions::IdempotentCreate;
 use shared::{ApiError, Services, time_format};
 
 use crate::refusals::Refused;
@@ -90,12 +89,12 @@ pub async fn list(
     }
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
-    let scope = CursorScope { org_id: org_id.clone(), query: format!("tenants|{}", path.property_id) };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+    let query = format!("tenants|{}", path.property_id);
+    let listing = PageRequest::resume(&services.cursors, org_id, query, page_size, params.cursor.as_deref(), |key| {
         key.get(keys::GSI1PK) == Some(&keys::tenants_of(org_id, &path.property_id))
     })?;
-    let page = services.store.tenants().list(org_id, &path.property_id, start, page_size).await?;
-    Ok(page_response::<_, TenantView>(&services.cursors, &scope, page, page_size))
+    let page = services.store.tenants().list(org_id, &path.property_id, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, TenantView>(&services.cursors, page))
 }
 
 /// Create a tenant of a property.
@@ -120,18 +119,15 @@ pub async fn create(
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
+    let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
-    {
-        return Ok(first);
-    }
     let tenant = Tenant::new(org_id, &property_id, fields, now);
     let location = format!("/api/v1/properties/{}/tenants/{}", tenant.property_id, tenant.id);
-    let record = created_record(&body.fingerprint, &TenantView::from(&tenant), location.clone(), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
-    match services.store.tenants().create(&tenant, idempotency).await? {
-        TenantCreated::Created => Ok(created_response(TenantView::from(&tenant), tenant.version, &location)),
-        TenantCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let creation = Creation::new(request, TenantView::from(&tenant), tenant.version, location)?;
+    let tenants = services.store.tenants();
+    match creation.write(&services.store, org_id, TenantCreated::Replay, |once| tenants.create(&tenant, once)).await? {
+        TenantCreated::Created => Ok(creation.created()),
+        TenantCreated::Replay(first) => creation.replay(*first),
         TenantCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
 }
@@ -154,9 +150,11 @@ pub async fn read(
     Ok(tenant_response(&tenant, StatusCode::OK))
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The tenant has changed since the ETag you sent; fetch it again".into())
-}
+/// How changes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention = Contention {
+    resource: "tenant",
+    exhausted: "The tenant is being changed concurrently; retry, ideally with If-Match",
+};
 
 async fn update(
     services: &Services,
@@ -165,19 +163,20 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&TenantFields) -> Result<TenantFields, Problems>,
 ) -> Result<Response, ApiError> {
-    let exhausted = "The tenant is being changed concurrently; retry, ideally with If-Match";
-    retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = current.revised(change(&current.fields)?, time_format::now());
-        match services.store.tenants().replace(&next, current.version).await? {
-            VersionedPut::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
-            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
-            VersionedPut::Missing => Err(Refused::TenantMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, path),
+        |current| async move {
+            let next = current.revised(change(&current.fields)?, time_format::now());
+            match services.store.tenants().replace(&next, current.version).await? {
+                VersionedPut::Done => Ok(Attempt::Done(tenant_response(&next, StatusCode::OK))),
+                VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+                VersionedPut::Missing => Err(Refused::TenantMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -243,17 +242,20 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantDelete, None)?;
-    retry_lost_races(&precondition, stale, "The tenant is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.tenants().delete(&current, current.version).await? {
-            TenantDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            TenantDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            TenantDeleted::OnLease => Err(Refused::OnLease.into()),
-            TenantDeleted::Missing => Err(Refused::TenantMissing.into()),
-        }
-    })
+    let contention = Contention { exhausted: "The tenant is being changed concurrently; retry", ..CONTENTION };
+    let services = &services;
+    write_current(
+        &precondition,
+        contention,
+        || load(services, &principal, &path),
+        |current| async move {
+            match services.store.tenants().delete(&current, current.version).await? {
+                TenantDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                TenantDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                TenantDeleted::OnLease => Err(Refused::OnLease.into()),
+                TenantDeleted::Missing => Err(Refused::TenantMissing.into()),
+            }
+        },
+    )
     .await
 }

@@ -5,8 +5,6 @@
 //! up to 1 MB over the organization's units, plus one `BatchGetItem` for addresses of
 //! properties not seen yet.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -16,7 +14,7 @@ use shared::domain::Address;
 use shared::domain::ids::TenantId;
 use shared::domain::unit::Unit;
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::feed::{FeedPages, array_response, required_bool, stream_array};
+use shared::http::feed::{FeedPages, Related, array_response, required_bool, row, stream_array};
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
 use shared::{ApiError, Services};
@@ -51,7 +49,7 @@ pub async fn units(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let active = required_bool("isActive", params.is_active.as_deref())?;
-    let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: HashMap::new() };
+    let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: Related::default() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         let units = feed.tenant_units(own.as_ref()).await?;
         return Ok(array_response(&feed.render(&units).await?));
@@ -63,8 +61,8 @@ struct Feed {
     services: Services,
     org_id: String,
     active: bool,
-    /// Addresses of the properties seen so far (`None`: the property is gone).
-    addresses: HashMap<String, Option<Address>>,
+    /// Addresses of the properties seen so far.
+    addresses: Related<Address>,
 }
 
 impl FeedPages for Feed {
@@ -77,27 +75,12 @@ impl FeedPages for Feed {
 impl Feed {
     /// The units' JSON rows.
     async fn render(&mut self, units: &[Unit]) -> Result<Vec<String>, ApiError> {
-        let missing: Vec<String> = units
-            .iter()
-            .map(|u| u.property_id.clone())
-            .filter(|id| !self.addresses.contains_key(id))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !missing.is_empty() {
-            let mut found = self.services.store.units().property_addresses(&self.org_id, &missing).await?;
-            for id in missing {
-                let address = found.remove(&id);
-                self.addresses.insert(id, address);
-            }
-        }
-        units
-            .iter()
-            .map(|unit| {
-                let address = self.addresses.get(&unit.property_id).and_then(Option::as_ref);
-                serde_json::to_string(&FeedUnit::new(unit, address)).map_err(ApiError::internal)
-            })
-            .collect()
+        let (store, org_id) = (&self.services.store, &self.org_id);
+        let property_ids = units.iter().map(|u| &u.property_id);
+        self.addresses
+            .fetch_missing(property_ids, |ids| async move { Ok(store.units().property_addresses(org_id, &ids).await?) })
+            .await?;
+        units.iter().map(|unit| row(&FeedUnit::new(unit, self.addresses.get(&unit.property_id)))).collect()
     }
 
     /// The units a tenant leases, with this feed's active flag.

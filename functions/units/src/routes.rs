@@ -1,7 +1,7 @@
 //! `/api/v1/properties/{property_id}/units` handlers: extract → validate → repository → envelope.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
@@ -11,16 +11,15 @@ use shared::domain::calendar;
 use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::unit::{Unit, UnitFields};
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
-use shared::http::idempotency::{IdempotencyKey, created_record, replay, replay_if_used};
-use shared::http::listing::{PageParams, only_page_response, page_response, resume_key};
-use shared::http::optimistic::{Attempt, retry_lost_races};
-use shared::http::pagination::{self, CursorScope, DEFAULT_PAGE_SIZE};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
+use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
+use shared::http::listing::{PageParams, PageRequest, only_page_response};
+use shared::http::optimistic::{Attempt, Contention, write_current};
+use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
-use shared::http::resource::{created_response, versioned_response};
+use shared::http::resource::versioned_response;
 use shared::store::keys;
-use shared::store::transactions::IdempotentCreate;
 use shared::store::units::{UnitCreated, UnitDeleted, UnitReplaced};
 use shared::{ApiError, Services, time_format};
 
@@ -121,13 +120,13 @@ pub async fn list(
     }
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
-    let scope = CursorScope { org_id: org_id.clone(), query: format!("units|{}", path.property_id) };
-    let start = resume_key(&services.cursors, &scope, params.cursor.as_deref(), |key| {
+    let query = format!("units|{}", path.property_id);
+    let listing = PageRequest::resume(&services.cursors, org_id, query, page_size, params.cursor.as_deref(), |key| {
         key.get(keys::SK).is_some_and(|sk| sk.starts_with(&keys::units_of(&path.property_id)))
             && key.get(keys::PK) == Some(&keys::org(org_id))
     })?;
-    let page = services.store.units().list(org_id, &path.property_id, start, page_size).await?;
-    Ok(page_response::<_, UnitView>(&services.cursors, &scope, page, page_size))
+    let page = services.store.units().list(org_id, &path.property_id, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, UnitView>(&services.cursors, page))
 }
 
 /// Create a unit. Its number must be unique within the property (case-insensitive).
@@ -154,18 +153,15 @@ pub async fn create(
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
+    let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
     let org_id = &principal.org_id;
-    if let Some(first) = replay_if_used(&services.store, org_id, &scope, key.as_deref(), &body.fingerprint, now).await?
-    {
-        return Ok(first);
-    }
     let status = body.value.status.unwrap_or_default();
     let unit = Unit::new(org_id, &property_id, fields, status, now);
-    let record = created_record(&body.fingerprint, &UnitView::from(&unit), location(&unit), now)?;
-    let idempotency = key.as_deref().map(|key| IdempotentCreate { record: &record, scope: &scope, key });
-    match services.store.units().create(&unit, idempotency).await? {
-        UnitCreated::Created => Ok(created_response(UnitView::from(&unit), unit.version, &location(&unit))),
-        UnitCreated::Replay(first) => replay(*first, &body.fingerprint),
+    let creation = Creation::new(request, UnitView::from(&unit), unit.version, location(&unit))?;
+    let units = services.store.units();
+    match creation.write(&services.store, org_id, UnitCreated::Replay, |once| units.create(&unit, once)).await? {
+        UnitCreated::Created => Ok(creation.created()),
+        UnitCreated::Replay(first) => creation.replay(*first),
         UnitCreated::DuplicateNumber => Err(Refused::DuplicateNumber(unit.fields.unit_number).into()),
         UnitCreated::PropertyMissing => Err(Refused::PropertyMissing.into()),
     }
@@ -189,9 +185,9 @@ pub async fn read(
     Ok(unit_response(&unit, StatusCode::OK))
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The unit has changed since the ETag you sent; fetch it again".into())
-}
+/// How changes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention =
+    Contention { resource: "unit", exhausted: "The unit is being changed concurrently; retry, ideally with If-Match" };
 
 /// Loads the unit, checks `If-Match`, and writes `change(current)` conditioned on the
 /// version just read; without `If-Match` a lost race is retried on the fresh version.
@@ -202,20 +198,21 @@ async fn update(
     precondition: &Precondition,
     change: impl Fn(&Unit) -> Result<Unit, Problems>,
 ) -> Result<Response, ApiError> {
-    let exhausted = "The unit is being changed concurrently; retry, ideally with If-Match";
-    retry_lost_races(precondition, stale, exhausted, || async {
-        let current = load(services, principal, path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        let next = change(&current)?;
-        match services.store.units().replace(&current, &next).await? {
-            UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
-            UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
-            UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
-        }
-    })
+    let change = &change;
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(services, principal, path),
+        |current| async move {
+            let next = change(&current)?;
+            match services.store.units().replace(&current, &next).await? {
+                UnitReplaced::Replaced => Ok(Attempt::Done(unit_response(&next, StatusCode::OK))),
+                UnitReplaced::VersionMismatch(_) => Ok(Attempt::LostRace),
+                UnitReplaced::DuplicateNumber => Err(Refused::DuplicateNumber(next.fields.unit_number).into()),
+                UnitReplaced::Missing => Err(Refused::UnitMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -293,18 +290,21 @@ pub async fn delete(
     IfMatch(precondition): IfMatch,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitDelete, None)?;
-    retry_lost_races(&precondition, stale, "The unit is being changed concurrently; retry", || async {
-        let current = load(&services, &principal, &path).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
-            UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
-            UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
-            UnitDeleted::Leased => Err(Refused::Leased.into()),
-            UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
-        }
-    })
+    let contention = Contention { exhausted: "The unit is being changed concurrently; retry", ..CONTENTION };
+    let services = &services;
+    write_current(
+        &precondition,
+        contention,
+        || load(services, &principal, &path),
+        |current| async move {
+            match services.store.units().delete(&current, calendar::today(), time_format::now()).await? {
+                UnitDeleted::Deleted => Ok(Attempt::Done(StatusCode::NO_CONTENT.into_response())),
+                UnitDeleted::VersionMismatch(_) => Ok(Attempt::LostRace),
+                UnitDeleted::Leased => Err(Refused::Leased.into()),
+                UnitDeleted::Missing => Err(Refused::UnitMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -323,7 +323,7 @@ pub async fn read_status(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let unit = load_visible(&services, &principal, &path).await?;
-    Ok(ApiResponse::ok(UnitStatusView::from(&unit)).with_header(header::ETAG, &etag(unit.version)).into_response())
+    Ok(versioned_response(UnitStatusView::from(&unit), unit.version, StatusCode::OK))
 }
 
 /// Set a unit's rent-roll status (by name or id) and `when_available`.

@@ -103,7 +103,8 @@ def wait_for_port(port: int, stop: threading.Event, host: str = HOST) -> bool:
 def fire_schedule(trigger: ScheduleTrigger, when: datetime, invoker: Invoker, region: str, rule_name: str) -> Invocation:
     payload = trigger.input if trigger.input is not None else scheduled_event(trigger.kind, rule_name, when, region)
     result = invoker.invoke(trigger.target.binary, payload)
-    log(f"schedule {trigger.name} ({trigger.expression}) -> {trigger.target.binary}: {result.summary()}")
+    due = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    log(f"schedule {trigger.name} ({trigger.expression}, due {due}) -> {trigger.target.binary}: {result.summary()}")
     return result
 
 

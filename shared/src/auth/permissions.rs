@@ -44,6 +44,11 @@ pub enum Permission {
     MaintenanceRead,
     MaintenanceCreate,
     MaintenanceUpdate,
+    MaintenanceDelete,
+    WorkOrderRead,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+    WorkOrderDelete,
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
@@ -51,10 +56,12 @@ pub enum Permission {
     ScreeningRead,
     ScreeningCreate,
     ScreeningUpdate,
+    WebhookRead,
+    WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 40] = [
+    pub const ALL: [Permission; 47] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -88,6 +95,11 @@ impl Permission {
         Permission::MaintenanceRead,
         Permission::MaintenanceCreate,
         Permission::MaintenanceUpdate,
+        Permission::MaintenanceDelete,
+        Permission::WorkOrderRead,
+        Permission::WorkOrderCreate,
+        Permission::WorkOrderUpdate,
+        Permission::WorkOrderDelete,
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
@@ -95,6 +107,8 @@ impl Permission {
         Permission::ScreeningRead,
         Permission::ScreeningCreate,
         Permission::ScreeningUpdate,
+        Permission::WebhookRead,
+        Permission::WebhookManage,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -133,6 +147,11 @@ impl Permission {
             Permission::MaintenanceRead => "maintenance:read",
             Permission::MaintenanceCreate => "maintenance:create",
             Permission::MaintenanceUpdate => "maintenance:update",
+            Permission::MaintenanceDelete => "maintenance:delete",
+            Permission::WorkOrderRead => "workorder:read",
+            Permission::WorkOrderCreate => "workorder:create",
+            Permission::WorkOrderUpdate => "workorder:update",
+            Permission::WorkOrderDelete => "workorder:delete",
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
@@ -140,6 +159,8 @@ impl Permission {
             Permission::ScreeningRead => "screening:read",
             Permission::ScreeningCreate => "screening:create",
             Permission::ScreeningUpdate => "screening:update",
+            Permission::WebhookRead => "webhook:read",
+            Permission::WebhookManage => "webhook:manage",
         }
     }
 
@@ -296,6 +317,11 @@ impl PermissionSet {
         all.sort();
         all.dedup();
         Self(all)
+    }
+
+    /// The permissions in their wire form, sorted, without repeats.
+    pub fn into_names(self) -> Vec<String> {
+        self.0
     }
 
     /// Whether the set holds `required`, directly or through a wildcard.

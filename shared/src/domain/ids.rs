@@ -80,6 +80,18 @@ prefixed_id!(
     /// The id of a tenant screening.
     ScreeningId = "scr"
 );
+prefixed_id!(
+    /// The id of a maintenance request.
+    MaintenanceRequestId = "mr"
+);
+prefixed_id!(
+    /// The id of a work order.
+    WorkOrderId = "wo"
+);
+prefixed_id!(
+    /// The id of a vendor.
+    VendorId = "ven"
+);
 
 #[cfg(test)]
 mod tests {

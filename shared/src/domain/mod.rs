@@ -16,5 +16,8 @@ pub use validation::Problems;
 pub mod calendar;
 pub mod lease;
 pub mod screening;
+pub mod maintenance;
 pub mod tenant;
 pub mod unit;
+pub mod vendor;
+pub mod work_order;

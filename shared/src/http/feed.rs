@@ -5,6 +5,7 @@
 //! bounded by a page whatever the portfolio's size. The first page is read before the
 //! response starts, so that errors on it still answer with a proper status and envelope.
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 
 use axum::body::Body;
@@ -22,6 +23,59 @@ pub trait FeedPages: Send + 'static {
         &mut self,
         start: Option<PageKey>,
     ) -> impl Future<Output = Result<(Vec<String>, Option<PageKey>), ApiError>> + Send;
+}
+
+/// What a feed's rows embed from other items (a unit's property address, a lease's
+/// tenants), fetched once per id, in one batch for each page; a gone item is remembered
+/// as `None`.
+pub struct Related<V> {
+    seen: HashMap<String, Option<V>>,
+}
+
+impl<V> Default for Related<V> {
+    fn default() -> Self {
+        Self { seen: HashMap::new() }
+    }
+}
+
+impl<V> Related<V> {
+    /// Fetches, with one call of `fetch`, those of `ids` not seen yet.
+    pub async fn fetch_missing<'i, F, Fut>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'i String>,
+        fetch: F,
+    ) -> Result<(), ApiError>
+    where
+        F: FnOnce(Vec<String>) -> Fut,
+        Fut: Future<Output = Result<HashMap<String, V>, ApiError>>,
+    {
+        let missing: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.seen.contains_key(*id))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut found = fetch(missing.clone()).await?;
+        for id in missing {
+            let item = found.remove(&id);
+            self.seen.insert(id, item);
+        }
+        Ok(())
+    }
+
+    /// The item `id`, if it was fetched and exists.
+    pub fn get(&self, id: &str) -> Option<&V> {
+        self.seen.get(id).and_then(Option::as_ref)
+    }
+}
+
+/// One row of a feed: `row` as JSON.
+pub fn row<R: serde::Serialize>(row: &R) -> Result<String, ApiError> {
+    serde_json::to_string(row).map_err(ApiError::internal)
 }
 
 /// Parses a required partner-feed boolean (`true` or `false`, nothing else).

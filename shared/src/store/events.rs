@@ -8,9 +8,7 @@
 //! | outbox message | `ORG#<org>` | `OUTBOX#<event_id>` | `EVENTS#PENDING#<shard>` / `<written_at>#<event_id>` | – |
 //! | stream token | `ORG#<org>` | `STREAMTOKEN#<sha256 of token>` | – | – |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -21,7 +19,7 @@ use crate::store::keys::{ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK,
 use crate::store::page::Page;
 use crate::store::requests::{entity_item, query_page};
 use crate::store::transactions::build_err;
-use crate::store::{Item, Store, StoreError, keys, s};
+use crate::store::{Conditional, Item, Store, StoreError, keys, put_or_stored, s};
 use crate::time_format;
 
 /// How long the log keeps an event.
@@ -229,29 +227,18 @@ impl EventLog<'_> {
         item.insert(GSI1SK.into(), s(&position));
         item.insert(GSI2PK.into(), s(log_pk(&event.organization_id)));
         item.insert(GSI2SK.into(), s(position));
-        let result = self
+        let request = self
             .store
             .client()
             .put_item()
             .table_name(self.store.table())
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Recorded::New),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    return Ok(Recorded::Unpublished);
-                };
-                let published = failed.item.as_ref().is_some_and(|old| old.contains_key("published_at"));
-                Ok(if published { Recorded::Published } else { Recorded::Unpublished })
-            }
-            Err(err) => Err(StoreError::dynamo("PutItem", err)),
-        }
+            .condition_expression("attribute_not_exists(PK)");
+        Ok(match put_or_stored(request).await? {
+            Conditional::Written => Recorded::New,
+            Conditional::Refused(Some(stored)) if stored.contains_key("published_at") => Recorded::Published,
+            Conditional::Refused(_) => Recorded::Unpublished,
+        })
     }
 
     /// Marks a logged event published and takes it off the pending index.

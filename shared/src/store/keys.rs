@@ -117,3 +117,37 @@ pub fn screening(screening_id: &str) -> String {
 pub fn postbacks_of(screening_id: &str) -> String {
     format!("SMPOSTBACK#{screening_id}#")
 }
+
+pub const MAINTENANCE_PREFIX: &str = "MAINT#";
+
+/// `MAINT#<mr_id>`: a maintenance request.
+pub fn maintenance_request(request_id: &str) -> String {
+    format!("{MAINTENANCE_PREFIX}{request_id}")
+}
+
+/// `MAINTUPDATE#<mr_id>#`: the prefix of one request's timeline entries.
+pub fn maintenance_updates_of(request_id: &str) -> String {
+    format!("MAINTUPDATE#{request_id}#")
+}
+
+/// `ORG#<org>#MAINTENANCE`: the GSI1 partition of the organization's requests, by last change.
+pub fn maintenance_requests_of(org_id: &str) -> String {
+    collection(org_id, "MAINTENANCE")
+}
+
+/// `WORKORDER#<wo_id>`: a work order.
+pub fn work_order(work_order_id: &str) -> String {
+    format!("WORKORDER#{work_order_id}")
+}
+
+/// `ORG#<org>#WORKORDERS`: the GSI1 partition of the organization's work orders, by last change.
+pub fn work_orders_of(org_id: &str) -> String {
+    collection(org_id, "WORKORDERS")
+}
+
+pub const VENDOR_PREFIX: &str = "VENDOR#";
+
+/// `VENDOR#<ven_id>`: a vendor.
+pub fn vendor(vendor_id: &str) -> String {
+    format!("{VENDOR_PREFIX}{vendor_id}")
+}

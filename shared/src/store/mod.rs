@@ -14,9 +14,13 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -132,11 +136,15 @@ pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub mod leases;
+pub mod maintenance;
 pub mod requests;
 pub mod screenings;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
+pub mod vendors;
+pub mod webhooks;
+pub mod work_orders;
 
 // Reads and conditional writes that several repositories share: one consistent
 // `GetItem`, one page of a sort-key prefix, one `UpdateItem` whose failed condition is
@@ -217,7 +225,6 @@ impl Store {
 
     /// Deletes the item `pk`, `sk` if it exists; `false` when there was none.
     pub async fn delete_existing(&self, pk: impl Into<String>, sk: impl Into<String>) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
         let result = self
             .client
             .delete_item()
@@ -255,5 +262,48 @@ pub async fn update_if(request: UpdateItemFluentBuilder) -> Result<Option<Update
             Ok(None)
         }
         Err(err) => Err(StoreError::dynamo("UpdateItem", err)),
+    }
+}
+
+/// What a conditional write found: written, or refused by its condition, with the item
+/// stored under its key at that moment (`None` when there was none).
+#[derive(Debug)]
+pub enum Conditional {
+    Written,
+    Refused(Option<Item>),
+}
+
+/// Sends a conditional `PutItem`, asking for the stored item when the condition fails,
+/// so the caller can tell why (missing, another version, already recorded) without a read.
+pub async fn put_or_stored(request: PutItemFluentBuilder) -> Result<Conditional, StoreError> {
+    let sent = request.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld).send();
+    match sent.await {
+        Ok(_) => Ok(Conditional::Written),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+        {
+            let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                return Ok(Conditional::Refused(None));
+            };
+            Ok(Conditional::Refused(failed.item))
+        }
+        Err(err) => Err(StoreError::dynamo("PutItem", err)),
+    }
+}
+
+/// [`put_or_stored`] for a conditional `DeleteItem`.
+pub async fn delete_or_stored(request: DeleteItemFluentBuilder) -> Result<Conditional, StoreError> {
+    let sent = request.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld).send();
+    match sent.await {
+        Ok(_) => Ok(Conditional::Written),
+        Err(SdkError::ServiceError(service))
+            if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+        {
+            let DeleteItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
+                return Ok(Conditional::Refused(None));
+            };
+            Ok(Conditional::Refused(failed.item))
+        }
+        Err(err) => Err(StoreError::dynamo("DeleteItem", err)),
     }
 }

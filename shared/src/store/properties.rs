@@ -18,7 +18,8 @@ use crate::store::keys::{self, ENTITY, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, GSI2, G
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{VersionedPut, entity_item, get_consistent, put_at_version, put_if_new, query_page};
 use crate::store::transactions::{
-    IdempotentCreate, build_err, condition_failed, failed_version, replayed, transact, unexpected_cancellation,
+    CreateTransaction, IdempotentCreate, build_err, condition_failed, failed_version, transact, transact_create,
+    unexpected_cancellation,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
@@ -153,14 +154,12 @@ impl<'a> PropertyRepository<'a> {
             self.store.put_new(item).await?;
             return Ok(PropertyCreated::Created);
         };
-        let items = vec![
-            TransactWriteItem::builder().put(put_if_new(self.store, item)?).build(),
-            idempotency.put(self.store, &property.org_id, property.created_at)?,
-        ];
-        let Some(failed) = transact(self.store, items).await? else { return Ok(PropertyCreated::Created) };
-        match replayed(&failed, 1)? {
-            Some(first) => Ok(PropertyCreated::Replay(Box::new(first))),
-            None => Err(unexpected_cancellation("the new property's id is taken")),
+        let items = vec![TransactWriteItem::builder().put(put_if_new(self.store, item)?).build()];
+        let (org_id, now) = (&property.org_id, property.created_at);
+        match transact_create(self.store, org_id, now, items, Some(idempotency)).await? {
+            CreateTransaction::Written => Ok(PropertyCreated::Created),
+            CreateTransaction::Replay(first) => Ok(PropertyCreated::Replay(first)),
+            CreateTransaction::Refused(_) => Err(unexpected_cancellation("the new property's id is taken")),
         }
     }
 

@@ -4,8 +4,6 @@
 //! Each is still exactly one round trip; the repositories keep their keys, conditions
 //! and outcome types.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::builders::DeleteBuilder;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
@@ -16,7 +14,7 @@ use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::PageKey;
 use crate::store::page::{Page, split_page};
 use crate::store::transactions::{build_err, version_of};
-use crate::store::{Item, Store, StoreError, n, s, string_attr};
+use crate::store::{Conditional, Item, Store, StoreError, n, put_or_stored, s, string_attr};
 
 /// Reads one item by its key (strongly consistent) and maps it with serde_dynamo.
 pub async fn get_consistent<T: DeserializeOwned>(store: &Store, key: Item) -> Result<Option<T>, StoreError> {
@@ -48,28 +46,19 @@ pub enum VersionedPut {
 /// Replaces an existing item if its stored `version` is still `expected_version`: one
 /// conditional `PutItem`, which tells a missing item from a version mismatch.
 pub async fn put_at_version(store: &Store, item: Item, expected_version: u64) -> Result<VersionedPut, StoreError> {
-    let result = store
+    let request = store
         .client()
         .put_item()
         .table_name(store.table())
         .set_item(Some(item))
         .condition_expression(AT_VERSION)
-        .expression_attribute_values(":expected", n(expected_version))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(VersionedPut::Done),
-        Err(SdkError::ServiceError(service))
-            if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-        {
-            let PutItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                return Ok(VersionedPut::Missing);
-            };
-            Ok(version_of(failed.item.as_ref()).map_or(VersionedPut::Missing, VersionedPut::VersionMismatch))
+        .expression_attribute_values(":expected", n(expected_version));
+    Ok(match put_or_stored(request).await? {
+        Conditional::Written => VersionedPut::Done,
+        Conditional::Refused(stored) => {
+            version_of(stored.as_ref()).map_or(VersionedPut::Missing, VersionedPut::VersionMismatch)
         }
-        Err(err) => Err(StoreError::dynamo("PutItem", err)),
-    }
+    })
 }
 
 /// A page key as DynamoDB's `ExclusiveStartKey`.
@@ -183,4 +172,19 @@ pub fn delete_if_version(store: &Store, pk: String, sk: String, expected: u64) -
         .condition_expression(AT_VERSION)
         .expression_attribute_values(":expected", n(expected))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+}
+
+/// Adds a filter expression to `request` that keeps the items whose attribute equals the
+/// value, for each `(attribute, value)` with a value (all must hold).
+pub fn equal_filters(mut request: QueryFluentBuilder, equals: Vec<(&str, Option<String>)>) -> QueryFluentBuilder {
+    let mut conditions = Vec::new();
+    for (i, (name, value)) in equals.into_iter().enumerate() {
+        if let Some(value) = value {
+            conditions.push(format!("#f{i} = :f{i}"));
+            request = request
+                .expression_attribute_names(format!("#f{i}"), name)
+                .expression_attribute_values(format!(":f{i}"), s(value));
+        }
+    }
+    if conditions.is_empty() { request } else { request.filter_expression(conditions.join(" AND ")) }
 }

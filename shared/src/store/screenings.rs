@@ -17,7 +17,7 @@ use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
 };
 use crate::store::transactions::{
-    IdempotentCreate, condition_failed, failed_conditions, replayed, transact, transact_write,
+    CreateTransaction, IdempotentCreate, condition_failed, transact, transact_create,
 };
 use crate::store::{Item, Store, StoreError, item_key, n, s, update_if};
 
@@ -93,19 +93,13 @@ impl ScreeningRepository<'_> {
         screening: &Screening,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<ScreeningCreated, StoreError> {
-        let mut items = vec![TransactWriteItem::builder().put(put_if_new(self.store, to_item(screening)?)?).build()];
-        if let Some(idempotency) = idempotency {
-            items.push(idempotency.put(self.store, &screening.org_id, screening.created_at)?);
-        }
-        match transact_write(self.store, items).await {
-            Ok(()) => Ok(ScreeningCreated::Created),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 1)? => {
-                    Ok(ScreeningCreated::Replay(Box::new(first)))
-                }
-                Some(_) => Err(crate::store::transactions::unexpected_cancellation("screening id collision")),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        let items = vec![TransactWriteItem::builder().put(put_if_new(self.store, to_item(screening)?)?).build()];
+        match transact_create(self.store, &screening.org_id, screening.created_at, items, idempotency).await? {
+            CreateTransaction::Written => Ok(ScreeningCreated::Created),
+            CreateTransaction::Replay(first) => Ok(ScreeningCreated::Replay(first)),
+            CreateTransaction::Refused(_) => {
+                Err(crate::store::transactions::unexpected_cancellation("screening id collision"))
+            }
         }
     }
 

@@ -6,9 +6,7 @@
 //! | one property's tenants, by id | GSI1: `GSI1PK=ORG#<org>#PROPERTY#<prop>#TENANTS`, `GSI1SK=<ten>` |
 //! | all of the organization's tenants | `PK=ORG#<org>`, `SK begins_with TENANT#` |
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use crate::domain::ids::TenantId;
 use crate::domain::tenant::Tenant;
@@ -19,9 +17,9 @@ use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
 };
 use crate::store::transactions::{
-    IdempotentCreate, batch_get, build_err, failed_conditions, replayed, transact_write, version_of,
+    CreateTransaction, IdempotentCreate, batch_get, build_err, transact_create, version_of,
 };
-use crate::store::{Item, Store, StoreError, n, s};
+use crate::store::{Conditional, Item, Store, StoreError, delete_or_stored, n, s};
 
 const ENTITY_NAME: &str = "tenant";
 
@@ -104,22 +102,16 @@ impl<'a> TenantRepository<'a> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(build_err)?;
-        let mut items = vec![
+        let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().condition_check(property).build(),
         ];
-        if let Some(idempotency) = idempotency {
-            items.push(idempotency.put(self.store, &tenant.org_id, tenant.created_at)?);
-        }
-        let result = transact_write(self.store, items).await;
-        match result {
-            Ok(_) => Ok(TenantCreated::Created),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 2)? => Ok(TenantCreated::Replay(Box::new(first))),
-                Some(_) => Ok(TenantCreated::PropertyMissing),
-                None => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
-        }
+        let (org_id, now) = (&tenant.org_id, tenant.created_at);
+        Ok(match transact_create(self.store, org_id, now, items, idempotency).await? {
+            CreateTransaction::Written => TenantCreated::Created,
+            CreateTransaction::Replay(first) => TenantCreated::Replay(first),
+            CreateTransaction::Refused(_) => TenantCreated::PropertyMissing,
+        })
     }
 
     /// Replaces a tenant if its stored version is still `expected_version`.
@@ -129,7 +121,7 @@ impl<'a> TenantRepository<'a> {
 
     /// Deletes a tenant at `expected_version` unless a lease names them.
     pub async fn delete(&self, tenant: &Tenant, expected_version: u64) -> Result<TenantDeleted, StoreError> {
-        let result = self
+        let request = self
             .store
             .client()
             .delete_item()
@@ -139,27 +131,15 @@ impl<'a> TenantRepository<'a> {
                 "attribute_exists(PK) AND version = :expected AND (attribute_not_exists(lease_ids) OR size(lease_ids) = :zero)",
             )
             .expression_attribute_values(":expected", n(expected_version))
-            .expression_attribute_values(":zero", n(0))
-            .return_values(ReturnValue::None)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(TenantDeleted::Deleted),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let DeleteItemError::ConditionalCheckFailedException(failed) = service.into_err() else {
-                    return Ok(TenantDeleted::Missing);
-                };
-                Ok(match version_of(failed.item.as_ref()) {
-                    None => TenantDeleted::Missing,
-                    Some(v) if v != expected_version => TenantDeleted::VersionMismatch(v),
-                    Some(_) => TenantDeleted::OnLease,
-                })
-            }
-            Err(err) => Err(StoreError::dynamo("DeleteItem", err)),
-        }
+            .expression_attribute_values(":zero", n(0));
+        Ok(match delete_or_stored(request).await? {
+            Conditional::Written => TenantDeleted::Deleted,
+            Conditional::Refused(stored) => match version_of(stored.as_ref()) {
+                None => TenantDeleted::Missing,
+                Some(v) if v != expected_version => TenantDeleted::VersionMismatch(v),
+                Some(_) => TenantDeleted::OnLease,
+            },
+        })
     }
 
     /// One page of a property's tenants in id order: a single `Query` of GSI1.

@@ -335,3 +335,33 @@ pub fn replayed(
         _ => Ok(None),
     }
 }
+
+/// What a create's transaction came to.
+#[derive(Debug)]
+pub enum CreateTransaction {
+    Written,
+    /// The idempotency key was used before: its first answer.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+    /// Other conditions failed, for the caller to interpret by index.
+    Refused(FailedConditions),
+}
+
+/// Writes a create's `items` and, after them, its idempotency record (if any) in one
+/// transaction (see [`transact`]).
+pub async fn transact_create(
+    store: &Store,
+    org_id: &str,
+    now: OffsetDateTime,
+    mut items: Vec<TransactWriteItem>,
+    idempotency: Option<IdempotentCreate<'_>>,
+) -> Result<CreateTransaction, StoreError> {
+    let record_at = items.len();
+    if let Some(idempotency) = idempotency {
+        items.push(idempotency.put(store, org_id, now)?);
+    }
+    let Some(failed) = transact(store, items).await? else { return Ok(CreateTransaction::Written) };
+    Ok(match replayed(&failed, record_at)? {
+        Some(first) => CreateTransaction::Replay(Box::new(first)),
+        None => CreateTransaction::Refused(failed),
+    })
+}

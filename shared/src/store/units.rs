@@ -20,8 +20,8 @@ use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
 };
 use crate::store::transactions::{
-    IdempotentCreate, PropertyCounters, UNPROCESSED_ATTEMPTS, build_err, failed_conditions, replayed, transact_write,
-    version_of,
+    CreateTransaction, IdempotentCreate, PropertyCounters, UNPROCESSED_ATTEMPTS, build_err, condition_failed,
+    failed_conditions, transact_create, transact_write, unexpected_cancellation, version_of,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 
@@ -137,23 +137,17 @@ impl<'a> UnitRepository<'a> {
         let put = put_if_new(self.store, to_item(unit)?)?;
         let counters = PropertyCounters { units: 1, ..Default::default() };
         let property = counters.update(self.store, &unit.org_id, &unit.property_id, unit.created_at)?;
-        let mut items = vec![
+        let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().put(self.number_claim(unit)?).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
-        if let Some(idempotency) = idempotency {
-            items.push(idempotency.put(self.store, &unit.org_id, unit.created_at)?);
-        }
-        let result = transact_write(self.store, items).await;
-        match result {
-            Ok(_) => Ok(UnitCreated::Created),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) if let Some(first) = replayed(&failed, 3)? => Ok(UnitCreated::Replay(Box::new(first))),
-                Some(failed) if failed.iter().any(|(i, _)| *i == 2) => Ok(UnitCreated::PropertyMissing),
-                Some(failed) if failed.iter().any(|(i, _)| *i == 1) => Ok(UnitCreated::DuplicateNumber),
-                _ => Err(StoreError::dynamo("TransactWriteItems", err)),
-            },
+        match transact_create(self.store, &unit.org_id, unit.created_at, items, idempotency).await? {
+            CreateTransaction::Written => Ok(UnitCreated::Created),
+            CreateTransaction::Replay(first) => Ok(UnitCreated::Replay(first)),
+            CreateTransaction::Refused(failed) if condition_failed(&failed, 2) => Ok(UnitCreated::PropertyMissing),
+            CreateTransaction::Refused(failed) if condition_failed(&failed, 1) => Ok(UnitCreated::DuplicateNumber),
+            CreateTransaction::Refused(_) => Err(unexpected_cancellation("the new unit's id is taken")),
         }
     }
 

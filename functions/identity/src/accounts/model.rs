@@ -89,6 +89,12 @@ impl std::fmt::Debug for User {
     }
 }
 
+impl shared::http::optimistic::Versioned for User {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 impl User {
     /// A new, active account with a fresh id, as every way of creating one starts it:
     /// no extra permissions, no tenant profile, email not yet verified, no MFA, no
@@ -142,20 +148,8 @@ impl User {
 
     /// Every permission the user's roles and explicit grants give, sorted and unique.
     pub fn effective_permissions(&self) -> Vec<String> {
-        effective_permissions(&self.roles, &self.permissions)
+        shared::auth::permissions::PermissionSet::from_roles(&self.roles, &self.permissions).into_names()
     }
-}
-
-/// The union of what roles grant and the explicit permissions.
-pub fn effective_permissions(roles: &[Role], explicit: &[String]) -> Vec<String> {
-    let mut all: Vec<String> = roles
-        .iter()
-        .flat_map(|role| role.permissions().iter().map(|p| (*p).to_owned()))
-        .chain(explicit.iter().cloned())
-        .collect();
-    all.sort();
-    all.dedup();
-    all
 }
 
 /// Normalizes and checks an email address (syntax only; ownership is proven by

@@ -6,17 +6,18 @@
 //! the organization item enforces it inside each write's transaction.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Permission, Principal, Role};
 use shared::domain::Problems;
 use shared::http::body::Json;
-use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
-use shared::http::etag::{IfMatch, Precondition, etag};
+use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
+use shared::http::etag::{IfMatch, Precondition};
 use shared::http::listing::PageParams;
-use shared::http::optimistic::{Attempt, retry_lost_races};
+use shared::http::optimistic::{Attempt, Contention, write_current};
 use shared::http::query::{Path, Query};
+use shared::http::resource::{created_response, versioned_response};
 use shared::{ApiError, time_format};
 use utoipa::ToSchema;
 
@@ -25,19 +26,18 @@ use crate::accounts::model::{self, User, UserStatus};
 use crate::accounts::passwords;
 use crate::accounts::store::AccountStore;
 use crate::accounts::views::UserView;
-use crate::caller::OwnListing;
+use crate::caller::own_listing;
 
-const CHANGED_CONCURRENTLY: &str = "The user is being changed concurrently; retry, ideally with If-Match";
+/// How writes answer a stale `If-Match` (412) or losing every race (409).
+const CONTENTION: Contention =
+    Contention { resource: "user", exhausted: "The user is being changed concurrently; retry, ideally with If-Match" };
 
 fn location(id: &str) -> String {
     format!("/api/v1/identity/users/{id}")
 }
 
 fn user_response(user: &User, status: StatusCode) -> Response {
-    ApiResponse::ok(UserView::from(user))
-        .with_status(status)
-        .with_header(header::ETAG, &etag(user.version))
-        .into_response()
+    versioned_response(UserView::from(user), user.version, status)
 }
 
 /// Refuses roles or permissions the caller does not hold itself.
@@ -67,10 +67,6 @@ fn unique(roles: Vec<Role>) -> Vec<Role> {
     seen
 }
 
-fn stale() -> ApiError {
-    ApiError::PreconditionFailed("The user has changed since the ETag you sent; fetch it again".into())
-}
-
 async fn load(state: &IdentityState, principal: &Principal, id: &str) -> Result<User, ApiError> {
     AccountStore::new(&state.services.store).get_user(&principal.org_id, id).await?.ok_or(ApiError::NotFound("User"))
 }
@@ -89,11 +85,11 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserRead, None)?;
-    let listing = OwnListing::resolve(&state.services, &principal, "users|created_at", &params)?;
+    let listing = own_listing(&state.services, &principal, "users|created_at", &params)?;
     let page = AccountStore::new(&state.services.store)
         .list_users(&principal.org_id, listing.start.clone(), listing.size)
         .await?;
-    Ok(listing.respond::<_, UserView>(&state.services, page))
+    Ok(listing.respond::<_, UserView>(&state.services.cursors, page))
 }
 
 /// `POST /users` body.
@@ -158,11 +154,7 @@ pub async fn create(
     };
     Result::from(AccountStore::new(&state.services.store).create_user(&user).await?)?;
     crate::accounts::recovery::request_email_verification(&state, &user).await?;
-    let mut response = user_response(&user, StatusCode::CREATED);
-    if let Ok(value) = location(&user.id).parse() {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(created_response(UserView::from(&user), user.version, &location(&user.id)))
 }
 
 /// Get a user.
@@ -192,19 +184,21 @@ async fn write_user(
     change: impl Fn(&User) -> Result<User, ApiError>,
 ) -> Result<User, ApiError> {
     let store = AccountStore::new(&state.services.store);
-    retry_lost_races(precondition, stale, CHANGED_CONCURRENTLY, || async {
-        let current = load(state, principal, id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        ensure_can_grant(principal, &current.roles, &current.permissions)?;
-        let mut next = change(&current)?;
-        next.version = current.version + 1;
-        next.updated_at = time_format::now();
-        let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
-        let written = Attempt::try_from(store.replace_user(&next, current.version, delta).await?)?;
-        Ok(written.map(|()| next))
-    })
+    let (store, change) = (&store, &change);
+    write_current(
+        precondition,
+        CONTENTION,
+        || load(state, principal, id),
+        |current| async move {
+            ensure_can_grant(principal, &current.roles, &current.permissions)?;
+            let mut next = change(&current)?;
+            next.version = current.version + 1;
+            next.updated_at = time_format::now();
+            let delta = i32::from(next.counts_as_owner()) - i32::from(current.counts_as_owner());
+            let written = Attempt::try_from(store.replace_user(&next, current.version, delta).await?)?;
+            Ok(written.map(|()| next))
+        },
+    )
     .await
 }
 
@@ -279,14 +273,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserDelete, None)?;
     let store = AccountStore::new(&state.services.store);
-    retry_lost_races(&precondition, stale, CHANGED_CONCURRENTLY, || async {
-        let current = load(&state, &principal, &id).await?;
-        if !precondition.allows(current.version) {
-            return Err(stale());
-        }
-        ensure_can_grant(&principal, &current.roles, &current.permissions)?;
-        Attempt::try_from(store.delete_user(&current, current.version).await?)
-    })
+    let (state, principal, store) = (&state, &principal, &store);
+    write_current(
+        &precondition,
+        CONTENTION,
+        || load(state, principal, &id),
+        |current| async move {
+            ensure_can_grant(principal, &current.roles, &current.permissions)?;
+            Attempt::try_from(store.delete_user(&current, current.version).await?)
+        },
+    )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -311,7 +307,7 @@ fn roles_response(user: &User) -> Response {
         effective_permissions: user.effective_permissions(),
         version: user.version,
     };
-    ApiResponse::ok(view).with_header(header::ETAG, &etag(user.version)).into_response()
+    versioned_response(view, user.version, StatusCode::OK)
 }
 
 /// A user's roles.

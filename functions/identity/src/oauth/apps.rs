@@ -16,7 +16,7 @@ use shared::http::query::{Path, Query};
 use shared::{ApiError, Services, time_format};
 use utoipa::ToSchema;
 
-use crate::caller::{OwnListing, actor_id};
+use crate::caller::{actor_id, own_listing};
 use crate::oauth::credentials::{self, Kind};
 use crate::oauth::repository::{OAuthApp, OAuthRepository};
 use crate::oauth::{redirect, scopes};
@@ -195,10 +195,10 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::OAuthAppRead, None)?;
-    let listing = OwnListing::resolve(&services, &principal, "oauth_apps", &params)?;
+    let listing = own_listing(&services, &principal, "oauth_apps", &params)?;
     let page =
         OAuthRepository::new(&services.store).list_apps(&principal.org_id, listing.start.clone(), listing.size).await?;
-    Ok(listing.respond::<_, AppView>(&services, page))
+    Ok(listing.respond::<_, AppView>(&services.cursors, page))
 }
 
 /// The app's id inside the caller's organization; any other organization's is not found.

@@ -11,7 +11,7 @@ use shared::http::query::{Path, Query};
 use shared::{ApiError, Services, time_format};
 use utoipa::ToSchema;
 
-use crate::caller::{OwnListing, signed_in_user};
+use crate::caller::{own_listing, signed_in_user};
 use crate::oauth::credentials::{self, Kind};
 use crate::oauth::repository::{Grant, OAuthRepository};
 
@@ -57,14 +57,14 @@ pub async fn list(
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
     let user = signed_in_user(&principal)?;
-    let listing = OwnListing::resolve(&services, &principal, &format!("oauth_grants|{}", user.user_id), &params)?;
+    let listing = own_listing(&services, &principal, &format!("oauth_grants|{}", user.user_id), &params)?;
     let repo = OAuthRepository::new(&services.store);
     let mut page = repo.list_grants(&principal.org_id, user.user_id, listing.start.clone(), listing.size).await?;
     // A deleted app's grant is inert (the app can no longer authenticate); it is not shown.
     let client_ids: Vec<String> = page.items.iter().map(|g| g.client_id.clone()).collect();
     let live = repo.existing_apps(&client_ids).await?;
     page.items.retain(|g| live.contains(&g.client_id));
-    Ok(listing.respond::<_, AuthorizationView>(&services, page))
+    Ok(listing.respond::<_, AuthorizationView>(&services.cursors, page))
 }
 
 /// Revoke an app's access to the calling user's account: its refresh tokens and any

@@ -306,8 +306,24 @@ impl<'a> OAuthRepository<'a> {
             .transact_item()
     }
 
-    /// Runs a code exchange or a rotation; its first item marks the code or token used.
-    async fn redeem(&self, items: Vec<TransactWriteItem>) -> Result<Redeemed, StoreError> {
+    /// Runs a code exchange or a rotation in one transaction: marks the code or token at
+    /// `used_sk` used, requires the grant it was `issued` under (grantor, client id, grant
+    /// id) to still stand, writes its token `family`, and stores the `next` refresh token.
+    async fn redeem(
+        &self,
+        used_sk: String,
+        issued: (&Grantor, &str, &str),
+        family: TransactWriteItem,
+        next: &RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Redeemed, StoreError> {
+        let (grantor, client_id, grant_id) = issued;
+        let items = vec![
+            self.mark_used(&grantor.org_id, used_sk, now)?,
+            self.grant_unchanged(grantor, client_id, grant_id)?,
+            family,
+            self.put_refresh(next)?,
+        ];
         Ok(match transact(self.store, items).await? {
             None => Redeemed::Done,
             Some(failed) if condition_failed(&failed, 0) => Redeemed::AlreadyUsed,
@@ -326,13 +342,9 @@ impl<'a> OAuthRepository<'a> {
         let org_id = &code.grantor.org_id;
         let family = TokenFamily { client_id: &code.client_id, created_at: now, expires_at: first.expires_at };
         let family = entity_item(&family, keys::org(org_id), format!("{FAMILY}{}", code.id), "oauth_token_family")?;
-        let items = vec![
-            self.mark_used(org_id, format!("{CODE}{}", code.id), now)?,
-            self.grant_unchanged(&code.grantor, &code.client_id, &code.grant_id)?,
-            put_if_new(self.store, family)?.transact_item()?,
-            self.put_refresh(first)?,
-        ];
-        self.redeem(items).await
+        let family = put_if_new(self.store, family)?.transact_item()?;
+        let issued = (&code.grantor, code.client_id.as_str(), code.grant_id.as_str());
+        self.redeem(format!("{CODE}{}", code.id), issued, family, first, now).await
     }
 
     /// Rotates a refresh token, in one transaction: marks it used and stores its
@@ -351,13 +363,8 @@ impl<'a> OAuthRepository<'a> {
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":exp", n(next.expires_at));
-        let items = vec![
-            self.mark_used(org_id, format!("{REFRESH}{}", used.id), now)?,
-            family.transact_item()?,
-            self.grant_unchanged(&used.grantor, &used.client_id, &used.grant_id)?,
-            self.put_refresh(next)?,
-        ];
-        self.redeem(items).await
+        let issued = (&used.grantor, used.client_id.as_str(), used.grant_id.as_str());
+        self.redeem(format!("{REFRESH}{}", used.id), issued, family.transact_item()?, next, now).await
     }
 
     /// Revokes every refresh token of a family (after a code or token was replayed).
