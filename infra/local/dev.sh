@@ -9,10 +9,21 @@ source infra/local/lib.sh
 DEV_DDB_PORT=${DEV_DDB_PORT:-8000}
 DEV_MOTO_PORT=${DEV_MOTO_PORT:-5050}
 DEV_API_PORT=${DEV_API_PORT:-9000}
+DEV_SMARTMOVE_PORT=${DEV_SMARTMOVE_PORT:-8095}
 
-trap 'stack_py down --name dev' EXIT
+SANDBOX_PID=
+trap 'stack_py down --name dev; [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null' EXIT
 stack_up dev --ddb-port "$DEV_DDB_PORT" --moto-port "$DEV_MOTO_PORT" --persist
 export RUST_LOG=${RUST_LOG:-info}
+
+# The SmartMove sandbox: the screening function orders from it, and it posts status
+# changes back to the postback receiver through the local API.
+.local/venv/bin/python infra/local/smartmove_sandbox.py --port "$DEV_SMARTMOVE_PORT" \
+  --api-key "$(PYTHONPATH=infra/local .local/venv/bin/python -c 'from doorstep_stack.config import LOCAL_SMARTMOVE_API_KEY as k; print(k)')" \
+  --step-seconds "${SMARTMOVE_SANDBOX_STEP_SECONDS:-2}" &
+SANDBOX_PID=$!
+export SMARTMOVE_BASE_URL="http://127.0.0.1:${DEV_SMARTMOVE_PORT}"
+export SMARTMOVE_POSTBACK_URI="http://127.0.0.1:${DEV_API_PORT}/webhooks/smartmove"
 
 cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed
 
@@ -25,6 +36,8 @@ Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request comp
       -d '{"email":"owner@demo.doorstep.dev","password":"demo-owner-password"}' | jq -r .data.access_token)
   Try:
     curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
+Screenings are ordered from the SmartMove sandbox on http://127.0.0.1:${DEV_SMARTMOVE_PORT}, which posts
+their progress to /webhooks/smartmove (see docs/screening.md).
 Scheduled jobs run on their schedules; fire one now with: make trigger NAME=<schedule or function>
 Ctrl-C stops the API, the triggers and the local stack.
 

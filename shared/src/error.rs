@@ -50,6 +50,9 @@ pub enum ApiError {
     Validation { message: String, details: Vec<FieldError> },
     #[error("Rate limit exceeded. Try again in {retry_after} seconds.")]
     RateLimited { retry_after: u64 },
+    /// A partner service (such as SmartMove) failed or refused; `code` names how.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     #[error("The service is temporarily unavailable")]
     ServiceUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("Internal server error")]
@@ -85,6 +88,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,6 +109,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::Validation { .. } => "VALIDATION_ERROR",
             Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
+            Self::BadGateway { code, .. } => code,
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
         }

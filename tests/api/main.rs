@@ -23,5 +23,6 @@ mod oauth_flow;
 mod openapi;
 mod rate_limits;
 mod route_table;
+mod screening;
 mod webhooks;
 mod writes;

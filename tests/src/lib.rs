@@ -70,8 +70,34 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("leases".to_owned(), leases::router(services.clone())),
         ("maintenance".to_owned(), maintenance::router(services.clone())),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
+        ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
+        ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
         ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
     ])
+}
+
+/// Where the gateway's `screening` function sends SmartMove calls: nothing listens
+/// there. Tests of SmartMove flows build the router with [`screening_state`] and a
+/// stand-in's address.
+pub const UNREACHABLE_SMARTMOVE: &str = "http://127.0.0.1:9";
+
+/// The postback URI test orders carry.
+pub const TEST_POSTBACK_URI: &str = "http://localhost/webhooks/smartmove";
+
+/// The `screening` function's state with SmartMove at `base_url` (quick timeouts, one
+/// read retry).
+pub fn screening_state(services: &Services, base_url: &str) -> screening::ScreeningState {
+    let limits = screening::smartmove::Limits {
+        connect_timeout: std::time::Duration::from_secs(1),
+        timeout: std::time::Duration::from_secs(2),
+        read_retries: 1,
+        retry_backoff: std::time::Duration::from_millis(20),
+    };
+    screening::ScreeningState {
+        services: services.clone(),
+        smartmove: screening::smartmove::SmartMove::new(base_url, "test-api-key", limits).expect("client"),
+        postback_uri: TEST_POSTBACK_URI.to_owned(),
+    }
 }
 
 /// Event streams as the stream endpoint serves them, quicker: they stay open for 20 s,
@@ -224,6 +250,8 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("leases", leases::openapi()),
         ("maintenance", maintenance::openapi()),
         ("events", events::openapi()),
+        ("screening", screening::openapi()),
+        ("smartmove-postback", smartmove_postback::openapi()),
         ("webhooks", webhooks::openapi()),
     ]
 }

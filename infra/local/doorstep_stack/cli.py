@@ -49,6 +49,7 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "JWT_PUBLIC_KEYS_SECRET_ID": names.jwt_public_keys,
         "JWT_SIGNING_KEY_SECRET_ID": names.jwt_signing_key,
         "CURSOR_SECRET_ID": names.cursor,
+        "SMARTMOVE_API_KEY_SECRET_ID": names.smartmove_api_key,
         # Local subscribers listen on this machine: allow http and private addresses.
         "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
     }

@@ -36,7 +36,11 @@ NAME_DEFAULTS = {
     "JWT_PUBLIC_KEYS_SECRET_ID": "doorstep/{name}/jwt-public-keys",
     "JWT_SIGNING_KEY_SECRET_ID": "doorstep/{name}/jwt-signing-key",
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
+    "SMARTMOVE_API_KEY_SECRET_ID": "doorstep/{name}/smartmove-api-key",
 }
+
+# The SmartMove API key of local stacks; the local SmartMove sandbox accepts it.
+LOCAL_SMARTMOVE_API_KEY = "local-smartmove-sandbox-key"
 
 
 class StackError(Exception):
@@ -80,6 +84,7 @@ class Names:
     jwt_public_keys: str
     jwt_signing_key: str
     cursor: str
+    smartmove_api_key: str
 
     @classmethod
     def resolve(cls, stack_name: str | None) -> Names:
@@ -98,6 +103,7 @@ class Names:
             jwt_public_keys=values["JWT_PUBLIC_KEYS_SECRET_ID"],
             jwt_signing_key=values["JWT_SIGNING_KEY_SECRET_ID"],
             cursor=values["CURSOR_SECRET_ID"],
+            smartmove_api_key=values["SMARTMOVE_API_KEY_SECRET_ID"],
         )
 
 

@@ -122,3 +122,17 @@ def ensure_cursor_secret(sm: Any, secret_id: str) -> str:
     hmac_key = "".join(secrets.choice(alphabet) for _ in range(64))
     write_secret(sm, secret_id, {"hmac_key": hmac_key}, "Local HMAC key for pagination cursors")
     return "created"
+
+
+def ensure_smartmove_secret(sm: Any, secret_id: str, api_key: str) -> str:
+    """The SmartMove API key as a plain string (the local sandbox's key)."""
+    if describe_secret(sm, secret_id) is not None:
+        try:
+            if sm.get_secret_value(SecretId=secret_id).get("SecretString"):
+                return "exists"
+        except ClientError:
+            pass
+        sm.put_secret_value(SecretId=secret_id, SecretString=api_key)
+        return "updated"
+    sm.create_secret(Name=secret_id, Description="Local SmartMove API key (x-apiKey)", SecretString=api_key)
+    return "created"

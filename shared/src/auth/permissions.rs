@@ -53,12 +53,15 @@ pub enum Permission {
     AnalyticsRead,
     RentRollRead,
     EventRead,
+    ScreeningRead,
+    ScreeningCreate,
+    ScreeningUpdate,
     WebhookRead,
     WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 44] = [
+    pub const ALL: [Permission; 47] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -101,6 +104,9 @@ impl Permission {
         Permission::AnalyticsRead,
         Permission::RentRollRead,
         Permission::EventRead,
+        Permission::ScreeningRead,
+        Permission::ScreeningCreate,
+        Permission::ScreeningUpdate,
         Permission::WebhookRead,
         Permission::WebhookManage,
     ];
@@ -150,6 +156,9 @@ impl Permission {
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
             Permission::EventRead => "event:read",
+            Permission::ScreeningRead => "screening:read",
+            Permission::ScreeningCreate => "screening:create",
+            Permission::ScreeningUpdate => "screening:update",
             Permission::WebhookRead => "webhook:read",
             Permission::WebhookManage => "webhook:manage",
         }

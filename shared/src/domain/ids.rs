@@ -77,6 +77,10 @@ prefixed_id!(
     LeaseId = "lease"
 );
 prefixed_id!(
+    /// The id of a tenant screening.
+    ScreeningId = "scr"
+);
+prefixed_id!(
     /// The id of a maintenance request.
     MaintenanceRequestId = "mr"
 );

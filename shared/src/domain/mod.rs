@@ -15,6 +15,7 @@ pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;
 pub mod calendar;
 pub mod lease;
+pub mod screening;
 pub mod maintenance;
 pub mod tenant;
 pub mod unit;

@@ -46,6 +46,11 @@ fn replay(
             details: vec![crate::error::FieldError::new("Idempotency-Key", "was already used with a different body")],
         });
     }
+    if first.is_claim() {
+        return Err(ApiError::Conflict(
+            "A request with this Idempotency-Key is still in progress; retry it in a moment".into(),
+        ));
+    }
     let data = serde_json::value::RawValue::from_string(first.body).map_err(ApiError::internal)?;
     let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
     let version = serde_json::from_str::<serde_json::Value>(data.get()).ok().and_then(|v| v.get("version")?.as_u64());
@@ -95,6 +100,31 @@ impl CreateRequest<'_> {
         match self.first_answer(store, org_id).await? {
             Some(first) => replay(first, self.fingerprint).map(Some),
             None => Ok(None),
+        }
+    }
+
+    /// Claims the key for a create that cannot be undone (a paid order), before it is
+    /// placed: `None` when this request holds the key now (or has none); otherwise the
+    /// answer to give, the first response again or a 409 while the first is in progress.
+    /// A request that fails after claiming calls [`Self::release`].
+    pub async fn claim(
+        &self,
+        store: &crate::store::Store,
+        org_id: &str,
+    ) -> Result<Option<axum::response::Response>, ApiError> {
+        let Some(key) = self.key else { return Ok(None) };
+        match store.claim_idempotency(org_id, self.scope, key, self.fingerprint, self.now).await? {
+            None => Ok(None),
+            Some(held) => replay(held, self.fingerprint).map(Some),
+        }
+    }
+
+    /// Frees the key claimed by [`Self::claim`] after the create failed, so a retry can
+    /// place it. A failure to free it is logged: the claim expires on its own.
+    pub async fn release(&self, store: &crate::store::Store, org_id: &str) {
+        let Some(key) = self.key else { return };
+        if let Err(err) = store.release_idempotency(org_id, self.scope, key).await {
+            tracing::warn!(scope = self.scope, error = %err, "an Idempotency-Key claim was not released");
         }
     }
 }

@@ -133,6 +133,7 @@ versioned!(
     crate::domain::tenant::Tenant,
     crate::domain::unit::Unit,
     crate::domain::lease::Lease,
+    crate::domain::screening::Screening,
     crate::domain::maintenance::MaintenanceRequest,
     crate::domain::vendor::Vendor,
     crate::domain::work_order::WorkOrder

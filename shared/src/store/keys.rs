@@ -106,6 +106,18 @@ pub fn lease(lease_id: &str) -> String {
     format!("{LEASE_PREFIX}{lease_id}")
 }
 
+pub const SCREENING_PREFIX: &str = "SCREENING#";
+
+/// `SCREENING#<scr_id>`: a screening ordered through the SmartMove API.
+pub fn screening(screening_id: &str) -> String {
+    format!("{SCREENING_PREFIX}{screening_id}")
+}
+
+/// `SMPOSTBACK#<scr_id>#`: the prefix of one screening's received postbacks.
+pub fn postbacks_of(screening_id: &str) -> String {
+    format!("SMPOSTBACK#{screening_id}#")
+}
+
 pub const MAINTENANCE_PREFIX: &str = "MAINT#";
 
 /// `MAINT#<mr_id>`: a maintenance request.

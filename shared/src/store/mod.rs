@@ -138,6 +138,7 @@ pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 pub mod leases;
 pub mod maintenance;
 pub mod requests;
+pub mod screenings;
 pub mod tenants;
 pub mod transactions;
 pub mod units;
