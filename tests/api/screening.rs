@@ -330,7 +330,12 @@ async fn one_key_places_one_order_even_when_sent_twice_at_once() {
     let server = MockServer::start().await;
     let create = "/api/smartmove/application/create/embedded";
     // The first try fails at SmartMove; the next ones are slow enough to overlap.
-    Mock::given(method("POST")).and(path(create)).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(create))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path(create))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!(7100)).set_delay(Duration::from_millis(300)))

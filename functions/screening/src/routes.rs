@@ -95,17 +95,22 @@ async fn revise(
     change: impl Fn(&mut Screening),
 ) -> Result<Screening, ApiError> {
     let change = &change;
-    write_current(&Precondition::None, CONTENTION, || load(state, principal, raw_id), |current: Screening| async move {
-        let mut next = current.clone();
-        change(&mut next);
-        next.version = current.version + 1;
-        next.updated_at = time_format::now();
-        match state.services.store.screenings().replace(&next, current.version).await? {
-            VersionedPut::Done => Ok(Attempt::Done(next)),
-            VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
-            VersionedPut::Missing => Err(Refused::ScreeningMissing.into()),
-        }
-    })
+    write_current(
+        &Precondition::None,
+        CONTENTION,
+        || load(state, principal, raw_id),
+        |current: Screening| async move {
+            let mut next = current.clone();
+            change(&mut next);
+            next.version = current.version + 1;
+            next.updated_at = time_format::now();
+            match state.services.store.screenings().replace(&next, current.version).await? {
+                VersionedPut::Done => Ok(Attempt::Done(next)),
+                VersionedPut::VersionMismatch(_) => Ok(Attempt::LostRace),
+                VersionedPut::Missing => Err(Refused::ScreeningMissing.into()),
+            }
+        },
+    )
     .await
 }
 
@@ -183,7 +188,8 @@ pub async fn create(
     let order = body.value.validate()?;
     let org_id = &principal.org_id;
     let now = time_format::now();
-    let request = CreateRequest { scope: "POST /api/v1/screenings", key: Some(&key), fingerprint: &body.fingerprint, now };
+    let request =
+        CreateRequest { scope: "POST /api/v1/screenings", key: Some(&key), fingerprint: &body.fingerprint, now };
     let services = &state.services;
     // The key is claimed before SmartMove is called, so two concurrent requests with one
     // key never pay for two orders; a request that fails frees it for a retry.
@@ -203,9 +209,9 @@ async fn place(
     state: &ScreeningState,
     principal: &Principal,
     order: ValidOrder,
-    request: CreateRequest<'_>,
+    key: CreateRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let (org_id, now, services) = (&principal.org_id, request.now, &state.services);
+    let (org_id, now, services) = (&principal.org_id, key.now, &state.services);
     let property_id = PropertyId::parse(&order.property_id).ok_or(Refused::PropertyMissing)?;
     let unit_id = UnitId::parse(&order.unit_id).ok_or(Refused::UnitMissing)?;
     let property = services.store.properties().get(org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
@@ -262,7 +268,7 @@ async fn place(
     };
     let view = ScreeningView::from(&screening);
     let location = format!("/api/v1/screenings/{}", screening.id);
-    let creation = Creation::new(request, view, screening.version, location)?;
+    let creation = Creation::new(key, view, screening.version, location)?;
     match services.store.screenings().create(&screening, creation.idempotency()).await? {
         ScreeningCreated::Created => {
             tracing::info!(screening_id = %screening.id, application_id = ?application_id, "screening ordered");

@@ -365,15 +365,15 @@ impl SmartMoveError {
     /// The error with the order's card number and security code taken out of SmartMove's
     /// reason, should the partner quote them: card data is never echoed in an error.
     fn without_card(self, order: &OrderRequest) -> Self {
-        let (SmartMoveError::Refused(mut reason), Some(card)) = (self, order.credit_card.as_ref()) else {
-            return self;
-        };
-        for secret in [&card.card_number, &card.card_security] {
-            if !secret.is_empty() {
-                reason = reason.replace(secret.as_str(), "[redacted]");
+        match (self, order.credit_card.as_ref()) {
+            (SmartMoveError::Refused(reason), Some(card)) => {
+                let secrets = [&card.card_number, &card.card_security].into_iter().filter(|s| !s.is_empty());
+                SmartMoveError::Refused(
+                    secrets.fold(reason, |reason, secret| reason.replace(secret.as_str(), "[redacted]")),
+                )
             }
+            (other, _) => other,
         }
-        SmartMoveError::Refused(reason)
     }
 
     fn retryable(&self) -> bool {

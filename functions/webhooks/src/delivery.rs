@@ -291,7 +291,8 @@ pub fn new_delivery(subscription: &Subscription, event: &DomainEvent, now: Offse
 /// the endpoint's `Retry-After` (capped at [`MAX_RETRY_AFTER`]).
 fn retry_delay(wait: Duration, not_before: Option<Duration>) -> time::Duration {
     let scheduled = jitter(wait);
-    let asked = not_before.map(|after| after.min(MAX_RETRY_AFTER)).and_then(|after| time::Duration::try_from(after).ok());
+    let asked =
+        not_before.map(|after| after.min(MAX_RETRY_AFTER)).and_then(|after| time::Duration::try_from(after).ok());
     asked.map_or(scheduled, |asked| scheduled.max(asked))
 }
 

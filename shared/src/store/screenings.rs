@@ -16,9 +16,7 @@ use crate::store::page::{Page, PageKey};
 use crate::store::requests::{
     VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page,
 };
-use crate::store::transactions::{
-    CreateTransaction, IdempotentCreate, condition_failed, transact, transact_create,
-};
+use crate::store::transactions::{CreateTransaction, IdempotentCreate, condition_failed, transact, transact_create};
 use crate::store::{Item, Store, StoreError, item_key, n, s, update_if};
 
 const ENTITY_NAME: &str = "screening";

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::http::pagination::PageKey;
+use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
 use crate::store::requests::{entity_item, query_page};
-use crate::store::events::OutboxMessage;
 use crate::store::transactions::{build_err, condition_failed, transact, unexpected_cancellation};
 use crate::store::{Store, StoreError, keys, s, update_if};
 use crate::time_format;
@@ -23,6 +23,8 @@ const DELIVERY_ENTITY: &str = "webhook_delivery";
 const SUBSCRIPTION_PREFIX: &str = "WEBHOOK#";
 const DELIVERY_PREFIX: &str = "DELIVERY#";
 const RETRY_PARTITION: &str = "WEBHOOKS#RETRY";
+/// An unpublished `webhook.disabled` outlives this many seconds only if the bus keeps refusing it.
+const ANNOUNCEMENT_SECONDS: i64 = 86_400;
 /// How long a delivery's record is kept.
 pub const DELIVERY_RETENTION: time::Duration = time::Duration::days(30);
 
@@ -255,7 +257,8 @@ impl WebhookRepository<'_> {
             .build()
             .map_err(build_err)?;
         let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
-        let items = vec![TransactWriteItem::builder().update(update).build(), announcement.put(self.store, expires_at)?];
+        let items =
+            vec![TransactWriteItem::builder().update(update).build(), announcement.put(self.store, expires_at)?];
         match transact(self.store, items).await? {
             None => Ok(true),
             Some(failed) if condition_failed(&failed, 0) => Ok(false),
