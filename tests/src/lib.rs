@@ -68,10 +68,15 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
-        ("maintenance".to_owned(), maintenance::router(services.clone())),
+        ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
     ])
+}
+
+/// The attachments bucket that `make test` creates in moto (`ATTACHMENTS_BUCKET`).
+pub fn attachment_bucket(services: &Services) -> maintenance::AttachmentBucket {
+    maintenance::AttachmentBucket::from_env(services).expect("ATTACHMENTS_BUCKET is set by make test")
 }
 
 /// Event streams as the stream endpoint serves them, quicker: they stay open for 20 s,
