@@ -36,6 +36,7 @@ NAME_DEFAULTS = {
     "JWT_PUBLIC_KEYS_SECRET_ID": "doorstep/{name}/jwt-public-keys",
     "JWT_SIGNING_KEY_SECRET_ID": "doorstep/{name}/jwt-signing-key",
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
+    "ATTACHMENTS_BUCKET": "doorstep-{name}-attachments",
 }
 
 
@@ -71,6 +72,7 @@ class Endpoints:
     eventbridge: str
     secretsmanager: str
     sqs: str
+    s3: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Names:
     jwt_public_keys: str
     jwt_signing_key: str
     cursor: str
+    attachments_bucket: str
 
     @classmethod
     def resolve(cls, stack_name: str | None) -> Names:
@@ -98,6 +101,7 @@ class Names:
             jwt_public_keys=values["JWT_PUBLIC_KEYS_SECRET_ID"],
             jwt_signing_key=values["JWT_SIGNING_KEY_SECRET_ID"],
             cursor=values["CURSOR_SECRET_ID"],
+            attachments_bucket=values["ATTACHMENTS_BUCKET"],
         )
 
 
@@ -109,6 +113,9 @@ def aws_client(service: str, endpoint: str, creds: Credentials, probe: bool = Fa
         if probe
         else Config(connect_timeout=2, read_timeout=15, retries={"max_attempts": 2})
     )
+    if service == "s3":
+        # Bucket names in the path: moto on 127.0.0.1 has no per-bucket host names.
+        config = config.merge(Config(s3={"addressing_style": "path"}))
     return boto3.client(
         service,
         endpoint_url=endpoint,
