@@ -18,6 +18,10 @@ pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a download URL works.
 pub const DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// Headers the SDK adds to a presigned request that its signature does not cover (the
+/// Lambda runtime's trace id): a client need not send them.
+const UNSIGNED_HEADERS: [&str; 2] = ["x-amzn-trace-id", "user-agent"];
+
 /// The attachments bucket (`ATTACHMENTS_BUCKET`) and the S3 client, from the cold start.
 #[derive(Debug, Clone)]
 pub struct AttachmentBucket {
@@ -39,7 +43,11 @@ impl SignedUrl {
         Self {
             method: presigned.method().to_owned(),
             url: presigned.uri().to_owned(),
-            headers: presigned.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect(),
+            headers: presigned
+                .headers()
+                .filter(|(name, _)| !UNSIGNED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
             expires_at: OffsetDateTime::from(start + ttl),
         }
     }
