@@ -17,6 +17,7 @@ mod leasing;
 mod leasing_events;
 mod listing;
 mod maintenance;
+mod maintenance_attachments;
 mod oauth_apps;
 mod oauth_events;
 mod oauth_flow;
