@@ -27,7 +27,7 @@ pub const CODE_LIFETIME: time::Duration = time::Duration::minutes(10);
 const MAX_STATE_LEN: usize = 1024;
 
 /// Query of `GET /oauth/authorize`. Unrecognised parameters are ignored (RFC 6749 §3.1).
-#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeParams {
     pub client_id: Option<String>,

@@ -86,16 +86,15 @@ pub async fn submit(
                 "This form has expired or did not come from this page. Go back to the app and start again.".into(),
             ));
         };
-        let params = form.params();
-        let request = match check(&state, &params).await? {
+        let request = match check(&state, &form.request).await? {
             Checked::Valid(request) => request,
-            Checked::BackToApp(location) => return Ok(back_to_app(StatusCode::SEE_OTHER, &location, &params)),
+            Checked::BackToApp(location) => return Ok(back_to_app(StatusCode::SEE_OTHER, &location, &form.request)),
         };
-        let params = AuthorizeParams { consent: None, ..params };
+        let params = AuthorizeParams { consent: None, ..form.request.clone() };
         match form.step.as_deref() {
             Some("sign_in") => sign_in(&state, &ip, &request, &params, &form, &cookie).await,
             Some("mfa") => verify_code(&state, &request, &params, &form, &cookie).await,
-            Some("consent") => decide(&state, &request, &params, form.consent.as_deref(), cookie).await,
+            Some("consent") => decide(&state, &request, &params, form.request.consent.as_deref(), cookie).await,
             _ => Err(ApiError::BadRequest("The form is malformed".into())),
         }
     };

@@ -25,15 +25,9 @@ pub struct PageForm {
     pub mfa_token: Option<String>,
     /// `mfa`: the authenticator app's 6-digit code.
     pub code: Option<String>,
-    /// `consent`: `approve` or `deny`.
-    pub consent: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub response_type: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
+    /// The authorization request; on `consent`, `consent` is `approve` or `deny`.
+    #[serde(flatten)]
+    pub request: AuthorizeParams,
 }
 
 impl PageForm {
@@ -59,19 +53,5 @@ impl PageForm {
         }
         serde_json::from_value(serde_json::Value::Object(fields.into_iter().collect()))
             .map_err(|_| ApiError::BadRequest("The form is malformed".into()))
-    }
-
-    /// The authorization request the form carries.
-    pub fn params(&self) -> AuthorizeParams {
-        AuthorizeParams {
-            client_id: self.client_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-            response_type: self.response_type.clone(),
-            scope: self.scope.clone(),
-            state: self.state.clone(),
-            code_challenge: self.code_challenge.clone(),
-            code_challenge_method: self.code_challenge_method.clone(),
-            consent: self.consent.clone(),
-        }
     }
 }
