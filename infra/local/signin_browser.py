@@ -10,17 +10,15 @@ import base64
 import hashlib
 import hmac
 import http.server
-import json
 import secrets
 import shutil
 import struct
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
+import http_client
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -38,32 +36,8 @@ def check(name, condition, detail=""):
     return condition
 
 
-def request(method, path, token=None, body=None, form=None, basic=None, headers=None):
-    """One API call; returns (status, parsed JSON or None, headers)."""
-    call = urllib.request.Request(path if path.startswith("http") else BASE + path, method=method)
-    data = None
-    if token:
-        call.add_header("Authorization", f"Bearer {token}")
-    if basic:
-        call.add_header("Authorization", "Basic " + base64.b64encode(":".join(basic).encode()).decode())
-    if body is not None:
-        data = json.dumps(body).encode()
-        call.add_header("Content-Type", "application/json")
-    if form is not None:
-        data = urllib.parse.urlencode(form).encode()
-        call.add_header("Content-Type", "application/x-www-form-urlencoded")
-    for name, value in (headers or {}).items():
-        call.add_header(name, value)
-    try:
-        with urllib.request.urlopen(call, data=data, timeout=120) as response:
-            status, raw, hdrs = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, hdrs = error.code, error.read(), error.headers
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = None
-    return status, parsed, hdrs
+def request(method, path, token=None, body=None, form=None, headers=None):
+    return http_client.call(BASE, method, path, token, body, headers, form)
 
 
 def register(label):
@@ -136,7 +110,8 @@ class ThirdPartyApp:
         if "code" in query and verifier:
             form = {"grant_type": "authorization_code", "code": query["code"], "redirect_uri": self.redirect_uri,
                     "code_verifier": verifier}
-            status, doc, _ = request("POST", "/oauth/token", form=form, basic=(self.client_id, self.client_secret))
+            basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+            status, doc, _ = request("POST", "/oauth/token", form=form, headers={"Authorization": f"Basic {basic}"})
             outcome["tokens"] = doc if status == 200 else None
         self.callbacks.append(outcome)
         said = "signed in" if outcome["tokens"] else f"not signed in: {query.get('error', 'no tokens')}"
