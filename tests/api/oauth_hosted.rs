@@ -107,6 +107,23 @@ async fn third_party_app(app: &TestApp) -> Client {
     oauth_flow::register(app, &developer, Some(&["read:properties", "read:maintenance"])).await
 }
 
+/// Given an app asking for `read:properties` and `read:maintenance`, and a user of
+/// another organization who signs in with [`PASSWORD`].
+struct Scene {
+    client: Client,
+    email: String,
+    verifier: String,
+    challenge: String,
+}
+
+async fn scene(app: &TestApp, label: &str) -> Scene {
+    let client = third_party_app(app).await;
+    let email = new_email(label);
+    register(app, &email).await;
+    let (verifier, challenge) = pkce();
+    Scene { client, email, verifier, challenge }
+}
+
 /// Signs `email` in on the page of `uri` and returns the page shown next.
 async fn sign_in(browser: &mut Browser<'_>, uri: &str, email: &str) -> TestResponse {
     let form = browser.get(uri).await;
@@ -119,10 +136,7 @@ async fn sign_in(browser: &mut Browser<'_>, uri: &str, email: &str) -> TestRespo
 #[tokio::test]
 async fn a_browser_signs_in_approves_and_the_app_exchanges_the_code() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("hosted");
-    register(&app, &email).await;
-    let (verifier, challenge) = pkce();
+    let Scene { client, email, verifier, challenge } = scene(&app, "hosted").await;
     let uri = authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None);
     let mut browser = Browser::new(&app);
 
@@ -168,10 +182,7 @@ async fn a_browser_signs_in_approves_and_the_app_exchanges_the_code() {
 #[tokio::test]
 async fn an_earlier_consent_that_covers_the_scopes_skips_the_consent_screen() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("again");
-    register(&app, &email).await;
-    let (_, challenge) = pkce();
+    let Scene { client, email, challenge, .. } = scene(&app, "again").await;
     let narrow = authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None);
     let mut browser = Browser::new(&app);
     let consent = sign_in(&mut browser, &narrow, &email).await;
@@ -201,10 +212,7 @@ async fn an_earlier_consent_that_covers_the_scopes_skips_the_consent_screen() {
 #[tokio::test]
 async fn deny_sends_access_denied_and_the_state_back_to_the_app() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("deny");
-    register(&app, &email).await;
-    let (_, challenge) = pkce();
+    let Scene { client, email, challenge, .. } = scene(&app, "deny").await;
     let mut browser = Browser::new(&app);
     let consent =
         sign_in(&mut browser, &authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None), &email)
@@ -223,10 +231,7 @@ async fn deny_sends_access_denied_and_the_state_back_to_the_app() {
 #[tokio::test]
 async fn a_form_without_its_sessions_csrf_token_is_refused() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("csrf");
-    register(&app, &email).await;
-    let (_, challenge) = pkce();
+    let Scene { client, email, challenge, .. } = scene(&app, "csrf").await;
     let uri = authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None);
 
     // A forged token, and another browser's genuine token, do not sign in.
@@ -293,10 +298,7 @@ async fn an_unknown_client_or_redirect_uri_is_an_error_page_never_a_redirect() {
 #[tokio::test]
 async fn wrong_passwords_on_the_page_count_toward_the_logins_lockout() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("locked");
-    register(&app, &email).await;
-    let (_, challenge) = pkce();
+    let Scene { client, email, challenge, .. } = scene(&app, "locked").await;
     let mut browser = Browser::new(&app);
     let form = browser.get(&authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None)).await;
 
@@ -353,10 +355,7 @@ async fn an_mfa_user_enters_the_authenticator_code_after_the_password() {
 #[tokio::test]
 async fn the_sign_in_form_arrives_through_the_lambda_event_with_its_cookie() {
     let app = app().await;
-    let client = third_party_app(&app).await;
-    let email = new_email("lambda");
-    register(&app, &email).await;
-    let (_, challenge) = pkce();
+    let Scene { client, email, challenge, .. } = scene(&app, "lambda").await;
     let mut browser = Browser::new(&app);
     let form = browser.get(&authorize_uri(&client.id, REDIRECT_URI, "read:properties", &challenge, None)).await;
     let mut body = url::form_urlencoded::Serializer::new(String::new());
