@@ -5,34 +5,19 @@ Usage: smoke.py BASE_URL   (the demo users of `doorstep-dev seed` must exist)
 """
 
 import http.server
-import json
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+import http_client
 
 BASE = sys.argv[1]
 results = {"passed": 0, "failed": 0}
 
 
 def call(method, path, token=None, body=None, headers=None):
-    request = urllib.request.Request(BASE + path, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, data=data, timeout=120) as response:
-            status, raw, hdrs = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, hdrs = error.code, error.read(), error.headers
-    return status, (json.loads(raw) if raw else None), hdrs
+    return http_client.call(BASE, method, path, token, body, headers)
 
 
 def check(name, condition):

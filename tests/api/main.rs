@@ -21,6 +21,7 @@ mod maintenance_attachments;
 mod oauth_apps;
 mod oauth_events;
 mod oauth_flow;
+mod oauth_hosted;
 mod openapi;
 mod rate_limits;
 mod route_table;

@@ -166,7 +166,10 @@ impl TestResponse {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let html =
+            headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+        let body =
+            if bytes.is_empty() || html { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         TestResponse { status, headers, body, text }
     }

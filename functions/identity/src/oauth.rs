@@ -5,6 +5,7 @@ mod apps;
 mod authorizations;
 mod authorize;
 pub mod credentials;
+mod hosted;
 mod redirect;
 mod repository;
 pub mod scopes;
@@ -32,6 +33,6 @@ pub fn routes() -> OpenApiRouter<IdentityState> {
         .routes(routes!(apps::read, apps::delete))
         .routes(routes!(authorizations::list))
         .routes(routes!(authorizations::revoke))
-        .routes(routes!(authorize::authorize))
+        .routes(routes!(authorize::authorize, hosted::submit))
         .routes(routes!(token::token))
 }

@@ -12,7 +12,7 @@ use totp_rs::{Builder, Secret, Totp};
 use utoipa::ToSchema;
 
 use crate::IdentityState;
-use crate::accounts::model::{User, UserStatus};
+use crate::accounts::model::{Organization, User, UserStatus};
 use crate::accounts::opaque::{self, TokenKind};
 use crate::accounts::sessions::{now_seconds, start_session};
 use crate::accounts::store::{AccountStore, UserChange};
@@ -120,6 +120,14 @@ pub async fn verify(
 }
 
 async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Result<Response, ApiError> {
+    let (user, org) = check_challenge(state, token, code).await?;
+    let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+}
+
+/// Redeems an MFA challenge with a TOTP code: every sign-in form's second step. A wrong
+/// code counts against the challenge; any failure is the same 401.
+pub async fn check_challenge(state: &IdentityState, token: &str, code: &str) -> Result<(User, Organization), ApiError> {
     let invalid = || ApiError::AuthenticationFailed(CHALLENGE_FAILED);
     let (org_id, digest) = opaque::parse(TokenKind::MfaChallenge, token).ok_or_else(invalid)?;
     let store = AccountStore::new(&state.services.store);
@@ -142,8 +150,7 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
     if !store.consume_token(TokenKind::MfaChallenge, &challenge, UserChange::MfaStep(step), now).await? {
         return Err(invalid());
     }
-    let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+    Ok((user, org))
 }
 
 async fn confirm_setup(state: &IdentityState, principal: &Principal, code: &str) -> Result<Response, ApiError> {

@@ -192,6 +192,25 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let LoginRequest { email, password } = body.value;
+    let (user, org) = check_password(&state, &ip, &email, password).await?;
+    if user.mfa_enabled {
+        let challenge = issue_mfa_challenge(&state, &user).await?;
+        return Ok(ApiResponse::ok(LoginResult::MfaRequired(challenge)).into_response());
+    }
+    let clear = user.failed_logins > 0 || user.locked_until.is_some();
+    let tokens = start_session(&state, &user, org.plan, clear).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+}
+
+/// Checks an email and password from `ip`, with the source-IP throttle and the account
+/// lockout: every sign-in form goes through here. Any failure is the same 401 (or a 429
+/// once the address has failed too often).
+pub async fn check_password(
+    state: &IdentityState,
+    ip: &str,
+    email: &str,
+    password: String,
+) -> Result<(User, Organization), ApiError> {
     if password.chars().count() > model::MAX_PASSWORD_CHARS {
         return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
     }
@@ -201,9 +220,9 @@ pub async fn login(
     let window = i64::try_from(settings.ip_window.as_secs()).unwrap_or(900).max(1);
     let window_now = state.services.rate_limiter.now();
     let window_start = window_now - window_now.rem_euclid(window);
-    let email = model::parse_email(&email).ok();
+    let email = model::parse_email(email).ok();
 
-    let (failures, claim) = tokio::join!(store.ip_failures(&ip, window_start), async {
+    let (failures, claim) = tokio::join!(store.ip_failures(ip, window_start), async {
         match &email {
             Some(email) => store.email_claim(email).await,
             None => Ok(None),
@@ -220,48 +239,45 @@ pub async fn login(
     let (user, org) = tokio::join!(store.get_user(&org_id, &user_id), store.get_organization(&org_id));
     let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let (user, org) = match (user, org) {
+    match (user, org) {
         (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
-            (user, org)
+            Ok((user, org))
         }
         (user, _) => {
             // Concurrently, so a known account's extra write does not lengthen its answer.
             let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
-            let (by_ip, by_user) =
-                tokio::join!(store.add_ip_failure(&ip, window_start, window_start + window), async {
-                    match user.filter(|u| !password_ok && !u.is_locked(now)) {
-                        Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
-                        None => Ok(()),
-                    }
-                });
+            let (by_ip, by_user) = tokio::join!(store.add_ip_failure(ip, window_start, window_start + window), async {
+                match user.filter(|u| !password_ok && !u.is_locked(now)) {
+                    Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
+                    None => Ok(()),
+                }
+            });
             by_ip?;
             by_user?;
             tracing::info!(source_ip = %ip, "sign-in refused");
-            return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
+            Err(ApiError::AuthenticationFailed(LOGIN_FAILED))
         }
-    };
-    if user.mfa_enabled {
-        let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
-        let record = TokenRecord {
-            digest: challenge.digest,
-            org_id: user.org_id.clone(),
-            user_id: user.id.clone(),
-            family_id: None,
-            expires_at: now + MFA_CHALLENGE_SECONDS,
-            rotated_at: None,
-            attempts: 0,
-        };
-        store.put_token(TokenKind::MfaChallenge, &record).await?;
-        let answer = MfaChallenge {
-            mfa_required: true,
-            mfa_token: challenge.token,
-            expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
-        };
-        return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).into_response());
     }
-    let clear = user.failed_logins > 0 || user.locked_until.is_some();
-    let tokens = start_session(&state, &user, org.plan, clear).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+}
+
+/// A short-lived, single-use MFA challenge for a user whose password was right.
+pub async fn issue_mfa_challenge(state: &IdentityState, user: &User) -> Result<MfaChallenge, ApiError> {
+    let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
+    let record = TokenRecord {
+        digest: challenge.digest,
+        org_id: user.org_id.clone(),
+        user_id: user.id.clone(),
+        family_id: None,
+        expires_at: now_seconds() + MFA_CHALLENGE_SECONDS,
+        rotated_at: None,
+        attempts: 0,
+    };
+    AccountStore::new(&state.services.store).put_token(TokenKind::MfaChallenge, &record).await?;
+    Ok(MfaChallenge {
+        mfa_required: true,
+        mfa_token: challenge.token,
+        expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
+    })
 }
 
 /// `POST /refresh` and `POST /logout` body.
