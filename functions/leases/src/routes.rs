@@ -277,7 +277,8 @@ pub async fn move_out(
         let now = time_format::now();
         let next = Lease {
             move_out: Some(at),
-            effective_end: at.to_offset(time::UtcOffset::UTC).date(),
+            // `validate` answers in UTC.
+            effective_end: at.date(),
             updated_at: now,
             version: current.version + 1,
             ..current.clone()
