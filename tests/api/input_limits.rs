@@ -32,3 +32,26 @@ async fn timestamps_past_year_9999_are_refused_not_fatal() {
     let last = app.get("/api/v1/leases?updated_since=9999-12-31T23:59:59Z", &owner).await;
     assert_eq!(last.status, StatusCode::OK, "{:?}", last.body);
 }
+
+#[tokio::test]
+async fn inverted_created_ranges_are_422_naming_both_bounds() {
+    let app = app().await;
+    let owner = app.token(&new_org(), &["OrganizationOwner"]);
+    app.create_property(&owner, "Inside the range").await;
+
+    for sort in ["", "&sort_by=name"] {
+        let inverted =
+            app.get(&format!("/api/v1/properties?created_after=2030-01-01&created_before=2020-01-01{sort}"), &owner).await;
+        assert_eq!(inverted.status, StatusCode::UNPROCESSABLE_ENTITY, "{sort}: {:?}", inverted.body);
+        let fields: Vec<&str> =
+            inverted.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["created_after", "created_before"]);
+    }
+
+    let ordered = app.get("/api/v1/properties?created_after=2020-01-01&created_before=2999-01-01", &owner).await;
+    assert_eq!(ordered.status, StatusCode::OK);
+    assert_eq!(ordered.body["data"][0]["name"], "Inside the range");
+    let empty = app.get("/api/v1/properties?created_after=2020-01-01&created_before=2020-01-01", &owner).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.body["data"], json!([]));
+}
