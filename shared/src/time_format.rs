@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Deserializer, Serializer};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::macros::datetime;
+use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 const FIXED: &[time::format_description::BorrowedFormatItem<'static>] =

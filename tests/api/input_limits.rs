@@ -40,11 +40,16 @@ async fn inverted_created_ranges_are_422_naming_both_bounds() {
     app.create_property(&owner, "Inside the range").await;
 
     for sort in ["", "&sort_by=name"] {
-        let inverted =
-            app.get(&format!("/api/v1/properties?created_after=2030-01-01&created_before=2020-01-01{sort}"), &owner).await;
+        let inverted = app
+            .get(&format!("/api/v1/properties?created_after=2030-01-01&created_before=2020-01-01{sort}"), &owner)
+            .await;
         assert_eq!(inverted.status, StatusCode::UNPROCESSABLE_ENTITY, "{sort}: {:?}", inverted.body);
-        let fields: Vec<&str> =
-            inverted.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> = inverted.body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect();
         assert_eq!(fields, ["created_after", "created_before"]);
     }
 

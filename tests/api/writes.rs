@@ -127,7 +127,13 @@ async fn an_if_match_tag_never_issued_is_a_412_and_only_broken_syntax_a_400() {
 
     // A list holding the current version among unknown tags still matches.
     let listed = app
-        .call(Method::PATCH, &uri, Some(&token), Some(&json!({"name": "Changed"})), &[("if-match", "\"stale-0\", \"1\"")])
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&token),
+            Some(&json!({"name": "Changed"})),
+            &[("if-match", "\"stale-0\", \"1\"")],
+        )
         .await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
 
