@@ -4,13 +4,17 @@
 //! rotated here (tests run in parallel): the two-key JWKS is built in the test, exactly
 //! as `stack.py rotate-keys` builds it, or published to a secret of the test's own.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use doorstep_tests::{app, claims, new_org};
 use http::StatusCode;
 use serde_json::{Value, json};
 use shared::Services;
 use shared::auth::Authenticator;
-use shared::auth::jwks::Jwks;
+use shared::auth::jwks::{Jwks, MAX_KEY_AGE};
 use shared::auth::jwt::{JwtSigner, JwtVerifier, SigningKeySecret};
+use shared::rate_limit::Clock;
 
 fn previous_key() -> (SigningKeySecret, Value) {
     let path = format!("{}/fixtures/previous-signing-key.json", env!("CARGO_MANIFEST_DIR"));
@@ -134,4 +138,45 @@ async fn a_new_signing_key_is_accepted_by_warm_functions_once_published() {
     let stranger = signer(&format!("stranger-{suffix}")).sign(&user).unwrap();
     let refused = jwks.verify(&stranger).await.unwrap_err();
     assert_eq!(refused.code(), "AUTHENTICATION_FAILED");
+}
+
+#[tokio::test]
+async fn a_signing_key_withdrawn_from_the_jwks_stops_verifying_on_warm_functions_within_five_minutes() {
+    let app = app().await;
+    let config = &app.services.config;
+    let secrets = &app.services.aws.secrets;
+    let stack_jwks: Value =
+        serde_json::from_str(&shared::secrets::read_string(secrets, &config.jwt_public_keys_secret_id).await.unwrap())
+            .unwrap();
+    let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+    let (kept_kid, compromised_kid) = (format!("kept-{suffix}"), format!("compromised-{suffix}"));
+    let signer = |kid: &str| {
+        JwtSigner::new(&SigningKeySecret { kid: kid.to_owned(), ..app.signing_key.clone() }).expect("signing key")
+    };
+
+    // Given a warm function that loaded a JWKS with both keys, on a hand-set clock...
+    let published =
+        json!({"keys": [jwk_as(&stack_jwks, &kept_kid), jwk_as(&stack_jwks, &compromised_kid)]}).to_string();
+    let secret_id = format!("doorstep/test/jwks-{suffix}");
+    secrets.create_secret().name(&secret_id).secret_string(&published).send().await.unwrap();
+    let seconds = Arc::new(AtomicI64::new(1_900_000_000));
+    let verifier = JwtVerifier::from_jwks(&published, &config.jwt_audience, &config.jwt_issuer).unwrap();
+    let jwks = Jwks::refreshing(verifier, secrets.clone(), &secret_id, &config.jwt_audience, &config.jwt_issuer)
+        .with_clock(Clock::Manual(seconds.clone()));
+    let user = claims(config, &new_org(), &["PropertyManager"]);
+    let (kept, compromised) = (signer(&kept_kid).sign(&user).unwrap(), signer(&compromised_kid).sign(&user).unwrap());
+    assert!(jwks.verify(&compromised).await.is_ok());
+
+    // ...when the compromised key is withdrawn from the JWKS...
+    let withdrawn = json!({"keys": [jwk_as(&stack_jwks, &kept_kid)]});
+    secrets.put_secret_value().secret_id(&secret_id).secret_string(withdrawn.to_string()).send().await.unwrap();
+
+    // ...then its tokens verify for at most MAX_KEY_AGE more, and not after it.
+    let key_age = i64::try_from(MAX_KEY_AGE.as_secs()).unwrap();
+    seconds.fetch_add(key_age - 1, Ordering::SeqCst);
+    assert!(jwks.verify(&compromised).await.is_ok(), "the keys are read lazily, once they are due");
+    seconds.fetch_add(1, Ordering::SeqCst);
+    let refused = jwks.verify(&compromised).await.unwrap_err();
+    assert_eq!(refused.code(), "AUTHENTICATION_FAILED");
+    assert_eq!(jwks.verify(&kept).await.unwrap().sub, user.sub);
 }
