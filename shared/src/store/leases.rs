@@ -17,7 +17,9 @@ use crate::domain::unit::{Bookings, Unit};
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
 use crate::store::page::PageKey;
-use crate::store::requests::{entity_item, get_consistent, org_prefix_query, put_if_new, query_page, query_raw_page};
+use crate::store::requests::{
+    entity_item, get_consistent, org_prefix_query, put_if_new, query_filled_page, query_page,
+};
 use crate::store::transactions::{
     IdempotentCreate, OccupancySettlement, PropertyCounters, batch_get, build_err, failed_conditions,
     is_transaction_conflict, replayed, transact_write,
@@ -346,14 +348,21 @@ impl<'a> LeaseRepository<'a> {
         query_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
-    /// One DynamoDB page (up to 1 MB) of the organization's leases, for the streaming feed.
+    /// One feed page: up to `limit` of the organization's leases matching `filter`, from
+    /// `start` (one `Query` per 1 MB read).
     pub async fn feed_page(
         &self,
         org_id: &str,
         filter: &LeaseFilter,
         today: Date,
         start: Option<PageKey>,
+        limit: usize,
     ) -> Result<Page<Lease>, StoreError> {
-        query_raw_page(self.query(org_id, filter, today), start, &[PK, SK]).await?.try_map(from_item)
+        query_filled_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
+    }
+
+    /// The key a page of `feed_page` ending with `lease` continues after.
+    pub fn page_key(&self, lease: &Lease) -> PageKey {
+        PageKey::from([(PK.to_owned(), keys::org(&lease.org_id)), (SK.to_owned(), keys::lease(&lease.id))])
     }
 }
