@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serializer};
 use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -15,14 +16,26 @@ pub fn now() -> OffsetDateTime {
     now.replace_microsecond(now.microsecond()).unwrap_or(now)
 }
 
-/// Formats as `2026-01-15T10:30:00.000000Z`.
+/// Formats as `2026-01-15T10:30:00.000000Z`. Never panics: an instant outside years
+/// 0000 to 9999 in UTC (which [`parse`] refuses) is written as the nearest end of that range.
 pub fn format(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC).format(FIXED).unwrap_or_else(|_| at.unix_timestamp().to_string())
+    in_utc_range(at).unwrap_or_else(|| clamp(at)).format(FIXED).unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
-/// Parses any RFC 3339 timestamp (any offset).
+/// Parses any RFC 3339 timestamp (any offset), as UTC. `None` when it is not RFC 3339 or
+/// falls outside years 0000 to 9999 in UTC (`9999-12-31T23:59:59-23:59` is year 10000).
 pub fn parse(value: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(value, &Rfc3339).ok()
+    in_utc_range(OffsetDateTime::parse(value, &Rfc3339).ok()?)
+}
+
+/// The instant in UTC, if it falls in years 0000 to 9999 there: the range that the fixed
+/// format writes and that sorts as time.
+pub fn in_utc_range(at: OffsetDateTime) -> Option<OffsetDateTime> {
+    at.checked_to_offset(UtcOffset::UTC).filter(|utc| (0..=9999).contains(&utc.year()))
+}
+
+fn clamp(at: OffsetDateTime) -> OffsetDateTime {
+    if at.unix_timestamp() < 0 { datetime!(0000-01-01 0:00 UTC) } else { datetime!(9999-12-31 23:59:59.999_999 UTC) }
 }
 
 /// Serde adapter: fixed-width RFC 3339 UTC.
@@ -72,5 +85,17 @@ mod tests {
         assert_eq!(format(early), "2026-01-01T00:00:00.000000Z");
         assert!(format(early) < format(late));
         assert_eq!(parse(&format(late)), Some(late));
+    }
+
+    #[test]
+    fn timestamps_past_year_9999_in_utc_are_refused_and_never_panic() {
+        assert_eq!(parse("9999-12-31T23:59:59-23:59"), None);
+        assert_eq!(parse("0000-01-01T00:00:00+00:01"), None);
+        assert!(parse("9999-12-31T23:59:59+00:00").is_some());
+        let beyond = OffsetDateTime::parse("9999-12-31T23:59:59-23:59", &Rfc3339).unwrap();
+        assert_eq!(format(beyond), "9999-12-31T23:59:59.999999Z");
+        let before = OffsetDateTime::parse("0000-01-01T00:00:00+00:01", &Rfc3339).unwrap();
+        assert_eq!(format(before), "0000-01-01T00:00:00.000000Z");
+        assert_eq!(parse("2024-01-01T05:00:00-05:00").map(|at| at.offset()), Some(UtcOffset::UTC));
     }
 }

@@ -111,6 +111,44 @@ async fn a_superadmin_may_act_in_a_named_organization_and_nobody_else_may() {
 }
 
 #[tokio::test]
+async fn a_superadmin_org_switch_is_honoured_only_on_their_own_session_token() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let id = app.create_property(&owner, "Audited").await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/properties/{id}");
+    let home = new_org();
+
+    // An OAuth app acting for a SuperAdmin may not leave the organization it was granted in.
+    let mut app_claims = doorstep_tests::claims(&app.services.config, &home, &["SuperAdmin"]);
+    app_claims.scope = Some("read:properties".into());
+    app_claims.client_id = Some("app_01JD0000000000000000000000".into());
+    let app_token = app.sign(&app_claims);
+    let as_app = app.call(Method::GET, &uri, Some(&app_token), None, &[("x-organization-id", &org)]).await;
+    assert_eq!(as_app.status, StatusCode::FORBIDDEN, "{:?}", as_app.body);
+    assert_eq!(as_app.error_code(), "INSUFFICIENT_PERMISSIONS");
+    assert!(as_app.body.get("data").is_none());
+    // In its own organization the app token still works.
+    assert_eq!(app.call(Method::GET, "/api/v1/properties", Some(&app_token), None, &[]).await.status, StatusCode::OK);
+
+    // Nor may a SuperAdmin's API key.
+    let admin = app.token(&home, &["SuperAdmin"]);
+    let created = app.post("/api/v1/identity/api-keys", &admin, &json!({"name": "Ops", "permissions": ["*"]})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let key = created.body["data"]["key"].as_str().unwrap().to_owned();
+    let as_key = app.call(Method::GET, &uri, None, None, &[("x-api-key", &key), ("x-organization-id", &org)]).await;
+    assert_eq!(as_key.status, StatusCode::FORBIDDEN, "{:?}", as_key.body);
+    let own = app
+        .call(Method::GET, "/api/v1/properties", None, None, &[("x-api-key", &key), ("x-organization-id", &home)])
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+
+    // The SuperAdmin's own session token still may.
+    let as_admin = app.call(Method::GET, &uri, Some(&admin), None, &[("x-organization-id", &org)]).await;
+    assert_eq!(as_admin.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn ids_that_cannot_exist_are_a_404_not_an_error() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);

@@ -4,13 +4,17 @@
 //! rotated here (tests run in parallel): the two-key JWKS is built in the test, exactly
 //! as `stack.py rotate-keys` builds it, or published to a secret of the test's own.
 
-use doorstep_tests::{app, claims, new_org};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use doorstep_tests::{TestApp, app, claims, new_org};
 use http::StatusCode;
 use serde_json::{Value, json};
 use shared::Services;
 use shared::auth::Authenticator;
-use shared::auth::jwks::Jwks;
+use shared::auth::jwks::{Jwks, MAX_KEY_AGE};
 use shared::auth::jwt::{JwtSigner, JwtVerifier, SigningKeySecret};
+use shared::rate_limit::Clock;
 
 fn previous_key() -> (SigningKeySecret, Value) {
     let path = format!("{}/fixtures/previous-signing-key.json", env!("CARGO_MANIFEST_DIR"));
@@ -97,41 +101,100 @@ fn jwk_as(stack_jwks: &Value, kid: &str) -> Value {
     key
 }
 
+/// A JWKS secret of the test's own, holding the stack's public key under each of some
+/// kids, as rotation publishes it.
+struct PublishedKeys<'a> {
+    app: &'a TestApp,
+    stack_jwks: Value,
+    secret_id: String,
+    /// Makes the test's kids unique.
+    suffix: String,
+}
+
+impl<'a> PublishedKeys<'a> {
+    /// Publishes `kids` (each suffixed) and answers a `Jwks` that loaded them, as a warm
+    /// function holds it.
+    async fn publish(app: &'a TestApp, kids: &[&str]) -> (Self, Jwks) {
+        let (config, secrets) = (&app.services.config, &app.services.aws.secrets);
+        let raw = shared::secrets::read_string(secrets, &config.jwt_public_keys_secret_id).await.unwrap();
+        let suffix = ulid::Ulid::generate().to_string().to_lowercase();
+        let keys = Self {
+            app,
+            stack_jwks: serde_json::from_str(&raw).unwrap(),
+            secret_id: format!("doorstep/test/jwks-{suffix}"),
+            suffix,
+        };
+        let published = keys.document(kids);
+        secrets.create_secret().name(&keys.secret_id).secret_string(&published).send().await.unwrap();
+        let verifier = JwtVerifier::from_jwks(&published, &config.jwt_audience, &config.jwt_issuer).unwrap();
+        let jwks =
+            Jwks::refreshing(verifier, secrets.clone(), &keys.secret_id, &config.jwt_audience, &config.jwt_issuer);
+        (keys, jwks)
+    }
+
+    fn kid(&self, kid: &str) -> String {
+        format!("{kid}-{}", self.suffix)
+    }
+
+    fn document(&self, kids: &[&str]) -> String {
+        json!({"keys": kids.iter().map(|kid| jwk_as(&self.stack_jwks, &self.kid(kid))).collect::<Vec<_>>()}).to_string()
+    }
+
+    /// Replaces the published keys with `kids`.
+    async fn republish(&self, kids: &[&str]) {
+        let secrets = &self.app.services.aws.secrets;
+        secrets.put_secret_value().secret_id(&self.secret_id).secret_string(self.document(kids)).send().await.unwrap();
+    }
+
+    /// A token for `user` signed with the stack's key under `kid`.
+    fn sign(&self, kid: &str, user: &shared::auth::jwt::Claims) -> String {
+        let key = SigningKeySecret { kid: self.kid(kid), ..self.app.signing_key.clone() };
+        JwtSigner::new(&key).expect("signing key").sign(user).unwrap()
+    }
+}
+
 #[tokio::test]
 async fn a_new_signing_key_is_accepted_by_warm_functions_once_published() {
     let app = app().await;
-    let config = &app.services.config;
-    let secrets = &app.services.aws.secrets;
-    let stack_jwks: Value =
-        serde_json::from_str(&shared::secrets::read_string(secrets, &config.jwt_public_keys_secret_id).await.unwrap())
-            .unwrap();
-    let suffix = ulid::Ulid::generate().to_string().to_lowercase();
-    let (old_kid, new_kid) = (format!("old-{suffix}"), format!("new-{suffix}"));
-    let signer = |kid: &str| {
-        JwtSigner::new(&SigningKeySecret { kid: kid.to_owned(), ..app.signing_key.clone() }).expect("signing key")
-    };
-
     // Given a function that loaded a JWKS with only the old key...
-    let published = serde_json::json!({"keys": [jwk_as(&stack_jwks, &old_kid)]}).to_string();
-    let secret_id = format!("doorstep/test/jwks-{suffix}");
-    secrets.create_secret().name(&secret_id).secret_string(&published).send().await.unwrap();
-    let verifier = JwtVerifier::from_jwks(&published, &config.jwt_audience, &config.jwt_issuer).unwrap();
-    let jwks = Jwks::refreshing(verifier, secrets.clone(), &secret_id, &config.jwt_audience, &config.jwt_issuer);
-    let user = claims(config, &new_org(), &["PropertyManager"]);
-    let old_token = signer(&old_kid).sign(&user).unwrap();
+    let (keys, jwks) = PublishedKeys::publish(&app, &["old"]).await;
+    let user = claims(&app.services.config, &new_org(), &["PropertyManager"]);
+    let old_token = keys.sign("old", &user);
     assert_eq!(jwks.verify(&old_token).await.unwrap().sub, user.sub);
 
     // ...when rotation publishes the new key next to the previous one...
-    let rotated = serde_json::json!({"keys": [jwk_as(&stack_jwks, &new_kid), jwk_as(&stack_jwks, &old_kid)]});
-    secrets.put_secret_value().secret_id(&secret_id).secret_string(rotated.to_string()).send().await.unwrap();
+    keys.republish(&["new", "old"]).await;
 
     // ...then tokens of the new key verify without a cold start, and the old ones still do.
-    let new_token = signer(&new_kid).sign(&user).unwrap();
+    let new_token = keys.sign("new", &user);
     assert_eq!(jwks.verify(&new_token).await.unwrap().sub, user.sub);
     assert_eq!(jwks.verify(&old_token).await.unwrap().sub, user.sub);
 
     // A kid nobody published stays a 401, and does not trigger another read for a minute.
-    let stranger = signer(&format!("stranger-{suffix}")).sign(&user).unwrap();
-    let refused = jwks.verify(&stranger).await.unwrap_err();
+    let refused = jwks.verify(&keys.sign("stranger", &user)).await.unwrap_err();
     assert_eq!(refused.code(), "AUTHENTICATION_FAILED");
+}
+
+#[tokio::test]
+async fn a_signing_key_withdrawn_from_the_jwks_stops_verifying_on_warm_functions_within_five_minutes() {
+    let app = app().await;
+    // Given a warm function that loaded a JWKS with both keys, on a hand-set clock...
+    let (keys, jwks) = PublishedKeys::publish(&app, &["kept", "compromised"]).await;
+    let seconds = Arc::new(AtomicI64::new(1_900_000_000));
+    let jwks = jwks.with_clock(Clock::Manual(seconds.clone()));
+    let user = claims(&app.services.config, &new_org(), &["PropertyManager"]);
+    let (kept, compromised) = (keys.sign("kept", &user), keys.sign("compromised", &user));
+    assert!(jwks.verify(&compromised).await.is_ok());
+
+    // ...when the compromised key is withdrawn from the JWKS...
+    keys.republish(&["kept"]).await;
+
+    // ...then its tokens verify for at most MAX_KEY_AGE more, and not after it.
+    let key_age = i64::try_from(MAX_KEY_AGE.as_secs()).unwrap();
+    seconds.fetch_add(key_age - 1, Ordering::SeqCst);
+    assert!(jwks.verify(&compromised).await.is_ok(), "the keys are read lazily, once they are due");
+    seconds.fetch_add(1, Ordering::SeqCst);
+    let refused = jwks.verify(&compromised).await.unwrap_err();
+    assert_eq!(refused.code(), "AUTHENTICATION_FAILED");
+    assert_eq!(jwks.verify(&kept).await.unwrap().sub, user.sub);
 }

@@ -10,6 +10,7 @@ mod identity_recovery;
 mod identity_sessions;
 mod identity_support;
 mod identity_users;
+mod input_limits;
 mod integration_api;
 mod key_rotation;
 mod lambda_events;

@@ -107,6 +107,44 @@ async fn a_stale_if_match_is_a_412_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_if_match_tag_never_issued_is_a_412_and_only_broken_syntax_a_400() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let id = app.create_property(&token, "Versioned").await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/properties/{id}");
+
+    // Well-formed entity tags that match no version: a weak tag never matches under the
+    // strong comparison that If-Match uses, even one that spells the current version.
+    for tag in ["\"stale-0\"", "W/\"x\"", "W/\"1\"", "\"stale-0\", W/\"1\""] {
+        let refused =
+            app.call(Method::PATCH, &uri, Some(&token), Some(&json!({"name": "Changed"})), &[("if-match", tag)]).await;
+        assert_eq!(refused.status, StatusCode::PRECONDITION_FAILED, "{tag}: {:?}", refused.body);
+        assert_eq!(refused.error_code(), "PRECONDITION_FAILED");
+    }
+    let refused_delete = app.call(Method::DELETE, &uri, Some(&token), None, &[("if-match", "\"stale-0\"")]).await;
+    assert_eq!(refused_delete.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(app.get(&uri, &token).await.body["data"]["name"], "Versioned");
+
+    // A list holding the current version among unknown tags still matches.
+    let listed = app
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&token),
+            Some(&json!({"name": "Changed"})),
+            &[("if-match", "\"stale-0\", \"1\"")],
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+
+    for broken in ["\"unterminated", "W/unquoted", "\"a\"b\"", ","] {
+        let malformed =
+            app.call(Method::PATCH, &uri, Some(&token), Some(&json!({"name": "x"})), &[("if-match", broken)]).await;
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{broken}");
+    }
+}
+
+#[tokio::test]
 async fn concurrent_patches_with_the_same_if_match_have_exactly_one_winner() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);

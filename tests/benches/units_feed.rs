@@ -2,11 +2,11 @@
 //! `cargo bench -p doorstep-tests --bench units_feed` against a local stack.
 //!
 //! Puts 10,000 units (in 20 properties) of a fresh organization straight through the
-//! repository, then calls `GET /units?isActive=true` in process and reports, per run:
-//! latency to the last body byte, the peak heap memory allocated while serving it
-//! (a counting global allocator; the body is consumed chunk by chunk as a client
-//! would, never held whole), the body size, and the DynamoDB calls it made (an SDK
-//! interceptor counting requests by operation).
+//! repository, then calls `GET /units?isActive=true` in process, following its `Link`
+//! pages, and reports, per run: latency to the last body byte of the last page, the
+//! peak heap memory allocated while serving them (a counting global allocator; each body
+//! is consumed chunk by chunk as a client would), the body size, and the DynamoDB calls
+//! made (an SDK interceptor counting requests by operation).
 //!
 //! Figures, not assertions: nothing here fails on a slow machine.
 
@@ -131,23 +131,30 @@ async fn main() {
     let mut latencies = Vec::new();
     for run in 0..RUNS {
         counter.0.lock().unwrap().clear();
-        let request = Request::get("/units?isActive=true")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
         let baseline = LIVE.load(Ordering::Relaxed);
         PEAK.store(baseline, Ordering::Relaxed);
         let started = Instant::now();
-        let response = router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let mut body = response.into_body();
-        let (mut bytes, mut chunks) = (0usize, 0usize);
+        let (mut bytes, mut chunks, mut pages) = (0usize, 0usize, 0usize);
         let mut elements = 0usize;
-        while let Some(frame) = body.frame().await {
-            if let Ok(data) = frame.unwrap().into_data() {
-                bytes += data.len();
-                chunks += 1;
-                elements += data.iter().filter(|b| **b == b'{').count();
+        let mut uri = Some("/units?isActive=true".to_owned());
+        while let Some(page) = uri.take() {
+            let request =
+                Request::get(&page).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            pages += 1;
+            uri = response
+                .headers()
+                .get("link")
+                .and_then(|link| link.to_str().ok())
+                .and_then(|link| link.strip_prefix('<')?.split('>').next().map(str::to_owned));
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    bytes += data.len();
+                    chunks += 1;
+                    elements += data.iter().filter(|b| **b == b'{').count();
+                }
             }
         }
         let elapsed = started.elapsed();
@@ -155,7 +162,7 @@ async fn main() {
         let calls = counter.0.lock().unwrap().clone();
         let total: usize = calls.values().sum();
         println!(
-            "run {run}: {:.1} ms, {elements} units, body {} in {chunks} chunks, peak heap during request {}, DynamoDB calls {total} {calls:?}",
+            "run {run}: {:.1} ms, {elements} units in {pages} pages, body {} in {chunks} chunks, peak heap during a page {}, DynamoDB calls {total} {calls:?}",
             elapsed.as_secs_f64() * 1000.0,
             mib(bytes),
             mib(peak),

@@ -2,10 +2,9 @@
 //! bare JSON array with the partner's field names, across the whole organization.
 //!
 //! A lease is active while it holds its unit today or later (status Current or
-//! Future); `isActive=false` lists Past leases. The body streams page by page: one
-//! `Query` of up to 1 MB over the organization's leases, plus one `BatchGetItem` for
-//! tenants not seen yet, serialized into the response as each page arrives (see
-//! [`shared::http::feed`]).
+//! Future); `isActive=false` lists Past leases. Each answer is one page with a `Link`
+//! to the next (see [`shared::http::feed`]): one `Query` per 1 MB read over the
+//! organization's leases, plus one `BatchGetItem` for tenants not seen yet.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,10 +14,12 @@ use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::feed::{FeedPages, Related, array_response, required_bool, row, stream_array};
+use shared::http::feed::{FeedPages, Related, array_response, page_response, page_size, required_bool, row};
+use shared::http::listing::PageRequest;
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
 use shared::store::leases::LeaseFilter;
+use shared::store::page::Page;
 use shared::{ApiError, Services};
 use time::Date;
 use utoipa::IntoParams;
@@ -37,14 +38,19 @@ pub struct FeedParams {
     /// `Past`, `Current` or `Future`.
     #[param(value_type = Option<LeaseStatus>)]
     pub status: Option<String>,
+    /// Rows per page: 1 to 5000, default 5000 (a page also stops at 2 MiB of body).
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Leases with their tenants (partner feed).
 #[utoipa::path(get, path = "/leases", operation_id = "leaseFeed", tag = "feed", params(FeedParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Every matching lease of the organization, as a bare array", body = Vec<FeedLease>),
-        (status = 400, description = "isActive missing or not a boolean, an unknown status, or an unknown parameter", body = ErrorEnvelope),
+        (status = 200, description = "A page of the organization's matching leases, as a bare array; a `Link: <...>; rel=\"next\"` header names the next page while one follows", body = Vec<FeedLease>,
+            headers(("Link" = String, description = "The next page, while one follows"))),
+        (status = 400, description = "isActive missing or not a boolean, an unknown status, a bad page_size or cursor, or an unknown parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Lacks lease:read", body = ErrorEnvelope),
     ))]
@@ -62,6 +68,7 @@ pub async fn leases(
         Some("Future") => Some(LeaseStatus::Future),
         Some(_) => return Err(ApiError::BadRequest("status must be Past, Current or Future".into())),
     };
+    let size = page_size(params.page_size)?;
     let mut filter = LeaseFilter { status, active: Some(active), ..Default::default() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         match own {
@@ -69,6 +76,15 @@ pub async fn leases(
             None => return Ok(array_response(&[])),
         }
     }
+    let mut route = format!("/leases?isActive={active}");
+    if let Some(status) = params.status.as_deref() {
+        route.push_str(&format!("&status={status}"));
+    }
+    // A tenant's cursor is bound to their own filter, though the link does not show it.
+    let scope = format!("{route}#tenant={:?}", filter.tenant_id);
+    let request =
+        PageRequest::in_organization(&services.cursors, &principal.org_id, scope, size, params.cursor.as_deref())?;
+    let cursors = services.cursors.clone();
     let feed = Feed {
         services,
         org_id: principal.org_id.clone(),
@@ -76,7 +92,7 @@ pub async fn leases(
         today: calendar::today(),
         tenants: Related::default(),
     };
-    stream_array(feed, "lease").await
+    page_response(feed, &request, &cursors, &route).await
 }
 
 struct Feed {
@@ -89,13 +105,12 @@ struct Feed {
 }
 
 impl FeedPages for Feed {
-    async fn page(&mut self, start: Option<PageKey>) -> Result<(Vec<String>, Option<PageKey>), ApiError> {
-        let page = self.services.store.leases().feed_page(&self.org_id, &self.filter, self.today, start).await?;
-        Ok((self.render(&page.items).await?, page.next))
-    }
-}
+    type Item = Lease;
 
-impl Feed {
+    async fn page(&mut self, start: Option<PageKey>, limit: usize) -> Result<Page<Lease>, ApiError> {
+        Ok(self.services.store.leases().feed_page(&self.org_id, &self.filter, self.today, start, limit).await?)
+    }
+
     /// The leases' JSON rows.
     async fn render(&mut self, leases: &[Lease]) -> Result<Vec<String>, ApiError> {
         let (store, org_id) = (&self.services.store, &self.org_id);
@@ -107,5 +122,9 @@ impl Feed {
             })
             .await?;
         leases.iter().map(|lease| row(&FeedLease::new(lease, |id| self.tenants.get(id).cloned()))).collect()
+    }
+
+    fn key_of(&self, lease: &Lease) -> PageKey {
+        self.services.store.leases().page_key(lease)
     }
 }

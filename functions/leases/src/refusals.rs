@@ -3,7 +3,8 @@
 
 use shared::ApiError;
 use shared::domain::calendar;
-use shared::domain::unit::BookingError;
+use shared::domain::property::MAX_OCCUPANCY_DAYS;
+use shared::domain::unit::{BookingError, MAX_BOOKINGS};
 
 /// An outcome that answers the request with an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum Refused {
     TenantMissing(usize),
     /// The unit cannot be booked for the lease's period.
     Booking(BookingError),
+    /// The property's occupancy map holds the most days it can.
+    OccupancyFull,
 }
 
 impl From<Refused> for ApiError {
@@ -32,6 +35,19 @@ impl From<Refused> for ApiError {
                 "start_date",
                 format!("must not be before the unit's possession start {}", calendar::format_date(possession)),
             ),
+            Refused::Booking(BookingError::WithinSettled(settled)) => ApiError::invalid_field(
+                "start_date",
+                format!(
+                    "must be after {}: the unit's earlier leases have ended and are settled",
+                    calendar::format_date(settled)
+                ),
+            ),
+            Refused::Booking(BookingError::Full) => ApiError::Conflict(format!(
+                "The unit already holds {MAX_BOOKINGS} current and future leases, the most it can"
+            )),
+            Refused::OccupancyFull => ApiError::Conflict(format!(
+                "The property's occupancy already changes on {MAX_OCCUPANCY_DAYS} days from today on, the most it can"
+            )),
             Refused::Booking(BookingError::Overlaps(clash)) => ApiError::Conflict(format!(
                 "The unit is already leased from {} to {} (lease {})",
                 calendar::format_date(clash.start),

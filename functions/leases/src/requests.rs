@@ -117,7 +117,8 @@ impl MoveOutInput {
         let mut p = Problems::new();
         let at = timestamp(&mut p, "move_out", Some(&self.move_out));
         if let Some(at) = at {
-            let day = at.to_offset(time::UtcOffset::UTC).date();
+            // `time_format::parse` answers in UTC.
+            let day = at.date();
             if day < lease.start_date || day > lease.end_date {
                 p.add("move_out", "must fall between the lease's start_date and end_date");
             }

@@ -14,6 +14,7 @@ use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::ids::{LeaseId, PropertyId, TenantId, UnitId};
 use shared::domain::lease::{Lease, LeaseStatus, LeaseTerms};
+use shared::domain::property::Property;
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
@@ -24,7 +25,9 @@ use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
 use shared::store::leases::{LeaseBooked, LeaseEnded, LeaseFilter};
+use shared::store::transactions::OccupancySettlement;
 use shared::{ApiError, Services, time_format};
+use time::Date;
 use utoipa::IntoParams;
 
 use crate::refusals::Refused;
@@ -93,12 +96,17 @@ async fn book(
     let contention = Contention { resource: "unit", exhausted: "The unit is being leased concurrently; retry" };
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let unit = services.store.units().get(org_id, &property_key, &unit_id).await?.ok_or(Refused::UnitMissing)?;
+        let property = services.store.properties().get(org_id, &property_key).await?.ok_or(Refused::UnitMissing)?;
         let mut lease = terms.clone().into_lease(org_id, property_id, primary_tenant_id, time_format::now());
-        unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
+        let today = calendar::today();
+        let booking = unit.book(&terms, &lease.id).map_err(Refused::Booking)?;
+        let bookings = unit.bookings_with(booking, today).map_err(Refused::Booking)?;
+        let changes = [Some(lease.start_date), lease.effective_end.next_day()];
+        let occupancy = settle_occupancy(&property, changes.into_iter().flatten(), today)?;
         lease.renewal_of.clone_from(&renewal_of);
         let location = format!("/api/v1/leases/{}", lease.id);
         let creation = Creation::new(request, LeaseView::from(&lease), lease.version, location)?;
-        match services.store.leases().create(&lease, &unit, creation.idempotency()).await? {
+        match services.store.leases().create(&lease, &unit, &bookings, occupancy, creation.idempotency()).await? {
             LeaseBooked::Booked => Ok(Attempt::Done(creation.created())),
             LeaseBooked::Replay(first) => creation.replay(*first).map(Attempt::Done),
             LeaseBooked::UnitChanged => Ok(Attempt::LostRace),
@@ -107,6 +115,19 @@ async fn book(
         }
     })
     .await
+}
+
+/// How a lease write changing occupancy on `days` settles the property's occupancy map;
+/// 409 when the map has no room for them.
+fn settle_occupancy(
+    property: &Property,
+    days: impl IntoIterator<Item = Date>,
+    today: Date,
+) -> Result<OccupancySettlement, ApiError> {
+    if !property.occupancy_has_room(days, today) {
+        return Err(Refused::OccupancyFull.into());
+    }
+    Ok(OccupancySettlement { today, settled: property.settled_occupancy(today) })
 }
 
 /// The tenant's lease: the current one, else the next future one, else the last.
@@ -154,8 +175,8 @@ pub async fn tenant_lease(
     responses(
         (status = 201, description = "Created", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
         (status = 404, description = "No such tenant or unit in this property", body = ErrorEnvelope),
-        (status = 409, description = "Another lease holds the unit during this period", body = ErrorEnvelope),
-        (status = 422, description = "Invalid terms, or a start before the unit's possession start", body = ErrorEnvelope),
+        (status = 409, description = "Another lease holds the unit during this period, or the unit or the property's occupancy is full", body = ErrorEnvelope),
+        (status = 422, description = "Invalid terms, or a start before the unit's possession start or within its settled lease history", body = ErrorEnvelope),
     ))]
 pub async fn create(
     State(services): State<Services>,
@@ -257,7 +278,7 @@ pub async fn read(
     responses(
         (status = 200, description = "The lease, ended", body = SuccessEnvelope<LeaseView>, headers(("ETag" = String))),
         (status = 404, description = "No such lease", body = ErrorEnvelope),
-        (status = 409, description = "The lease already has a move-out", body = ErrorEnvelope),
+        (status = 409, description = "The lease already has a move-out, or the property's occupancy is full", body = ErrorEnvelope),
         (status = 422, description = "move_out outside the lease period", body = ErrorEnvelope),
     ))]
 pub async fn move_out(
@@ -271,19 +292,28 @@ pub async fn move_out(
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
         if current.move_out.is_some() {
-            return Err(ApiError::Conflict("The lease already has a move-out".into()));
+            return Err(ApiError::Conflict(
+                "The lease already has a move-out, or the property's occupancy is full".into(),
+            ));
         }
         let at = body.value.validate(&current)?;
         let now = time_format::now();
         let next = Lease {
             move_out: Some(at),
-            effective_end: at.to_offset(time::UtcOffset::UTC).date(),
+            // `validate` answers in UTC.
+            effective_end: at.date(),
             updated_at: now,
             version: current.version + 1,
             ..current.clone()
         };
         let unit = services.store.units().of_lease(&current).await?.ok_or(Refused::UnitMissing)?;
-        match services.store.leases().end_early(&current, &next, &unit).await? {
+        let property_id = PropertyId::parse(&current.property_id).ok_or(Refused::LeaseMissing)?;
+        let property =
+            services.store.properties().get(&principal.org_id, &property_id).await?.ok_or(Refused::LeaseMissing)?;
+        let today = calendar::today();
+        let bookings = unit.bookings_ending(&current.id, next.effective_end, today);
+        let occupancy = settle_occupancy(&property, next.effective_end.next_day(), today)?;
+        match services.store.leases().end_early(&current, &next, &unit, &bookings, occupancy).await? {
             LeaseEnded::Ended => Ok(Attempt::Done(lease_response(&next, StatusCode::OK))),
             LeaseEnded::Changed => Ok(Attempt::LostRace),
             // The unit or property went between the read and the write: so did the lease.
@@ -302,7 +332,7 @@ pub async fn move_out(
     responses(
         (status = 201, description = "The renewal", body = SuccessEnvelope<LeaseView>, headers(("Location" = String), ("ETag" = String))),
         (status = 404, description = "No such lease", body = ErrorEnvelope),
-        (status = 409, description = "Another lease holds the unit during the renewal", body = ErrorEnvelope),
+        (status = 409, description = "Another lease holds the unit during the renewal, or the unit or the property's occupancy is full", body = ErrorEnvelope),
         (status = 422, description = "Invalid end date or rent, or the lease ended early", body = ErrorEnvelope),
     ))]
 pub async fn renew(

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use shared::ApiError;
+use shared::domain::Problems;
 use shared::domain::property::{PropertyStatus, PropertyType};
 use shared::http::listing::PageRequest;
 use shared::store::page::Page;
@@ -85,13 +86,23 @@ impl ListParams {
             (Some(SortBy::Name), None) => PropertyOrder::Name { descending },
             (None | Some(SortBy::CreatedAt), None) => PropertyOrder::CreatedAt { descending },
         };
+        let created_after = instant("created_after", self.created_after.as_deref())?;
+        let created_before = instant("created_before", self.created_before.as_deref())?;
+        if let (Some(after), Some(before)) = (created_after, created_before)
+            && after > before
+        {
+            let mut problems = Problems::new();
+            problems.add("created_after", "must not be later than created_before");
+            problems.add("created_before", "must not be earlier than created_after");
+            return Err(problems.into());
+        }
         Ok(PropertyQuery {
             org_id: org_id.to_owned(),
             order,
             status: self.status,
             property_type: self.property_type,
-            created_after: instant("created_after", self.created_after.as_deref())?,
-            created_before: instant("created_before", self.created_before.as_deref())?,
+            created_after,
+            created_before,
         })
     }
 }

@@ -55,6 +55,7 @@ pub(crate) async fn load(services: &Services, principal: &Principal, id: &str) -
         (status = 400, description = "Invalid filter, sort or cursor", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Lacks property:read", body = ErrorEnvelope),
+        (status = 422, description = "created_after is later than created_before", body = ErrorEnvelope),
     ))]
 pub async fn list(
     State(services): State<Services>,

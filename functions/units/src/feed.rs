@@ -1,8 +1,7 @@
 //! The partner feed `GET /units?isActive=true|false`: a bare JSON array with the
-//! partner's field names, across all properties of the organization.
-//!
-//! The body streams (see [`shared::http::feed`]): each DynamoDB page is one `Query` of
-//! up to 1 MB over the organization's units, plus one `BatchGetItem` for addresses of
+//! partner's field names, across all properties of the organization, one page at a
+//! time with a `Link` to the next (see [`shared::http::feed`]). A page is one `Query`
+//! per 1 MB read over the organization's units, plus one `BatchGetItem` for addresses of
 //! properties not seen yet.
 
 use axum::extract::State;
@@ -14,9 +13,11 @@ use shared::domain::Address;
 use shared::domain::ids::TenantId;
 use shared::domain::unit::Unit;
 use shared::http::envelope::ErrorEnvelope;
-use shared::http::feed::{FeedPages, Related, array_response, required_bool, row, stream_array};
+use shared::http::feed::{FeedPages, Related, array_response, page_response, page_size, required_bool, row};
+use shared::http::listing::PageRequest;
 use shared::http::pagination::PageKey;
 use shared::http::query::Query;
+use shared::store::page::Page;
 use shared::{ApiError, Services};
 use utoipa::IntoParams;
 
@@ -31,14 +32,19 @@ pub struct FeedParams {
     #[serde(rename = "isActive")]
     #[param(rename = "isActive", required = true, value_type = bool)]
     pub is_active: Option<String>,
+    /// Rows per page: 1 to 5000, default 5000 (a page also stops at 2 MiB of body).
+    pub page_size: Option<usize>,
+    /// From the `Link: <...>; rel="next"` header of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Units with their property's address (partner feed).
 #[utoipa::path(get, path = "/units", operation_id = "unitFeed", tag = "feed", params(FeedParams),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read:properties"])),
     responses(
-        (status = 200, description = "Every unit of the organization with this active flag, as a bare array", body = Vec<FeedUnit>),
-        (status = 400, description = "isActive missing or not a boolean, or an unknown parameter", body = ErrorEnvelope),
+        (status = 200, description = "A page of the organization's units with this active flag, as a bare array; a `Link: <...>; rel=\"next\"` header names the next page while one follows", body = Vec<FeedUnit>,
+            headers(("Link" = String, description = "The next page, while one follows"))),
+        (status = 400, description = "isActive missing or not a boolean, a bad page_size or cursor, or an unknown parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Lacks unit:read", body = ErrorEnvelope),
     ))]
@@ -49,12 +55,22 @@ pub async fn units(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitRead, Some(Scope::ReadProperties))?;
     let active = required_bool("isActive", params.is_active.as_deref())?;
+    let size = page_size(params.page_size)?;
+    let route = format!("/units?isActive={active}");
+    let request = PageRequest::in_organization(
+        &services.cursors,
+        &principal.org_id,
+        route.clone(),
+        size,
+        params.cursor.as_deref(),
+    )?;
+    let cursors = services.cursors.clone();
     let mut feed = Feed { services, org_id: principal.org_id.clone(), active, addresses: Related::default() };
     if let Reach::Tenant(own) = Reach::of(&principal) {
         let units = feed.tenant_units(own.as_ref()).await?;
         return Ok(array_response(&feed.render(&units).await?));
     }
-    stream_array(feed, "unit").await
+    page_response(feed, &request, &cursors, &route).await
 }
 
 struct Feed {
@@ -66,13 +82,12 @@ struct Feed {
 }
 
 impl FeedPages for Feed {
-    async fn page(&mut self, start: Option<PageKey>) -> Result<(Vec<String>, Option<PageKey>), ApiError> {
-        let page = self.services.store.units().feed_page(&self.org_id, self.active, start).await?;
-        Ok((self.render(&page.items).await?, page.next))
-    }
-}
+    type Item = Unit;
 
-impl Feed {
+    async fn page(&mut self, start: Option<PageKey>, limit: usize) -> Result<Page<Unit>, ApiError> {
+        Ok(self.services.store.units().feed_page(&self.org_id, self.active, start, limit).await?)
+    }
+
     /// The units' JSON rows.
     async fn render(&mut self, units: &[Unit]) -> Result<Vec<String>, ApiError> {
         let (store, org_id) = (&self.services.store, &self.org_id);
@@ -83,6 +98,12 @@ impl Feed {
         units.iter().map(|unit| row(&FeedUnit::new(unit, self.addresses.get(&unit.property_id)))).collect()
     }
 
+    fn key_of(&self, unit: &Unit) -> PageKey {
+        self.services.store.units().page_key(unit)
+    }
+}
+
+impl Feed {
     /// The units a tenant leases, with this feed's active flag.
     async fn tenant_units(&self, tenant_id: Option<&TenantId>) -> Result<Vec<Unit>, ApiError> {
         let Some(tenant_id) = tenant_id else { return Ok(Vec::new()) };

@@ -1,19 +1,27 @@
 //! The verifier's public keys, kept current across key rotation: when a token names a
 //! `kid` the keys don't hold, the JWKS secret is read again (at most once a minute), so a
-//! new signing key is accepted by warm functions without waiting for a cold start.
+//! new signing key is accepted by warm functions without waiting for a cold start. Keys
+//! older than [`MAX_KEY_AGE`] are re-read on the next use as well, so a key withdrawn
+//! from the JWKS (a compromised one) stops verifying on warm functions within minutes.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client;
 
 use crate::auth::jwt::{Claims, JwtVerifier};
 use crate::error::ApiError;
+use crate::rate_limit::Clock;
 use crate::secrets;
 
 /// The shortest time between two reads of the JWKS secret, so that tokens with made-up
 /// `kid`s cannot turn into a flood of Secrets Manager calls.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a key set is trusted before the next verification re-reads it (checked on
+/// use, so an idle function costs no reads).
+pub const MAX_KEY_AGE: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug)]
 struct Source {
@@ -28,13 +36,28 @@ struct Source {
 pub struct Jwks {
     current: RwLock<Arc<JwtVerifier>>,
     source: Option<Source>,
-    last_refresh: tokio::sync::Mutex<Option<Instant>>,
+    clock: Clock,
+    /// Unix seconds when the current keys were read.
+    loaded_at: AtomicI64,
+    /// Unix seconds of the last attempt to read them.
+    last_refresh: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl Jwks {
+    fn new(verifier: JwtVerifier, source: Option<Source>) -> Self {
+        let clock = Clock::System;
+        Self {
+            current: RwLock::new(Arc::new(verifier)),
+            source,
+            loaded_at: AtomicI64::new(clock.now()),
+            clock,
+            last_refresh: Default::default(),
+        }
+    }
+
     /// Keys that never change (tests, tools).
     pub fn fixed(verifier: JwtVerifier) -> Self {
-        Self { current: RwLock::new(Arc::new(verifier)), source: None, last_refresh: Default::default() }
+        Self::new(verifier, None)
     }
 
     /// Keys loaded from the JWKS secret `secret_id`, re-read on an unknown `kid`.
@@ -45,49 +68,62 @@ impl Jwks {
             audience: audience.to_owned(),
             issuer: issuer.to_owned(),
         };
-        Self { current: RwLock::new(Arc::new(verifier)), source: Some(source), last_refresh: Default::default() }
+        Self::new(verifier, Some(source))
+    }
+
+    /// Reads the time from `clock` (a hand-set one in tests); the current keys count as
+    /// read now.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { loaded_at: AtomicI64::new(clock.now()), clock, ..self }
     }
 
     fn verifier(&self) -> Arc<JwtVerifier> {
         self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Verifies a token, reloading the keys first if it names one they don't hold.
+    /// Verifies a token, reloading the keys first if it names one they don't hold or they
+    /// are older than [`MAX_KEY_AGE`].
     pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let mut verifier = self.verifier();
+        let verifier = self.verifier();
         let unknown =
             jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).is_some_and(|kid| !verifier.knows(&kid));
-        if unknown && self.refresh().await {
-            verifier = self.verifier();
+        let now = self.clock.now();
+        let stale = now.saturating_sub(self.loaded_at.load(Ordering::SeqCst)) >= seconds(MAX_KEY_AGE);
+        if !(unknown || stale) {
+            return verifier.verify(token);
         }
-        verifier.verify(token)
+        self.refresh(now, if unknown { "a token named an unknown kid" } else { "the keys were due a re-read" }).await;
+        // Another request may have replaced the keys while this one waited for the lock.
+        self.verifier().verify(token)
     }
 
-    /// Re-reads the JWKS secret unless that happened less than [`REFRESH_INTERVAL`] ago.
-    /// Whether the keys were replaced.
-    async fn refresh(&self) -> bool {
+    /// Re-reads the JWKS secret unless that was tried less than [`REFRESH_INTERVAL`] ago.
+    async fn refresh(&self, now: i64, reason: &str) {
         let Some(source) = &self.source else {
-            return false;
+            return;
         };
         let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|at| at.elapsed() < REFRESH_INTERVAL) {
-            return false;
+        if last.is_some_and(|at| now.saturating_sub(at) < seconds(REFRESH_INTERVAL)) {
+            return;
         }
-        *last = Some(Instant::now());
+        *last = Some(now);
         let loaded =
             secrets::read_string(&source.secrets, &source.secret_id).await.map_err(|e| e.to_string()).and_then(
                 |jwks| JwtVerifier::from_jwks(&jwks, &source.audience, &source.issuer).map_err(|e| e.to_string()),
             );
         match loaded {
             Ok(verifier) => {
-                tracing::info!(kids = ?verifier, "reloaded the JWKS after a token named an unknown kid");
+                tracing::info!(kids = ?verifier, reason, "reloaded the JWKS");
                 *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(verifier);
-                true
+                self.loaded_at.store(now, Ordering::SeqCst);
             }
             Err(error) => {
-                tracing::error!(error = %error, "cannot reload the JWKS; keeping the current keys");
-                false
+                tracing::error!(error = %error, reason, "cannot reload the JWKS; keeping the current keys");
             }
         }
     }
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }

@@ -59,6 +59,12 @@ impl Principal {
     pub fn has_role(&self, role: Role) -> bool {
         matches!(&self.actor, Actor::User { roles, .. } if roles.contains(&role))
     }
+
+    /// A user's own session token: neither an API key nor an OAuth app's access token
+    /// (which carries `scope` and `client_id`).
+    pub fn is_user_session(&self) -> bool {
+        matches!(self.actor, Actor::User { .. }) && self.scopes.is_none() && self.client_id.is_none()
+    }
 }
 
 /// Verifies credentials. Built once per cold start.
@@ -83,7 +89,8 @@ impl Authenticator {
         }
         if let Some(value) = headers.get(API_KEY_HEADER) {
             let raw = value.to_str().map_err(|_| ApiError::AuthenticationFailed("Invalid API key"))?;
-            return self.verify_api_key(raw.trim()).await.map(Some);
+            let principal = self.verify_api_key(raw.trim()).await?;
+            return with_org_override(principal, headers).map(Some);
         }
         Ok(None)
     }
@@ -168,8 +175,10 @@ fn bearer_token(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiErro
     Ok(Some(token))
 }
 
-/// Only a SuperAdmin may name another organization; anyone else naming one that is
-/// not their own is refused rather than silently ignored.
+/// Only a SuperAdmin's own session token may name another organization. Anyone else
+/// naming one that is not their own is refused rather than silently ignored, and so is
+/// a SuperAdmin's API key or an OAuth app acting for a SuperAdmin: those credentials are
+/// handed to programs, and must stay inside the organization they were issued in.
 fn with_org_override(mut principal: Principal, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
     let Some(value) = headers.get(ORGANIZATION_HEADER) else {
         return Ok(principal);
@@ -180,6 +189,11 @@ fn with_org_override(mut principal: Principal, headers: &axum::http::HeaderMap) 
     }
     if !principal.has_role(Role::SuperAdmin) {
         return Err(ApiError::InsufficientPermissions("Only a SuperAdmin may set X-Organization-ID".into()));
+    }
+    if !principal.is_user_session() {
+        return Err(ApiError::InsufficientPermissions(
+            "X-Organization-ID is honoured only on a SuperAdmin's own session token, not on an API key or an OAuth app's token".into(),
+        ));
     }
     if !crate::domain::ids::is_valid(org_id, "org") {
         return Err(ApiError::BadRequest("Invalid X-Organization-ID".into()));

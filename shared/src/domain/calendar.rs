@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serializer};
 use time::macros::format_description;
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 const SECONDS: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -36,7 +36,7 @@ pub fn end_of_day(date: Date) -> String {
 
 /// A timestamp in the partner feed's shape, to the second in UTC: `2024-01-01T10:00:00Z`.
 pub fn seconds_utc(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC).format(&SECONDS).unwrap_or_default()
+    crate::time_format::in_utc_range(at).and_then(|utc| utc.format(&SECONDS).ok()).unwrap_or_default()
 }
 
 /// Serde adapter: a `Date` as `YYYY-MM-DD`.

@@ -10,6 +10,11 @@ use crate::time_format;
 /// Used when a property is created without a currency.
 pub const DEFAULT_CURRENCY: &str = "USD";
 
+/// The most days, from today on, on which a property's occupancy may change: about ten
+/// years of daily changes, and about 100 KB of the item. Changes before today are folded
+/// into `occupied_unit_count` by every lease write, so only these stay in the map.
+pub const MAX_OCCUPANCY_DAYS: usize = 3650;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyType {
@@ -71,7 +76,9 @@ pub struct Property {
     /// Units occupied before the first day of `occupancy` (kept by the leases function).
     pub occupied_unit_count: u32,
     /// Occupancy changes by day (`YYYY-MM-DD` → +1 when a lease starts, −1 the day after
-    /// it ends), so occupancy on any day is known without a write on that day.
+    /// it ends), so occupancy on any day is known without a write on that day. Each lease
+    /// write folds the days before its own into `occupied_unit_count`, so occupancy is
+    /// known from the last write on, and at most [`MAX_OCCUPANCY_DAYS`] days remain.
     #[serde(default)]
     pub occupancy: std::collections::BTreeMap<String, i64>,
     #[serde(with = "time_format::rfc3339")]
@@ -118,6 +125,24 @@ impl Property {
         let key = crate::domain::calendar::format_date(day);
         let changes: i64 = self.occupancy.range(..=key).map(|(_, delta)| delta).sum();
         u32::try_from((i64::from(self.occupied_unit_count) + changes).max(0)).unwrap_or(u32::MAX)
+    }
+
+    /// The occupancy changes dated before `today`, which a lease write folds into
+    /// `occupied_unit_count`.
+    pub fn settled_occupancy(&self, today: time::Date) -> Vec<(String, i64)> {
+        let cut = crate::domain::calendar::format_date(today);
+        self.occupancy.range(..cut).map(|(day, delta)| (day.clone(), *delta)).collect()
+    }
+
+    /// Whether changes on `days` keep the days from `today` on within [`MAX_OCCUPANCY_DAYS`].
+    pub fn occupancy_has_room(&self, days: impl IntoIterator<Item = time::Date>, today: time::Date) -> bool {
+        let cut = crate::domain::calendar::format_date(today);
+        let mut future: std::collections::BTreeSet<&str> =
+            self.occupancy.range(cut.clone()..).map(|(day, _)| day.as_str()).collect();
+        let added: Vec<String> =
+            days.into_iter().filter(|d| *d >= today).map(crate::domain::calendar::format_date).collect();
+        future.extend(added.iter().map(String::as_str));
+        future.len() <= MAX_OCCUPANCY_DAYS
     }
 
     /// Units occupied today (UTC).
@@ -177,5 +202,25 @@ mod tests {
         assert_eq!(property.occupied_units_on(day("2030-01-01")), 1);
         assert_eq!(property.occupied_units_on(day("2030-01-31")), 1);
         assert_eq!(property.occupied_units_on(day("2030-02-01")), 0);
+    }
+
+    #[test]
+    fn unbounded_occupancy_days_are_settled_and_capped() {
+        let day = |d: &str| crate::domain::calendar::parse_date(d).unwrap();
+        let mut property = property();
+        property.occupancy.insert("2030-01-01".into(), 1);
+        property.occupancy.insert("2030-02-01".into(), -1);
+        property.occupancy.insert("2030-03-01".into(), 2);
+        assert_eq!(
+            property.settled_occupancy(day("2030-03-01")),
+            [("2030-01-01".into(), 1), ("2030-02-01".into(), -1)]
+        );
+
+        property.occupancy = (0..MAX_OCCUPANCY_DAYS)
+            .map(|i| (crate::domain::calendar::format_date(day("2031-01-01") + time::Duration::days(i as i64)), 1))
+            .collect();
+        let today = day("2030-01-01");
+        assert!(property.occupancy_has_room([day("2031-01-01"), day("2020-01-01")], today));
+        assert!(!property.occupancy_has_room([day("2099-01-01")], today));
     }
 }

@@ -92,6 +92,11 @@ impl Booking {
     }
 }
 
+/// The most bookings a unit keeps: its current and future leases. Each lease write drops
+/// the bookings that ended before its day, so the item stays far below DynamoDB's 400 KB
+/// (a booking takes about 80 bytes).
+pub const MAX_BOOKINGS: usize = 100;
+
 /// Why a unit cannot be booked for a lease's terms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BookingError {
@@ -101,6 +106,28 @@ pub enum BookingError {
     /// Another lease holds the unit during part of the period.
     #[error("another lease holds the unit during the period")]
     Overlaps(Booking),
+    /// The lease would start on or before the last day of the bookings already dropped
+    /// (carried), which can no longer be checked for overlaps.
+    #[error("the lease starts within the unit's settled lease history")]
+    WithinSettled(Date),
+    /// The unit already holds [`MAX_BOOKINGS`] current and future leases.
+    #[error("the unit holds the most current and future leases it can")]
+    Full,
+}
+
+/// A unit's bookings as a lease write leaves them: those that had not ended before the
+/// write's day, by start, and the last day of any dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bookings {
+    pub kept: Vec<Booking>,
+    pub settled_until: Option<Date>,
+}
+
+impl Bookings {
+    /// The last day any lease holds the unit, dropped bookings included.
+    pub fn booked_until(&self) -> Option<Date> {
+        self.kept.iter().map(|b| b.end).max().or(self.settled_until)
+    }
 }
 
 /// A stored unit.
@@ -122,6 +149,10 @@ pub struct Unit {
     /// cannot be deleted.
     #[serde(default, with = "iso_date_option", skip_serializing_if = "Option::is_none")]
     pub booked_until: Option<Date>,
+    /// The last day of the bookings dropped from `bookings` because they had ended; a new
+    /// lease must start after it.
+    #[serde(default, with = "iso_date_option", skip_serializing_if = "Option::is_none")]
+    pub settled_until: Option<Date>,
     #[serde(with = "time_format::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time_format::rfc3339")]
@@ -178,6 +209,7 @@ impl Unit {
             when_available: None,
             bookings: Vec::new(),
             booked_until: None,
+            settled_until: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -195,17 +227,52 @@ impl Unit {
     }
 
     /// Books the unit for `terms` as lease `lease_id`: the period must not start before
-    /// the unit's possession start, nor overlap another lease's booking.
+    /// the unit's possession start, nor within its settled history, nor overlap another
+    /// lease's booking.
     pub fn book(&self, terms: &LeaseTerms, lease_id: &str) -> Result<Booking, BookingError> {
         if let Some(possession) = self.fields.possession_start
             && terms.start_date < possession
         {
             return Err(BookingError::BeforePossession(possession));
         }
+        if let Some(settled) = self.settled_until
+            && terms.start_date <= settled
+        {
+            return Err(BookingError::WithinSettled(settled));
+        }
         if let Some(clash) = self.bookings.iter().find(|b| b.overlaps(terms.start_date, terms.end_date)) {
             return Err(BookingError::Overlaps(clash.clone()));
         }
         Ok(Booking { lease_id: lease_id.to_owned(), start: terms.start_date, end: terms.end_date })
+    }
+
+    /// The bookings after adding `booking` on `today`, or [`BookingError::Full`].
+    pub fn bookings_with(&self, booking: Booking, today: Date) -> Result<Bookings, BookingError> {
+        let mut all = self.bookings.clone();
+        all.push(booking);
+        let next = self.settled(all, today);
+        if next.kept.len() > MAX_BOOKINGS {
+            return Err(BookingError::Full);
+        }
+        Ok(next)
+    }
+
+    /// The bookings after lease `lease_id` ended early on `end`, written on `today`.
+    pub fn bookings_ending(&self, lease_id: &str, end: Date, today: Date) -> Bookings {
+        let all = self
+            .bookings
+            .iter()
+            .map(|b| if b.lease_id == lease_id { Booking { end, ..b.clone() } } else { b.clone() })
+            .collect();
+        self.settled(all, today)
+    }
+
+    /// Drops the bookings that ended before `today`, remembering the last day they held.
+    fn settled(&self, all: Vec<Booking>, today: Date) -> Bookings {
+        let (mut kept, ended): (Vec<Booking>, Vec<Booking>) = all.into_iter().partition(|b| b.end >= today);
+        kept.sort_by_key(|b| b.start);
+        let settled_until = ended.iter().map(|b| b.end).chain(self.settled_until).max();
+        Bookings { kept, settled_until }
     }
 
     /// The booking that holds the unit on `day`, if any.
@@ -323,5 +390,38 @@ mod tests {
         let refused = unit.book(&terms("2030-02-28", "2030-12-31"), "lease_b");
         assert_eq!(refused, Err(BookingError::BeforePossession(calendar::parse_date("2030-03-01").unwrap())));
         assert!(unit.book(&terms("2030-03-01", "2030-12-31"), "lease_b").is_ok());
+    }
+
+    #[test]
+    fn unbounded_bookings_are_settled_and_capped() {
+        let day = |d: &str| calendar::parse_date(d).unwrap();
+        let unit = unit_with(None, &[("lease_a", "2030-01-01", "2030-01-31"), ("lease_b", "2030-03-01", "2030-03-31")]);
+        // Bookings that ended before the write's day are dropped; their last day is kept.
+        let booking = unit.book(&terms("2030-04-01", "2030-04-30"), "lease_c").unwrap();
+        let next = unit.bookings_with(booking, day("2030-03-15")).unwrap();
+        assert_eq!(next.kept.iter().map(|b| b.lease_id.as_str()).collect::<Vec<_>>(), ["lease_b", "lease_c"]);
+        assert_eq!(next.settled_until, Some(day("2030-01-31")));
+        assert_eq!(next.booked_until(), Some(day("2030-04-30")));
+
+        // A lease starting within the settled history can no longer be checked, so it is refused.
+        let mut settled = unit.clone();
+        settled.bookings = next.kept;
+        settled.settled_until = next.settled_until;
+        assert_eq!(
+            settled.book(&terms("2030-01-31", "2030-02-10"), "lease_d"),
+            Err(BookingError::WithinSettled(day("2030-01-31")))
+        );
+        assert!(settled.book(&terms("2030-02-01", "2030-02-10"), "lease_d").is_ok());
+
+        // At most MAX_BOOKINGS current and future leases.
+        let mut full = unit_with(None, &[]);
+        full.bookings = (0..MAX_BOOKINGS)
+            .map(|i| {
+                let start = day("2031-01-01") + time::Duration::days(i64::try_from(i).unwrap());
+                Booking { lease_id: format!("lease_{i}"), start, end: start }
+            })
+            .collect();
+        let one_more = Booking { lease_id: "lease_x".into(), start: day("2040-01-01"), end: day("2040-01-01") };
+        assert_eq!(full.bookings_with(one_more, day("2030-01-01")), Err(BookingError::Full));
     }
 }

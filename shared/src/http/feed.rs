@@ -1,9 +1,11 @@
-//! The partner feed (`GET /units`, `GET /leases`): a bare JSON array over the whole
-//! organization, streamed page by page.
+//! The partner feed (`GET /units`, `GET /leases`): each answer is a bare JSON array, one
+//! page of the organization's rows, and a `Link: <...>; rel="next"` header while more
+//! follow (the integration API's way to page, with a signed `cursor`).
 //!
-//! Each DynamoDB page is serialized into the response as it arrives, so memory stays
-//! bounded by a page whatever the portfolio's size. The first page is read before the
-//! response starts, so that errors on it still answer with a proper status and envelope.
+//! A page holds at most `page_size` rows (default and most [`FEED_PAGE_SIZE`]) and at
+//! most [`FEED_PAGE_BYTES`] of body, far below Lambda's 6 MB response limit however large
+//! the portfolio. Every read of a page happens before the response starts, so a failed
+//! read answers with a status and an envelope instead of ending a body halfway.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -13,16 +15,70 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::http::pagination::PageKey;
+use crate::http::listing::{PageRequest, with_next_link};
+use crate::http::pagination::{CursorCodec, PageKey};
+use crate::store::page::Page;
 
-/// Where a feed's pages come from and how its rows are rendered.
-pub trait FeedPages: Send + 'static {
-    /// The page from `start` (`None`: the first): each row's JSON, and where the next
-    /// page starts (`None`: this was the last).
+/// Rows in a feed page, by default and at most.
+pub const FEED_PAGE_SIZE: usize = 5000;
+/// The most body bytes of a feed page (a row more than this alone is sent on its own page).
+pub const FEED_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Where a feed's rows come from and how they are rendered.
+pub trait FeedPages: Send {
+    type Item: Send + Sync;
+
+    /// Up to `limit` items from `start` (`None`: the first), and where the next page
+    /// starts (`None`: this was the last).
     fn page(
         &mut self,
         start: Option<PageKey>,
-    ) -> impl Future<Output = Result<(Vec<String>, Option<PageKey>), ApiError>> + Send;
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<Self::Item>, ApiError>> + Send;
+
+    /// The JSON row of each of `items`.
+    fn render(&mut self, items: &[Self::Item]) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+
+    /// The key a page that ends with `item` continues after.
+    fn key_of(&self, item: &Self::Item) -> PageKey;
+}
+
+/// Validates a feed's `page_size` (1 to [`FEED_PAGE_SIZE`], which is the default).
+pub fn page_size(requested: Option<usize>) -> Result<usize, ApiError> {
+    match requested {
+        None => Ok(FEED_PAGE_SIZE),
+        Some(size) if (1..=FEED_PAGE_SIZE).contains(&size) => Ok(size),
+        Some(_) => Err(ApiError::BadRequest(format!("page_size must be between 1 and {FEED_PAGE_SIZE}"))),
+    }
+}
+
+/// A `200` answer with the feed page `request` asks for as a bare array, and a `Link` to
+/// the next page (`route` is the feed's path and filters) while one follows.
+pub async fn page_response<P: FeedPages>(
+    mut pages: P,
+    request: &PageRequest,
+    cursors: &CursorCodec,
+    route: &str,
+) -> Result<Response, ApiError> {
+    let page = pages.page(request.start.clone(), request.size).await?;
+    let rows = pages.render(&page.items).await?;
+    let kept = rows_within(&rows, FEED_PAGE_BYTES);
+    let next = if kept < rows.len() { page.items.get(kept - 1).map(|last| pages.key_of(last)) } else { page.next };
+    let next_cursor = next.map(|key| request.cursor(cursors, key));
+    Ok(with_next_link(array_response(&rows[..kept]), route, request.size, next_cursor))
+}
+
+/// How many of `rows` fit a body of `budget` bytes; always at least one, so that a page
+/// moves on even past a row over the budget.
+fn rows_within(rows: &[String], budget: usize) -> usize {
+    let mut used = 2;
+    for (i, row) in rows.iter().enumerate() {
+        used += row.len() + 1;
+        if used > budget && i > 0 {
+            return i;
+        }
+    }
+    rows.len()
 }
 
 /// What a feed's rows embed from other items (a unit's property address, a lease's
@@ -88,47 +144,12 @@ pub fn required_bool(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
-/// A `200` answer whose body is a JSON array of rows already rendered, at once.
+/// A `200` answer whose body is a JSON array of rows already rendered.
 pub fn array_response(rows: &[String]) -> Response {
     let mut body = String::from("[");
     push_rows(&mut body, rows, false);
     body.push(']');
     json_response(Body::from(body))
-}
-
-/// A `200` answer streaming every page of `pages` as one JSON array. `name` says which
-/// feed failed in the log, should a later page fail after the status line is sent.
-pub async fn stream_array<P: FeedPages>(mut pages: P, name: &'static str) -> Result<Response, ApiError> {
-    let (rows, next) = pages.page(None).await?;
-    let mut head = String::from("[");
-    let wrote = push_rows(&mut head, &rows, false);
-    let step = next.map_or(Step::Close, Step::Page);
-    let rest = futures::stream::unfold((pages, step, wrote), move |(mut pages, step, wrote)| async move {
-        match step {
-            Step::Page(key) => match pages.page(Some(key)).await {
-                Ok((rows, next)) => {
-                    let mut chunk = String::new();
-                    let wrote = push_rows(&mut chunk, &rows, wrote);
-                    Some((Ok(chunk), (pages, next.map_or(Step::Close, Step::Page), wrote)))
-                }
-                Err(err) => {
-                    // The status line is gone; ending the body early is all that is left.
-                    tracing::error!(error = %err, "{name} feed failed mid-stream");
-                    Some((Err(std::io::Error::other(format!("{name} feed failed"))), (pages, Step::Done, wrote)))
-                }
-            },
-            Step::Close => Some((Ok("]".to_owned()), (pages, Step::Done, wrote))),
-            Step::Done => None,
-        }
-    });
-    let stream = futures::StreamExt::chain(futures::stream::once(async move { Ok(head) }), rest);
-    Ok(json_response(Body::from_stream(stream)))
-}
-
-enum Step {
-    Page(PageKey),
-    Close,
-    Done,
 }
 
 /// Appends `rows` to `out`, each preceded by a comma unless it is the array's very first
@@ -147,4 +168,19 @@ fn push_rows(out: &mut String, rows: &[String], mut wrote: bool) -> bool {
 
 fn json_response(body: Body) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_page_stops_at_its_byte_budget_but_always_moves_on() {
+        let rows: Vec<String> = (0..10).map(|_| "x".repeat(99)).collect();
+        assert_eq!(rows_within(&rows, 10_000), 10);
+        // `[` and `]`, then each row and its comma: 100 bytes a row.
+        assert_eq!(rows_within(&rows, 502), 5);
+        assert_eq!(rows_within(&rows, 10), 1);
+        assert_eq!(rows_within(&[], 10), 0);
+    }
 }

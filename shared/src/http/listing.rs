@@ -119,10 +119,12 @@ pub struct LinkPageParams {
 }
 
 /// `response` with a `Link: <route?page_size=..&cursor=..>; rel="next"` header when there
-/// is a next page (the integration API's way to page).
+/// is a next page (the integration API's and the partner feed's way to page). `route`
+/// may carry the listing's own query parameters.
 pub fn with_next_link(mut response: Response, route: &str, page_size: usize, next_cursor: Option<String>) -> Response {
     if let Some(cursor) = next_cursor {
-        let link = format!("<{route}?page_size={page_size}&cursor={cursor}>; rel=\"next\"");
+        let join = if route.contains('?') { '&' } else { '?' };
+        let link = format!("<{route}{join}page_size={page_size}&cursor={cursor}>; rel=\"next\"");
         if let Ok(value) = link.parse() {
             response.headers_mut().insert(axum::http::header::LINK, value);
         }

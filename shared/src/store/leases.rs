@@ -13,14 +13,16 @@ use time::{Date, OffsetDateTime};
 use crate::domain::calendar;
 use crate::domain::ids::{LeaseId, TenantId};
 use crate::domain::lease::{Lease, LeaseStatus};
-use crate::domain::unit::{Booking, Unit};
+use crate::domain::unit::{Bookings, Unit};
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::Page;
 use crate::store::page::PageKey;
-use crate::store::requests::{entity_item, get_consistent, org_prefix_query, put_if_new, query_page, query_raw_page};
+use crate::store::requests::{
+    entity_item, get_consistent, org_prefix_query, put_if_new, query_filled_page, query_page,
+};
 use crate::store::transactions::{
-    IdempotentCreate, PropertyCounters, batch_get, build_err, failed_conditions, is_transaction_conflict, replayed,
-    transact_write,
+    IdempotentCreate, OccupancySettlement, PropertyCounters, batch_get, build_err, failed_conditions,
+    is_transaction_conflict, replayed, transact_write,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 use crate::time_format;
@@ -133,29 +135,36 @@ impl<'a> LeaseRepository<'a> {
 
     /// Sets the unit's bookings, conditioned on the version it was read at, so that two
     /// leases racing for the same unit cannot both pass their overlap check.
-    fn book(&self, unit: &Unit, bookings: &[Booking], now: OffsetDateTime) -> Result<Update, StoreError> {
-        let until = bookings.iter().map(|b| b.end).max();
+    fn book(&self, unit: &Unit, bookings: &Bookings, now: OffsetDateTime) -> Result<Update, StoreError> {
+        let mut sets = vec!["bookings = :bookings", "#version = :next", "updated_at = :now"];
+        let mut removes = Vec::new();
         let mut update = Update::builder()
             .table_name(self.store.table())
             .key(PK, s(keys::org(&unit.org_id)))
             .key(SK, s(keys::unit(&unit.property_id, &unit.id)))
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":bookings", serde_dynamo::to_attribute_value(bookings)?)
+            .expression_attribute_values(":bookings", serde_dynamo::to_attribute_value(&bookings.kept)?)
             .expression_attribute_values(":expected", n(unit.version))
             .expression_attribute_values(":next", n(unit.version + 1))
             .expression_attribute_values(":now", s(time_format::format(now)))
             .condition_expression("attribute_exists(PK) AND #version = :expected")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update = match until {
-            Some(until) => update
-                .update_expression(
-                    "SET bookings = :bookings, booked_until = :until, #version = :next, updated_at = :now",
-                )
-                .expression_attribute_values(":until", s(calendar::format_date(until))),
-            None => update
-                .update_expression("SET bookings = :bookings, #version = :next, updated_at = :now REMOVE booked_until"),
-        };
-        update.build().map_err(build_err)
+        match bookings.booked_until() {
+            Some(until) => {
+                sets.push("booked_until = :until");
+                update = update.expression_attribute_values(":until", s(calendar::format_date(until)));
+            }
+            None => removes.push("booked_until"),
+        }
+        if let Some(settled) = bookings.settled_until {
+            sets.push("settled_until = :settled");
+            update = update.expression_attribute_values(":settled", s(calendar::format_date(settled)));
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        update.update_expression(expression).build().map_err(build_err)
     }
 
     /// Sends a lease transaction: items 0 to 2 are the unit, the lease and the property,
@@ -182,6 +191,8 @@ impl<'a> LeaseRepository<'a> {
                     Ok(Some(match *index {
                         0 if item.is_none() => Cancelled::Missing,
                         0 | 1 => Cancelled::Changed,
+                        // The property exists but its occupancy changed since it was read.
+                        2 if item.is_some() => Cancelled::Changed,
                         2 => Cancelled::Missing,
                         i if i >= tenants_from && record_at != Some(i) => Cancelled::Tenant(i - tenants_from),
                         _ => Cancelled::Changed,
@@ -194,22 +205,22 @@ impl<'a> LeaseRepository<'a> {
     }
 
     /// Creates a lease on `unit` (as read at its current version) in one transaction:
-    /// the unit's bookings, the lease, the property's occupancy, and each tenant's lease list.
+    /// the unit's `bookings` (from `Unit::bookings_with`), the lease, the property's
+    /// occupancy (settled as `occupancy` says), and each tenant's lease list.
     pub async fn create(
         &self,
         lease: &Lease,
         unit: &Unit,
+        bookings: &Bookings,
+        occupancy: OccupancySettlement,
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<LeaseBooked, StoreError> {
-        let mut bookings = unit.bookings.clone();
-        bookings.push(Booking { lease_id: lease.id.clone(), start: lease.start_date, end: lease.effective_end });
-        bookings.sort_by_key(|b| b.start);
         let put = put_if_new(self.store, to_item(lease)?)?;
-        let mut counters = PropertyCounters::default();
+        let mut counters = PropertyCounters { settle: Some(occupancy), ..Default::default() };
         counters.add_period(lease.start_date, lease.effective_end, 1);
         let property = counters.update(self.store, &lease.org_id, &lease.property_id, lease.created_at)?;
         let mut items = vec![
-            TransactWriteItem::builder().update(self.book(unit, &bookings, lease.created_at)?).build(),
+            TransactWriteItem::builder().update(self.book(unit, bookings, lease.created_at)?).build(),
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
@@ -245,16 +256,17 @@ impl<'a> LeaseRepository<'a> {
         })
     }
 
-    /// Ends `current` early on `next.effective_end`: the lease, the unit's booking and the
-    /// property's occupancy change together, each conditioned on the version read.
-    pub async fn end_early(&self, current: &Lease, next: &Lease, unit: &Unit) -> Result<LeaseEnded, StoreError> {
-        let bookings: Vec<Booking> = unit
-            .bookings
-            .iter()
-            .map(
-                |b| if b.lease_id == current.id { Booking { end: next.effective_end, ..b.clone() } } else { b.clone() },
-            )
-            .collect();
+    /// Ends `current` early on `next.effective_end`: the lease, the unit's bookings (from
+    /// `Unit::bookings_ending`) and the property's occupancy change together, each
+    /// conditioned on the version read.
+    pub async fn end_early(
+        &self,
+        current: &Lease,
+        next: &Lease,
+        unit: &Unit,
+        bookings: &Bookings,
+        occupancy: OccupancySettlement,
+    ) -> Result<LeaseEnded, StoreError> {
         let put = Put::builder()
             .table_name(self.store.table())
             .set_item(Some(to_item(next)?))
@@ -262,12 +274,12 @@ impl<'a> LeaseRepository<'a> {
             .expression_attribute_values(":expected", n(current.version))
             .build()
             .map_err(build_err)?;
-        let mut counters = PropertyCounters::default();
+        let mut counters = PropertyCounters { settle: Some(occupancy), ..Default::default() };
         counters.add_period(current.start_date, current.effective_end, -1);
         counters.add_period(next.start_date, next.effective_end, 1);
         let property = counters.update(self.store, &next.org_id, &next.property_id, next.updated_at)?;
         let items = vec![
-            TransactWriteItem::builder().update(self.book(unit, &bookings, next.updated_at)?).build(),
+            TransactWriteItem::builder().update(self.book(unit, bookings, next.updated_at)?).build(),
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(property).build(),
         ];
@@ -336,14 +348,21 @@ impl<'a> LeaseRepository<'a> {
         query_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
-    /// One DynamoDB page (up to 1 MB) of the organization's leases, for the streaming feed.
+    /// One feed page: up to `limit` of the organization's leases matching `filter`, from
+    /// `start` (one `Query` per 1 MB read).
     pub async fn feed_page(
         &self,
         org_id: &str,
         filter: &LeaseFilter,
         today: Date,
         start: Option<PageKey>,
+        limit: usize,
     ) -> Result<Page<Lease>, StoreError> {
-        query_raw_page(self.query(org_id, filter, today), start, &[PK, SK]).await?.try_map(from_item)
+        query_filled_page(self.query(org_id, filter, today), start, limit, &[PK, SK]).await?.try_map(from_item)
+    }
+
+    /// The key a page of `feed_page` ending with `lease` continues after.
+    pub fn page_key(&self, lease: &Lease) -> PageKey {
+        PageKey::from([(PK.to_owned(), keys::org(&lease.org_id)), (SK.to_owned(), keys::lease(&lease.id))])
     }
 }

@@ -14,7 +14,8 @@ pub struct Page<T> {
     pub next: Option<PageKey>,
 }
 
-fn key_of(item: &Item, key_names: &[&'static str]) -> Result<PageKey, StoreError> {
+/// The page key of `item`: its `key_names` attributes.
+pub(crate) fn key_of(item: &Item, key_names: &[&'static str]) -> Result<PageKey, StoreError> {
     key_names.iter().map(|name| Ok(((*name).to_owned(), string_attr(item, name)?.to_owned()))).collect()
 }
 

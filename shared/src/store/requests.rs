@@ -109,6 +109,33 @@ pub async fn query_raw_page(
     Ok(Page { items: output.items.unwrap_or_default(), next })
 }
 
+/// Sends `request` for one page of at most `limit` items from `start`, reading the pages
+/// DynamoDB cuts (up to 1 MB each) until `limit` items passed the request's filter or the
+/// query ends: a feed page is full unless it is the last. The next page starts after the
+/// last item kept.
+pub async fn query_filled_page(
+    request: QueryFluentBuilder,
+    start: Option<PageKey>,
+    limit: usize,
+    key_names: &[&'static str],
+) -> Result<Page<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut from = start;
+    loop {
+        let page = query_raw_page(request.clone(), from, key_names).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) if items.len() <= limit => from = Some(next),
+            next if items.len() > limit => {
+                items.truncate(limit);
+                let after = items.last().map(|last| crate::store::page::key_of(last, key_names)).transpose()?;
+                return Ok(Page { items, next: after.or(next) });
+            }
+            next => return Ok(Page { items, next }),
+        }
+    }
+}
+
 impl Page<Item> {
     /// Maps each item of the page (with serde_dynamo, usually), keeping where it ends.
     pub fn try_map<T>(self, map: impl FnMut(Item) -> Result<T, StoreError>) -> Result<Page<T>, StoreError> {

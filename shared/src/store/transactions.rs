@@ -5,7 +5,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use time::{Date, OffsetDateTime};
 
@@ -218,6 +219,18 @@ pub struct PropertyCounters {
     pub units: i64,
     /// Added to the occupancy change of each day.
     pub occupancy: Vec<(Date, i64)>,
+    /// Set by lease writes: the occupancy map is kept to the days from then on.
+    pub settle: Option<OccupancySettlement>,
+}
+
+/// Keeps a property's occupancy map to the days from `today` on: the changes dated
+/// before it, as read, move into `occupied_unit_count` (each removal conditioned on the
+/// value read, so a concurrent change is never lost), and so do this write's own.
+#[derive(Debug)]
+pub struct OccupancySettlement {
+    pub today: Date,
+    /// From `Property::settled_occupancy`.
+    pub settled: Vec<(String, i64)>,
 }
 
 impl PropertyCounters {
@@ -242,6 +255,27 @@ impl PropertyCounters {
             *net.entry(calendar::format_date(*day)).or_default() += delta;
         }
         net.retain(|_, delta| *delta != 0);
+        // Changes before today go straight into the count of units occupied before the map.
+        let mut settled_count = 0;
+        let mut removes = Vec::new();
+        let mut settled_conditions = String::new();
+        let mut settled_values = Vec::new();
+        if let Some(settle) = &self.settle {
+            let cut = calendar::format_date(settle.today);
+            net.retain(|day, delta| {
+                let future = *day >= cut;
+                if !future {
+                    settled_count += *delta;
+                }
+                future
+            });
+            for (i, (day, delta)) in settle.settled.iter().enumerate() {
+                settled_count += delta;
+                removes.push(format!("occupancy.#s{i}"));
+                settled_conditions.push_str(&format!(" AND occupancy.#s{i} = :s{i}"));
+                settled_values.push((format!("#s{i}"), day.clone(), format!(":s{i}"), *delta));
+            }
+        }
         let mut sets = vec![
             "#version = #version + :one".to_owned(),
             "updated_at = :now".to_owned(),
@@ -261,13 +295,27 @@ impl PropertyCounters {
             sets.push("unit_count = unit_count + :units".into());
             update = update.expression_attribute_values(":units", n(self.units));
         }
-        if net.is_empty() {
+        if settled_count != 0 {
+            sets.push("occupied_unit_count = occupied_unit_count + :settled".into());
+            update = update.expression_attribute_values(":settled", n(settled_count));
+        }
+        for (name, day, value, delta) in settled_values {
+            update = update.expression_attribute_names(name, day).expression_attribute_values(value, n(delta));
+        }
+        condition.push_str(&settled_conditions);
+        if self.settle.is_some() {
+            // A failed condition on an existing property is a lost race, not a missing one.
+            update = update.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        }
+        if net.is_empty() && removes.is_empty() {
             // Units are created before any lease: make sure the occupancy map exists.
             sets.push("occupancy = if_not_exists(occupancy, :empty)".into());
             update = update.expression_attribute_values(":empty", AttributeValue::M(Default::default()));
         } else {
             condition.push_str(" AND attribute_exists(occupancy)");
-            update = update.expression_attribute_values(":zero", n(0));
+            if !net.is_empty() {
+                update = update.expression_attribute_values(":zero", n(0));
+            }
             for (i, (day, delta)) in net.iter().enumerate() {
                 sets.push(format!("occupancy.#d{i} = if_not_exists(occupancy.#d{i}, :zero) + :v{i}"));
                 update = update
@@ -275,11 +323,11 @@ impl PropertyCounters {
                     .expression_attribute_values(format!(":v{i}"), n(delta));
             }
         }
-        update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(condition)
-            .build()
-            .map_err(build_err)
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        update.update_expression(expression).condition_expression(condition).build().map_err(build_err)
     }
 }
 

@@ -17,7 +17,8 @@ use crate::store::keys::{self, ENTITY, PK, SK};
 use crate::store::page::Page;
 use crate::store::page::PageKey;
 use crate::store::requests::{
-    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_page, query_raw_page,
+    VersionedPut, entity_item, get_consistent, org_prefix_query, put_at_version, put_if_new, query_filled_page,
+    query_page,
 };
 use crate::store::transactions::{
     CreateTransaction, IdempotentCreate, PropertyCounters, UNPROCESSED_ATTEMPTS, build_err, condition_failed,
@@ -240,18 +241,27 @@ impl<'a> UnitRepository<'a> {
         query_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
     }
 
-    /// One page (up to 1 MB, DynamoDB's own page) of the organization's units with the
-    /// given `active` flag, for the streaming feed: a single `Query`.
+    /// One feed page: up to `limit` of the organization's units with the given `active`
+    /// flag, from `start` (one `Query` per 1 MB read).
     pub async fn feed_page(
         &self,
         org_id: &str,
         active: bool,
         start: Option<PageKey>,
+        limit: usize,
     ) -> Result<Page<Unit>, StoreError> {
         let request = org_prefix_query(self.store, org_id, keys::UNIT_PREFIX)
             .filter_expression("active = :active")
             .expression_attribute_values(":active", AttributeValue::Bool(active));
-        query_raw_page(request, start, &[PK, SK]).await?.try_map(from_item)
+        query_filled_page(request, start, limit, &[PK, SK]).await?.try_map(from_item)
+    }
+
+    /// The key a page of `feed_page` ending with `unit` continues after.
+    pub fn page_key(&self, unit: &Unit) -> PageKey {
+        PageKey::from([
+            (PK.to_owned(), keys::org(&unit.org_id)),
+            (SK.to_owned(), keys::unit(&unit.property_id, &unit.id)),
+        ])
     }
 
     /// The addresses of several properties (missing ones are left out): one

@@ -5,6 +5,9 @@ use doorstep_tests::{TestApp, app, new_org};
 use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::domain::calendar;
+use shared::domain::ids::{PropertyId, UnitId};
+use shared::domain::unit::MAX_BOOKINGS;
 
 /// (unit_count, occupied_unit_count) on `/api/v1` and (occupancy_rate, units) on the integration API's route.
 async fn occupancy(app: &TestApp, token: &str, prop: &str) -> (Value, Value, Value, Value) {
@@ -177,4 +180,47 @@ async fn the_lease_list_filters_by_property_unit_tenant_status_and_change_time()
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let bad_time = app.get("/api/v1/leases?updated_since=yesterday", &token).await;
     assert_eq!(bad_time.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unbounded_bookings_and_occupancy_are_settled_on_write_and_capped() {
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let prop = property(&app, &token).await;
+    let unit = unit_id(&app, &token, &prop, "B1").await;
+    let ten = tenant(&app, &token, &prop, "Bea Bounded", "bea@example.com", "+15550122").await;
+
+    // Given a lease that ended last month, then a current one...
+    assert_eq!(lease(&app, &token, &prop, &ten, terms(&unit, &day(-60), &day(-30))).await.status, StatusCode::CREATED);
+    let current = lease(&app, &token, &prop, &ten, terms(&unit, &day(-10), &day(30))).await;
+    assert_eq!(current.status, StatusCode::CREATED, "{:?}", current.body);
+
+    // ...the unit keeps only the current booking, and the property only today's and later changes.
+    let (org_key, prop_key) = (org.as_str(), PropertyId::parse(&prop).unwrap());
+    let stored =
+        app.services.store.units().get(org_key, &prop_key, &UnitId::parse(&unit).unwrap()).await.unwrap().unwrap();
+    assert_eq!(
+        stored.bookings.iter().map(|b| b.lease_id.clone()).collect::<Vec<_>>(),
+        [current.body["data"]["id"].as_str().unwrap()]
+    );
+    assert_eq!(stored.settled_until.map(calendar::format_date), Some(day(-30)));
+    let property_item = app.services.store.properties().get(org_key, &prop_key).await.unwrap().unwrap();
+    assert!(property_item.occupancy.keys().all(|d| *d >= day(0)), "{:?}", property_item.occupancy);
+    assert_eq!(occupancy(&app, &token, &prop).await.1, 1);
+
+    // A lease in the settled history cannot be checked for overlaps, so it is refused.
+    let backfill = lease(&app, &token, &prop, &ten, terms(&unit, &day(-45), &day(-40))).await;
+    assert_eq!(backfill.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", backfill.body);
+    assert_eq!(backfill.body["error"]["details"][0]["field"], "start_date");
+
+    // At most MAX_BOOKINGS current and future leases on a unit.
+    for i in 1..MAX_BOOKINGS {
+        let offset = 30 + i64::try_from(i).unwrap();
+        let booked = lease(&app, &token, &prop, &ten, terms(&unit, &day(offset), &day(offset))).await;
+        assert_eq!(booked.status, StatusCode::CREATED, "{i}: {:?}", booked.body);
+    }
+    let one_more = lease(&app, &token, &prop, &ten, terms(&unit, &day(400), &day(400))).await;
+    assert_eq!(one_more.status, StatusCode::CONFLICT, "{:?}", one_more.body);
+    assert_eq!(one_more.error_code(), "CONFLICT");
 }

@@ -2,6 +2,7 @@
 //! and bad parameters and anonymous callers refused.
 
 use super::{day, feed_unit, lease, property_at, tenant, terms, unit};
+use aws_sdk_dynamodb::types::AttributeValue;
 use doorstep_tests::{app, new_org};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -129,4 +130,99 @@ async fn the_feeds_reject_bad_parameters_and_anonymous_callers() {
     let nobody = app.token(&new_org(), &[]);
     assert_eq!(app.get("/units?isActive=true", &nobody).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/leases?isActive=true", &nobody).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Every page of `first`, following `Link: <...>; rel="next"`: each page's rows.
+async fn pages(app: &doorstep_tests::TestApp, token: &str, first: &str) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut uri = Some(first.to_owned());
+    while let Some(next) = uri {
+        let page = app.get(&next, token).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {}", page.text);
+        pages.push(page.body.as_array().expect("a bare array").clone());
+        uri = page.header("link").map(|link| {
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link.trim_start_matches('<').split('>').next().unwrap().to_owned()
+        });
+        assert!(pages.len() <= 10, "the feed does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn a_feed_over_more_rows_than_one_page_pages_through_all_of_them_exactly_once() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let prop = property_at(&app, &token, "9 Paging Row", "Springfield", "IL", "62701").await;
+    let mut active = Vec::new();
+    for i in 0..20 {
+        let created = unit(&app, &token, &prop, json!({"unit_number": format!("P{i:02}"), "active": i % 5 != 0})).await;
+        if i % 5 != 0 {
+            active.push(created["id"].as_str().unwrap().to_owned());
+        }
+    }
+
+    let unit_pages = pages(&app, &token, "/units?isActive=true&page_size=7").await;
+    assert_eq!(unit_pages.iter().map(Vec::len).collect::<Vec<_>>(), [7, 7, 2]);
+    let mut seen: Vec<String> = unit_pages.iter().flatten().map(|u| u["ID"].as_str().unwrap().to_owned()).collect();
+    seen.sort();
+    active.sort();
+    assert_eq!(seen, active, "every active unit exactly once");
+    // Without page_size, a portfolio this small is one page without a Link.
+    let whole = app.get("/units?isActive=false", &token).await;
+    assert_eq!((whole.body.as_array().unwrap().len(), whole.header("link")), (4, None));
+
+    let ten = tenant(&app, &token, &prop, "Paige Turner", "paige@example.com", "+15550133").await;
+    let mut leases = Vec::new();
+    for unit_id in &active[..5] {
+        let created = lease(&app, &token, &prop, &ten, terms(unit_id, &day(-1), &day(30))).await;
+        leases.push(created.body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let lease_pages = pages(&app, &token, "/leases?isActive=true&status=Current&page_size=2").await;
+    assert_eq!(lease_pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    let mut seen: Vec<String> = lease_pages.iter().flatten().map(|l| l["ID"].as_str().unwrap().to_owned()).collect();
+    seen.sort();
+    leases.sort();
+    assert_eq!(seen, leases);
+
+    // A cursor is bound to its feed and filters.
+    let first = app.get("/units?isActive=true&page_size=7", &token).await;
+    let link = first.header("link").unwrap().to_owned();
+    let cursor = link.split("cursor=").nth(1).unwrap().split('>').next().unwrap();
+    let foreign = app.get(&format!("/units?isActive=false&cursor={cursor}"), &token).await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/units?isActive=true&page_size=5001", &token).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_store_error_on_a_later_feed_page_answers_in_the_envelope_without_a_panic() {
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let prop = property_at(&app, &token, "13 Broken Row", "Springfield", "IL", "62701").await;
+    for i in 0..3 {
+        unit(&app, &token, &prop, json!({"unit_number": format!("E{i}")})).await;
+    }
+    // A unit item that cannot be read back, sorting after the others.
+    let store = &app.services.store;
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S(format!("ORG#{org}")))
+        .item("SK", AttributeValue::S(format!("UNIT#{prop}#unit_ZZZZZZZZZZZZZZZZZZZZZZZZZZ")))
+        .item("active", AttributeValue::Bool(true))
+        .send()
+        .await
+        .unwrap();
+
+    let first = app.get("/units?isActive=true&page_size=2", &token).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body.as_array().unwrap().len(), 2);
+    let link = first.header("link").unwrap();
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let failed = app.get(next, &token).await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.text);
+    assert_eq!(failed.error_code(), "INTERNAL_ERROR");
+    assert_eq!(failed.body["success"], false);
 }
