@@ -20,7 +20,7 @@ use crate::accounts::views::{LoginResult, TokenResponse};
 
 /// The issuer shown in authenticator apps.
 const ISSUER: &str = "Doorstep";
-/// Wrong codes an MFA challenge tolerates before it is discarded.
+/// Code checks one MFA challenge allows, each reserved before the code is looked at.
 const MAX_CHALLENGE_ATTEMPTS: u32 = 5;
 const CHALLENGE_FAILED: &str = "Invalid or expired MFA challenge or code";
 
@@ -125,18 +125,27 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
     let store = AccountStore::new(&state.services.store);
     let now = now_seconds();
     let challenge = store.get_token(TokenKind::MfaChallenge, &org_id, &digest).await?.ok_or_else(invalid)?;
-    if challenge.expires_at <= now {
+    // Both the challenge's attempt and the account's are taken before the code is looked
+    // at, so concurrent guesses get no more checks than the limits allow.
+    if !store.reserve_challenge_attempt(&challenge, MAX_CHALLENGE_ATTEMPTS, now).await? {
         return Err(invalid());
     }
-    let (user, org) = tokio::join!(store.get_user(&org_id, &challenge.user_id), store.get_organization(&org_id));
+    let settings = &state.settings;
+    let (user, org) = tokio::join!(
+        store.reserve_attempt(&org_id, &challenge.user_id, settings.max_failed_logins, now, now - settings.lockout_seconds()),
+        store.get_organization(&org_id)
+    );
     let (Some(user), Some(org)) = (user?, org?) else { return Err(invalid()) };
+    let outstanding = user.mfa_challenge.as_deref() == Some(challenge.digest.as_str());
     let secret = user.mfa_secret.clone().filter(|_| user.mfa_enabled && user.status == UserStatus::Active);
     let step = match secret {
-        Some(secret) => accepted_step(&user, &secret, code)?,
-        None => None,
+        Some(secret) if outstanding => accepted_step(&user, &secret, code)?,
+        _ => None,
     };
     let Some(step) = step else {
-        store.fail_mfa_challenge(&challenge, MAX_CHALLENGE_ATTEMPTS).await?;
+        let lock_until = now + settings.lockout_seconds();
+        store.lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+        tracing::info!("MFA code refused");
         return Err(invalid());
     };
     if !store.consume_token(TokenKind::MfaChallenge, &challenge, UserChange::MfaStep(step), now).await? {

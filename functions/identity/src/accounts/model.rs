@@ -68,6 +68,9 @@ pub struct User {
     /// The last TOTP time step accepted, so a code is never accepted twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_last_step: Option<u64>,
+    /// Digest of the one outstanding MFA challenge: each sign-in's replaces the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_challenge: Option<String>,
     #[serde(default)]
     pub failed_logins: u32,
     /// Epoch seconds until which sign-in is refused.
@@ -124,6 +127,7 @@ impl User {
             mfa_secret: None,
             mfa_pending_secret: None,
             mfa_last_step: None,
+            mfa_challenge: None,
             failed_logins: 0,
             locked_until: None,
             sessions_valid_after: None,

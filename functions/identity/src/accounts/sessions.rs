@@ -251,7 +251,7 @@ pub async fn login(
             rotated_at: None,
             attempts: 0,
         };
-        store.put_token(TokenKind::MfaChallenge, &record).await?;
+        store.start_mfa_challenge(&record).await?;
         let answer = MfaChallenge {
             mfa_required: true,
             mfa_token: challenge.token,

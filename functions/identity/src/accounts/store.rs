@@ -285,14 +285,58 @@ impl<'a> AccountStore<'a> {
             .return_values(ReturnValue::UpdatedNew);
         let Some(output) = update_if(request).await? else { return Ok(()) };
         let count = count_attr(output.attributes.as_ref(), "failed_logins");
+        self.lock_if_exhausted(&user.org_id, &user.id, count, max, lock_until).await
+    }
+
+    /// Reserves one sign-in attempt (a password or a second-factor check) on the account
+    /// before it is evaluated: counts it as a failure until a success clears the count.
+    /// Refused (`None`) when the user is missing, the account is locked, or `max` attempts
+    /// are already counted, so concurrent guesses never get more than `max` evaluations.
+    /// A count left at `max` by an attempt that never finished stops blocking once
+    /// `stale_after` (epoch seconds) has passed since the last reservation.
+    pub async fn reserve_attempt(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        max: u32,
+        now: i64,
+        stale_after: i64,
+    ) -> Result<Option<User>, StoreError> {
+        let request = self
+            .store
+            .update_item(keys::org(org_id), user_sk(user_id))
+            .update_expression("ADD failed_logins :one SET attempted_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(locked_until) OR locked_until <= :now) \
+                 AND (attribute_not_exists(failed_logins) OR failed_logins < :max OR attempted_at <= :stale)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":stale", n(stale_after))
+            .return_values(ReturnValue::AllNew);
+        let Some(output) = update_if(request).await? else { return Ok(None) };
+        let item = output.attributes.ok_or(StoreError::MissingAttribute("user"))?;
+        Ok(Some(serde_dynamo::from_item(item)?))
+    }
+
+    /// After a failed attempt that brought the count to `count`: at `max` the account is
+    /// locked until `lock_until` and the count starts again. Only the attempt that reached
+    /// the limit locks; a concurrent one finds the counter already reset and does nothing.
+    pub async fn lock_if_exhausted(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        count: u32,
+        max: u32,
+        lock_until: i64,
+    ) -> Result<(), StoreError> {
         if count < max {
             return Ok(());
         }
-        // Only the request that reached the limit locks; a concurrent one that counted
-        // past it finds the counter already reset and does nothing.
         let request = self
             .store
-            .update_item(keys::org(&user.org_id), user_sk(&user.id))
+            .update_item(keys::org(org_id), user_sk(user_id))
             .update_expression("SET locked_until = :until, failed_logins = :zero")
             .condition_expression("failed_logins >= :max")
             .expression_attribute_values(":until", n(lock_until))
@@ -368,11 +412,6 @@ impl<'a> AccountStore<'a> {
         self.store.get_consistent(keys::org(org_id), token_sk(kind, digest)).await
     }
 
-    /// Stores a one-time token.
-    pub async fn put_token(&self, kind: TokenKind, record: &TokenRecord) -> Result<(), StoreError> {
-        self.store.put_new(self.token_item(kind, record)?).await
-    }
-
     /// Exchanges a refresh token for its successor: the old one is marked used only if it
     /// was not used before and its session is not revoked, in one transaction with the
     /// new one's creation.
@@ -444,33 +483,46 @@ impl<'a> AccountStore<'a> {
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":yes", boolean(true)),
             UserChange::MfaStep(step) => user
-                .update_expression("SET mfa_last_step = :step")
+                .update_expression("SET mfa_last_step = :step REMOVE mfa_challenge")
                 .condition_expression(
-                    "attribute_exists(PK) AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
+                    "mfa_challenge = :challenge AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
                 )
+                .expression_attribute_values(":challenge", s(&record.digest))
                 .expression_attribute_values(":step", n(step)),
         };
         let items = vec![delete.transact_item()?, update.transact_item()?];
         Ok(transact(self.store, items).await?.is_none())
     }
 
-    /// Counts a wrong code against an MFA challenge; at `max` the challenge is deleted.
-    pub async fn fail_mfa_challenge(&self, record: &TokenRecord, max: u32) -> Result<(), StoreError> {
-        let (pk, sk) = (keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest));
+    /// Issues an MFA challenge: stores it and makes it the user's only outstanding one
+    /// (an earlier challenge stops working), in one transaction.
+    pub async fn start_mfa_challenge(&self, record: &TokenRecord) -> Result<(), StoreError> {
+        let current = self
+            .store
+            .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
+            .update_expression("SET mfa_challenge = :digest")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":digest", s(&record.digest));
+        let items = vec![self.put_new(self.token_item(TokenKind::MfaChallenge, record)?)?, current.transact_item()?];
+        match transact(self.store, items).await? {
+            None => Ok(()),
+            Some(_) => Err(unexpected_cancellation("MFA challenge conflicted (user deleted meanwhile or id collision)")),
+        }
+    }
+
+    /// Reserves one code check on an MFA challenge before the code is looked at: refused
+    /// (`false`) once `max` checks were reserved, or when the challenge is gone or expired.
+    pub async fn reserve_challenge_attempt(&self, record: &TokenRecord, max: u32, now: i64) -> Result<bool, StoreError> {
         let request = self
             .store
-            .update_item(pk.clone(), sk.clone())
+            .update_item(keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest))
             .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(PK) AND attempts < :max AND #exp > :now")
+            .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew);
-        let Some(output) = update_if(request).await? else { return Ok(()) };
-        let attempts = count_attr(output.attributes.as_ref(), "attempts");
-        if attempts >= max {
-            // Gone already (a concurrent wrong code deleted it) is just as good.
-            self.store.delete_existing(pk, sk).await?;
-        }
-        Ok(())
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":now", n(now));
+        Ok(update_if(request).await?.is_some())
     }
 
     /// Stores a TOTP secret awaiting confirmation.
