@@ -146,10 +146,6 @@ impl User {
         self.has_role(Role::OrganizationOwner) && self.status == UserStatus::Active
     }
 
-    pub fn is_locked(&self, now: i64) -> bool {
-        self.locked_until.is_some_and(|until| until > now)
-    }
-
     /// Every permission the user's roles and explicit grants give, sorted and unique.
     pub fn effective_permissions(&self) -> Vec<String> {
         shared::auth::permissions::PermissionSet::from_roles(&self.roles, &self.permissions).into_names()

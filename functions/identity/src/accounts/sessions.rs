@@ -203,43 +203,44 @@ pub async fn login(
     let window_start = window_now - window_now.rem_euclid(window);
     let email = model::parse_email(&email).ok();
 
-    let (failures, claim) = tokio::join!(store.ip_failures(&ip, window_start), async {
-        match &email {
-            Some(email) => store.email_claim(email).await,
-            None => Ok(None),
+    // The attempt is reserved on the address, then on the account, before the password
+    // is checked: concurrent guesses get no more checks than the limits allow.
+    let (reserved, claim) = tokio::join!(
+        store.reserve_ip_attempt(&ip, window_start, window_start + window, settings.ip_max_failures),
+        async {
+            match &email {
+                Some(email) => store.email_claim(email).await,
+                None => Ok(None),
+            }
         }
-    });
-    if failures? >= settings.ip_max_failures {
+    );
+    if !reserved? {
         let retry_after = u64::try_from(window_start + window - window_now).unwrap_or(1).max(1);
         return Err(ApiError::RateLimited { retry_after });
     }
-    // An unknown email reads a placeholder that cannot exist, so both cases make the
-    // same round trips before the (equally slow) password check.
+    // An unknown email reserves on a placeholder that cannot exist, so both cases make
+    // the same round trips before the (equally slow) password check.
     let (org_id, user_id) =
         claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
-    let (user, org) = tokio::join!(store.get_user(&org_id, &user_id), store.get_organization(&org_id));
+    let stale_after = now - settings.lockout_seconds();
+    let (user, org) = tokio::join!(
+        store.reserve_attempt(&org_id, &user_id, settings.max_failed_logins, now, stale_after),
+        store.get_organization(&org_id)
+    );
     let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let (user, org) = match (user, org) {
-        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
-            (user, org)
-        }
+        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active => (user, org),
         (user, _) => {
-            // Concurrently, so a known account's extra write does not lengthen its answer.
-            let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
-            let (by_ip, by_user) =
-                tokio::join!(store.add_ip_failure(&ip, window_start, window_start + window), async {
-                    match user.filter(|u| !password_ok && !u.is_locked(now)) {
-                        Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
-                        None => Ok(()),
-                    }
-                });
-            by_ip?;
-            by_user?;
+            if let Some(user) = user.filter(|_| !password_ok) {
+                let lock_until = now + settings.lockout_seconds();
+                store.lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+            }
             tracing::info!(source_ip = %ip, "sign-in refused");
             return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
         }
     };
+    store.release_ip_attempt(&ip, window_start).await?;
     if user.mfa_enabled {
         let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
         let record = TokenRecord {
@@ -251,7 +252,10 @@ pub async fn login(
             rotated_at: None,
             attempts: 0,
         };
-        store.start_mfa_challenge(&record).await?;
+        let (issued, released) =
+            tokio::join!(store.start_mfa_challenge(&record), store.release_attempt(&user.org_id, &user.id));
+        issued?;
+        released?;
         let answer = MfaChallenge {
             mfa_required: true,
             mfa_token: challenge.token,
@@ -259,8 +263,7 @@ pub async fn login(
         };
         return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).into_response());
     }
-    let clear = user.failed_logins > 0 || user.locked_until.is_some();
-    let tokens = start_session(&state, &user, org.plan, clear).await?;
+    let tokens = start_session(&state, &user, org.plan, true).await?;
     Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
 }
 

@@ -18,7 +18,7 @@ use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
 use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
 use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
-use shared::store::{Item, Store, StoreError, boolean, n, number_attr, s, update, update_if};
+use shared::store::{Item, Store, StoreError, boolean, n, s, update_if};
 
 use crate::accounts::model::{Organization, User};
 use crate::accounts::opaque::TokenKind;
@@ -139,11 +139,6 @@ pub enum UserChange {
 /// The identity repository.
 pub struct AccountStore<'a> {
     store: &'a Store,
-}
-
-/// A counter attribute of `item`; 0 when the item or the attribute is missing.
-fn count_attr(item: Option<&Item>, name: &str) -> u32 {
-    number_attr(item, name).unwrap_or(0)
 }
 
 fn user_item(user: &User) -> Result<Item, StoreError> {
@@ -273,21 +268,6 @@ impl<'a> AccountStore<'a> {
         })
     }
 
-    /// Counts a failed sign-in (atomic `ADD`); at `max` the account is locked until
-    /// `lock_until` and the count starts again.
-    pub async fn record_login_failure(&self, user: &User, max: u32, lock_until: i64) -> Result<(), StoreError> {
-        let request = self
-            .store
-            .update_item(keys::org(&user.org_id), user_sk(&user.id))
-            .update_expression("ADD failed_logins :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew);
-        let Some(output) = update_if(request).await? else { return Ok(()) };
-        let count = count_attr(output.attributes.as_ref(), "failed_logins");
-        self.lock_if_exhausted(&user.org_id, &user.id, count, max, lock_until).await
-    }
-
     /// Reserves one sign-in attempt (a password or a second-factor check) on the account
     /// before it is evaluated: counts it as a failure until a success clears the count.
     /// Refused (`None`) when the user is missing, the account is locked, or `max` attempts
@@ -346,24 +326,54 @@ impl<'a> AccountStore<'a> {
         Ok(())
     }
 
-    /// Failed sign-ins from `ip` in the window starting at `window_start`.
-    pub async fn ip_failures(&self, ip: &str, window_start: i64) -> Result<u32, StoreError> {
-        let item = self.store.get_item_consistent(login_ip_pk(ip), format!("WINDOW#{window_start}")).await?;
-        Ok(count_attr(item.as_ref(), "failures"))
-    }
-
-    /// Counts a failed sign-in from `ip` (atomic `ADD`, expiring with the window).
-    pub async fn add_ip_failure(&self, ip: &str, window_start: i64, expires_at: i64) -> Result<(), StoreError> {
+    /// Reserves one sign-in attempt from `ip` in the window starting at `window_start`
+    /// before the password is checked (atomic `ADD`, expiring with the window). Refused
+    /// (`false`) once `max` attempts of the window are counted.
+    pub async fn reserve_ip_attempt(
+        &self,
+        ip: &str,
+        window_start: i64,
+        expires_at: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
             .update_item(login_ip_pk(ip), format!("WINDOW#{window_start}"))
             .update_expression("ADD failures :one SET #exp = :exp, #entity = :entity")
+            .condition_expression("attribute_not_exists(failures) OR failures < :max")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_names("#entity", ENTITY)
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":entity", s("login_ip_window"));
-        update(request).await?;
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Gives back an attempt reserved from `ip` when the sign-in succeeded: the window
+    /// counts failures only.
+    pub async fn release_ip_attempt(&self, ip: &str, window_start: i64) -> Result<(), StoreError> {
+        self.release(login_ip_pk(ip), format!("WINDOW#{window_start}"), "failures").await
+    }
+
+    /// Gives back an attempt reserved on the account whose first factor was right while
+    /// its second is still to come: the password is not a failure, but it does not clear
+    /// the count either (that would give every sign-in fresh second-factor guesses).
+    pub async fn release_attempt(&self, org_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.release(keys::org(org_id), user_sk(user_id), "failed_logins").await
+    }
+
+    /// Takes one off the counter `attribute` of an item, never below zero.
+    async fn release(&self, pk: String, sk: String, attribute: &str) -> Result<(), StoreError> {
+        let request = self
+            .store
+            .update_item(pk, sk)
+            .update_expression("ADD #count :minus_one")
+            .condition_expression("#count > :zero")
+            .expression_attribute_names("#count", attribute)
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0));
+        update_if(request).await?;
         Ok(())
     }
 
