@@ -68,6 +68,10 @@ pub struct User {
     /// The last TOTP time step accepted, so a code is never accepted twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_last_step: Option<u64>,
+    /// Digest of the one password reset token that works: each request's replaces the
+    /// last, and a reset removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_token: Option<String>,
     /// Digest of the one outstanding MFA challenge: each sign-in's replaces the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_challenge: Option<String>,
@@ -128,6 +132,7 @@ impl User {
             mfa_pending_secret: None,
             mfa_last_step: None,
             mfa_challenge: None,
+            reset_token: None,
             failed_logins: 0,
             locked_until: None,
             sessions_valid_after: None,

@@ -463,7 +463,8 @@ impl<'a> AccountStore<'a> {
 
     /// Consumes a one-time token (only once, only before it expires) and applies its
     /// change to the user, in one transaction. `false` when the token was already used,
-    /// has expired, or (for MFA) the code's time step was already accepted.
+    /// has expired, is no longer the user's current one (reset, MFA), or (for MFA) the
+    /// code's time step was already accepted.
     pub async fn consume_token(
         &self,
         kind: TokenKind,
@@ -481,9 +482,10 @@ impl<'a> AccountStore<'a> {
         let update = match change {
             UserChange::PasswordReset { password_hash, at } => user
                 .update_expression(
-                    "SET password_hash = :hash, sessions_valid_after = :at, failed_logins = :zero, version = version + :one REMOVE locked_until",
+                    "SET password_hash = :hash, sessions_valid_after = :at, failed_logins = :zero, version = version + :one REMOVE locked_until, reset_token",
                 )
-                .condition_expression("attribute_exists(PK)")
+                .condition_expression("reset_token = :token")
+                .expression_attribute_values(":token", s(&record.digest))
                 .expression_attribute_values(":hash", s(password_hash))
                 .expression_attribute_values(":at", n(at))
                 .expression_attribute_values(":zero", n(0))
@@ -564,18 +566,28 @@ impl<'a> AccountStore<'a> {
     }
 
     /// Stores a one-time token's digest and, in the same transaction, the outbox
-    /// message that carries the token to a mail sender (relayed to the bus only).
+    /// message that carries the token to a mail sender (relayed to the bus only). A
+    /// password reset token also becomes the user's only valid one.
     pub async fn put_token_with_message(
         &self,
         kind: TokenKind,
         record: &TokenRecord,
         message: TransactWriteItem,
     ) -> Result<(), StoreError> {
-        let items = vec![self.put_new(self.token_item(kind, record)?)?, message];
+        let mut items = vec![self.put_new(self.token_item(kind, record)?)?, message];
+        if kind == TokenKind::PasswordReset {
+            let only_valid = self
+                .store
+                .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
+                .update_expression("SET reset_token = :digest")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":digest", s(&record.digest));
+            items.push(only_valid.transact_item()?);
+        }
         match transact(self.store, items).await? {
             None => Ok(()),
             // Both keys are fresh random values; a clash is a fault, not an outcome.
-            Some(_) => Err(unexpected_cancellation("the token or its outbox message already exists")),
+            Some(_) => Err(unexpected_cancellation("the token or its outbox message already exists, or the user is gone")),
         }
     }
 }
