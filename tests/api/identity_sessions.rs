@@ -253,3 +253,25 @@ async fn concurrent_wrong_passwords_get_no_more_evaluations_than_the_limits() {
     assert!(shared::store::number_attr::<i64>(user.as_ref(), "locked_until").is_some());
     assert_eq!(login(&app, &email, PASSWORD, &new_ip()).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn token_responses_are_never_cached() {
+    let app = app().await;
+    let email = new_email("no-store");
+    let no_store = |name: &str, response: &TestResponse| {
+        assert!(response.status.is_success(), "{name}: {:?}", response.body);
+        assert_eq!(response.header("cache-control"), Some("no-store"), "{name}");
+        assert_eq!(response.header("pragma"), Some("no-cache"), "{name}");
+    };
+    let body = json!({"email": email, "password": PASSWORD, "first_name": "N", "last_name": "S",
+        "organization_name": "No Store"});
+    let registered = post_from(&app, "/api/v1/identity/register", &body, &new_ip()).await;
+    no_store("register", &registered);
+    let signed_in = login(&app, &email, PASSWORD, &new_ip()).await;
+    no_store("login", &signed_in);
+    let refreshed = refresh(&app, signed_in.body["data"]["refresh_token"].as_str().unwrap()).await;
+    no_store("refresh", &refreshed);
+    let access = refreshed.body["data"]["access_token"].as_str().unwrap();
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
+    no_store("mfa/setup", &setup);
+}

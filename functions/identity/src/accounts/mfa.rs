@@ -75,7 +75,7 @@ pub async fn setup(State(state): State<IdentityState>, principal: Principal) -> 
     if !store.set_pending_mfa(&user, &secret).await? {
         return Err(ApiError::NotFound("User"));
     }
-    Ok(ApiResponse::ok(MfaSetup { secret, otpauth_uri: uri }).into_response())
+    Ok(ApiResponse::ok(MfaSetup { secret, otpauth_uri: uri }).no_store().into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -152,7 +152,7 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
         return Err(invalid());
     }
     let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
 }
 
 async fn confirm_setup(state: &IdentityState, principal: &Principal, code: &str) -> Result<Response, ApiError> {

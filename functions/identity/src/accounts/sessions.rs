@@ -162,7 +162,7 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
         expires_in: session.expires_in,
         refresh_token: session.refresh_token,
     };
-    Ok(ApiResponse::created(response, &format!("/api/v1/identity/users/{}", owner.id)).into_response())
+    Ok(ApiResponse::created(response, &format!("/api/v1/identity/users/{}", owner.id)).no_store().into_response())
 }
 
 /// `POST /login` body.
@@ -261,10 +261,10 @@ pub async fn login(
             mfa_token: challenge.token,
             expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
         };
-        return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).into_response());
+        return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).no_store().into_response());
     }
     let tokens = start_session(&state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
 }
 
 /// `POST /refresh` and `POST /logout` body.
@@ -337,7 +337,7 @@ pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshReque
         refresh_token: next.token,
         user: UserView::from(&user),
     };
-    Ok(ApiResponse::ok(tokens).into_response())
+    Ok(ApiResponse::ok(tokens).no_store().into_response())
 }
 
 /// Sign out: revoke the session of a refresh token. Answers 204 whether or not the token

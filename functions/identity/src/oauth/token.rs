@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shared::auth::jwt::Claims;
 use shared::auth::{Permission, Scope};
+use shared::http::envelope::forbid_caching;
 use shared::{ApiError, time_format};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -81,11 +82,6 @@ impl From<shared::store::StoreError> for TokenError {
     }
 }
 
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
         match self {
@@ -96,7 +92,7 @@ impl IntoResponse for TokenError {
                 tracing::info!(error = error.error, status = status.as_u16(), "token request rejected");
                 let basic = error.basic;
                 let mut response = (status, axum::Json(error)).into_response();
-                no_store(response.headers_mut());
+                forbid_caching(response.headers_mut());
                 if basic {
                     response
                         .headers_mut()
@@ -302,7 +298,7 @@ fn next_refresh_token(
 
 fn issued(body: TokenResponse) -> Response {
     let mut response = axum::Json(body).into_response();
-    no_store(response.headers_mut());
+    forbid_caching(response.headers_mut());
     response
 }
 
