@@ -213,10 +213,10 @@ async fn identity_fixtures_run_through_lambda_http() {
         answers.push(TestResponse::read(response).await);
     }
     assert_eq!(answers[0].status, StatusCode::CREATED, "{:?}", answers[0].body);
-    assert_eq!(answers[0].body["data"]["organization"]["plan"], "premium");
+    assert_eq!(answers[0].body["data"]["organization"]["plan"], "standard");
     assert_eq!(answers[0].header("x-request-id"), Some("req-fixture-register"));
     assert_eq!(answers[1].status, StatusCode::OK, "{:?}", answers[1].body);
-    assert_eq!(jwt_part(answers[1].body["data"]["access_token"].as_str().unwrap(), 1)["plan"], "premium");
+    assert_eq!(jwt_part(answers[1].body["data"]["access_token"].as_str().unwrap(), 1)["plan"], "standard");
 }
 
 #[tokio::test]
@@ -274,4 +274,21 @@ async fn token_responses_are_never_cached() {
     let access = refreshed.body["data"]["access_token"].as_str().unwrap();
     let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
     no_store("mfa/setup", &setup);
+}
+
+#[tokio::test]
+async fn registrants_cannot_choose_their_plan() {
+    let app = app().await;
+    // The plan sets the rate-limit tier: it is server-owned, so naming it is refused
+    // like any other server-owned field
+    let body = json!({"email": new_email("upgrade"), "password": PASSWORD, "first_name": "U", "last_name": "P",
+        "organization_name": "Free Upgrade", "plan": "enterprise"});
+    let refused = post_from(&app, "/api/v1/identity/register", &body, &new_ip()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["details"][0]["field"], "plan");
+
+    // Without it, an organization starts on the standard plan, and its tokens say so
+    let registered = register(&app, &new_email("standard")).await;
+    assert_eq!(registered["organization"]["plan"], "standard");
+    assert_eq!(jwt_part(registered["access_token"].as_str().unwrap(), 1)["plan"], "standard");
 }

@@ -98,7 +98,9 @@ pub async fn start_session(
     })
 }
 
-/// `POST /register` body.
+/// `POST /register` body. The plan is server-owned (it sets the rate-limit tier): a new
+/// organization starts on `standard`, and a body naming `plan` is refused like any
+/// unknown field (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -109,9 +111,6 @@ pub struct RegisterRequest {
     pub first_name: String,
     pub last_name: String,
     pub organization_name: String,
-    /// Defaults to `standard`.
-    #[serde(default)]
-    pub plan: Option<Plan>,
 }
 
 /// Register an organization and its owner.
@@ -136,7 +135,7 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
     let org = Organization {
         id: shared::domain::ids::new("org"),
         name: org_name,
-        plan: input.plan.unwrap_or_default(),
+        plan: Plan::default(),
         owner_count: 1,
         created_at: now,
         updated_at: now,
