@@ -10,16 +10,25 @@ use crate::identity_support::{PASSWORD, login, new_email, new_ip, post_from, reg
 
 /// Registers an owner and turns MFA on; returns the registration and the authenticator.
 async fn owner_with_mfa(app: &TestApp, email: &str) -> (Value, Totp) {
+    let (registered, totp, _) = owner_with_recovery_codes(app, email).await;
+    (registered, totp)
+}
+
+/// Registers an owner and turns MFA on; also returns the recovery codes shown then.
+async fn owner_with_recovery_codes(app: &TestApp, email: &str) -> (Value, Totp, Vec<String>) {
     let registered = register(app, email).await;
     let access = registered["access_token"].as_str().unwrap();
-    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({})).await;
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
     assert_eq!(setup.status, StatusCode::OK, "{:?}", setup.body);
     let secret = setup.body["data"]["secret"].as_str().unwrap();
     let totp = Builder::new().with_secret(Secret::try_from_base32(secret).unwrap()).build().unwrap();
     let code = totp.generate(now()).to_string();
     let confirmed = app.post("/api/v1/identity/mfa/verify", access, &json!({"code": code})).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
-    (registered, totp)
+    let codes = confirmed.body["data"]["recovery_codes"].as_array().map(|codes| {
+        codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    });
+    (registered, totp, codes.unwrap_or_default())
 }
 
 fn now() -> u64 {
@@ -82,4 +91,43 @@ async fn mfa_challenges_are_capped_per_user() {
     let code = totp.generate(now() + 30).to_string();
     assert_eq!(verify(&app, &first, &code).await, StatusCode::UNAUTHORIZED);
     assert_eq!(verify(&app, &second, &code).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn mfa_changes_need_the_password_and_recovery_codes_work_once() {
+    let app = app().await;
+    let email = new_email("mfa-life");
+    let registered = register(&app, &email).await;
+    let access = registered["access_token"].as_str().unwrap();
+
+    // A stolen access token alone cannot turn MFA on
+    let no_password = app.post("/api/v1/identity/mfa/setup", access, &json!({})).await;
+    assert_eq!(no_password.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", no_password.body);
+    let wrong = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": "not the password"})).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{:?}", wrong.body);
+
+    // With the password it can; confirming shows ten one-time recovery codes, once
+    let (registered, _, codes) = owner_with_recovery_codes(&app, &new_email("mfa-life")).await;
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(codes.iter().all(|c| c.len() >= 16));
+    let email = registered["user"]["email"].as_str().unwrap().to_owned();
+    let access = registered["access_token"].as_str().unwrap();
+
+    // A recovery code stands in for a TOTP code, once
+    let first = challenge(&app, &email).await;
+    assert_eq!(verify(&app, &first, &codes[0]).await, StatusCode::OK);
+    let second = challenge(&app, &email).await;
+    assert_eq!(verify(&app, &second, &codes[0]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(verify(&app, &second, &codes[1].to_uppercase()).await, StatusCode::OK);
+
+    // Turning MFA off needs the password too, then sign-in needs no code
+    let route = "/api/v1/identity/mfa/disable";
+    assert_eq!(app.post(route, access, &json!({})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.post(route, access, &json!({"password": "wrong password!"})).await.status, StatusCode::FORBIDDEN);
+    let disabled = app.post(route, access, &json!({"password": PASSWORD})).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{:?}", disabled.body);
+    assert_eq!(disabled.body["data"]["mfa_enabled"], false);
+    let signed_in = login(&app, &email, PASSWORD, &new_ip()).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert!(signed_in.body["data"]["access_token"].is_string(), "{:?}", signed_in.body);
 }

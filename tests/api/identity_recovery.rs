@@ -89,7 +89,7 @@ async fn mfa_setup_then_login_needs_a_code() {
     let registered = register(&app, &email).await;
     let access = registered["access_token"].as_str().unwrap();
 
-    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({})).await;
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
     assert_eq!(setup.status, StatusCode::OK, "{:?}", setup.body);
     let secret = setup.body["data"]["secret"].as_str().unwrap();
     assert!(setup.body["data"]["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));

@@ -68,6 +68,10 @@ pub struct User {
     /// The last TOTP time step accepted, so a code is never accepted twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_last_step: Option<u64>,
+    /// SHA-256 digests of the unused recovery codes issued when MFA was enabled (a string
+    /// set in the table); each works once in place of a TOTP code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mfa_recovery_codes: Vec<String>,
     /// Digest of the one password reset token that works: each request's replaces the
     /// last, and a reset removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +136,7 @@ impl User {
             mfa_pending_secret: None,
             mfa_last_step: None,
             mfa_challenge: None,
+            mfa_recovery_codes: Vec::new(),
             reset_token: None,
             failed_logins: 0,
             locked_until: None,

@@ -18,7 +18,7 @@ use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
 use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
 use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
-use shared::store::{Item, Store, StoreError, boolean, n, s, update_if};
+use shared::store::{Item, Store, StoreError, boolean, n, s, string_set, update_if};
 
 use crate::accounts::model::{Organization, User};
 use crate::accounts::opaque::TokenKind;
@@ -134,6 +134,8 @@ pub enum UserChange {
     PasswordReset { password_hash: String, at: i64 },
     EmailVerified,
     MfaStep(u64),
+    /// A recovery code (its digest) used in place of a TOTP code.
+    MfaRecovery(String),
 }
 
 /// The identity repository.
@@ -501,6 +503,12 @@ impl<'a> AccountStore<'a> {
                 )
                 .expression_attribute_values(":challenge", s(&record.digest))
                 .expression_attribute_values(":step", n(step)),
+            UserChange::MfaRecovery(code) => user
+                .update_expression("DELETE mfa_recovery_codes :used REMOVE mfa_challenge")
+                .condition_expression("mfa_challenge = :challenge AND contains(mfa_recovery_codes, :code)")
+                .expression_attribute_values(":challenge", s(&record.digest))
+                .expression_attribute_values(":used", string_set(vec![code.clone()]))
+                .expression_attribute_values(":code", s(code)),
         };
         let items = vec![delete.transact_item()?, update.transact_item()?];
         Ok(transact(self.store, items).await?.is_none())
@@ -549,18 +557,41 @@ impl<'a> AccountStore<'a> {
     }
 
     /// Turns the pending TOTP secret into the active one, if it is still the one the
-    /// code was checked against.
-    pub async fn confirm_mfa(&self, user: &User, secret: &str, step: u64) -> Result<bool, StoreError> {
+    /// code was checked against, with a new set of recovery code digests.
+    pub async fn confirm_mfa(
+        &self,
+        user: &User,
+        secret: &str,
+        step: u64,
+        recovery_codes: Vec<String>,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
             .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression(
-                "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, version = version + :one REMOVE mfa_pending_secret",
+                "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, mfa_recovery_codes = :codes, \
+                 version = version + :one REMOVE mfa_pending_secret",
             )
             .condition_expression("mfa_pending_secret = :secret")
             .expression_attribute_values(":secret", s(secret))
             .expression_attribute_values(":yes", boolean(true))
             .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":codes", string_set(recovery_codes))
+            .expression_attribute_values(":one", n(1));
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Turns MFA off: the secret, the recovery codes and any outstanding challenge go.
+    pub async fn disable_mfa(&self, user: &User) -> Result<bool, StoreError> {
+        let request = self
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
+            .update_expression(
+                "SET mfa_enabled = :no, version = version + :one \
+                 REMOVE mfa_secret, mfa_pending_secret, mfa_recovery_codes, mfa_challenge",
+            )
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":no", boolean(false))
             .expression_attribute_values(":one", n(1));
         Ok(update_if(request).await?.is_some())
     }
