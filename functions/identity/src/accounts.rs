@@ -10,7 +10,7 @@ pub mod provision;
 mod recovery;
 mod roles;
 mod sessions;
-mod store;
+pub mod store;
 mod users;
 mod views;
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
-use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
+use shared::store::requests::{delete_if_version, entity_item, put_if_new, update_if_version};
 use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
 use shared::store::{Item, Store, StoreError, boolean, n, s, string_set, update_if};
 
@@ -234,10 +234,37 @@ impl<'a> AccountStore<'a> {
         self.store.query_prefix_page(keys::org(org_id), USER_PREFIX, start, limit).await
     }
 
-    /// Replaces a user if its stored version is still `expected`; `owner_delta` moves the
-    /// owner counter in the same transaction (refused if it would reach zero).
+    /// Writes an administrator's edit of a user if its stored version is still `expected`:
+    /// only the fields such an edit owns (names, tenant profile, status, roles, extra
+    /// permissions, version, `updated_at`). Counters, secrets and one-time state change
+    /// through their own conditional updates and are never written back from a stale
+    /// read. `owner_delta` moves the owner counter in the same transaction (refused if it
+    /// would reach zero).
     pub async fn replace_user(&self, next: &User, expected: u64, owner_delta: i32) -> Result<Written, StoreError> {
-        let mut items = vec![put_if_version(self.store, user_item(next)?, expected)?.transact_item()?];
+        let tenant = if next.tenant_profile_id.is_some() { ", tenant_profile_id = :tenant" } else { "" };
+        let mut expression = format!(
+            "SET first_name = :first, last_name = :last, #status = :status, #roles = :roles, \
+             #permissions = :permissions, version = :next, updated_at = :updated{tenant}"
+        );
+        if next.tenant_profile_id.is_none() {
+            expression.push_str(" REMOVE tenant_profile_id");
+        }
+        let mut edit = update_if_version(self.store, keys::org(&next.org_id), user_sk(&next.id), expected)
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#permissions", "permissions")
+            .expression_attribute_values(":first", s(&next.first_name))
+            .expression_attribute_values(":last", s(&next.last_name))
+            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(next.status)?)
+            .expression_attribute_values(":roles", serde_dynamo::to_attribute_value(&next.roles)?)
+            .expression_attribute_values(":permissions", serde_dynamo::to_attribute_value(&next.permissions)?)
+            .expression_attribute_values(":next", n(next.version))
+            .expression_attribute_values(":updated", s(shared::time_format::format(next.updated_at)));
+        if let Some(tenant) = &next.tenant_profile_id {
+            edit = edit.expression_attribute_values(":tenant", s(tenant));
+        }
+        let mut items = vec![edit.transact_item()?];
         if owner_delta != 0 {
             items.push(self.owner_count_update(&next.org_id, owner_delta)?);
         }
