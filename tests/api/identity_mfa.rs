@@ -25,9 +25,9 @@ async fn owner_with_recovery_codes(app: &TestApp, email: &str) -> (Value, Totp, 
     let code = totp.generate(now()).to_string();
     let confirmed = app.post("/api/v1/identity/mfa/verify", access, &json!({"code": code})).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
-    let codes = confirmed.body["data"]["recovery_codes"].as_array().map(|codes| {
-        codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect::<Vec<_>>()
-    });
+    let codes = confirmed.body["data"]["recovery_codes"]
+        .as_array()
+        .map(|codes| codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect::<Vec<_>>());
     (registered, totp, codes.unwrap_or_default())
 }
 
@@ -50,7 +50,9 @@ async fn challenge(app: &TestApp, email: &str) -> String {
 }
 
 async fn verify(app: &TestApp, mfa_token: &str, code: &str) -> StatusCode {
-    post_from(app, "/api/v1/identity/mfa/verify", &json!({"mfa_token": mfa_token, "code": code}), &new_ip()).await.status
+    post_from(app, "/api/v1/identity/mfa/verify", &json!({"mfa_token": mfa_token, "code": code}), &new_ip())
+        .await
+        .status
 }
 
 #[tokio::test]

@@ -230,7 +230,8 @@ async fn concurrent_wrong_passwords_get_no_more_evaluations_than_the_limits() {
     let ip = new_ip();
     let email = new_email("burst-ip");
     register(&app, &email).await;
-    let guesses = (0..30).map(|i| login(&app, &email, if i % 2 == 0 { "guess-one-two" } else { "guess-three-four" }, &ip));
+    let guesses =
+        (0..30).map(|i| login(&app, &email, if i % 2 == 0 { "guess-one-two" } else { "guess-three-four" }, &ip));
     let answers = futures::future::join_all(guesses).await;
     let refused = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
     let throttled = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();

@@ -83,7 +83,9 @@ async fn reauthenticate(state: &IdentityState, principal: &Principal, password: 
     let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(refused()) };
     if !passwords::verify(password, Some(user.password_hash.clone())).await? {
         let lock_until = now + settings.lockout_seconds();
-        store.lock_if_exhausted(&user.org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+        store
+            .lock_if_exhausted(&user.org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until)
+            .await?;
         return Err(refused());
     }
     store.release_attempt(&user.org_id, &user.id).await?;
@@ -223,7 +225,13 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
     }
     let settings = &state.settings;
     let (user, org) = tokio::join!(
-        store.reserve_attempt(&org_id, &challenge.user_id, settings.max_failed_logins, now, now - settings.lockout_seconds()),
+        store.reserve_attempt(
+            &org_id,
+            &challenge.user_id,
+            settings.max_failed_logins,
+            now,
+            now - settings.lockout_seconds()
+        ),
         store.get_organization(&org_id)
     );
     let (Some(user), Some(org)) = (user?, org?) else { return Err(invalid()) };

@@ -233,7 +233,9 @@ pub async fn login(
         (user, _) => {
             if let Some(user) = user.filter(|_| !password_ok) {
                 let lock_until = now + settings.lockout_seconds();
-                store.lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+                store
+                    .lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until)
+                    .await?;
             }
             tracing::info!(source_ip = %ip, "sign-in refused");
             return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));

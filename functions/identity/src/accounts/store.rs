@@ -131,7 +131,10 @@ pub enum Rotation {
 /// What consuming a one-time token changes on its user, in the same transaction.
 #[derive(Debug)]
 pub enum UserChange {
-    PasswordReset { password_hash: String, at: i64 },
+    PasswordReset {
+        password_hash: String,
+        at: i64,
+    },
     EmailVerified,
     MfaStep(u64),
     /// A recovery code (its digest) used in place of a TOTP code.
@@ -553,13 +556,20 @@ impl<'a> AccountStore<'a> {
         let items = vec![self.put_new(self.token_item(TokenKind::MfaChallenge, record)?)?, current.transact_item()?];
         match transact(self.store, items).await? {
             None => Ok(()),
-            Some(_) => Err(unexpected_cancellation("MFA challenge conflicted (user deleted meanwhile or id collision)")),
+            Some(_) => {
+                Err(unexpected_cancellation("MFA challenge conflicted (user deleted meanwhile or id collision)"))
+            }
         }
     }
 
     /// Reserves one code check on an MFA challenge before the code is looked at: refused
     /// (`false`) once `max` checks were reserved, or when the challenge is gone or expired.
-    pub async fn reserve_challenge_attempt(&self, record: &TokenRecord, max: u32, now: i64) -> Result<bool, StoreError> {
+    pub async fn reserve_challenge_attempt(
+        &self,
+        record: &TokenRecord,
+        max: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
             .update_item(keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest))
@@ -645,7 +655,9 @@ impl<'a> AccountStore<'a> {
         match transact(self.store, items).await? {
             None => Ok(()),
             // Both keys are fresh random values; a clash is a fault, not an outcome.
-            Some(_) => Err(unexpected_cancellation("the token or its outbox message already exists, or the user is gone")),
+            Some(_) => {
+                Err(unexpected_cancellation("the token or its outbox message already exists, or the user is gone"))
+            }
         }
     }
 }

@@ -176,9 +176,7 @@ pub async fn create(
     tracing::info!(client_id = %client_id, "OAuth app registered");
     let created = CreatedApp { app: AppView::from(&app), client_secret };
     // The body holds a secret: no cache may keep it.
-    Ok(ApiResponse::created(created, &location(&client_id))
-        .no_store()
-        .into_response())
+    Ok(ApiResponse::created(created, &location(&client_id)).no_store().into_response())
 }
 
 /// List the organization's OAuth apps.
