@@ -16,7 +16,7 @@ use crate::IdentityState;
 use crate::accounts::model::{User, UserStatus};
 use crate::accounts::opaque::{self, TokenKind};
 use crate::accounts::passwords;
-use crate::accounts::sessions::{now_seconds, start_session};
+use crate::accounts::sessions::{count_failure, now_seconds, reserve_attempt, start_session};
 use crate::accounts::store::{AccountStore, UserChange};
 use crate::accounts::views::{LoginResult, TokenResponse};
 
@@ -73,22 +73,19 @@ pub struct MfaPasswordRequest {
 async fn reauthenticate(state: &IdentityState, principal: &Principal, password: String) -> Result<User, ApiError> {
     let refused = || ApiError::InsufficientPermissions(REAUTHENTICATION_FAILED.into());
     let id = user_id(principal)?;
-    let store = AccountStore::new(&state.services.store);
-    let (settings, now) = (&state.settings, now_seconds());
+    let now = now_seconds();
     if password.chars().count() > crate::accounts::model::MAX_PASSWORD_CHARS {
         return Err(refused());
     }
-    let stale_after = now - settings.lockout_seconds();
-    let user = store.reserve_attempt(&principal.org_id, id, settings.max_failed_logins, now, stale_after).await?;
-    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(refused()) };
+    let Some(user) = reserve_attempt(state, &principal.org_id, id, now).await? else { return Err(refused()) };
     if !passwords::verify(password, Some(user.password_hash.clone())).await? {
-        let lock_until = now + settings.lockout_seconds();
-        store
-            .lock_if_exhausted(&user.org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until)
-            .await?;
+        count_failure(state, &user, now).await?;
         return Err(refused());
     }
-    store.release_attempt(&user.org_id, &user.id).await?;
+    AccountStore::new(&state.services.store).release_attempt(&user.org_id, &user.id).await?;
+    if user.status != UserStatus::Active {
+        return Err(refused());
+    }
     Ok(user)
 }
 
@@ -223,17 +220,8 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
     if !store.reserve_challenge_attempt(&challenge, MAX_CHALLENGE_ATTEMPTS, now).await? {
         return Err(invalid());
     }
-    let settings = &state.settings;
-    let (user, org) = tokio::join!(
-        store.reserve_attempt(
-            &org_id,
-            &challenge.user_id,
-            settings.max_failed_logins,
-            now,
-            now - settings.lockout_seconds()
-        ),
-        store.get_organization(&org_id)
-    );
+    let (user, org) =
+        tokio::join!(reserve_attempt(state, &org_id, &challenge.user_id, now), store.get_organization(&org_id));
     let (Some(user), Some(org)) = (user?, org?) else { return Err(invalid()) };
     let outstanding = user.mfa_challenge.as_deref() == Some(challenge.digest.as_str());
     let secret = user.mfa_secret.clone().filter(|_| user.mfa_enabled && user.status == UserStatus::Active);
@@ -245,8 +233,7 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
         _ => None,
     };
     let Some(change) = change else {
-        let lock_until = now + settings.lockout_seconds();
-        store.lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+        count_failure(state, &user, now).await?;
         tracing::info!("MFA code refused");
         return Err(invalid());
     };

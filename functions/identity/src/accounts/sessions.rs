@@ -39,6 +39,31 @@ fn now_millis() -> i64 {
     i64::try_from(time_format::now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Reserves a sign-in attempt (a password or a second factor) on the account before it
+/// is checked, within the configured lockout; `None` when refused (locked, at the limit,
+/// or no such user).
+pub async fn reserve_attempt(
+    state: &IdentityState,
+    org_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<User>, ApiError> {
+    let settings = &state.settings;
+    let store = AccountStore::new(&state.services.store);
+    let stale_after = now - settings.lockout_seconds();
+    Ok(store.reserve_attempt(org_id, user_id, settings.max_failed_logins, now, stale_after).await?)
+}
+
+/// Keeps a reserved attempt that failed as a failure; the one that reached the limit
+/// locks the account for the configured time.
+pub async fn count_failure(state: &IdentityState, user: &User, now: i64) -> Result<(), ApiError> {
+    let settings = &state.settings;
+    let lock_until = now + settings.lockout_seconds();
+    let store = AccountStore::new(&state.services.store);
+    store.lock_if_exhausted(&user.org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+    Ok(())
+}
+
 /// Signs an access token for `user` with the platform API's claims plus the plan.
 pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
     let now = now_seconds();
@@ -221,21 +246,17 @@ pub async fn login(
     // the same round trips before the (equally slow) password check.
     let (org_id, user_id) =
         claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
-    let stale_after = now - settings.lockout_seconds();
-    let (user, org) = tokio::join!(
-        store.reserve_attempt(&org_id, &user_id, settings.max_failed_logins, now, stale_after),
-        store.get_organization(&org_id)
-    );
+    let (user, org) = tokio::join!(reserve_attempt(&state, &org_id, &user_id, now), store.get_organization(&org_id));
     let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let (user, org) = match (user, org) {
         (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active => (user, org),
         (user, _) => {
-            if let Some(user) = user.filter(|_| !password_ok) {
-                let lock_until = now + settings.lockout_seconds();
-                store
-                    .lock_if_exhausted(&org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until)
-                    .await?;
+            match user {
+                Some(user) if !password_ok => count_failure(&state, &user, now).await?,
+                // A disabled account's right password is no guess: give the attempt back.
+                Some(user) => store.release_attempt(&user.org_id, &user.id).await?,
+                None => {}
             }
             tracing::info!(source_ip = %ip, "sign-in refused");
             return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
