@@ -544,16 +544,25 @@ impl<'a> AccountStore<'a> {
         Ok(transact(self.store, items).await?.is_none())
     }
 
+    /// A transaction's update that makes `record` its user's only valid token of a kind:
+    /// the user's `attribute` names its digest, replacing any earlier one.
+    fn make_current(&self, record: &TokenRecord, attribute: &str) -> Result<TransactWriteItem, StoreError> {
+        self.store
+            .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
+            .update_expression("SET #current = :digest")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#current", attribute)
+            .expression_attribute_values(":digest", s(&record.digest))
+            .transact_item()
+    }
+
     /// Issues an MFA challenge: stores it and makes it the user's only outstanding one
     /// (an earlier challenge stops working), in one transaction.
     pub async fn start_mfa_challenge(&self, record: &TokenRecord) -> Result<(), StoreError> {
-        let current = self
-            .store
-            .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
-            .update_expression("SET mfa_challenge = :digest")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":digest", s(&record.digest));
-        let items = vec![self.put_new(self.token_item(TokenKind::MfaChallenge, record)?)?, current.transact_item()?];
+        let items = vec![
+            self.put_new(self.token_item(TokenKind::MfaChallenge, record)?)?,
+            self.make_current(record, "mfa_challenge")?,
+        ];
         match transact(self.store, items).await? {
             None => Ok(()),
             Some(_) => {
@@ -644,13 +653,7 @@ impl<'a> AccountStore<'a> {
     ) -> Result<(), StoreError> {
         let mut items = vec![self.put_new(self.token_item(kind, record)?)?, message];
         if kind == TokenKind::PasswordReset {
-            let only_valid = self
-                .store
-                .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
-                .update_expression("SET reset_token = :digest")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":digest", s(&record.digest));
-            items.push(only_valid.transact_item()?);
+            items.push(self.make_current(record, "reset_token")?);
         }
         match transact(self.store, items).await? {
             None => Ok(()),
