@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := infra/node_modules/.installed
 
-.PHONY: help tools dev stop trigger test lint unit openapi bench clean
+.PHONY: help tools browser dev stop trigger test lint unit openapi bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,17 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 	touch $@
 
 tools: $(VENV_STAMP) $(NODE_STAMP) ## Install the local toolchain (idempotent)
+
+# The sign-in page test drives Debian's headless Chromium through its WebDriver.
+BROWSER_PACKAGES := chromium chromium-driver
+
+browser: ## Install Debian's chromium and chromium-driver for the sign-in page test (as root)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "The sign-in page test needs Debian's $(BROWSER_PACKAGES): sudo apt-get install -y $(BROWSER_PACKAGES)" >&2; \
+	  exit 1; \
+	fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES)
 
 dev: tools ## Start the whole system: local AWS stack, demo data, API on http://localhost:9000, triggers
 	bash infra/local/dev.sh
@@ -45,7 +56,7 @@ lint: tools ## cargo fmt --check, clippy -D warnings, cfn-lint
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cfn-lint template.yaml
 
-test: lint ## Lint, then every test against a private local stack, then the OpenAPI and Lambda checks
+test: lint browser ## Lint, then every test against a private local stack, then the OpenAPI and Lambda checks
 	bash infra/local/test.sh
 
 openapi: ## Regenerate openapi.json from the code

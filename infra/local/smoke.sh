@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs `cargo lambda watch` on a free port against the test stack's env, starts the
-# trigger runner against it, and drives the API through it with smoke.py. Stops
+# trigger runner against it, drives the API through it with smoke.py, and the hosted
+# sign-in page through it in headless Chromium with signin_browser.py. Stops
 # everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,8 +26,11 @@ stack_py triggers --name test --invoke-port "$port" --detach
 
 # The demo users the smoke test signs in as.
 cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed >/dev/null
-python3 infra/local/smoke.py "http://127.0.0.1:$port" || {
+show_logs() {
   echo "--- $log" >&2; tail -50 "$log" >&2
   echo "--- .local/test/triggers.log" >&2; tail -20 .local/test/triggers.log >&2
   exit 1
 }
+python3 infra/local/smoke.py "http://127.0.0.1:$port" || show_logs
+# The hosted sign-in and consent page, in headless Chromium (`make browser` installs it).
+.local/venv/bin/python infra/local/signin_browser.py "http://127.0.0.1:$port" || show_logs

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # `make test` after lint: a private in-memory stack on free ports (so it never
 # collides with `make dev`), all Rust tests, the trigger runner's tests, the OpenAPI
-# validation, and a smoke test of the real Lambda path through `cargo lambda watch`.
+# validation, and a smoke test of the real Lambda path through `cargo lambda watch`,
+# ending with the hosted sign-in page driven in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
+
+# Checked first, so a missing browser does not surface only after the Rust tests.
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || {
+  echo "The sign-in page test needs Debian's chromium and chromium-driver: run 'make browser' (as root)" >&2
+  exit 1
+}
 
 trap 'stack_py down --name test' EXIT
 stack_up test

@@ -11,6 +11,8 @@ pub struct AwsClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// EventBridge, for the domain-event publisher (`crate::events`).
     pub events: aws_sdk_eventbridge::Client,
+    /// S3, for maintenance attachments (presigned uploads and downloads).
+    pub s3: aws_sdk_s3::Client,
     /// For clients that only some functions build (EventBridge, ...).
     pub sdk_config: aws_config::SdkConfig,
 }
@@ -22,7 +24,17 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk_config),
             events: aws_sdk_eventbridge::Client::new(&sdk_config),
+            s3: s3_client(&sdk_config),
             sdk_config,
         }
     }
+}
+
+/// Checksums only where S3 requires them: a presigned upload's URL must not bind a
+/// checksum of a body the SDK never sees.
+fn s3_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk_config)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }

@@ -10,31 +10,31 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;
 
-const REQUESTS: &str = "/api/v1/operations/maintenance-requests";
+pub(crate) const REQUESTS: &str = "/api/v1/operations/maintenance-requests";
 
 fn day(offset_days: i64) -> String {
     shared::domain::calendar::format_date(time::OffsetDateTime::now_utc().date() + Duration::days(offset_days))
 }
 
-async fn created(app: &TestApp, token: &str, uri: &str, body: Value) -> Value {
+pub(crate) async fn created(app: &TestApp, token: &str, uri: &str, body: Value) -> Value {
     let response = app.post(uri, token, &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{uri}: {:?}", response.body);
     response.body["data"].clone()
 }
 
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
 
 /// A property with two units, each rented by its own tenant; the tenants' tokens.
-struct Building {
-    property: String,
-    units: [String; 2],
-    tenants: [String; 2],
-    tenant_tokens: [String; 2],
+pub(crate) struct Building {
+    pub(crate) property: String,
+    pub(crate) units: [String; 2],
+    pub(crate) tenants: [String; 2],
+    pub(crate) tenant_tokens: [String; 2],
 }
 
-async fn building(app: &TestApp, org: &str, owner: &str) -> Building {
+pub(crate) async fn building(app: &TestApp, org: &str, owner: &str) -> Building {
     let property = id(&app.create_property(owner, "Maple Court").await);
     let mut units = Vec::new();
     let mut tenants = Vec::new();
@@ -73,7 +73,7 @@ fn oauth_token(app: &TestApp, org: &str, scope: &str) -> String {
     app.sign(&scoped)
 }
 
-fn leak(property: &str, unit: Option<&str>) -> Value {
+pub(crate) fn leak(property: &str, unit: Option<&str>) -> Value {
     let mut body = json!({"property_id": property, "title": "Leak under the sink", "description": "Water on the floor",
         "priority": "high", "category": "plumbing", "permission_to_enter": true, "preferred_times": ["weekday mornings"]});
     if let Some(unit) = unit {

@@ -8,7 +8,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-async fn invoke(app: &TestApp, name: &str, replacements: &[(&str, &str)]) -> (StatusCode, Value, http::HeaderMap) {
+/// Pushes `events/identity/<name>.json`, with its placeholders replaced, through `lambda_http`.
+pub async fn invoke(app: &TestApp, name: &str, replacements: &[(&str, &str)]) -> (StatusCode, Value, http::HeaderMap) {
     let path = format!("{}/../events/identity/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let mut event = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     for (placeholder, value) in replacements {
@@ -21,7 +22,8 @@ async fn invoke(app: &TestApp, name: &str, replacements: &[(&str, &str)]) -> (St
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    let html = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let body = if bytes.is_empty() || html { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
     (status, body, headers)
 }
 

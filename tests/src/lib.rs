@@ -68,7 +68,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
-        ("maintenance".to_owned(), maintenance::router(services.clone())),
+        ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
         ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
@@ -98,6 +98,11 @@ pub fn screening_state(services: &Services, base_url: &str) -> screening::Screen
         smartmove: screening::smartmove::SmartMove::new(base_url, "test-api-key", limits).expect("client"),
         postback_uri: TEST_POSTBACK_URI.to_owned(),
     }
+}
+
+/// The attachments bucket that `make test` creates in moto (`ATTACHMENTS_BUCKET`).
+pub fn attachment_bucket(services: &Services) -> maintenance::AttachmentBucket {
+    maintenance::AttachmentBucket::from_env(services).expect("ATTACHMENTS_BUCKET is set by make test")
 }
 
 /// Event streams as the stream endpoint serves them, quicker: they stay open for 20 s,
@@ -161,7 +166,10 @@ impl TestResponse {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let html =
+            headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+        let body =
+            if bytes.is_empty() || html { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         TestResponse { status, headers, body, text }
     }

@@ -2,14 +2,14 @@
 //! verification, MFA; users, roles and permissions; the JWKS.
 
 mod jwks;
-mod mfa;
+pub mod mfa;
 pub mod model;
-mod opaque;
+pub mod opaque;
 pub mod passwords;
 pub mod provision;
 mod recovery;
 mod roles;
-mod sessions;
+pub mod sessions;
 pub mod store;
 mod users;
 mod views;

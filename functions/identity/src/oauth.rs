@@ -5,6 +5,7 @@ mod apps;
 mod authorizations;
 mod authorize;
 pub mod credentials;
+mod hosted;
 mod redirect;
 mod repository;
 pub mod scopes;
@@ -49,6 +50,6 @@ pub fn routes() -> OpenApiRouter<IdentityState> {
         .routes(routes!(authorizations::revoke))
         .routes(routes!(authorizations::list_organization))
         .routes(routes!(authorizations::revoke_organization))
-        .routes(routes!(authorize::authorize))
+        .routes(routes!(authorize::authorize, hosted::submit))
         .routes(routes!(token::token))
 }

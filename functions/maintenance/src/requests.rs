@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use shared::domain::Problems;
+use shared::domain::attachment::AttachmentFields;
 use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::maintenance::{Category, Priority, RequestFields, Status, TEXT_MAX};
 use shared::domain::work_order::WorkOrderFields;
@@ -197,6 +198,27 @@ impl CommentInput {
         let comment = p.text("comment", &self.comment, 1, TEXT_MAX);
         p.into_result()?;
         Ok(comment)
+    }
+}
+
+/// The body of `POST .../{request_id}/attachments`: what the file is, before its bytes.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    /// 1 to 255 characters, without `/`, `\` or `"`; the name a download gets.
+    #[schema(example = "leak.jpg")]
+    pub file_name: String,
+    /// `image/jpeg`, `image/png`, `image/heic`, `image/webp` or `application/pdf`.
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+    /// Bytes: 1 to 10485760 (10 MiB). The upload must be exactly this size.
+    #[schema(example = 482113)]
+    pub size: u64,
+}
+
+impl AttachmentInput {
+    pub fn validate(&self) -> Result<AttachmentFields, Problems> {
+        AttachmentFields::validated(&self.file_name, &self.content_type, self.size)
     }
 }
 

@@ -35,7 +35,7 @@ use crate::views::{MaintenanceRequestView, UpdateView};
 
 #[derive(Debug, Deserialize)]
 pub struct RequestPath {
-    request_id: String,
+    pub request_id: String,
 }
 
 fn request_response(request: &MaintenanceRequest, status: StatusCode) -> Response {
@@ -61,6 +61,30 @@ pub async fn load(
         .await?
         .filter(|r| sees.covers(r))
         .ok_or_else(|| Refused::RequestMissing.into())
+}
+
+/// A page of one of a visible request's own lists (its timeline, its attachments): the
+/// request, and the page asked for, its cursor bound to the list `name` and the request.
+pub async fn request_page(
+    services: &Services,
+    principal: &Principal,
+    request_id: &str,
+    params: &PageParams,
+    name: &str,
+    prefix: fn(&str) -> String,
+) -> Result<(MaintenanceRequest, PageRequest), ApiError> {
+    principal.authorize(Permission::MaintenanceRead, Some(Scope::ReadMaintenance))?;
+    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
+    let request = load(services, principal, request_id).await?;
+    let listing = PageRequest::under_prefix(
+        &services.cursors,
+        &principal.org_id,
+        format!("{name}|{}", request.id),
+        page_size,
+        params.cursor.as_deref(),
+        &prefix(&request.id),
+    )?;
+    Ok((request, listing))
 }
 
 /// Where a Tenant's new request goes: a unit they rent (now or next) in the property.
@@ -406,22 +430,20 @@ pub async fn timeline(
     Path(path): Path<RequestPath>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    principal.authorize(Permission::MaintenanceRead, Some(Scope::ReadMaintenance))?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let request = load(&services, &principal, &path.request_id).await?;
-    let org_id = &principal.org_id;
-    let prefix = keys::maintenance_updates_of(&request.id);
-    let listing = PageRequest::resume(
-        &services.cursors,
-        org_id,
-        format!("maintenance-updates|{}", request.id),
-        page_size,
-        params.cursor.as_deref(),
-        |key| {
-            key.get(keys::PK) == Some(&keys::org(org_id)) && key.get(keys::SK).is_some_and(|sk| sk.starts_with(&prefix))
-        },
-    )?;
-    let page = services.store.maintenance().timeline(org_id, &request.id, listing.start.clone(), page_size).await?;
+    let (request, listing) = request_page(
+        &services,
+        &principal,
+        &path.request_id,
+        &params,
+        "maintenance-updates",
+        keys::maintenance_updates_of,
+    )
+    .await?;
+    let page = services
+        .store
+        .maintenance()
+        .timeline(&principal.org_id, &request.id, listing.start.clone(), listing.size)
+        .await?;
     Ok(listing.respond::<_, UpdateView>(&services.cursors, page))
 }
 

@@ -1,11 +1,16 @@
 //! What clients see of a maintenance request and its timeline.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use shared::domain::attachment::{Attachment, AttachmentStatus};
 use shared::domain::maintenance::{Category, MaintenanceRequest, Priority, RequestUpdate, Status, UpdateKind};
 use shared::domain::vendor::Vendor;
 use shared::domain::work_order::{WorkOrder, WorkOrderStatus};
 use shared::time_format;
 use utoipa::ToSchema;
+
+use crate::bucket::SignedUrl;
 
 /// A maintenance request on `/api/v1`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,6 +136,89 @@ pub struct IntegrationRequestList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationRequestEnvelope {
     pub maintenance_request: IntegrationRequest,
+}
+
+/// An attachment as a listing shows it: with a download URL once its bytes are in.
+pub struct Shown {
+    pub attachment: Attachment,
+    pub download: Option<SignedUrl>,
+}
+
+impl Shown {
+    pub fn pending(attachment: Attachment) -> Self {
+        Self { attachment, download: None }
+    }
+}
+
+/// A file attached to a maintenance request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    #[schema(example = "att_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub maintenance_request_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// `pending` until the bytes are in the bucket, then `uploaded`.
+    pub status: AttachmentStatus,
+    /// Who attached it: `user:<id>` or `key:<id>`.
+    pub uploaded_by: String,
+    pub created_at: String,
+    /// When the bytes were first seen in the bucket.
+    pub uploaded_at: Option<String>,
+    /// A presigned `GET` URL, once uploaded; it expires at `download_expires_at`.
+    pub download_url: Option<String>,
+    pub download_expires_at: Option<String>,
+}
+
+impl From<&Shown> for AttachmentView {
+    fn from(shown: &Shown) -> Self {
+        let a = &shown.attachment;
+        Self {
+            id: a.id.clone(),
+            maintenance_request_id: a.request_id.clone(),
+            file_name: a.file_name.clone(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            status: a.status,
+            uploaded_by: a.uploaded_by.clone(),
+            created_at: time_format::format(a.created_at),
+            uploaded_at: a.uploaded_at.map(time_format::format),
+            download_url: shown.download.as_ref().map(|d| d.url.clone()),
+            download_expires_at: shown.download.as_ref().map(|d| time_format::format(d.expires_at)),
+        }
+    }
+}
+
+/// Where and how to upload an attachment's bytes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadView {
+    /// `PUT`.
+    pub method: String,
+    pub url: String,
+    /// Send exactly these headers (`content-type`, `content-length`): the URL's signature binds them.
+    #[schema(value_type = Object, example = json!({"content-type": "image/jpeg", "content-length": "482113"}))]
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+impl From<SignedUrl> for UploadView {
+    fn from(signed: SignedUrl) -> Self {
+        Self {
+            method: signed.method,
+            url: signed.url,
+            headers: signed.headers.into_iter().collect(),
+            expires_at: time_format::format(signed.expires_at),
+        }
+    }
+}
+
+/// The answer to `POST .../{request_id}/attachments`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAttachmentView {
+    pub attachment: AttachmentView,
+    pub upload: UploadView,
 }
 
 /// A work order on `/api/v1`.

@@ -76,6 +76,31 @@ def ensure_event_bus(events: Any, bus_name: str) -> str:
         raise
 
 
+def ensure_bucket(s3: Any, bucket: str) -> str:
+    """The attachments bucket, private and encrypted as in the template."""
+    try:
+        s3.create_bucket(Bucket=bucket)
+        outcome = "created"
+    except ClientError as exc:
+        if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        outcome = "exists"
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    )
+    return outcome
+
+
 def bootstrap(endpoints: Endpoints, names: Names, creds: Credentials) -> dict[str, str]:
     """Idempotently create table, bus and secrets; return what happened to each."""
     sm = aws_client("secretsmanager", endpoints.secretsmanager, creds)
@@ -85,4 +110,5 @@ def bootstrap(endpoints: Endpoints, names: Names, creds: Credentials) -> dict[st
         "jwt keys": ensure_jwt_secrets(sm, names),
         "cursor key": ensure_cursor_secret(sm, names.cursor),
         "smartmove key": ensure_smartmove_secret(sm, names.smartmove_api_key, LOCAL_SMARTMOVE_API_KEY),
+        "attachments bucket": ensure_bucket(aws_client("s3", endpoints.s3, creds), names.attachments_bucket),
     }

@@ -44,12 +44,14 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoints.eventbridge,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoints.secretsmanager,
         "AWS_ENDPOINT_URL_SQS": endpoints.sqs,
+        "AWS_ENDPOINT_URL_S3": endpoints.s3,
         "TABLE_NAME": names.table,
         "EVENT_BUS_NAME": names.event_bus,
         "JWT_PUBLIC_KEYS_SECRET_ID": names.jwt_public_keys,
         "JWT_SIGNING_KEY_SECRET_ID": names.jwt_signing_key,
         "CURSOR_SECRET_ID": names.cursor,
         "SMARTMOVE_API_KEY_SECRET_ID": names.smartmove_api_key,
+        "ATTACHMENTS_BUCKET": names.attachments_bucket,
         # Local subscribers listen on this machine: allow http and private addresses.
         "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
     }
@@ -166,9 +168,12 @@ def cmd_bootstrap(args: argparse.Namespace) -> None:
     if missing:
         # Refuse rather than let boto3 fall back to real AWS endpoints.
         raise StackError(f"{', '.join(missing)} not set (source .local/NAME/env first)")
-    # Only the runner uses SQS; moto (the EventBridge endpoint) serves it unless told otherwise.
-    sqs = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"]
-    endpoints = Endpoints(*(os.environ[v] for v in ENDPOINT_VARS), sqs=sqs)
+    # Only the runner uses SQS, only attachments S3; moto (the EventBridge endpoint) serves
+    # both unless told otherwise.
+    moto = os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"]
+    sqs = os.environ.get("AWS_ENDPOINT_URL_SQS") or moto
+    s3 = os.environ.get("AWS_ENDPOINT_URL_S3") or moto
+    endpoints = Endpoints(*(os.environ[v] for v in ENDPOINT_VARS), sqs=sqs, s3=s3)
     names = Names.resolve(args.name)
     outcome = bootstrap(endpoints, names, Credentials.from_env())
     print("bootstrap: " + ", ".join(f"{what} {result}" for what, result in outcome.items()))

@@ -37,6 +37,7 @@ NAME_DEFAULTS = {
     "JWT_SIGNING_KEY_SECRET_ID": "doorstep/{name}/jwt-signing-key",
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
     "SMARTMOVE_API_KEY_SECRET_ID": "doorstep/{name}/smartmove-api-key",
+    "ATTACHMENTS_BUCKET": "doorstep-{name}-attachments",
 }
 
 # The SmartMove API key of local stacks; the local SmartMove sandbox accepts it.
@@ -75,6 +76,7 @@ class Endpoints:
     eventbridge: str
     secretsmanager: str
     sqs: str
+    s3: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Names:
     jwt_signing_key: str
     cursor: str
     smartmove_api_key: str
+    attachments_bucket: str
 
     @classmethod
     def resolve(cls, stack_name: str | None) -> Names:
@@ -104,6 +107,7 @@ class Names:
             jwt_signing_key=values["JWT_SIGNING_KEY_SECRET_ID"],
             cursor=values["CURSOR_SECRET_ID"],
             smartmove_api_key=values["SMARTMOVE_API_KEY_SECRET_ID"],
+            attachments_bucket=values["ATTACHMENTS_BUCKET"],
         )
 
 
@@ -115,6 +119,9 @@ def aws_client(service: str, endpoint: str, creds: Credentials, probe: bool = Fa
         if probe
         else Config(connect_timeout=2, read_timeout=15, retries={"max_attempts": 2})
     )
+    if service == "s3":
+        # Bucket names in the path: moto on 127.0.0.1 has no per-bucket host names.
+        config = config.merge(Config(s3={"addressing_style": "path"}))
     return boto3.client(
         service,
         endpoint_url=endpoint,

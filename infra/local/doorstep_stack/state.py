@@ -66,7 +66,7 @@ class Stack:
 
     def endpoints(self, state: dict[str, Any]) -> Endpoints:
         moto = f"http://{HOST}:{state['moto_port']}"
-        return Endpoints(dynamodb=f"http://{HOST}:{state['ddb_port']}", eventbridge=moto, secretsmanager=moto, sqs=moto)
+        return Endpoints(dynamodb=f"http://{HOST}:{state['ddb_port']}", eventbridge=moto, secretsmanager=moto, sqs=moto, s3=moto)
 
     def healthy_state(self) -> dict[str, Any] | None:
         """The recorded state if both processes are alive and answering, else None."""

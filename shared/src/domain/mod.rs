@@ -13,6 +13,7 @@ pub use patch::Patch;
 pub use plan::Plan;
 pub use property::{Address, Property, PropertyStatus, PropertyType};
 pub use validation::Problems;
+pub mod attachment;
 pub mod calendar;
 pub mod lease;
 pub mod maintenance;

@@ -65,6 +65,22 @@ impl PageRequest {
         Self::resume(cursors, org_id, query, size, cursor, |key| key.get(keys::PK) == Some(&partition))
     }
 
+    /// [`Self::resume`] for a listing of the organization's partition whose sort keys
+    /// start with `prefix` (one request's timeline, its attachments).
+    pub fn under_prefix(
+        cursors: &CursorCodec,
+        org_id: &str,
+        query: String,
+        size: usize,
+        cursor: Option<&str>,
+        prefix: &str,
+    ) -> Result<Self, ApiError> {
+        let partition = keys::org(org_id);
+        Self::resume(cursors, org_id, query, size, cursor, |key| {
+            key.get(keys::PK) == Some(&partition) && key.get(keys::SK).is_some_and(|sk| sk.starts_with(prefix))
+        })
+    }
+
     /// The cursor of the page from `key` of this listing.
     pub fn cursor(&self, cursors: &CursorCodec, key: PageKey) -> String {
         cursors.encode(&self.scope, key)

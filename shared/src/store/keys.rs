@@ -130,6 +130,11 @@ pub fn maintenance_updates_of(request_id: &str) -> String {
     format!("MAINTUPDATE#{request_id}#")
 }
 
+/// `MAINTATTACH#<mr_id>#`: the prefix of one request's attachments.
+pub fn maintenance_attachments_of(request_id: &str) -> String {
+    format!("MAINTATTACH#{request_id}#")
+}
+
 /// `ORG#<org>#MAINTENANCE`: the GSI1 partition of the organization's requests, by last change.
 pub fn maintenance_requests_of(org_id: &str) -> String {
     collection(org_id, "MAINTENANCE")

@@ -198,7 +198,7 @@ impl MaintenanceRepository<'_> {
         Ok(transact(self.store, items).await?.is_none())
     }
 
-    /// Deletes a request at `expected_version`, then its timeline.
+    /// Deletes a request at `expected_version`, then its timeline and its attachments' records.
     pub async fn delete(
         &self,
         request: &MaintenanceRequest,
@@ -213,17 +213,11 @@ impl MaintenanceRepository<'_> {
         if let Some(failed) = transact(self.store, vec![delete.transact_item()?]).await? {
             return Ok(failed_version(&failed, 0).map_or(RequestWritten::Missing, RequestWritten::VersionMismatch));
         }
-        let mut start = None;
-        loop {
-            let page = self.timeline(&request.org_id, &request.id, start, 100).await?;
-            for entry in &page.items {
-                self.store.delete_existing(keys::org(&entry.org_id), update_sk(entry)).await?;
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(RequestWritten::Done),
-            }
-        }
+        let org = keys::org(&request.org_id);
+        self.store.delete_prefix(&org, &keys::maintenance_updates_of(&request.id)).await?;
+        // The attachments' objects stay in the bucket: the function may not delete objects.
+        self.store.delete_prefix(&org, &keys::maintenance_attachments_of(&request.id)).await?;
+        Ok(RequestWritten::Done)
     }
 
     /// One page of the organization's requests by last change (oldest first): a single

@@ -2,6 +2,7 @@
 //! items map to models through `serde_dynamo`. Access patterns: `README.md` here.
 
 pub mod api_keys;
+pub mod attachments;
 pub mod events;
 pub mod idempotency;
 pub mod keys;
@@ -214,6 +215,31 @@ impl Store {
         )?;
         let items = items.into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?;
         Ok(page::Page { items, next })
+    }
+}
+
+/// The sort key of an item, for deleting what a prefix query found.
+#[derive(serde::Deserialize)]
+struct SortKey {
+    #[serde(rename = "SK")]
+    sk: String,
+}
+
+impl Store {
+    /// Deletes every item of partition `pk` whose sort key starts with `prefix` (a
+    /// deleted request's timeline, its attachments), a page of 100 at a time.
+    pub async fn delete_prefix(&self, pk: &str, prefix: &str) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let page: page::Page<SortKey> = self.query_prefix_page(pk, prefix, start, 100).await?;
+            for item in page.items {
+                self.delete_existing(pk, item.sk).await?;
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use totp_rs::{Builder, Secret, Totp};
 use utoipa::ToSchema;
 
 use crate::IdentityState;
-use crate::accounts::model::{User, UserStatus};
+use crate::accounts::model::{Organization, User, UserStatus};
 use crate::accounts::opaque::{self, TokenKind};
 use crate::accounts::passwords;
 use crate::accounts::sessions::{count_failure, now_seconds, reserve_attempt, start_session};
@@ -210,6 +210,17 @@ pub async fn verify(
 }
 
 async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Result<Response, ApiError> {
+    let (user, org) = check_challenge(state, token, code).await?;
+    let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
+}
+
+/// Redeems an MFA challenge with a TOTP code or an unused recovery code: every sign-in
+/// form's second step. Each check is reserved on the challenge and on the account before
+/// the code is looked at; a wrong code counts toward the account lockout; only the
+/// user's latest challenge works. Any failure is the same 401. The account's reserved
+/// attempt stays counted until the caller starts a session, which clears the count.
+pub async fn check_challenge(state: &IdentityState, token: &str, code: &str) -> Result<(User, Organization), ApiError> {
     let invalid = || ApiError::AuthenticationFailed(CHALLENGE_FAILED);
     let (org_id, digest) = opaque::parse(TokenKind::MfaChallenge, token).ok_or_else(invalid)?;
     let store = AccountStore::new(&state.services.store);
@@ -240,8 +251,7 @@ async fn complete_sign_in(state: &IdentityState, token: &str, code: &str) -> Res
     if !store.consume_token(TokenKind::MfaChallenge, &challenge, change, now).await? {
         return Err(invalid());
     }
-    let tokens: TokenResponse = start_session(state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
+    Ok((user, org))
 }
 
 async fn confirm_setup(state: &IdentityState, principal: &Principal, code: &str) -> Result<Response, ApiError> {

@@ -216,6 +216,30 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let LoginRequest { email, password } = body.value;
+    let (user, org) = check_password(&state, &ip, &email, password).await?;
+    if user.mfa_enabled {
+        let challenge = issue_mfa_challenge(&state, &user).await?;
+        return Ok(ApiResponse::ok(LoginResult::MfaRequired(challenge)).no_store().into_response());
+    }
+    let tokens = start_session(&state, &user, org.plan, true).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
+}
+
+/// Checks an email and password from `ip`, with the source-IP throttle and the account
+/// lockout: every sign-in form goes through here. Any failure is the same 401 (or a 429
+/// once the address has failed too often).
+///
+/// The attempt is reserved on the address, then on the account, before the password is
+/// checked, so concurrent guesses get no more checks than the limits allow. On success
+/// the address's reservation is given back; the account's stays counted until the
+/// caller starts a session (which clears the count) or issues an MFA challenge (which
+/// gives it back).
+pub async fn check_password(
+    state: &IdentityState,
+    ip: &str,
+    email: &str,
+    password: String,
+) -> Result<(User, Organization), ApiError> {
     if password.chars().count() > model::MAX_PASSWORD_CHARS {
         return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
     }
@@ -225,12 +249,10 @@ pub async fn login(
     let window = i64::try_from(settings.ip_window.as_secs()).unwrap_or(900).max(1);
     let window_now = state.services.rate_limiter.now();
     let window_start = window_now - window_now.rem_euclid(window);
-    let email = model::parse_email(&email).ok();
+    let email = model::parse_email(email).ok();
 
-    // The attempt is reserved on the address, then on the account, before the password
-    // is checked: concurrent guesses get no more checks than the limits allow.
     let (reserved, claim) = tokio::join!(
-        store.reserve_ip_attempt(&ip, window_start, window_start + window, settings.ip_max_failures),
+        store.reserve_ip_attempt(ip, window_start, window_start + window, settings.ip_max_failures),
         async {
             match &email {
                 Some(email) => store.email_claim(email).await,
@@ -246,47 +268,52 @@ pub async fn login(
     // the same round trips before the (equally slow) password check.
     let (org_id, user_id) =
         claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
-    let (user, org) = tokio::join!(reserve_attempt(&state, &org_id, &user_id, now), store.get_organization(&org_id));
+    let (user, org) = tokio::join!(reserve_attempt(state, &org_id, &user_id, now), store.get_organization(&org_id));
     let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let (user, org) = match (user, org) {
-        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active => (user, org),
+    match (user, org) {
+        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active => {
+            store.release_ip_attempt(ip, window_start).await?;
+            Ok((user, org))
+        }
         (user, _) => {
             match user {
-                Some(user) if !password_ok => count_failure(&state, &user, now).await?,
+                Some(user) if !password_ok => count_failure(state, &user, now).await?,
                 // A disabled account's right password is no guess: give the attempt back.
                 Some(user) => store.release_attempt(&user.org_id, &user.id).await?,
                 None => {}
             }
             tracing::info!(source_ip = %ip, "sign-in refused");
-            return Err(ApiError::AuthenticationFailed(LOGIN_FAILED));
+            Err(ApiError::AuthenticationFailed(LOGIN_FAILED))
         }
-    };
-    store.release_ip_attempt(&ip, window_start).await?;
-    if user.mfa_enabled {
-        let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
-        let record = TokenRecord {
-            digest: challenge.digest,
-            org_id: user.org_id.clone(),
-            user_id: user.id.clone(),
-            family_id: None,
-            expires_at: now + MFA_CHALLENGE_SECONDS,
-            rotated_at: None,
-            attempts: 0,
-        };
-        let (issued, released) =
-            tokio::join!(store.start_mfa_challenge(&record), store.release_attempt(&user.org_id, &user.id));
-        issued?;
-        released?;
-        let answer = MfaChallenge {
-            mfa_required: true,
-            mfa_token: challenge.token,
-            expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
-        };
-        return Ok(ApiResponse::ok(LoginResult::MfaRequired(answer)).no_store().into_response());
     }
-    let tokens = start_session(&state, &user, org.plan, true).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
+}
+
+/// A short-lived, single-use MFA challenge for a user whose password was right. It
+/// replaces any earlier one, and gives back the attempt reserved for the password: the
+/// password was no failure, but it does not clear the count either, so a new challenge
+/// brings no fresh guesses at the code.
+pub async fn issue_mfa_challenge(state: &IdentityState, user: &User) -> Result<MfaChallenge, ApiError> {
+    let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
+    let record = TokenRecord {
+        digest: challenge.digest,
+        org_id: user.org_id.clone(),
+        user_id: user.id.clone(),
+        family_id: None,
+        expires_at: now_seconds() + MFA_CHALLENGE_SECONDS,
+        rotated_at: None,
+        attempts: 0,
+    };
+    let store = AccountStore::new(&state.services.store);
+    let (issued, released) =
+        tokio::join!(store.start_mfa_challenge(&record), store.release_attempt(&user.org_id, &user.id));
+    issued?;
+    released?;
+    Ok(MfaChallenge {
+        mfa_required: true,
+        mfa_token: challenge.token,
+        expires_in: u64::try_from(MFA_CHALLENGE_SECONDS).unwrap_or(300),
+    })
 }
 
 /// `POST /refresh` and `POST /logout` body.

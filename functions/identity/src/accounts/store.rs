@@ -425,13 +425,7 @@ impl<'a> AccountStore<'a> {
         let session_item = entity_item(session, keys::org(&session.org_id), session_sk(&session.family_id), "session")?;
         let mut items = vec![self.put_new(session_item)?, self.put_new(self.token_item(TokenKind::Refresh, refresh)?)?];
         if clear_failures {
-            let update = self
-                .store
-                .update_in_transaction(keys::org(&session.org_id), user_sk(&session.user_id))
-                .update_expression("SET failed_logins = :zero REMOVE locked_until")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":zero", n(0));
-            items.push(update.transact_item()?);
+            items.push(self.clear_failures(&session.org_id, &session.user_id)?);
         }
         match transact(self.store, items).await? {
             None => Ok(()),
@@ -439,6 +433,16 @@ impl<'a> AccountStore<'a> {
                 Err(unexpected_cancellation("session start conflicted (user deleted meanwhile or id collision)"))
             }
         }
+    }
+
+    /// Resets a user's failed sign-ins and lock: a transaction item for a successful sign-in.
+    pub fn clear_failures(&self, org_id: &str, user_id: &str) -> Result<TransactWriteItem, StoreError> {
+        self.store
+            .update_in_transaction(keys::org(org_id), user_sk(user_id))
+            .update_expression("SET failed_logins = :zero REMOVE locked_until")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":zero", n(0))
+            .transact_item()
     }
 
     pub async fn get_session(&self, org_id: &str, family_id: &str) -> Result<Option<Session>, StoreError> {

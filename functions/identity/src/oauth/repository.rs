@@ -249,6 +249,11 @@ impl<'a> OAuthRepository<'a> {
         Ok(serde_dynamo::from_item(item)?)
     }
 
+    /// A user's consent to an app, if they gave one.
+    pub async fn get_grant(&self, org_id: &str, user_id: &str, client_id: &str) -> Result<Option<Grant>, StoreError> {
+        self.get(org_id, grant_sk(user_id, client_id)).await
+    }
+
     pub async fn list_grants(
         &self,
         org_id: &str,
