@@ -68,6 +68,20 @@ pub struct Grantor {
     pub plan: shared::domain::Plan,
 }
 
+impl Grantor {
+    /// The identity `user` of `org` passes on, as they stand now.
+    pub fn of(user: &crate::accounts::model::User, org: &crate::accounts::model::Organization) -> Self {
+        Self {
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            email: Some(user.email.clone()),
+            roles: user.roles.iter().map(|r| r.name().to_owned()).collect(),
+            tenant_profile_id: user.tenant_profile_id.clone(),
+            plan: org.plan,
+        }
+    }
+}
+
 /// An authorization code: single use, short-lived, bound to everything the token
 /// request must repeat or prove.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

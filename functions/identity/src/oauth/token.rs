@@ -342,15 +342,7 @@ async fn current_grantor(
     if held.is_empty() {
         return Err(invalid("The user no longer holds any of the granted scopes"));
     }
-    let current = Grantor {
-        user_id: user.id.clone(),
-        org_id: user.org_id.clone(),
-        email: Some(user.email.clone()),
-        roles: user.roles.iter().map(|r| r.name().to_owned()).collect(),
-        tenant_profile_id: user.tenant_profile_id.clone(),
-        plan: org.plan,
-    };
-    Ok((current, held))
+    Ok((Grantor::of(&user, &org), held))
 }
 
 /// Revokes the refresh tokens descended from a replayed code or token.
