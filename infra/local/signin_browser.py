@@ -260,7 +260,7 @@ def accessible_form_case(driver, app):
 developer_email, developer_token = register("developer")
 user_email, _ = register("user")
 mfa_email, mfa_token = register("mfa")
-status, doc, _ = request("POST", "/api/v1/identity/mfa/setup", mfa_token, {})
+status, doc, _ = request("POST", "/api/v1/identity/mfa/setup", mfa_token, {"password": PASSWORD})
 mfa_secret = doc["data"]["secret"]
 status, doc, _ = request("POST", "/api/v1/identity/mfa/verify", mfa_token, {"code": totp(mfa_secret, int(time.time()) // 30)})
 if status != 200:

@@ -89,7 +89,7 @@ async fn mfa_setup_then_login_needs_a_code() {
     let registered = register(&app, &email).await;
     let access = registered["access_token"].as_str().unwrap();
 
-    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({})).await;
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
     assert_eq!(setup.status, StatusCode::OK, "{:?}", setup.body);
     let secret = setup.body["data"]["secret"].as_str().unwrap();
     assert!(setup.body["data"]["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
@@ -126,4 +126,37 @@ async fn mfa_setup_then_login_needs_a_code() {
     assert_eq!(app.get("/api/v1/properties", token).await.status, StatusCode::OK);
     // The challenge is single-use
     assert_eq!(post_from(&app, "/api/v1/identity/mfa/verify", &body, &new_ip()).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Asks for a password reset and returns the token mailed for it.
+async fn requested_reset_token(app: &doorstep_tests::TestApp, inbox: &Inbox, email: &str) -> String {
+    let asked = post_from(app, "/api/v1/identity/forgot-password", &json!({"email": email}), &new_ip()).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    inbox.detail(identity::PASSWORD_RESET_REQUESTED).await["token"].as_str().unwrap().to_owned()
+}
+
+async fn reset_with(app: &doorstep_tests::TestApp, token: &str, password: &str) -> StatusCode {
+    let body = json!({"token": token, "new_password": password});
+    post_from(app, "/api/v1/identity/reset-password", &body, &new_ip()).await.status
+}
+
+#[tokio::test]
+async fn older_reset_tokens_end_at_a_reset_or_a_newer_request() {
+    let app = app().await;
+    let email = new_email("two-resets");
+    let inbox = Inbox::for_email(&app, &email).await;
+    register(&app, &email).await;
+    inbox.detail(identity::EMAIL_VERIFICATION_REQUESTED).await;
+
+    // Given two reset requests, one after the other
+    let older = requested_reset_token(&app, &inbox, &email).await;
+    let newer = requested_reset_token(&app, &inbox, &email).await;
+    let latest = requested_reset_token(&app, &inbox, &email).await;
+
+    // Then a newer request ended the older tokens
+    assert_eq!(reset_with(&app, &older, "an older token's password").await, StatusCode::BAD_REQUEST);
+    // and a reset ends every other token
+    assert_eq!(reset_with(&app, &latest, "the latest token's password").await, StatusCode::OK);
+    assert_eq!(reset_with(&app, &newer, "a newer token's password").await, StatusCode::BAD_REQUEST);
+    assert_eq!(login(&app, &email, "the latest token's password", &new_ip()).await.status, StatusCode::OK);
 }

@@ -213,8 +213,83 @@ async fn identity_fixtures_run_through_lambda_http() {
         answers.push(TestResponse::read(response).await);
     }
     assert_eq!(answers[0].status, StatusCode::CREATED, "{:?}", answers[0].body);
-    assert_eq!(answers[0].body["data"]["organization"]["plan"], "premium");
+    assert_eq!(answers[0].body["data"]["organization"]["plan"], "standard");
     assert_eq!(answers[0].header("x-request-id"), Some("req-fixture-register"));
     assert_eq!(answers[1].status, StatusCode::OK, "{:?}", answers[1].body);
-    assert_eq!(jwt_part(answers[1].body["data"]["access_token"].as_str().unwrap(), 1)["plan"], "premium");
+    assert_eq!(jwt_part(answers[1].body["data"]["access_token"].as_str().unwrap(), 1)["plan"], "standard");
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_get_no_more_evaluations_than_the_limits() {
+    // The address throttle's window is pinned mid-window (see the test above)
+    let unlimited = Limit::new(1_000_000, 60);
+    let limits = RateLimits { standard: unlimited, premium: unlimited, enterprise: unlimited, anonymous: unlimited };
+    let app = app_with_rate_limits(limits, Clock::Manual(Arc::new(AtomicI64::new(1_900_000_350)))).await;
+
+    // When 30 wrong guesses arrive at once from one address (the limit is 20 per window)
+    let ip = new_ip();
+    let email = new_email("burst-ip");
+    register(&app, &email).await;
+    let guesses =
+        (0..30).map(|i| login(&app, &email, if i % 2 == 0 { "guess-one-two" } else { "guess-three-four" }, &ip));
+    let answers = futures::future::join_all(guesses).await;
+    let refused = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
+    let throttled = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();
+    // Then only 20 are taken up; the rest are throttled without a password check
+    assert_eq!((refused, throttled), (20, 10), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+
+    // When 23 wrong guesses arrive at once from as many addresses on a fresh account
+    let email = new_email("burst-account");
+    let registered = register(&app, &email).await;
+    let guesses = (0..23).map(|_| async { login(&app, &email, "not the password", &new_ip()).await });
+    let answers = futures::future::join_all(guesses).await;
+    assert!(answers.iter().all(|r| r.status == StatusCode::UNAUTHORIZED));
+    // Then five were evaluated and locked the account once: the count starts again from
+    // zero and no later guess was counted
+    let org_id = registered["organization"]["id"].as_str().unwrap();
+    let user_id = registered["user"]["id"].as_str().unwrap();
+    let user = app.services.store.get_item_consistent(format!("ORG#{org_id}"), format!("USER#{user_id}")).await;
+    let user = user.unwrap();
+    assert_eq!(shared::store::number_attr::<u32>(user.as_ref(), "failed_logins"), Some(0));
+    assert!(shared::store::number_attr::<i64>(user.as_ref(), "locked_until").is_some());
+    assert_eq!(login(&app, &email, PASSWORD, &new_ip()).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn token_responses_are_never_cached() {
+    let app = app().await;
+    let email = new_email("no-store");
+    let no_store = |name: &str, response: &TestResponse| {
+        assert!(response.status.is_success(), "{name}: {:?}", response.body);
+        assert_eq!(response.header("cache-control"), Some("no-store"), "{name}");
+        assert_eq!(response.header("pragma"), Some("no-cache"), "{name}");
+    };
+    let body = json!({"email": email, "password": PASSWORD, "first_name": "N", "last_name": "S",
+        "organization_name": "No Store"});
+    let registered = post_from(&app, "/api/v1/identity/register", &body, &new_ip()).await;
+    no_store("register", &registered);
+    let signed_in = login(&app, &email, PASSWORD, &new_ip()).await;
+    no_store("login", &signed_in);
+    let refreshed = refresh(&app, signed_in.body["data"]["refresh_token"].as_str().unwrap()).await;
+    no_store("refresh", &refreshed);
+    let access = refreshed.body["data"]["access_token"].as_str().unwrap();
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
+    no_store("mfa/setup", &setup);
+}
+
+#[tokio::test]
+async fn registrants_cannot_choose_their_plan() {
+    let app = app().await;
+    // The plan sets the rate-limit tier: it is server-owned, so naming it is refused
+    // like any other server-owned field
+    let body = json!({"email": new_email("upgrade"), "password": PASSWORD, "first_name": "U", "last_name": "P",
+        "organization_name": "Free Upgrade", "plan": "enterprise"});
+    let refused = post_from(&app, "/api/v1/identity/register", &body, &new_ip()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["details"][0]["field"], "plan");
+
+    // Without it, an organization starts on the standard plan, and its tokens say so
+    let registered = register(&app, &new_email("standard")).await;
+    assert_eq!(registered["organization"]["plan"], "standard");
+    assert_eq!(jwt_part(registered["access_token"].as_str().unwrap(), 1)["plan"], "standard");
 }

@@ -185,3 +185,31 @@ async fn roles_and_the_permission_matrix_are_published() {
     assert!(tenant.body["data"].as_array().unwrap().contains(&json!("unit:read")));
     assert_eq!(app.get("/api/v1/identity/roles/Admin", &owner).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn admin_edits_do_not_revert_sign_in_counters() {
+    let app = app().await;
+    let (_, _, registered) = organization(&app).await;
+    let org_id = registered["organization"]["id"].as_str().unwrap();
+    let user_id = registered["user"]["id"].as_str().unwrap();
+    let store = identity::store::AccountStore::new(&app.services.store);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // An administrator's edit reads the user
+    let read = store.get_user(org_id, user_id).await.unwrap().unwrap();
+    assert_eq!(read.failed_logins, 0);
+    // then a wrong password is counted
+    let counted = store.reserve_attempt(org_id, user_id, 5, now, now - 900).await.unwrap().unwrap();
+    assert_eq!(counted.failed_logins, 1);
+    // then the edit is written on the version it read
+    let mut edited = read.clone();
+    edited.first_name = "Renamed".to_owned();
+    edited.version = read.version + 1;
+    let written = store.replace_user(&edited, read.version, 0).await.unwrap();
+    assert_eq!(written, identity::store::Written::Done);
+
+    // The edit is kept and so is the count: the edit wrote only the fields it owns
+    let stored = store.get_user(org_id, user_id).await.unwrap().unwrap();
+    assert_eq!(stored.first_name, "Renamed");
+    assert_eq!(stored.failed_logins, 1, "the failure count was reverted by the edit");
+}

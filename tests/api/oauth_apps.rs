@@ -96,7 +96,7 @@ async fn registering_apps_needs_the_oauth_app_permission() {
     assert_eq!(response.error_code(), "INSUFFICIENT_PERMISSIONS");
     assert_eq!(app.get("/api/v1/identity/oauth/apps", &manager).await.status, StatusCode::FORBIDDEN);
     // An app's own token cannot manage apps either.
-    let owner = app.token(&org, &["OrganizationOwner"]);
+    let owner = crate::oauth_flow::user_token(&app, &org, &["OrganizationOwner"]).await;
     let client = register(&app, &owner, None).await;
     let tokens = crate::oauth_flow::tokens_for(&app, &owner, &client, "read:properties").await;
     let by_app = app.get("/api/v1/identity/oauth/apps", tokens["access_token"].as_str().unwrap()).await;

@@ -6,8 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use doorstep_tests::{TestApp, TestResponse, app, new_org};
 use http::{Method, Request, StatusCode};
+use identity::model::{Organization, User};
+use identity::store::{AccountStore, Created, Registered};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use shared::auth::Role;
+use shared::domain::Plan;
 
 pub const REDIRECT_URI: &str = "https://app.example.com/oauth/callback";
 
@@ -33,6 +37,38 @@ pub async fn register(app: &TestApp, owner_token: &str, scopes: Option<&[&str]>)
         id: response.body["data"]["client_id"].as_str().unwrap().to_owned(),
         secret: response.body["data"]["client_secret"].as_str().unwrap().to_owned(),
     }
+}
+
+/// A bearer token for a stored user of `org_id` with `roles` (the organization is
+/// created, with an owner, if it does not exist yet). The token endpoint re-reads the
+/// user who authorized an app, so an authorizing user must exist.
+pub async fn user_token(app: &TestApp, org_id: &str, roles: &[&str]) -> String {
+    let store = AccountStore::new(&app.services.store);
+    let roles: Vec<Role> = roles.iter().map(|r| Role::parse(r).expect("a role")).collect();
+    let now = time::OffsetDateTime::now_utc();
+    let account = |roles: Vec<Role>| {
+        let email = format!("user-{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+        User::new_account(org_id.to_owned(), email, "Oak".into(), "User".into(), roles, "unused".into(), now)
+    };
+    if store.get_organization(org_id).await.unwrap().is_none() {
+        let org = Organization {
+            id: org_id.to_owned(),
+            name: "Authorizing Estates".into(),
+            plan: Plan::Standard,
+            owner_count: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let owner = account(vec![Role::OrganizationOwner]);
+        assert_eq!(store.create_organization(&org, &owner).await.unwrap(), Registered::Done);
+    }
+    let user = account(roles);
+    assert_eq!(store.create_user(&user).await.unwrap(), Created::Done);
+    let mut claims = doorstep_tests::claims(&app.services.config, org_id, &[]);
+    claims.sub = user.id.clone();
+    claims.email = Some(user.email.clone());
+    claims.org_roles = user.roles.iter().map(|r| r.name().to_owned()).collect();
+    app.sign(&claims)
 }
 
 /// A PKCE verifier and its S256 challenge.
@@ -172,7 +208,7 @@ async fn the_code_flow_with_pkce_reaches_the_users_data_and_refreshes() {
     let client = register(&app, &developer, None).await;
     // ...and a user of another organization with a property.
     let user_org = new_org();
-    let user = app.token(&user_org, &["OrganizationOwner"]);
+    let user = user_token(&app, &user_org, &["OrganizationOwner"]).await;
     let property = app.create_property(&user, "Harbour View").await;
     let (verifier, challenge) = pkce();
 
@@ -254,7 +290,7 @@ async fn token_requests_that_do_not_prove_the_authorization_are_rejected() {
     let app = app().await;
     let owner = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &owner, None).await;
-    let user = app.token(&new_org(), &["PropertyManager"]);
+    let user = user_token(&app, &new_org(), &["PropertyManager"]).await;
     let (verifier, challenge) = pkce();
     let code = approve(&app, &user, &client, "read:properties", &challenge).await;
     // A wrong code_verifier.
@@ -348,7 +384,7 @@ async fn the_authorization_endpoint_never_redirects_to_an_unvalidated_uri() {
     let app = app().await;
     let owner = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &owner, Some(&["read:properties", "read:maintenance"])).await;
-    let user = app.token(&new_org(), &["PropertyOwner"]);
+    let user = user_token(&app, &new_org(), &["PropertyOwner"]).await;
     let (_, challenge) = pkce();
 
     // A redirect URI that is not registered exactly: 400 JSON, no Location.
@@ -425,7 +461,7 @@ async fn scopes_and_the_users_permissions_both_bound_a_token() {
     let developer = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &developer, None).await;
     let org = new_org();
-    let owner = app.token(&org, &["OrganizationOwner"]);
+    let owner = user_token(&app, &org, &["OrganizationOwner"]).await;
     app.create_property(&owner, "Scoped").await;
 
     let maintenance_only = tokens_for(&app, &owner, &client, "read:maintenance").await;
@@ -447,12 +483,12 @@ async fn scopes_and_the_users_permissions_both_bound_a_token() {
     assert_eq!(renters.status, StatusCode::OK);
     assert!(renters.body["renters"].is_array());
 
-    // A tenant's token with read:properties still lacks the tenant's missing permission.
-    let tenant = app.token(&org, &["Tenant"]);
-    let tenant_tokens = tokens_for(&app, &tenant, &client, "read:properties").await;
-    let tenant_read = app.get("/api/ai/properties", tenant_tokens["access_token"].as_str().unwrap()).await;
-    assert_eq!(tenant_read.status, StatusCode::FORBIDDEN);
-    assert_eq!(tenant_read.error_code(), "INSUFFICIENT_PERMISSIONS");
+    // A tenant lacks property:read, which read:properties stands for: the code gets no token.
+    let tenant = user_token(&app, &org, &["Tenant"]).await;
+    let (verifier, challenge) = pkce();
+    let code = approve(&app, &tenant, &client, "read:properties", &challenge).await;
+    let refused = redeem(&app, &client, Auth::Basic, &code, REDIRECT_URI, &verifier).await;
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
 #[tokio::test]
@@ -502,7 +538,7 @@ async fn revoking_an_authorization_stops_its_refresh_tokens() {
     let developer = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &developer, None).await;
     let org = new_org();
-    let user = app.token(&org, &["PropertyManager"]);
+    let user = user_token(&app, &org, &["PropertyManager"]).await;
     let first = tokens_for(&app, &user, &client, "read:properties").await;
     let second = tokens_for(&app, &user, &client, "read:maintenance").await;
 
@@ -576,7 +612,7 @@ async fn deleting_an_app_stops_its_refresh_tokens() {
     let app = app().await;
     let developer = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &developer, None).await;
-    let user = app.token(&new_org(), &["OrganizationOwner"]);
+    let user = user_token(&app, &new_org(), &["OrganizationOwner"]).await;
     let tokens = tokens_for(&app, &user, &client, "read:properties").await;
 
     let other = register(&app, &developer, None).await;
@@ -610,7 +646,7 @@ async fn concurrent_redemptions_of_one_code_or_refresh_token_yield_one_winner() 
     let app = app().await;
     let developer = app.token(&new_org(), &["OrganizationOwner"]);
     let client = register(&app, &developer, None).await;
-    let user = app.token(&new_org(), &["OrganizationOwner"]);
+    let user = user_token(&app, &new_org(), &["OrganizationOwner"]).await;
 
     // Two exchanges of the same code race: exactly one gets tokens.
     let (verifier, challenge) = pkce();
@@ -655,4 +691,131 @@ async fn concurrent_redemptions_of_one_code_or_refresh_token_yield_one_winner() 
                 .await;
         assert_oauth_error(&chained, StatusCode::BAD_REQUEST, "invalid_grant");
     }
+}
+
+/// A member of the organization of `owner_token` with `roles`, signed in with a password:
+/// `(user_id, email, access_token)`.
+async fn member(app: &TestApp, owner_token: &str, roles: Value) -> (String, String, String) {
+    let email = crate::identity_support::new_email("member");
+    let body = json!({"email": email, "password": crate::identity_support::PASSWORD, "first_name": "Mia",
+        "last_name": "Member", "roles": roles});
+    let created = app.post("/api/v1/identity/users", owner_token, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let (access, _) = crate::identity_support::tokens(app, &email, crate::identity_support::PASSWORD).await;
+    (created.body["data"]["id"].as_str().unwrap().to_owned(), email, access)
+}
+
+async fn refresh_with(app: &TestApp, client: &Client, tokens: &Value) -> TestResponse {
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    token_request(app, client, Auth::Basic, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await
+}
+
+#[tokio::test]
+async fn oauth_access_ends_with_the_user() {
+    let app = app().await;
+    let developer = app.token(&new_org(), &["OrganizationOwner"]);
+    let client = register(&app, &developer, None).await;
+    let registered = crate::identity_support::register(&app, &crate::identity_support::new_email("owner")).await;
+    let owner = registered["access_token"].as_str().unwrap().to_owned();
+    let scope = "read:properties read:maintenance";
+
+    // A code exchange reads the user as they are now: a role added after the approval shows
+    let (promoted, _, access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let (verifier, challenge) = pkce();
+    let code = approve(&app, &access, &client, scope, &challenge).await;
+    let roles = json!({"roles": ["PropertyManager", "MaintenanceStaff"]});
+    let changed = app
+        .call(Method::PUT, &format!("/api/v1/identity/users/{promoted}/roles"), Some(&owner), Some(&roles), &[])
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    let tokens = exchange(&app, &client, &code, &verifier).await;
+    let claims = crate::identity_support::jwt_part(tokens["access_token"].as_str().unwrap(), 1);
+    assert_eq!(claims["org_roles"], json!(["PropertyManager", "MaintenanceStaff"]));
+    assert_eq!(refresh_with(&app, &client, &tokens).await.status, StatusCode::OK);
+
+    // Demoted: the grant ends, and so does the refresh token
+    let (demoted, _, access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let tokens = tokens_for(&app, &access, &client, scope).await;
+    let roles = json!({"roles": ["MaintenanceStaff"]});
+    let changed = app
+        .call(Method::PUT, &format!("/api/v1/identity/users/{demoted}/roles"), Some(&owner), Some(&roles), &[])
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_oauth_error(&refresh_with(&app, &client, &tokens).await, StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // Disabled
+    let (disabled, _, access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let tokens = tokens_for(&app, &access, &client, scope).await;
+    let body = json!({"first_name": "Mia", "last_name": "Member", "status": "disabled"});
+    let changed =
+        app.call(Method::PUT, &format!("/api/v1/identity/users/{disabled}"), Some(&owner), Some(&body), &[]).await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_oauth_error(&refresh_with(&app, &client, &tokens).await, StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // Deleted
+    let (deleted, _, access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let tokens = tokens_for(&app, &access, &client, scope).await;
+    let removed = app.call(Method::DELETE, &format!("/api/v1/identity/users/{deleted}"), Some(&owner), None, &[]).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_oauth_error(&refresh_with(&app, &client, &tokens).await, StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // A password reset
+    let (_, email, access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let inbox = crate::identity_support::Inbox::for_email(&app, &email).await;
+    let tokens = tokens_for(&app, &access, &client, scope).await;
+    let ip = crate::identity_support::new_ip();
+    let asked =
+        crate::identity_support::post_from(&app, "/api/v1/identity/forgot-password", &json!({"email": email}), &ip)
+            .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let events = inbox.events().await;
+    let reset = events.iter().find(|e| e["detail-type"] == identity::PASSWORD_RESET_REQUESTED).expect("a reset mail");
+    let body = json!({"token": reset["detail"]["token"], "new_password": "an entirely new passphrase"});
+    let done = crate::identity_support::post_from(&app, "/api/v1/identity/reset-password", &body, &ip).await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert_oauth_error(&refresh_with(&app, &client, &tokens).await, StatusCode::BAD_REQUEST, "invalid_grant");
+}
+
+#[tokio::test]
+async fn organization_admins_list_and_revoke_any_apps_access() {
+    let app = app().await;
+    // An app registered in another organization
+    let developer = app.token(&new_org(), &["OrganizationOwner"]);
+    let client = register(&app, &developer, None).await;
+    let registered = crate::identity_support::register(&app, &crate::identity_support::new_email("owner")).await;
+    let owner = registered["access_token"].as_str().unwrap().to_owned();
+    let (first, _, first_access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let (second, _, second_access) = member(&app, &owner, json!(["PropertyManager"])).await;
+    let first_tokens = tokens_for(&app, &first_access, &client, "read:properties").await;
+    let second_tokens = tokens_for(&app, &second_access, &client, "read:maintenance").await;
+    // A user of yet another organization authorized it too
+    let outsider = user_token(&app, &new_org(), &["OrganizationOwner"]).await;
+    let outsider_tokens = tokens_for(&app, &outsider, &client, "read:properties").await;
+
+    // The owner sees every user's authorization in the organization, and nobody else's
+    let route = "/api/v1/identity/oauth/organization/authorizations";
+    let listed = app.get(route, &owner).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let mut users: Vec<&str> =
+        listed.body["data"].as_array().unwrap().iter().map(|a| a["user_id"].as_str().unwrap()).collect();
+    users.sort_unstable();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(users, expected);
+    assert!(listed.body["data"].as_array().unwrap().iter().all(|a| a["client_id"] == client.id.as_str()));
+    // A property manager may not
+    assert_eq!(app.get(route, &first_access).await.status, StatusCode::FORBIDDEN);
+    let revoke = format!("{route}/{}", client.id);
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&first_access), None, &[]).await.status, StatusCode::FORBIDDEN);
+
+    // When the owner revokes the app's access to the organization
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&owner), None, &[]).await.status, StatusCode::NO_CONTENT);
+    // Then no refresh token of its users works, and nothing is left to list or revoke
+    for tokens in [&first_tokens, &second_tokens] {
+        assert_oauth_error(&refresh_with(&app, &client, tokens).await, StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    assert_eq!(app.get(route, &owner).await.body["data"], json!([]));
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&owner), None, &[]).await.status, StatusCode::NOT_FOUND);
+    // while the other organization's user keeps their access
+    assert_eq!(refresh_with(&app, &client, &outsider_tokens).await.status, StatusCode::OK);
 }

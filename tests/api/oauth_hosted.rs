@@ -322,7 +322,7 @@ async fn an_mfa_user_enters_the_authenticator_code_after_the_password() {
     let email = new_email("mfa-page");
     let registered = register(&app, &email).await;
     let access = registered["access_token"].as_str().unwrap();
-    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({})).await;
+    let setup = app.post("/api/v1/identity/mfa/setup", access, &json!({"password": PASSWORD})).await;
     let secret = setup.body["data"]["secret"].as_str().unwrap();
     let totp = Builder::new().with_secret(Secret::try_from_base32(secret).unwrap()).build().unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp().cast_unsigned();

@@ -41,6 +41,7 @@ pub fn routes() -> OpenApiRouter<IdentityState> {
         .routes(routes!(recovery::verify_email))
         .routes(routes!(mfa::setup))
         .routes(routes!(mfa::verify))
+        .routes(routes!(mfa::disable))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::read, users::replace, users::delete))
         .routes(routes!(users::read_roles, users::replace_roles))

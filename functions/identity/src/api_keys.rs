@@ -5,7 +5,7 @@
 //! permissions the creator holds, and carries the organization's plan.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Permission, Principal, api_key};
@@ -202,7 +202,7 @@ pub async fn create(
     tracing::info!(key_id = %id, "API key created");
     let created = CreatedApiKey { view: ApiKeyView::new(&record, now), key };
     // The body holds a secret: no cache may keep it.
-    Ok(ApiResponse::created(created, &location(&id)).with_header(header::CACHE_CONTROL, "no-store").into_response())
+    Ok(ApiResponse::created(created, &location(&id)).no_store().into_response())
 }
 
 /// List the organization's API keys (never their secrets).

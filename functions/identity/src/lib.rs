@@ -10,7 +10,9 @@ mod state;
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use accounts::{EMAIL_VERIFICATION_REQUESTED, EVENT_SOURCE, PASSWORD_RESET_REQUESTED, passwords, provision};
+pub use accounts::{
+    EMAIL_VERIFICATION_REQUESTED, EVENT_SOURCE, PASSWORD_RESET_REQUESTED, model, passwords, provision, store,
+};
 pub use state::{IdentitySettings, IdentityState};
 
 /// The function's router, wrapped in the shared conventions.

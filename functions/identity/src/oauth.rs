@@ -24,6 +24,21 @@ use crate::{IdentityState, api_keys};
 ))]
 struct OAuthApi;
 
+/// Ends every OAuth grant `user_id` gave: their apps' refresh tokens and unexchanged
+/// codes stop working. Called when the user is deleted, disabled or demoted, or resets
+/// their password.
+pub async fn end_user_grants(
+    store: &shared::store::Store,
+    org_id: &str,
+    user_id: &str,
+) -> Result<(), shared::ApiError> {
+    let ended = repository::OAuthRepository::new(store).revoke_user_grants(org_id, user_id).await?;
+    if ended > 0 {
+        tracing::info!(user_id = %user_id, grants = ended, "the user's OAuth grants are ended");
+    }
+    Ok(())
+}
+
 /// The OAuth and API-key routes: each handler's `#[utoipa::path]` gives its method, path and documentation.
 pub fn routes() -> OpenApiRouter<IdentityState> {
     OpenApiRouter::with_openapi(OAuthApi::openapi())
@@ -33,6 +48,8 @@ pub fn routes() -> OpenApiRouter<IdentityState> {
         .routes(routes!(apps::read, apps::delete))
         .routes(routes!(authorizations::list))
         .routes(routes!(authorizations::revoke))
+        .routes(routes!(authorizations::list_organization))
+        .routes(routes!(authorizations::revoke_organization))
         .routes(routes!(authorize::authorize, hosted::submit))
         .routes(routes!(token::token))
 }

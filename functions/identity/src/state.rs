@@ -57,6 +57,11 @@ fn small_var(name: &'static str, default: u32) -> Result<u32, IdentityStartupErr
 }
 
 impl IdentitySettings {
+    /// [`Self::lockout`] in whole seconds.
+    pub fn lockout_seconds(&self) -> i64 {
+        i64::try_from(self.lockout.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
     pub fn from_env() -> Result<Self, IdentityStartupError> {
         let signing_key_secret_id = std::env::var("JWT_SIGNING_KEY_SECRET_ID")
             .ok()

@@ -76,6 +76,13 @@ pub struct ErrorEnvelope {
     pub meta: ErrorMeta,
 }
 
+/// Marks a response that carries credentials (tokens, secrets) as never to be stored:
+/// `Cache-Control: no-store` and, for HTTP/1.0 caches, `Pragma: no-cache` (RFC 6749 §5.1).
+pub fn forbid_caching(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
 /// A successful `/api/v1` response: status, `data`, optional pagination and headers.
 #[derive(Debug)]
 pub struct ApiResponse<T> {
@@ -101,6 +108,12 @@ impl<T: Serialize> ApiResponse<T> {
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Forbids caches to keep the response: it carries credentials (see [`forbid_caching`]).
+    pub fn no_store(mut self) -> Self {
+        forbid_caching(&mut self.headers);
         self
     }
 

@@ -5,7 +5,7 @@
 //! and outcome types.
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::builders::DeleteBuilder;
+use aws_sdk_dynamodb::types::builders::{DeleteBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -196,6 +196,18 @@ pub fn put_if_version(store: &Store, item: Item, expected: u64) -> Result<Put, S
 pub fn delete_if_version(store: &Store, pk: String, sk: String, expected: u64) -> DeleteBuilder {
     store
         .delete_in_transaction(pk, sk)
+        .condition_expression(AT_VERSION)
+        .expression_attribute_values(":expected", n(expected))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+}
+
+/// A transaction's `Update` of the item `pk`, `sk` on condition that its stored `version`
+/// is still `expected`, its update expression still to be set; like [`put_if_version`],
+/// a failure returns the stored item. It writes only the attributes the caller names, so
+/// counters that other writers change atomically are left as they are.
+pub fn update_if_version(store: &Store, pk: String, sk: String, expected: u64) -> UpdateBuilder {
+    store
+        .update_in_transaction(pk, sk)
         .condition_expression(AT_VERSION)
         .expression_attribute_values(":expected", n(expected))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

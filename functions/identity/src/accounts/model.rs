@@ -68,6 +68,17 @@ pub struct User {
     /// The last TOTP time step accepted, so a code is never accepted twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_last_step: Option<u64>,
+    /// SHA-256 digests of the unused recovery codes issued when MFA was enabled (a string
+    /// set in the table); each works once in place of a TOTP code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mfa_recovery_codes: Vec<String>,
+    /// Digest of the one password reset token that works: each request's replaces the
+    /// last, and a reset removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_token: Option<String>,
+    /// Digest of the one outstanding MFA challenge: each sign-in's replaces the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_challenge: Option<String>,
     #[serde(default)]
     pub failed_logins: u32,
     /// Epoch seconds until which sign-in is refused.
@@ -124,6 +135,9 @@ impl User {
             mfa_secret: None,
             mfa_pending_secret: None,
             mfa_last_step: None,
+            mfa_challenge: None,
+            mfa_recovery_codes: Vec::new(),
+            reset_token: None,
             failed_logins: 0,
             locked_until: None,
             sessions_valid_after: None,
@@ -140,10 +154,6 @@ impl User {
     /// Whether the user counts toward the organization's owner counter: an active owner.
     pub fn counts_as_owner(&self) -> bool {
         self.has_role(Role::OrganizationOwner) && self.status == UserStatus::Active
-    }
-
-    pub fn is_locked(&self, now: i64) -> bool {
-        self.locked_until.is_some_and(|until| until > now)
     }
 
     /// Every permission the user's roles and explicit grants give, sorted and unique.

@@ -163,6 +163,7 @@ pub async fn reset_password(
     if !store.consume_token(TokenKind::PasswordReset, &record, change, now).await? {
         return Err(invalid());
     }
+    crate::oauth::end_user_grants(&state.services.store, &record.org_id, &record.user_id).await?;
     Ok(ApiResponse::ok(Message { message: "Password changed; sign in again" }).into_response())
 }
 

@@ -39,6 +39,31 @@ fn now_millis() -> i64 {
     i64::try_from(time_format::now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Reserves a sign-in attempt (a password or a second factor) on the account before it
+/// is checked, within the configured lockout; `None` when refused (locked, at the limit,
+/// or no such user).
+pub async fn reserve_attempt(
+    state: &IdentityState,
+    org_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<User>, ApiError> {
+    let settings = &state.settings;
+    let store = AccountStore::new(&state.services.store);
+    let stale_after = now - settings.lockout_seconds();
+    Ok(store.reserve_attempt(org_id, user_id, settings.max_failed_logins, now, stale_after).await?)
+}
+
+/// Keeps a reserved attempt that failed as a failure; the one that reached the limit
+/// locks the account for the configured time.
+pub async fn count_failure(state: &IdentityState, user: &User, now: i64) -> Result<(), ApiError> {
+    let settings = &state.settings;
+    let lock_until = now + settings.lockout_seconds();
+    let store = AccountStore::new(&state.services.store);
+    store.lock_if_exhausted(&user.org_id, &user.id, user.failed_logins, settings.max_failed_logins, lock_until).await?;
+    Ok(())
+}
+
 /// Signs an access token for `user` with the platform API's claims plus the plan.
 pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
     let now = now_seconds();
@@ -98,7 +123,9 @@ pub async fn start_session(
     })
 }
 
-/// `POST /register` body.
+/// `POST /register` body. The plan is server-owned (it sets the rate-limit tier): a new
+/// organization starts on `standard`, and a body naming `plan` is refused like any
+/// unknown field (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -109,9 +136,6 @@ pub struct RegisterRequest {
     pub first_name: String,
     pub last_name: String,
     pub organization_name: String,
-    /// Defaults to `standard`.
-    #[serde(default)]
-    pub plan: Option<Plan>,
 }
 
 /// Register an organization and its owner.
@@ -136,7 +160,7 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
     let org = Organization {
         id: shared::domain::ids::new("org"),
         name: org_name,
-        plan: input.plan.unwrap_or_default(),
+        plan: Plan::default(),
         owner_count: 1,
         created_at: now,
         updated_at: now,
@@ -162,7 +186,7 @@ pub async fn register(State(state): State<IdentityState>, body: Json<RegisterReq
         expires_in: session.expires_in,
         refresh_token: session.refresh_token,
     };
-    Ok(ApiResponse::created(response, &format!("/api/v1/identity/users/{}", owner.id)).into_response())
+    Ok(ApiResponse::created(response, &format!("/api/v1/identity/users/{}", owner.id)).no_store().into_response())
 }
 
 /// `POST /login` body.
@@ -195,16 +219,21 @@ pub async fn login(
     let (user, org) = check_password(&state, &ip, &email, password).await?;
     if user.mfa_enabled {
         let challenge = issue_mfa_challenge(&state, &user).await?;
-        return Ok(ApiResponse::ok(LoginResult::MfaRequired(challenge)).into_response());
+        return Ok(ApiResponse::ok(LoginResult::MfaRequired(challenge)).no_store().into_response());
     }
-    let clear = user.failed_logins > 0 || user.locked_until.is_some();
-    let tokens = start_session(&state, &user, org.plan, clear).await?;
-    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).into_response())
+    let tokens = start_session(&state, &user, org.plan, true).await?;
+    Ok(ApiResponse::ok(LoginResult::Tokens(Box::new(tokens))).no_store().into_response())
 }
 
 /// Checks an email and password from `ip`, with the source-IP throttle and the account
 /// lockout: every sign-in form goes through here. Any failure is the same 401 (or a 429
 /// once the address has failed too often).
+///
+/// The attempt is reserved on the address, then on the account, before the password is
+/// checked, so concurrent guesses get no more checks than the limits allow. On success
+/// the address's reservation is given back; the account's stays counted until the
+/// caller starts a session (which clears the count) or issues an MFA challenge (which
+/// gives it back).
 pub async fn check_password(
     state: &IdentityState,
     ip: &str,
@@ -222,45 +251,48 @@ pub async fn check_password(
     let window_start = window_now - window_now.rem_euclid(window);
     let email = model::parse_email(email).ok();
 
-    let (failures, claim) = tokio::join!(store.ip_failures(ip, window_start), async {
-        match &email {
-            Some(email) => store.email_claim(email).await,
-            None => Ok(None),
+    let (reserved, claim) = tokio::join!(
+        store.reserve_ip_attempt(ip, window_start, window_start + window, settings.ip_max_failures),
+        async {
+            match &email {
+                Some(email) => store.email_claim(email).await,
+                None => Ok(None),
+            }
         }
-    });
-    if failures? >= settings.ip_max_failures {
+    );
+    if !reserved? {
         let retry_after = u64::try_from(window_start + window - window_now).unwrap_or(1).max(1);
         return Err(ApiError::RateLimited { retry_after });
     }
-    // An unknown email reads a placeholder that cannot exist, so both cases make the
-    // same round trips before the (equally slow) password check.
+    // An unknown email reserves on a placeholder that cannot exist, so both cases make
+    // the same round trips before the (equally slow) password check.
     let (org_id, user_id) =
         claim?.map_or_else(|| (NO_SUCH_ORG.to_owned(), NO_SUCH_USER.to_owned()), |c| (c.org_id, c.user_id));
-    let (user, org) = tokio::join!(store.get_user(&org_id, &user_id), store.get_organization(&org_id));
+    let (user, org) = tokio::join!(reserve_attempt(state, &org_id, &user_id, now), store.get_organization(&org_id));
     let (user, org) = (user?, org?);
     let password_ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match (user, org) {
-        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active && !user.is_locked(now) => {
+        (Some(user), Some(org)) if password_ok && user.status == UserStatus::Active => {
+            store.release_ip_attempt(ip, window_start).await?;
             Ok((user, org))
         }
         (user, _) => {
-            // Concurrently, so a known account's extra write does not lengthen its answer.
-            let lock_until = now + i64::try_from(settings.lockout.as_secs()).unwrap_or(900);
-            let (by_ip, by_user) = tokio::join!(store.add_ip_failure(ip, window_start, window_start + window), async {
-                match user.filter(|u| !password_ok && !u.is_locked(now)) {
-                    Some(user) => store.record_login_failure(&user, settings.max_failed_logins, lock_until).await,
-                    None => Ok(()),
-                }
-            });
-            by_ip?;
-            by_user?;
+            match user {
+                Some(user) if !password_ok => count_failure(state, &user, now).await?,
+                // A disabled account's right password is no guess: give the attempt back.
+                Some(user) => store.release_attempt(&user.org_id, &user.id).await?,
+                None => {}
+            }
             tracing::info!(source_ip = %ip, "sign-in refused");
             Err(ApiError::AuthenticationFailed(LOGIN_FAILED))
         }
     }
 }
 
-/// A short-lived, single-use MFA challenge for a user whose password was right.
+/// A short-lived, single-use MFA challenge for a user whose password was right. It
+/// replaces any earlier one, and gives back the attempt reserved for the password: the
+/// password was no failure, but it does not clear the count either, so a new challenge
+/// brings no fresh guesses at the code.
 pub async fn issue_mfa_challenge(state: &IdentityState, user: &User) -> Result<MfaChallenge, ApiError> {
     let challenge = opaque::issue(TokenKind::MfaChallenge, &user.org_id)?;
     let record = TokenRecord {
@@ -272,7 +304,11 @@ pub async fn issue_mfa_challenge(state: &IdentityState, user: &User) -> Result<M
         rotated_at: None,
         attempts: 0,
     };
-    AccountStore::new(&state.services.store).put_token(TokenKind::MfaChallenge, &record).await?;
+    let store = AccountStore::new(&state.services.store);
+    let (issued, released) =
+        tokio::join!(store.start_mfa_challenge(&record), store.release_attempt(&user.org_id, &user.id));
+    issued?;
+    released?;
     Ok(MfaChallenge {
         mfa_required: true,
         mfa_token: challenge.token,
@@ -350,7 +386,7 @@ pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshReque
         refresh_token: next.token,
         user: UserView::from(&user),
     };
-    Ok(ApiResponse::ok(tokens).into_response())
+    Ok(ApiResponse::ok(tokens).no_store().into_response())
 }
 
 /// Sign out: revoke the session of a refresh token. Answers 204 whether or not the token

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use shared::http::pagination::PageKey;
 use shared::store::keys::{self, ENTITY, EXPIRES_AT};
 use shared::store::page::Page;
-use shared::store::requests::{delete_if_version, entity_item, put_if_new, put_if_version};
+use shared::store::requests::{delete_if_version, entity_item, put_if_new, update_if_version};
 use shared::store::transactions::{TransactItem, condition_failed, failed_version, transact, unexpected_cancellation};
-use shared::store::{Item, Store, StoreError, boolean, n, number_attr, s, update, update_if};
+use shared::store::{Item, Store, StoreError, boolean, n, s, string_set, update_if};
 
 use crate::accounts::model::{Organization, User};
 use crate::accounts::opaque::TokenKind;
@@ -131,19 +131,19 @@ pub enum Rotation {
 /// What consuming a one-time token changes on its user, in the same transaction.
 #[derive(Debug)]
 pub enum UserChange {
-    PasswordReset { password_hash: String, at: i64 },
+    PasswordReset {
+        password_hash: String,
+        at: i64,
+    },
     EmailVerified,
     MfaStep(u64),
+    /// A recovery code (its digest) used in place of a TOTP code.
+    MfaRecovery(String),
 }
 
 /// The identity repository.
 pub struct AccountStore<'a> {
     store: &'a Store,
-}
-
-/// A counter attribute of `item`; 0 when the item or the attribute is missing.
-fn count_attr(item: Option<&Item>, name: &str) -> u32 {
-    number_attr(item, name).unwrap_or(0)
 }
 
 fn user_item(user: &User) -> Result<Item, StoreError> {
@@ -237,10 +237,37 @@ impl<'a> AccountStore<'a> {
         self.store.query_prefix_page(keys::org(org_id), USER_PREFIX, start, limit).await
     }
 
-    /// Replaces a user if its stored version is still `expected`; `owner_delta` moves the
-    /// owner counter in the same transaction (refused if it would reach zero).
+    /// Writes an administrator's edit of a user if its stored version is still `expected`:
+    /// only the fields such an edit owns (names, tenant profile, status, roles, extra
+    /// permissions, version, `updated_at`). Counters, secrets and one-time state change
+    /// through their own conditional updates and are never written back from a stale
+    /// read. `owner_delta` moves the owner counter in the same transaction (refused if it
+    /// would reach zero).
     pub async fn replace_user(&self, next: &User, expected: u64, owner_delta: i32) -> Result<Written, StoreError> {
-        let mut items = vec![put_if_version(self.store, user_item(next)?, expected)?.transact_item()?];
+        let tenant = if next.tenant_profile_id.is_some() { ", tenant_profile_id = :tenant" } else { "" };
+        let mut expression = format!(
+            "SET first_name = :first, last_name = :last, #status = :status, #roles = :roles, \
+             #permissions = :permissions, version = :next, updated_at = :updated{tenant}"
+        );
+        if next.tenant_profile_id.is_none() {
+            expression.push_str(" REMOVE tenant_profile_id");
+        }
+        let mut edit = update_if_version(self.store, keys::org(&next.org_id), user_sk(&next.id), expected)
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#permissions", "permissions")
+            .expression_attribute_values(":first", s(&next.first_name))
+            .expression_attribute_values(":last", s(&next.last_name))
+            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(next.status)?)
+            .expression_attribute_values(":roles", serde_dynamo::to_attribute_value(&next.roles)?)
+            .expression_attribute_values(":permissions", serde_dynamo::to_attribute_value(&next.permissions)?)
+            .expression_attribute_values(":next", n(next.version))
+            .expression_attribute_values(":updated", s(shared::time_format::format(next.updated_at)));
+        if let Some(tenant) = &next.tenant_profile_id {
+            edit = edit.expression_attribute_values(":tenant", s(tenant));
+        }
+        let mut items = vec![edit.transact_item()?];
         if owner_delta != 0 {
             items.push(self.owner_count_update(&next.org_id, owner_delta)?);
         }
@@ -273,26 +300,55 @@ impl<'a> AccountStore<'a> {
         })
     }
 
-    /// Counts a failed sign-in (atomic `ADD`); at `max` the account is locked until
-    /// `lock_until` and the count starts again.
-    pub async fn record_login_failure(&self, user: &User, max: u32, lock_until: i64) -> Result<(), StoreError> {
+    /// Reserves one sign-in attempt (a password or a second-factor check) on the account
+    /// before it is evaluated: counts it as a failure until a success clears the count.
+    /// Refused (`None`) when the user is missing, the account is locked, or `max` attempts
+    /// are already counted, so concurrent guesses never get more than `max` evaluations.
+    /// A count left at `max` by an attempt that never finished stops blocking once
+    /// `stale_after` (epoch seconds) has passed since the last reservation.
+    pub async fn reserve_attempt(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        max: u32,
+        now: i64,
+        stale_after: i64,
+    ) -> Result<Option<User>, StoreError> {
         let request = self
             .store
-            .update_item(keys::org(&user.org_id), user_sk(&user.id))
-            .update_expression("ADD failed_logins :one")
-            .condition_expression("attribute_exists(PK)")
+            .update_item(keys::org(org_id), user_sk(user_id))
+            .update_expression("ADD failed_logins :one SET attempted_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(locked_until) OR locked_until <= :now) \
+                 AND (attribute_not_exists(failed_logins) OR failed_logins < :max OR attempted_at <= :stale)",
+            )
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew);
-        let Some(output) = update_if(request).await? else { return Ok(()) };
-        let count = count_attr(output.attributes.as_ref(), "failed_logins");
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":stale", n(stale_after))
+            .return_values(ReturnValue::AllNew);
+        let Some(output) = update_if(request).await? else { return Ok(None) };
+        let item = output.attributes.ok_or(StoreError::MissingAttribute("user"))?;
+        Ok(Some(serde_dynamo::from_item(item)?))
+    }
+
+    /// After a failed attempt that brought the count to `count`: at `max` the account is
+    /// locked until `lock_until` and the count starts again. Only the attempt that reached
+    /// the limit locks; a concurrent one finds the counter already reset and does nothing.
+    pub async fn lock_if_exhausted(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        count: u32,
+        max: u32,
+        lock_until: i64,
+    ) -> Result<(), StoreError> {
         if count < max {
             return Ok(());
         }
-        // Only the request that reached the limit locks; a concurrent one that counted
-        // past it finds the counter already reset and does nothing.
         let request = self
             .store
-            .update_item(keys::org(&user.org_id), user_sk(&user.id))
+            .update_item(keys::org(org_id), user_sk(user_id))
             .update_expression("SET locked_until = :until, failed_logins = :zero")
             .condition_expression("failed_logins >= :max")
             .expression_attribute_values(":until", n(lock_until))
@@ -302,24 +358,54 @@ impl<'a> AccountStore<'a> {
         Ok(())
     }
 
-    /// Failed sign-ins from `ip` in the window starting at `window_start`.
-    pub async fn ip_failures(&self, ip: &str, window_start: i64) -> Result<u32, StoreError> {
-        let item = self.store.get_item_consistent(login_ip_pk(ip), format!("WINDOW#{window_start}")).await?;
-        Ok(count_attr(item.as_ref(), "failures"))
-    }
-
-    /// Counts a failed sign-in from `ip` (atomic `ADD`, expiring with the window).
-    pub async fn add_ip_failure(&self, ip: &str, window_start: i64, expires_at: i64) -> Result<(), StoreError> {
+    /// Reserves one sign-in attempt from `ip` in the window starting at `window_start`
+    /// before the password is checked (atomic `ADD`, expiring with the window). Refused
+    /// (`false`) once `max` attempts of the window are counted.
+    pub async fn reserve_ip_attempt(
+        &self,
+        ip: &str,
+        window_start: i64,
+        expires_at: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
             .update_item(login_ip_pk(ip), format!("WINDOW#{window_start}"))
             .update_expression("ADD failures :one SET #exp = :exp, #entity = :entity")
+            .condition_expression("attribute_not_exists(failures) OR failures < :max")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_names("#entity", ENTITY)
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
             .expression_attribute_values(":exp", n(expires_at))
             .expression_attribute_values(":entity", s("login_ip_window"));
-        update(request).await?;
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Gives back an attempt reserved from `ip` when the sign-in succeeded: the window
+    /// counts failures only.
+    pub async fn release_ip_attempt(&self, ip: &str, window_start: i64) -> Result<(), StoreError> {
+        self.release(login_ip_pk(ip), format!("WINDOW#{window_start}"), "failures").await
+    }
+
+    /// Gives back an attempt reserved on the account whose first factor was right while
+    /// its second is still to come: the password is not a failure, but it does not clear
+    /// the count either (that would give every sign-in fresh second-factor guesses).
+    pub async fn release_attempt(&self, org_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.release(keys::org(org_id), user_sk(user_id), "failed_logins").await
+    }
+
+    /// Takes one off the counter `attribute` of an item, never below zero.
+    async fn release(&self, pk: String, sk: String, attribute: &str) -> Result<(), StoreError> {
+        let request = self
+            .store
+            .update_item(pk, sk)
+            .update_expression("ADD #count :minus_one")
+            .condition_expression("#count > :zero")
+            .expression_attribute_names("#count", attribute)
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0));
+        update_if(request).await?;
         Ok(())
     }
 
@@ -372,11 +458,6 @@ impl<'a> AccountStore<'a> {
         self.store.get_consistent(keys::org(org_id), token_sk(kind, digest)).await
     }
 
-    /// Stores a one-time token.
-    pub async fn put_token(&self, kind: TokenKind, record: &TokenRecord) -> Result<(), StoreError> {
-        self.store.put_new(self.token_item(kind, record)?).await
-    }
-
     /// Exchanges a refresh token for its successor: the old one is marked used only if it
     /// was not used before and its session is not revoked, in one transaction with the
     /// new one's creation.
@@ -418,7 +499,8 @@ impl<'a> AccountStore<'a> {
 
     /// Consumes a one-time token (only once, only before it expires) and applies its
     /// change to the user, in one transaction. `false` when the token was already used,
-    /// has expired, or (for MFA) the code's time step was already accepted.
+    /// has expired, is no longer the user's current one (reset, MFA), or (for MFA) the
+    /// code's time step was already accepted.
     pub async fn consume_token(
         &self,
         kind: TokenKind,
@@ -436,9 +518,10 @@ impl<'a> AccountStore<'a> {
         let update = match change {
             UserChange::PasswordReset { password_hash, at } => user
                 .update_expression(
-                    "SET password_hash = :hash, sessions_valid_after = :at, failed_logins = :zero, version = version + :one REMOVE locked_until",
+                    "SET password_hash = :hash, sessions_valid_after = :at, failed_logins = :zero, version = version + :one REMOVE locked_until, reset_token",
                 )
-                .condition_expression("attribute_exists(PK)")
+                .condition_expression("reset_token = :token")
+                .expression_attribute_values(":token", s(&record.digest))
                 .expression_attribute_values(":hash", s(password_hash))
                 .expression_attribute_values(":at", n(at))
                 .expression_attribute_values(":zero", n(0))
@@ -448,33 +531,68 @@ impl<'a> AccountStore<'a> {
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":yes", boolean(true)),
             UserChange::MfaStep(step) => user
-                .update_expression("SET mfa_last_step = :step")
+                .update_expression("SET mfa_last_step = :step REMOVE mfa_challenge")
                 .condition_expression(
-                    "attribute_exists(PK) AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
+                    "mfa_challenge = :challenge AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
                 )
+                .expression_attribute_values(":challenge", s(&record.digest))
                 .expression_attribute_values(":step", n(step)),
+            UserChange::MfaRecovery(code) => user
+                .update_expression("DELETE mfa_recovery_codes :used REMOVE mfa_challenge")
+                .condition_expression("mfa_challenge = :challenge AND contains(mfa_recovery_codes, :code)")
+                .expression_attribute_values(":challenge", s(&record.digest))
+                .expression_attribute_values(":used", string_set(vec![code.clone()]))
+                .expression_attribute_values(":code", s(code)),
         };
         let items = vec![delete.transact_item()?, update.transact_item()?];
         Ok(transact(self.store, items).await?.is_none())
     }
 
-    /// Counts a wrong code against an MFA challenge; at `max` the challenge is deleted.
-    pub async fn fail_mfa_challenge(&self, record: &TokenRecord, max: u32) -> Result<(), StoreError> {
-        let (pk, sk) = (keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest));
+    /// A transaction's update that makes `record` its user's only valid token of a kind:
+    /// the user's `attribute` names its digest, replacing any earlier one.
+    fn make_current(&self, record: &TokenRecord, attribute: &str) -> Result<TransactWriteItem, StoreError> {
+        self.store
+            .update_in_transaction(keys::org(&record.org_id), user_sk(&record.user_id))
+            .update_expression("SET #current = :digest")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#current", attribute)
+            .expression_attribute_values(":digest", s(&record.digest))
+            .transact_item()
+    }
+
+    /// Issues an MFA challenge: stores it and makes it the user's only outstanding one
+    /// (an earlier challenge stops working), in one transaction.
+    pub async fn start_mfa_challenge(&self, record: &TokenRecord) -> Result<(), StoreError> {
+        let items = vec![
+            self.put_new(self.token_item(TokenKind::MfaChallenge, record)?)?,
+            self.make_current(record, "mfa_challenge")?,
+        ];
+        match transact(self.store, items).await? {
+            None => Ok(()),
+            Some(_) => {
+                Err(unexpected_cancellation("MFA challenge conflicted (user deleted meanwhile or id collision)"))
+            }
+        }
+    }
+
+    /// Reserves one code check on an MFA challenge before the code is looked at: refused
+    /// (`false`) once `max` checks were reserved, or when the challenge is gone or expired.
+    pub async fn reserve_challenge_attempt(
+        &self,
+        record: &TokenRecord,
+        max: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
-            .update_item(pk.clone(), sk.clone())
+            .update_item(keys::org(&record.org_id), token_sk(TokenKind::MfaChallenge, &record.digest))
             .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(PK) AND attempts < :max AND #exp > :now")
+            .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew);
-        let Some(output) = update_if(request).await? else { return Ok(()) };
-        let attempts = count_attr(output.attributes.as_ref(), "attempts");
-        if attempts >= max {
-            // Gone already (a concurrent wrong code deleted it) is just as good.
-            self.store.delete_existing(pk, sk).await?;
-        }
-        Ok(())
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":now", n(now));
+        Ok(update_if(request).await?.is_some())
     }
 
     /// Stores a TOTP secret awaiting confirmation.
@@ -489,35 +607,64 @@ impl<'a> AccountStore<'a> {
     }
 
     /// Turns the pending TOTP secret into the active one, if it is still the one the
-    /// code was checked against.
-    pub async fn confirm_mfa(&self, user: &User, secret: &str, step: u64) -> Result<bool, StoreError> {
+    /// code was checked against, with a new set of recovery code digests.
+    pub async fn confirm_mfa(
+        &self,
+        user: &User,
+        secret: &str,
+        step: u64,
+        recovery_codes: Vec<String>,
+    ) -> Result<bool, StoreError> {
         let request = self
             .store
             .update_item(keys::org(&user.org_id), user_sk(&user.id))
             .update_expression(
-                "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, version = version + :one REMOVE mfa_pending_secret",
+                "SET mfa_secret = :secret, mfa_enabled = :yes, mfa_last_step = :step, mfa_recovery_codes = :codes, \
+                 version = version + :one REMOVE mfa_pending_secret",
             )
             .condition_expression("mfa_pending_secret = :secret")
             .expression_attribute_values(":secret", s(secret))
             .expression_attribute_values(":yes", boolean(true))
             .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":codes", string_set(recovery_codes))
+            .expression_attribute_values(":one", n(1));
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Turns MFA off: the secret, the recovery codes and any outstanding challenge go.
+    pub async fn disable_mfa(&self, user: &User) -> Result<bool, StoreError> {
+        let request = self
+            .store
+            .update_item(keys::org(&user.org_id), user_sk(&user.id))
+            .update_expression(
+                "SET mfa_enabled = :no, version = version + :one \
+                 REMOVE mfa_secret, mfa_pending_secret, mfa_recovery_codes, mfa_challenge",
+            )
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":no", boolean(false))
             .expression_attribute_values(":one", n(1));
         Ok(update_if(request).await?.is_some())
     }
 
     /// Stores a one-time token's digest and, in the same transaction, the outbox
-    /// message that carries the token to a mail sender (relayed to the bus only).
+    /// message that carries the token to a mail sender (relayed to the bus only). A
+    /// password reset token also becomes the user's only valid one.
     pub async fn put_token_with_message(
         &self,
         kind: TokenKind,
         record: &TokenRecord,
         message: TransactWriteItem,
     ) -> Result<(), StoreError> {
-        let items = vec![self.put_new(self.token_item(kind, record)?)?, message];
+        let mut items = vec![self.put_new(self.token_item(kind, record)?)?, message];
+        if kind == TokenKind::PasswordReset {
+            items.push(self.make_current(record, "reset_token")?);
+        }
         match transact(self.store, items).await? {
             None => Ok(()),
             // Both keys are fresh random values; a clash is a fault, not an outcome.
-            Some(_) => Err(unexpected_cancellation("the token or its outbox message already exists")),
+            Some(_) => {
+                Err(unexpected_cancellation("the token or its outbox message already exists, or the user is gone"))
+            }
         }
     }
 }

@@ -5,6 +5,8 @@
 //! The last active owner can never be removed, disabled or demoted; the owner counter on
 //! the organization item enforces it inside each write's transaction.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -251,6 +253,9 @@ pub async fn replace(
         Ok(next)
     })
     .await?;
+    if user.status == UserStatus::Disabled {
+        crate::oauth::end_user_grants(&state.services.store, &user.org_id, &user.id).await?;
+    }
     Ok(user_response(&user, StatusCode::OK))
 }
 
@@ -284,6 +289,7 @@ pub async fn delete(
         },
     )
     .await?;
+    crate::oauth::end_user_grants(&state.services.store, &principal.org_id, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -361,12 +367,24 @@ pub async fn replace_roles(
     check_roles(&mut problems, &roles, &permissions, None);
     problems.into_result()?;
     ensure_can_grant(&principal, &roles, &permissions)?;
+    let demoted = AtomicBool::new(false);
     let user = write_user(&state, &principal, &id, &precondition, |current| {
         let mut next = current.clone();
         next.roles = roles.clone();
         next.permissions = permissions.clone();
+        demoted.store(lost_a_permission(current, &next), Ordering::Relaxed);
         Ok(next)
     })
     .await?;
+    if demoted.load(Ordering::Relaxed) {
+        crate::oauth::end_user_grants(&state.services.store, &user.org_id, &user.id).await?;
+    }
     Ok(roles_response(&user))
+}
+
+/// Whether `next` lacks anything `current` held: a demotion, which ends the user's
+/// OAuth grants.
+fn lost_a_permission(current: &User, next: &User) -> bool {
+    let kept = shared::auth::permissions::PermissionSet::from_roles(&next.roles, &next.permissions);
+    current.effective_permissions().iter().any(|held| !kept.includes(held))
 }

@@ -4,7 +4,7 @@
 //! then authorize it. The client secret is shown once and stored as a SHA-256 digest.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Permission, Principal, Scope};
@@ -176,9 +176,7 @@ pub async fn create(
     tracing::info!(client_id = %client_id, "OAuth app registered");
     let created = CreatedApp { app: AppView::from(&app), client_secret };
     // The body holds a secret: no cache may keep it.
-    Ok(ApiResponse::created(created, &location(&client_id))
-        .with_header(header::CACHE_CONTROL, "no-store")
-        .into_response())
+    Ok(ApiResponse::created(created, &location(&client_id)).no_store().into_response())
 }
 
 /// List the organization's OAuth apps.

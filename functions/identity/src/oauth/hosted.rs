@@ -147,23 +147,12 @@ async fn show(
     let covered = grant.is_some_and(|g| request.scopes.iter().all(|s| g.scopes.iter().any(|held| held == s.name())));
     let origin = pages::origin(&request.redirect_uri);
     if covered {
-        let location = request.approve(state, grantor(&user, &org)).await?;
+        let location = request.approve(state, Grantor::of(&user, &org)).await?;
         return Ok(pages::redirect(redirect_status, &location, None, origin.as_deref()));
     }
     let body = pages::consent(request, params, &cookie, &user.email);
     let title = format!("Allow {}?", request.app.name);
     Ok(pages::page(StatusCode::OK, &title, &body, Some(&cookie), origin.as_deref()))
-}
-
-fn grantor(user: &User, org: &Organization) -> Grantor {
-    Grantor {
-        user_id: user.id.clone(),
-        org_id: user.org_id.clone(),
-        email: Some(user.email.clone()),
-        roles: user.roles.iter().map(|r| r.name().to_owned()).collect(),
-        tenant_profile_id: user.tenant_profile_id.clone(),
-        plan: org.plan,
-    }
 }
 
 /// Signs the browser in as `user` under a new cookie (so a cookie planted before the
@@ -231,7 +220,7 @@ async fn decide(
         return Ok(sign_in_page(request, params, &cookie, StatusCode::UNAUTHORIZED, problem, ""));
     };
     let location = match consent {
-        Some("approve") => request.approve(state, grantor(&user, &org)).await?,
+        Some("approve") => request.approve(state, Grantor::of(&user, &org)).await?,
         Some("deny") => request.denied()?,
         _ => request.refusal("invalid_request", "consent must be approve or deny")?,
     };

@@ -30,6 +30,8 @@ const CODE: &str = "OAUTHCODE#";
 const GRANT: &str = "OAUTHGRANT#";
 const FAMILY: &str = "OAUTHFAMILY#";
 const REFRESH: &str = "OAUTHREFRESH#";
+/// Grants read per page when ending several.
+const GRANT_PAGE: usize = 100;
 
 /// A registered OAuth app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +66,20 @@ pub struct Grantor {
     #[serde(default)]
     pub tenant_profile_id: Option<String>,
     pub plan: shared::domain::Plan,
+}
+
+impl Grantor {
+    /// The identity `user` of `org` passes on, as they stand now.
+    pub fn of(user: &crate::accounts::model::User, org: &crate::accounts::model::Organization) -> Self {
+        Self {
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            email: Some(user.email.clone()),
+            roles: user.roles.iter().map(|r| r.name().to_owned()).collect(),
+            tenant_profile_id: user.tenant_profile_id.clone(),
+            plan: org.plan,
+        }
+    }
 }
 
 /// An authorization code: single use, short-lived, bound to everything the token
@@ -117,6 +133,10 @@ pub struct RefreshToken {
     pub grant_id: String,
     #[serde(with = "time_format::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the code that started the chain was issued: the user's sign-out of every
+    /// session (a password reset) after this ends the chain.
+    #[serde(default, with = "time_format::rfc3339_option", skip_serializing_if = "Option::is_none")]
+    pub authorized_at: Option<OffsetDateTime>,
     /// Epoch seconds (the table's TTL attribute).
     pub expires_at: i64,
     #[serde(default, with = "time_format::rfc3339_option", skip_serializing_if = "Option::is_none")]
@@ -256,6 +276,52 @@ impl<'a> OAuthRepository<'a> {
         limit: usize,
     ) -> Result<Page<Grant>, StoreError> {
         self.list(org_id, format!("{GRANT}{user_id}#"), start, limit).await
+    }
+
+    /// One page of every grant in the organization: any user's consent to any app,
+    /// wherever the app is registered.
+    pub async fn list_organization_grants(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Grant>, StoreError> {
+        self.list(org_id, GRANT.to_owned(), start, limit).await
+    }
+
+    /// Deletes every grant of the organization's that `revoked` picks (each is deleted
+    /// only if it still exists); returns how many went. Its codes and refresh tokens stop
+    /// working: they fail the grant check from then on.
+    async fn revoke_grants_where(
+        &self,
+        org_id: &str,
+        prefix: String,
+        revoked: impl Fn(&Grant) -> bool,
+    ) -> Result<usize, StoreError> {
+        let (mut ended, mut start) = (0, None);
+        loop {
+            let page: Page<Grant> = self.list(org_id, prefix.clone(), start, GRANT_PAGE).await?;
+            for grant in page.items.iter().filter(|g| revoked(g)) {
+                if self.store.delete_existing(keys::org(org_id), grant_sk(&grant.user_id, &grant.client_id)).await? {
+                    ended += 1;
+                }
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(ended),
+            }
+        }
+    }
+
+    /// Ends every grant a user gave (they were deleted, disabled or demoted, or reset
+    /// their password).
+    pub async fn revoke_user_grants(&self, org_id: &str, user_id: &str) -> Result<usize, StoreError> {
+        self.revoke_grants_where(org_id, format!("{GRANT}{user_id}#"), |_| true).await
+    }
+
+    /// Ends every grant the organization's users gave one app.
+    pub async fn revoke_app_grants(&self, org_id: &str, client_id: &str) -> Result<usize, StoreError> {
+        self.revoke_grants_where(org_id, GRANT.to_owned(), |g| g.client_id == client_id).await
     }
 
     /// Revokes a user's grant; every code and refresh token issued under it stops working.

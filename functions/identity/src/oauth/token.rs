@@ -14,12 +14,16 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shared::auth::jwt::Claims;
+use shared::auth::permissions::PermissionSet;
 use shared::auth::{Permission, Scope};
+use shared::http::envelope::forbid_caching;
 use shared::{ApiError, time_format};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::IdentityState;
+use crate::accounts::model::UserStatus;
+use crate::accounts::store::AccountStore;
 use crate::oauth::credentials::{self, Kind};
 use crate::oauth::repository::{Grantor, OAuthApp, OAuthRepository, Redeemed, RefreshToken};
 use crate::oauth::scopes;
@@ -81,11 +85,6 @@ impl From<shared::store::StoreError> for TokenError {
     }
 }
 
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
         match self {
@@ -96,7 +95,7 @@ impl IntoResponse for TokenError {
                 tracing::info!(error = error.error, status = status.as_u16(), "token request rejected");
                 let basic = error.basic;
                 let mut response = (status, axum::Json(error)).into_response();
-                no_store(response.headers_mut());
+                forbid_caching(response.headers_mut());
                 if basic {
                     response
                         .headers_mut()
@@ -279,6 +278,7 @@ fn next_refresh_token(
     grantor: &Grantor,
     scopes: &[String],
     grant_id: &str,
+    authorized_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(RefreshToken, String), ApiError> {
     let id = shared::domain::ids::new(Kind::RefreshToken.id_prefix());
@@ -294,6 +294,7 @@ fn next_refresh_token(
         scopes: scopes.to_vec(),
         grant_id: grant_id.to_owned(),
         created_at: now,
+        authorized_at: Some(authorized_at),
         expires_at: (now + REFRESH_TOKEN_LIFETIME).unix_timestamp(),
         used_at: None,
     };
@@ -302,13 +303,46 @@ fn next_refresh_token(
 
 fn issued(body: TokenResponse) -> Response {
     let mut response = axum::Json(body).into_response();
-    no_store(response.headers_mut());
+    forbid_caching(response.headers_mut());
     response
 }
 
 /// Parses stored scope names (written by this crate, so always known).
 fn stored_scopes(names: &[String]) -> Vec<Scope> {
     scopes::parse_names(names).unwrap_or_default()
+}
+
+/// The grantor as the user stands now, with the granted scopes they still hold: every
+/// permission a scope stands for must be theirs. Refused when the user is gone or
+/// disabled, when they ended their sessions (a password reset) after `authorized_at`,
+/// or when they hold none of the scopes any more.
+async fn current_grantor(
+    state: &IdentityState,
+    grantor: &Grantor,
+    granted: &[String],
+    authorized_at: OffsetDateTime,
+) -> Result<(Grantor, Vec<Scope>), TokenError> {
+    let invalid = |why: &str| TokenError::OAuth(OAuthError::invalid_grant(why.to_owned()));
+    let store = AccountStore::new(&state.services.store);
+    let (user, org) =
+        tokio::join!(store.get_user(&grantor.org_id, &grantor.user_id), store.get_organization(&grantor.org_id));
+    let (Some(user), Some(org)) = (user?, org?) else { return Err(invalid("The user no longer exists")) };
+    if user.status != UserStatus::Active {
+        return Err(invalid("The user is disabled"));
+    }
+    let authorized_ms = i64::try_from(authorized_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    if user.sessions_valid_after.is_some_and(|after| after >= authorized_ms) {
+        return Err(invalid("The user signed out everywhere since the authorization"));
+    }
+    let holds = PermissionSet::from_roles(&user.roles, &user.permissions);
+    let held: Vec<Scope> = stored_scopes(granted)
+        .into_iter()
+        .filter(|scope| scopes::permissions(*scope).iter().all(|p| holds.allows(*p)))
+        .collect();
+    if held.is_empty() {
+        return Err(invalid("The user no longer holds any of the granted scopes"));
+    }
+    Ok((Grantor::of(&user, &org), held))
 }
 
 /// Revokes the refresh tokens descended from a replayed code or token.
@@ -356,8 +390,9 @@ async fn exchange_code(
     if !is_code_verifier(verifier) || !pkce_matches(verifier, &code.code_challenge) {
         return Err(invalid("code_verifier does not match the code_challenge"));
     }
+    let (grantor, granted) = current_grantor(state, &code.grantor, &code.scopes, code.created_at).await?;
     let (refresh, refresh_wire) =
-        next_refresh_token(&code.id, &app.client_id, &code.grantor, &code.scopes, &code.grant_id, now)?;
+        next_refresh_token(&code.id, &app.client_id, &grantor, &code.scopes, &code.grant_id, code.created_at, now)?;
     match repo.redeem_code(&code, &refresh, now).await? {
         Redeemed::Done => {}
         Redeemed::AlreadyUsed => {
@@ -366,8 +401,7 @@ async fn exchange_code(
         }
         Redeemed::Revoked => return Err(invalid("The authorization was revoked")),
     }
-    let granted = stored_scopes(&code.scopes);
-    let (access, expires_in) = access_token(state, &code.grantor, Vec::new(), &app.client_id, &granted, now)?;
+    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now)?;
     tracing::info!(client_id = %app.client_id, "authorization code exchanged");
     Ok(issued(TokenResponse {
         access_token: access,
@@ -415,9 +449,18 @@ async fn refresh(
     if used.expires_at <= now.unix_timestamp() {
         return Err(invalid("The refresh token has expired"));
     }
-    let granted = narrowed(form, &stored_scopes(&used.scopes))?;
-    let (next, next_wire) =
-        next_refresh_token(&used.family_id, &app.client_id, &used.grantor, &used.scopes, &used.grant_id, now)?;
+    let authorized_at = used.authorized_at.unwrap_or(used.created_at);
+    let (grantor, held) = current_grantor(state, &used.grantor, &used.scopes, authorized_at).await?;
+    let granted = narrowed(form, &held)?;
+    let (next, next_wire) = next_refresh_token(
+        &used.family_id,
+        &app.client_id,
+        &grantor,
+        &used.scopes,
+        &used.grant_id,
+        authorized_at,
+        now,
+    )?;
     match repo.rotate(&used, &next, now).await? {
         Redeemed::Done => {}
         Redeemed::AlreadyUsed => {
@@ -426,7 +469,7 @@ async fn refresh(
         }
         Redeemed::Revoked => return Err(invalid("The authorization was revoked")),
     }
-    let (access, expires_in) = access_token(state, &used.grantor, Vec::new(), &app.client_id, &granted, now)?;
+    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now)?;
     Ok(issued(TokenResponse {
         access_token: access,
         token_type: "Bearer",
