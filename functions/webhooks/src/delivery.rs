@@ -250,7 +250,7 @@ impl Deliverer {
             }
         };
         let status = response.status();
-        let retry_after = retry_after(&response, now);
+        let retry_after = shared::http::retry_after::requested_wait(status, response.headers(), now);
         let body = read_capped(response).await;
         attempt.latency_ms = elapsed_ms(started);
         attempt.response_status = Some(status.as_u16());
@@ -303,20 +303,6 @@ fn jitter(wait: Duration) -> time::Duration {
     let offset = if spread == 0 { 0 } else { random % (2 * spread + 1) };
     let millis = (wait.as_millis() + offset).saturating_sub(spread);
     time::Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX))
-}
-
-/// `Retry-After` of a 429 or 503, in seconds or as an HTTP date.
-fn retry_after(response: &reqwest::Response, now: OffsetDateTime) -> Option<Duration> {
-    let status = response.status();
-    if status != http::StatusCode::TOO_MANY_REQUESTS && status != http::StatusCode::SERVICE_UNAVAILABLE {
-        return None;
-    }
-    let value = response.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    u64::try_from((at - now).whole_seconds()).ok().map(Duration::from_secs)
 }
 
 /// The first [`RESPONSE_CAP`] bytes of the body, as text.

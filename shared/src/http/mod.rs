@@ -15,3 +15,4 @@ pub mod pagination;
 pub mod query;
 pub mod request_context;
 pub mod resource;
+pub mod retry_after;

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod page;
 pub mod properties;
 pub mod rate_limits;
+pub mod rent_roll;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -227,3 +227,26 @@ pub fn equal_filters(mut request: QueryFluentBuilder, equals: Vec<(&str, Option<
     }
     if conditions.is_empty() { request } else { request.filter_expression(conditions.join(" AND ")) }
 }
+
+/// The items of a retry index partition of GSI1 (`GSI1SK` = `<next_attempt_at>#<id>`)
+/// that are due at `now`, oldest first, up to `limit`: one `Query` of GSI1.
+pub async fn due_on_retry_index<T: DeserializeOwned>(
+    store: &Store,
+    partition: &str,
+    now: time::OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    use crate::store::keys::{GSI1, GSI1PK, GSI1SK};
+    // `~` sorts after every id character, so the bound includes `now` itself.
+    let upper = format!("{}#~", crate::time_format::format(now));
+    let request = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
+        .expression_attribute_values(":pk", s(partition))
+        .expression_attribute_values(":upper", s(upper));
+    let page = query_page(request, None, limit, &[PK, SK, GSI1PK, GSI1SK]).await?;
+    page.items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).collect()
+}

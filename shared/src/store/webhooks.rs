@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 
 use crate::http::pagination::PageKey;
 use crate::store::events::OutboxMessage;
-use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::store::keys::{GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{entity_item, query_page};
+use crate::store::requests::{due_on_retry_index, entity_item, query_page};
 use crate::store::transactions::{build_err, condition_failed, transact, unexpected_cancellation};
 use crate::store::{Store, StoreError, keys, s, update_if};
 use crate::time_format;
@@ -365,18 +365,6 @@ impl WebhookRepository<'_> {
     /// Deliveries whose next attempt is due at `now`, oldest first, up to `limit`: one
     /// `Query` of GSI1.
     pub async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        // `~` sorts after every id character, so the bound includes `now` itself.
-        let upper = format!("{}#~", time_format::format(now));
-        let request = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
-            .expression_attribute_values(":pk", s(RETRY_PARTITION))
-            .expression_attribute_values(":upper", s(upper));
-        let page = query_page(request, None, limit, &[PK, SK, GSI1PK, GSI1SK]).await?;
-        page.items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).collect()
+        due_on_retry_index(self.store, RETRY_PARTITION, now, limit).await
     }
 }

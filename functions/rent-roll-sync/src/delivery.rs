@@ -1,0 +1,219 @@
+//! Sending one property's rent roll to RentSync, per the RentSync guide §6 (headers) and
+//! §7 (errors and retries). Retries are persisted on the retry index and sent by the
+//! retry schedule, never by waiting inside an invocation.
+
+use std::time::Duration;
+
+use shared::store::events::OutboxMessage;
+use shared::store::rent_roll::{AuthMode, RentRollAttempt, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
+use shared::time_format;
+use time::OffsetDateTime;
+
+use crate::{SyncError, Syncer};
+
+/// The waits after the 1st, 2nd, 3rd and 4th failed attempt (the guide's §7); the 5th
+/// failure is final.
+pub const RETRY_SCHEDULE: [Duration; 4] =
+    [Duration::from_secs(60), Duration::from_secs(2 * 60), Duration::from_secs(5 * 60), Duration::from_secs(10 * 60)];
+/// At most this many POSTs per delivery (the guide's §7).
+pub const MAX_ATTEMPTS: usize = RETRY_SCHEDULE.len() + 1;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// The header that carries the sync id (the guide's §6).
+pub const SYNC_ID_HEADER: &str = "X-Aigent-Sync-ID";
+/// The `source` of the events the sync publishes.
+pub const RENT_ROLL_SOURCE: &str = "doorstep.rentroll";
+/// The event announcing a delivery that failed for good.
+pub const DELIVERY_FAILED: &str = "rentroll.delivery_failed";
+
+/// What one POST came to, classified per the guide's §7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// 400 (and any other 4xx that is not about auth, the endpoint or rate): the
+    /// payload is refused; retrying would not help.
+    Rejected,
+    /// 401/403: the credentials are refused.
+    Unauthorized,
+    /// 404: the endpoint is wrong.
+    EndpointNotFound,
+    /// 429, 408, 5xx, a timeout or no connection: try again, no sooner than `not_before`.
+    Transient {
+        not_before: Option<Duration>,
+    },
+}
+
+impl Outcome {
+    /// The outcome of an answer with `status`.
+    pub fn of_status(status: u16, not_before: Option<Duration>) -> Self {
+        match status {
+            200..=299 => Self::Delivered,
+            401 | 403 => Self::Unauthorized,
+            404 => Self::EndpointNotFound,
+            408 | 429 | 500..=599 => Self::Transient { not_before },
+            _ => Self::Rejected,
+        }
+    }
+
+    /// Why a delivery ended with this outcome (`rentroll.delivery_failed`'s `reason`).
+    fn failure(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Rejected => "payload_rejected",
+            Self::Unauthorized => "authentication_failed",
+            Self::EndpointNotFound => "endpoint_not_found",
+            Self::Transient { .. } => "retries_exhausted",
+        }
+    }
+}
+
+/// When the attempt after `attempts` failed ones is due: the schedule's wait, or later if
+/// RentSync asked for it; `None` once no attempt is left.
+pub fn next_attempt(attempts: usize, not_before: Option<Duration>) -> Option<Duration> {
+    let wait = *RETRY_SCHEDULE.get(attempts.checked_sub(1)?)?;
+    Some(not_before.map_or(wait, |asked| wait.max(asked.min(MAX_RETRY_AFTER))))
+}
+
+impl Syncer {
+    /// One POST of `delivery` with the organization's current settings, recorded; then
+    /// schedules the next attempt or ends the delivery (announcing a failure).
+    pub async fn attempt(
+        &self,
+        settings: &RentSyncSettings,
+        mut delivery: RentRollDelivery,
+        now: OffsetDateTime,
+    ) -> Result<RentRollDelivery, SyncError> {
+        let (attempt, outcome) = self.post(settings, &delivery, now).await;
+        delivery.attempts.push(attempt);
+        delivery.updated_at = time_format::format(now);
+        let next = match &outcome {
+            Outcome::Transient { not_before } => next_attempt(delivery.attempts.len(), *not_before),
+            _ => None,
+        };
+        match (&outcome, next) {
+            (Outcome::Delivered, _) => {
+                delivery.status = RentRollDeliveryStatus::Delivered;
+                delivery.next_attempt_at = None;
+                self.store.rent_roll().save_delivery(&delivery).await?;
+            }
+            (_, Some(wait)) => {
+                delivery.status = RentRollDeliveryStatus::Pending;
+                delivery.next_attempt_at = Some(time_format::format(now + wait));
+                self.store.rent_roll().save_delivery(&delivery).await?;
+            }
+            (failed, None) => self.fail(&mut delivery, failed.failure(), now).await?,
+        }
+        tracing::info!(
+            delivery_id = %delivery.delivery_id,
+            status = ?delivery.status,
+            attempts = delivery.attempts.len(),
+            partner_status = ?delivery.attempts.last().and_then(|a| a.partner_status),
+            "rent roll delivery attempted"
+        );
+        Ok(delivery)
+    }
+
+    /// Ends a delivery and announces `rentroll.delivery_failed` through the outbox, in
+    /// the same write, for the organization's alerts.
+    pub(crate) async fn fail(
+        &self,
+        delivery: &mut RentRollDelivery,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), SyncError> {
+        delivery.status = RentRollDeliveryStatus::Failed;
+        delivery.next_attempt_at = None;
+        delivery.failure = Some(reason.to_owned());
+        delivery.updated_at = time_format::format(now);
+        let detail = serde_json::json!({
+            "organization_id": delivery.organization_id,
+            "property_id": delivery.property_id,
+            "delivery_id": delivery.delivery_id,
+            "sync_id": delivery.sync_id,
+            "reason": reason,
+            "attempts": delivery.attempts.len(),
+            "partner_status": delivery.attempts.last().and_then(|a| a.partner_status),
+            "failed_at": time_format::format(now),
+        });
+        let announcement =
+            OutboxMessage::new(&delivery.organization_id, RENT_ROLL_SOURCE, DELIVERY_FAILED, detail.to_string());
+        self.store.rent_roll().save_failed_delivery(delivery, &announcement, now).await?;
+        tracing::warn!(delivery_id = %delivery.delivery_id, reason, "rent roll delivery failed");
+        Ok(())
+    }
+
+    /// The POST itself, with the key read from Secrets Manager now (never stored).
+    async fn post(
+        &self,
+        settings: &RentSyncSettings,
+        delivery: &RentRollDelivery,
+        now: OffsetDateTime,
+    ) -> (RentRollAttempt, Outcome) {
+        let mut attempt = RentRollAttempt { attempted_at: time_format::format(now), partner_status: None, error: None };
+        let key = match shared::secrets::read_string(&self.secrets, &settings.secret_id).await {
+            Ok(key) => key,
+            Err(err) => {
+                // The error names the secret id, never its value.
+                attempt.error = Some(err.to_string());
+                return (attempt, Outcome::Transient { not_before: None });
+            }
+        };
+        let request = self
+            .http
+            .post(&settings.endpoint_url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(SYNC_ID_HEADER, &delivery.sync_id)
+            .body(delivery.body.clone());
+        let request = match settings.auth {
+            AuthMode::ApiKey => request.header("X-API-Key", key),
+            AuthMode::Bearer => request.bearer_auth(key),
+        };
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                attempt.partner_status = Some(status.as_u16());
+                let asked = shared::http::retry_after::requested_wait(status, response.headers(), now);
+                (attempt, Outcome::of_status(status.as_u16(), asked))
+            }
+            Err(err) => {
+                attempt.error = Some(if err.is_timeout() { "Timed out" } else { "Could not connect" }.into());
+                (attempt, Outcome::Transient { not_before: None })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_as_the_guide_says() {
+        assert_eq!(Outcome::of_status(200, None), Outcome::Delivered);
+        assert_eq!(Outcome::of_status(202, None), Outcome::Delivered);
+        assert_eq!(Outcome::of_status(400, None), Outcome::Rejected);
+        assert_eq!(Outcome::of_status(422, None), Outcome::Rejected);
+        assert_eq!(Outcome::of_status(401, None), Outcome::Unauthorized);
+        assert_eq!(Outcome::of_status(403, None), Outcome::Unauthorized);
+        assert_eq!(Outcome::of_status(404, None), Outcome::EndpointNotFound);
+        let asked = Some(Duration::from_secs(30));
+        assert_eq!(Outcome::of_status(429, asked), Outcome::Transient { not_before: asked });
+        for status in [500, 502, 503, 504] {
+            assert_eq!(Outcome::of_status(status, None), Outcome::Transient { not_before: None });
+        }
+    }
+
+    #[test]
+    fn retries_wait_one_two_five_ten_minutes_then_stop_at_five_attempts() {
+        let waits: Vec<_> = (1..=MAX_ATTEMPTS).map(|failed| next_attempt(failed, None)).collect();
+        let minutes = |m: u64| Some(Duration::from_secs(m * 60));
+        assert_eq!(waits, vec![minutes(1), minutes(2), minutes(5), minutes(10), None]);
+    }
+
+    #[test]
+    fn retry_after_puts_off_the_next_attempt_but_never_brings_it_forward() {
+        assert_eq!(next_attempt(1, Some(Duration::from_secs(300))), Some(Duration::from_secs(300)));
+        assert_eq!(next_attempt(1, Some(Duration::from_secs(5))), Some(Duration::from_secs(60)));
+        assert_eq!(next_attempt(1, Some(Duration::from_secs(86_400))), Some(MAX_RETRY_AFTER));
+    }
+}

@@ -1,0 +1,232 @@
+//! The daily rent-roll push to RentSync (the RentSync rent-roll guide): for each
+//! organization with the sync enabled, one POST per active property with its active
+//! units, in the organization's payload format; retries on a persisted schedule.
+
+mod delivery;
+pub mod payload;
+
+use std::time::Duration;
+
+use shared::Services;
+use shared::domain::PropertyStatus;
+use shared::domain::unit::Unit;
+use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
+use shared::store::rent_roll::{DELIVERY_RETENTION, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
+use shared::store::{Store, StoreError};
+use shared::time_format;
+use time::OffsetDateTime;
+
+pub use delivery::{DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER};
+pub use payload::SyncRun;
+
+/// Units read per `Query`, and organizations and properties per page.
+const PAGE: usize = 100;
+/// Due retries taken per tick of the retry schedule.
+const DUE_BATCH: usize = 100;
+/// The name the retry schedule's rule ends with; any other scheduled event is the daily sync.
+pub const RETRY_RULE_SUFFIX: &str = "rent-roll-retries";
+
+/// Why an invocation failed; the schedule's next tick (or EventBridge's retry of the
+/// daily event) takes the work up again.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the invocation is not a scheduled event")]
+    NotScheduled,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncSummary {
+    /// Deliveries started (one per property whose payload was not sent in this sync yet).
+    pub started: usize,
+    pub delivered: usize,
+    pub pending: usize,
+    pub failed: usize,
+    /// Properties whose identical payload this sync had already started.
+    pub already_sent: usize,
+}
+
+impl SyncSummary {
+    fn count(&mut self, delivery: &RentRollDelivery) {
+        match delivery.status {
+            RentRollDeliveryStatus::Delivered => self.delivered += 1,
+            RentRollDeliveryStatus::Pending => self.pending += 1,
+            RentRollDeliveryStatus::Failed => self.failed += 1,
+        }
+    }
+}
+
+/// Runs syncs and retries. Built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    store: Store,
+    secrets: aws_sdk_secretsmanager::Client,
+    http: reqwest::Client,
+}
+
+impl Syncer {
+    /// `timeout` bounds each POST, connection included.
+    pub fn new(services: &Services, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Doorstep/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { store: services.store.clone(), secrets: services.aws.secrets.clone(), http })
+    }
+
+    /// An invocation by a schedule: the retry schedule's tick sends the due retries; the
+    /// daily schedule's event runs the sync identified by the event's time, so a
+    /// redelivered event is the same sync and sends nothing twice.
+    pub async fn handle(
+        &self,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<serde_json::Value, SyncError> {
+        if payload.get("detail-type").and_then(|t| t.as_str()) != Some("Scheduled Event") {
+            return Err(SyncError::NotScheduled);
+        }
+        let is_retry_tick = payload["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|arn| arn.as_str().is_some_and(|a| a.ends_with(RETRY_RULE_SUFFIX))));
+        if is_retry_tick {
+            let summary = self.run_due(now).await?;
+            return Ok(serde_json::json!({ "retries": summary }));
+        }
+        let at = payload["time"].as_str().and_then(time_format::parse).unwrap_or(now);
+        let summary = self.sync_all(&SyncRun::at(at), now).await?;
+        Ok(serde_json::json!({ "sync": summary }))
+    }
+
+    /// Syncs every organization that has the sync enabled.
+    pub async fn sync_all(&self, run: &SyncRun, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
+        let mut summary = SyncSummary::default();
+        let mut start = None;
+        loop {
+            let page = self.store.rent_roll().enabled(start, PAGE).await?;
+            for settings in &page.items {
+                self.sync_with(settings, run, now, &mut summary).await?;
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(summary),
+            }
+        }
+    }
+
+    /// Syncs one organization, if it has the sync enabled.
+    pub async fn sync_organization(
+        &self,
+        org_id: &str,
+        run: &SyncRun,
+        now: OffsetDateTime,
+    ) -> Result<SyncSummary, SyncError> {
+        let mut summary = SyncSummary::default();
+        if let Some(settings) = self.store.rent_roll().settings(org_id).await?.filter(|s| s.enabled) {
+            self.sync_with(&settings, run, now, &mut summary).await?;
+        }
+        Ok(summary)
+    }
+
+    /// One delivery per active property of the organization.
+    async fn sync_with(
+        &self,
+        settings: &RentSyncSettings,
+        run: &SyncRun,
+        now: OffsetDateTime,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        let query = PropertyQuery {
+            org_id: settings.organization_id.clone(),
+            order: PropertyOrder::CreatedAt { descending: false },
+            status: Some(PropertyStatus::Active),
+            property_type: None,
+            created_after: None,
+            created_before: None,
+        };
+        let mut start = None;
+        loop {
+            let page = self.store.properties().list(&query, start, PAGE).await?;
+            for row in page.items {
+                let PropertyRow::Live(property) = row else { continue };
+                let units = self.active_units(&settings.organization_id, &property.id).await?;
+                let rendered = payload::render(settings.format, &property, &units, run);
+                let delivery = new_delivery(settings, &property.id, run, rendered, now);
+                if !self.store.rent_roll().start_delivery(&delivery).await? {
+                    summary.already_sent += 1;
+                    continue;
+                }
+                summary.started += 1;
+                let delivery = self.attempt(settings, delivery, now).await?;
+                summary.count(&delivery);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The property's active units, read a page at a time.
+    async fn active_units(&self, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
+        let mut units = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.store.units().list(org_id, property_id, start, PAGE).await?;
+            units.extend(page.items.into_iter().filter(|unit| unit.fields.active));
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(units),
+            }
+        }
+    }
+
+    /// Sends every delivery whose next attempt is due; a delivery whose organization
+    /// has since disabled the sync ends as failed.
+    pub async fn run_due(&self, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
+        let mut summary = SyncSummary::default();
+        for mut delivery in self.store.rent_roll().due(now, DUE_BATCH).await? {
+            match self.store.rent_roll().settings(&delivery.organization_id).await?.filter(|s| s.enabled) {
+                Some(settings) => {
+                    let delivery = self.attempt(&settings, delivery, now).await?;
+                    summary.count(&delivery);
+                }
+                None => {
+                    self.fail(&mut delivery, "sync_disabled", now).await?;
+                    summary.failed += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+fn new_delivery(
+    settings: &RentSyncSettings,
+    property_id: &str,
+    run: &SyncRun,
+    rendered: payload::RenderedBody,
+    now: OffsetDateTime,
+) -> RentRollDelivery {
+    let at = time_format::format(now);
+    RentRollDelivery {
+        delivery_id: RentRollDelivery::id_for(&run.sync_id, property_id, &rendered.hash),
+        organization_id: settings.organization_id.clone(),
+        property_id: property_id.to_owned(),
+        sync_id: run.sync_id.clone(),
+        payload_hash: rendered.hash,
+        bytes: rendered.body.len() as u64,
+        body: rendered.body,
+        unit_count: rendered.unit_count,
+        status: RentRollDeliveryStatus::Pending,
+        attempts: Vec::new(),
+        next_attempt_at: None,
+        failure: None,
+        created_at: at.clone(),
+        updated_at: at,
+        expires_at: (now + DELIVERY_RETENTION).unix_timestamp(),
+    }
+}

@@ -1,0 +1,261 @@
+//! The rent-roll sync to RentSync: each organization's settings, the index of
+//! organizations that have it enabled, and one delivery per (sync, property, payload).
+//!
+//! | item | PK | SK | GSI1 |
+//! |---|---|---|---|
+//! | settings | `ORG#<org>` | `RENTSYNC#SETTINGS` | `RENTSYNC#ENABLED` / `<org>` (enabled only) |
+//! | delivery | `ORG#<org>#RENTSYNC` | `DELIVERY#<delivery_id>` | `RENTSYNC#RETRY` / `<next_attempt_at>#<delivery_id>` (waiting only) |
+//!
+//! A delivery's id is `<sync_id>#<property_id>#<payload hash>`, so a repeated trigger of
+//! the same sync finds the delivery it started and sends nothing again.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::store::events::OutboxMessage;
+use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::store::page::{Page, PageKey};
+use crate::store::requests::{due_on_retry_index, entity_item, query_page};
+use crate::store::transactions::{build_err, transact};
+use crate::store::{Conditional, Item, Store, StoreError, keys, put_or_stored, s};
+
+const SETTINGS_ENTITY: &str = "rentsync_settings";
+const DELIVERY_ENTITY: &str = "rentsync_delivery";
+const SETTINGS_SK: &str = "RENTSYNC#SETTINGS";
+const ENABLED_PARTITION: &str = "RENTSYNC#ENABLED";
+const RETRY_PARTITION: &str = "RENTSYNC#RETRY";
+const DELIVERY_PREFIX: &str = "DELIVERY#";
+/// How long a delivery's record is kept.
+pub const DELIVERY_RETENTION: time::Duration = time::Duration::days(30);
+/// An unpublished `rentroll.delivery_failed` outlives this only if the bus keeps refusing it.
+const ANNOUNCEMENT_SECONDS: i64 = 86_400;
+
+fn deliveries_pk(org_id: &str) -> String {
+    keys::collection(org_id, "RENTSYNC")
+}
+
+fn delivery_sk(delivery_id: &str) -> String {
+    format!("{DELIVERY_PREFIX}{delivery_id}")
+}
+
+/// The payload shape RentSync receives (the RentSync guide §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadFormat {
+    /// §4.2: one property with its units.
+    Nested,
+    /// §4.3: one row per unit.
+    Flat,
+}
+
+/// How a request proves it comes from Doorstep (the RentSync guide §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// `X-API-Key: <key>`.
+    ApiKey,
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+}
+
+/// An organization's RentSync settings. The key itself lives in Secrets Manager under
+/// `secret_id`; the table never holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RentSyncSettings {
+    pub organization_id: String,
+    pub enabled: bool,
+    pub endpoint_url: String,
+    pub format: PayloadFormat,
+    pub auth: AuthMode,
+    pub secret_id: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// What a delivery has come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RentRollDeliveryStatus {
+    /// Not accepted yet; another attempt is scheduled.
+    Pending,
+    Delivered,
+    /// No attempt is left: RentSync refused the payload or the credentials, or the
+    /// retries ran out.
+    Failed,
+}
+
+/// One POST of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RentRollAttempt {
+    /// RFC 3339.
+    pub attempted_at: String,
+    /// The HTTP status RentSync answered; absent when there was no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_status: Option<u16>,
+    /// Why there was no answer (timeout, connection error, unreadable secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One property's rent roll on its way to RentSync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RentRollDelivery {
+    /// `<sync_id>#<property_id>#<payload_hash>`.
+    pub delivery_id: String,
+    pub organization_id: String,
+    pub property_id: String,
+    /// The `X-Aigent-Sync-ID` header: the same on every retry.
+    pub sync_id: String,
+    /// SHA-256 (hex) of the payload's content, its sync timestamp left out.
+    pub payload_hash: String,
+    /// The body exactly as sent.
+    pub body: String,
+    pub unit_count: u32,
+    pub bytes: u64,
+    pub status: RentRollDeliveryStatus,
+    #[serde(default)]
+    pub attempts: Vec<RentRollAttempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: i64,
+}
+
+impl RentRollDelivery {
+    /// The delivery id of a payload of a property in a sync.
+    pub fn id_for(sync_id: &str, property_id: &str, payload_hash: &str) -> String {
+        format!("{sync_id}#{property_id}#{payload_hash}")
+    }
+}
+
+/// Settings and deliveries of the rent-roll sync.
+pub struct RentRollRepository<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn rent_roll(&self) -> RentRollRepository<'_> {
+        RentRollRepository { store: self }
+    }
+}
+
+impl RentRollRepository<'_> {
+    /// Stores an organization's settings; on the enabled index while enabled.
+    pub async fn save_settings(&self, settings: &RentSyncSettings) -> Result<(), StoreError> {
+        let mut item =
+            entity_item(settings, keys::org(&settings.organization_id), SETTINGS_SK.into(), SETTINGS_ENTITY)?;
+        if settings.enabled {
+            item.insert(GSI1PK.into(), s(ENABLED_PARTITION));
+            item.insert(GSI1SK.into(), s(&settings.organization_id));
+        }
+        self.put(item).await
+    }
+
+    /// An organization's settings (consistent read).
+    pub async fn settings(&self, org_id: &str) -> Result<Option<RentSyncSettings>, StoreError> {
+        self.store.get_consistent(keys::org(org_id), SETTINGS_SK).await
+    }
+
+    /// One page of the settings of organizations with the sync enabled: one `Query` of GSI1.
+    pub async fn enabled(&self, start: Option<PageKey>, limit: usize) -> Result<Page<RentSyncSettings>, StoreError> {
+        let request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(ENABLED_PARTITION));
+        query_page(request, start, limit, &[PK, SK, GSI1PK, GSI1SK])
+            .await?
+            .try_map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
+    }
+
+    /// Starts a delivery unless one with its id exists (the same payload of the same
+    /// sync); `false` when it existed.
+    pub async fn start_delivery(&self, delivery: &RentRollDelivery) -> Result<bool, StoreError> {
+        let request = self
+            .store
+            .client()
+            .put_item()
+            .table_name(self.store.table())
+            .set_item(Some(self.delivery_item(delivery)?))
+            .condition_expression("attribute_not_exists(PK)");
+        Ok(matches!(put_or_stored(request).await?, Conditional::Written))
+    }
+
+    /// Stores a delivery as it is now; on the retry index while an attempt is due.
+    pub async fn save_delivery(&self, delivery: &RentRollDelivery) -> Result<(), StoreError> {
+        self.put(self.delivery_item(delivery)?).await
+    }
+
+    /// Stores a failed delivery together with its `announcement` (for the relay to put
+    /// on the bus), in one transaction, so the alert is never lost.
+    pub async fn save_failed_delivery(
+        &self,
+        delivery: &RentRollDelivery,
+        announcement: &OutboxMessage,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.store.table())
+            .set_item(Some(self.delivery_item(delivery)?))
+            .build()
+            .map_err(build_err)?;
+        let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
+        let items = vec![TransactWriteItem::builder().put(put).build(), announcement.put(self.store, expires_at)?];
+        match transact(self.store, items).await? {
+            None => Ok(()),
+            Some(_) => Err(crate::store::transactions::unexpected_cancellation(
+                "rentroll.delivery_failed announcement id collision",
+            )),
+        }
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.store
+            .client()
+            .put_item()
+            .table_name(self.store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    fn delivery_item(&self, delivery: &RentRollDelivery) -> Result<Item, StoreError> {
+        let mut item = entity_item(
+            delivery,
+            deliveries_pk(&delivery.organization_id),
+            delivery_sk(&delivery.delivery_id),
+            DELIVERY_ENTITY,
+        )?;
+        if let (RentRollDeliveryStatus::Pending, Some(next)) = (delivery.status, &delivery.next_attempt_at) {
+            item.insert(GSI1PK.into(), s(RETRY_PARTITION));
+            item.insert(GSI1SK.into(), s(format!("{next}#{}", delivery.delivery_id)));
+        }
+        Ok(item)
+    }
+
+    /// One page of the organization's deliveries, in id (sync, then property) order.
+    pub async fn deliveries(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<RentRollDelivery>, StoreError> {
+        self.store.query_prefix_page(deliveries_pk(org_id), DELIVERY_PREFIX, start, limit).await
+    }
+
+    /// Deliveries whose next attempt is due at `now`, oldest first, up to `limit`: one
+    /// `Query` of GSI1.
+    pub async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<RentRollDelivery>, StoreError> {
+        due_on_retry_index(self.store, RETRY_PARTITION, now, limit).await
+    }
+}
