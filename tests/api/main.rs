@@ -26,6 +26,7 @@ mod oauth_flow;
 mod oauth_hosted;
 mod openapi;
 mod rate_limits;
+mod rent_roll;
 mod route_table;
 mod screening;
 mod webhooks;
