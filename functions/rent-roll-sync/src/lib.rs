@@ -23,8 +23,10 @@ pub use payload::SyncRun;
 const PAGE: usize = 100;
 /// Due retries taken per tick of the retry schedule.
 const DUE_BATCH: usize = 100;
-/// The name the retry schedule's rule ends with; any other scheduled event is the daily sync.
-pub const RETRY_RULE_SUFFIX: &str = "rent-roll-retries";
+/// The retry schedule's event name in template.yaml, which its rule's name contains
+/// (`<stack>-RentRollSyncFunctionRentRollRetries-<suffix>` in AWS); any other scheduled
+/// event is the daily sync.
+pub const RETRY_SCHEDULE_NAME: &str = "RentRollRetries";
 
 /// Why an invocation failed; the schedule's next tick (or EventBridge's retry of the
 /// daily event) takes the work up again.
@@ -86,19 +88,10 @@ impl Syncer {
         payload: serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<serde_json::Value, SyncError> {
-        if payload.get("detail-type").and_then(|t| t.as_str()) != Some("Scheduled Event") {
-            return Err(SyncError::NotScheduled);
+        match Job::of(&payload, now)? {
+            Job::Retries => Ok(serde_json::json!({ "retries": self.run_due(now).await? })),
+            Job::Sync(run) => Ok(serde_json::json!({ "sync": self.sync_all(&run, now).await? })),
         }
-        let is_retry_tick = payload["resources"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|arn| arn.as_str().is_some_and(|a| a.ends_with(RETRY_RULE_SUFFIX))));
-        if is_retry_tick {
-            let summary = self.run_due(now).await?;
-            return Ok(serde_json::json!({ "retries": summary }));
-        }
-        let at = payload["time"].as_str().and_then(time_format::parse).unwrap_or(now);
-        let summary = self.sync_all(&SyncRun::at(at), now).await?;
-        Ok(serde_json::json!({ "sync": summary }))
     }
 
     /// Syncs every organization that has the sync enabled.
@@ -204,6 +197,31 @@ impl Syncer {
     }
 }
 
+/// What a scheduled event asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// The daily sync, identified by the event's time.
+    Sync(SyncRun),
+    /// A tick of the retry schedule.
+    Retries,
+}
+
+impl Job {
+    /// The job of an EventBridge scheduled event; `now` stands in for a missing `time`.
+    pub fn of(payload: &serde_json::Value, now: OffsetDateTime) -> Result<Self, SyncError> {
+        if payload.get("detail-type").and_then(|t| t.as_str()) != Some("Scheduled Event") {
+            return Err(SyncError::NotScheduled);
+        }
+        let rules = payload["resources"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let rule_name = |arn: &serde_json::Value| arn.as_str().and_then(|a| a.rsplit('/').next()).map(str::to_owned);
+        if rules.iter().filter_map(rule_name).any(|name| name.contains(RETRY_SCHEDULE_NAME)) {
+            return Ok(Self::Retries);
+        }
+        let at = payload["time"].as_str().and_then(time_format::parse).unwrap_or(now);
+        Ok(Self::Sync(SyncRun::at(at)))
+    }
+}
+
 fn new_delivery(
     settings: &RentSyncSettings,
     property_id: &str,
@@ -228,5 +246,35 @@ fn new_delivery(
         created_at: at.clone(),
         updated_at: at,
         expires_at: (now + DELIVERY_RETENTION).unix_timestamp(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/rent-roll-sync/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_daily_event_is_the_sync_of_its_time_and_the_retry_tick_sends_retries() {
+        let now = datetime!(2026-11-22 2:00:07 UTC);
+        let daily = Job::of(&fixture("daily-schedule.json"), now).unwrap();
+        assert_eq!(daily, Job::Sync(SyncRun::at(datetime!(2026-11-22 2:00 UTC))));
+        assert_eq!(Job::of(&fixture("retry-schedule.json"), now).unwrap(), Job::Retries);
+        // The local trigger runner names the rule doorstep-<stack>-<function>-<event>.
+        let mut local = fixture("retry-schedule.json");
+        local["resources"] = serde_json::json!([
+            "arn:aws:events:us-east-1:123456789012:rule/doorstep-dev-rent-roll-sync-RentRollRetries"
+        ]);
+        assert_eq!(Job::of(&local, now).unwrap(), Job::Retries);
+        assert!(matches!(
+            Job::of(&serde_json::json!({"source": "doorstep.domain"}), now),
+            Err(SyncError::NotScheduled)
+        ));
     }
 }
