@@ -30,7 +30,7 @@ mod tests {
         headers.insert(RETRY_AFTER, "120".parse().unwrap());
         assert_eq!(requested_wait(StatusCode::TOO_MANY_REQUESTS, &headers, now), Some(Duration::from_secs(120)));
         assert_eq!(requested_wait(StatusCode::INTERNAL_SERVER_ERROR, &headers, now), None);
-        headers.insert(RETRY_AFTER, "Tue, 14 Nov 2023 22:15:20 GMT".parse().unwrap());
+        headers.insert(RETRY_AFTER, "Tue, 14 Nov 2023 22:46:40 GMT".parse().unwrap());
         assert_eq!(requested_wait(StatusCode::SERVICE_UNAVAILABLE, &headers, now), Some(Duration::from_secs(2000)));
     }
 }
