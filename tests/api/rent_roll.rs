@@ -193,6 +193,28 @@ async fn the_flat_payload_carries_a_bearer_token() {
 }
 
 #[tokio::test]
+async fn an_hmac_signed_payload_verifies_with_the_key() {
+    use hmac::{Hmac, KeyInit, Mac};
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::Hmac).await.answering(200, 0).await;
+    let now = time_format::now();
+
+    rig.syncer.sync_organization(&rig.org, &SyncRun::at(now), now).await.unwrap();
+
+    let received = rig.received().await;
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    let timestamp = header(request, "x-aigent-timestamp").unwrap();
+    assert_eq!(timestamp, now.unix_timestamp().to_string());
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(rig.key.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(&request.body);
+    let expected = format!("sha256={}", shared::http::body::hex(&mac.finalize().into_bytes()));
+    assert_eq!(header(request, "x-aigent-signature"), Some(expected.as_str()));
+    assert_eq!((header(request, "x-api-key"), header(request, "authorization")), (None, None));
+}
+
+#[tokio::test]
 async fn rentsync_failing_three_times_gets_four_attempts_and_one_delivery() {
     let _serial = SERIAL.lock().await;
     let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(503, 3).await;

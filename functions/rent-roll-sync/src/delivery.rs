@@ -9,7 +9,7 @@ use shared::store::rent_roll::{AuthMode, RentRollAttempt, RentRollDelivery, Rent
 use shared::time_format;
 use time::OffsetDateTime;
 
-use crate::{SyncError, Syncer};
+use crate::{SyncError, Syncer, signing};
 
 /// The waits after the 1st, 2nd, 3rd and 4th failed attempt (the guide's §7); the 5th
 /// failure is final.
@@ -167,6 +167,12 @@ impl Syncer {
         let request = match settings.auth {
             AuthMode::ApiKey => request.header("X-API-Key", key),
             AuthMode::Bearer => request.bearer_auth(key),
+            AuthMode::Hmac => {
+                let timestamp = now.unix_timestamp();
+                request
+                    .header(signing::TIMESTAMP_HEADER, timestamp.to_string())
+                    .header(signing::SIGNATURE_HEADER, signing::signature(&key, timestamp, &delivery.body))
+            }
         };
         match request.send().await {
             Ok(response) => {

@@ -4,6 +4,7 @@
 
 mod delivery;
 pub mod payload;
+pub mod signing;
 
 use std::time::Duration;
 

@@ -57,6 +57,9 @@ pub enum AuthMode {
     ApiKey,
     /// `Authorization: Bearer <key>`.
     Bearer,
+    /// `X-Aigent-Timestamp` and `X-Aigent-Signature`: HMAC-SHA256 of the timestamp and
+    /// the body, keyed by the secret.
+    Hmac,
 }
 
 /// An organization's RentSync settings. The key itself lives in Secrets Manager under
