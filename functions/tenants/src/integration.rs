@@ -7,6 +7,7 @@ use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
+use shared::domain::ledger::PaymentStatus;
 use shared::domain::tenant::Tenant;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::listing::{LinkPageParams, PageRequest, with_next_link};
@@ -60,19 +61,33 @@ pub async fn renters(
     };
     let lease_ids: Vec<String> = tenants.iter().flat_map(|t| t.lease_ids.iter().cloned()).collect();
     let leases = services.store.leases().get_many(org_id, &lease_ids).await?;
+    let headlines: Vec<Option<&Lease>> = tenants.iter().map(|t| headline(t, &leases)).collect();
+    // Payment fields need payment:read (and the read:payments scope for an app).
+    let shows_payments = principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments)).is_ok();
+    let balances = if shows_payments {
+        let ids: Vec<String> = headlines.iter().flatten().map(|l| l.id.clone()).collect();
+        services.store.ledger().balances(org_id, &ids).await?
+    } else {
+        Vec::new()
+    };
+    let today = calendar::today();
+    let payment_status = |lease: Option<&Lease>| {
+        shows_payments.then(|| {
+            let balance = lease.and_then(|l| balances.iter().find(|b| b.lease_id == l.id));
+            balance.map_or(PaymentStatus::Current, |b| b.status_on(today)).name().to_owned()
+        })
+    };
     let renters = tenants
         .iter()
-        .map(|t| {
-            let lease = headline(t, &leases);
-            Renter {
-                id: t.id.clone(),
-                name: t.fields.name.clone(),
-                property_id: t.property_id.clone(),
-                lease_start: lease.map(|l| calendar::format_date(l.start_date)),
-                lease_end: lease.map(|l| calendar::format_date(l.end_date)),
-                rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
-                payment_status: "current".to_owned(),
-            }
+        .zip(headlines)
+        .map(|(t, lease)| Renter {
+            id: t.id.clone(),
+            name: t.fields.name.clone(),
+            property_id: t.property_id.clone(),
+            lease_start: lease.map(|l| calendar::format_date(l.start_date)),
+            lease_end: lease.map(|l| calendar::format_date(l.end_date)),
+            rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
+            payment_status: payment_status(lease),
         })
         .collect();
     let response = AxumJson(RenterList { renters }).into_response();

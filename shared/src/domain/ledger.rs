@@ -265,10 +265,12 @@ impl LeaseBalance {
     /// already made by the caller on `next` (see the `with_*` methods).
     fn post(&self, mut next: LeaseBalance, lines: &[EntryLine<'_>], now: OffsetDateTime, today: Date) -> Posting {
         let mut entries = Vec::with_capacity(lines.len());
+        // Increasing ids, so the entries of one posting list in the order posted.
+        let mut id = ulid::Ulid::generate();
         for line in lines {
             next.balance = Money(next.balance.0 + line.kind.effect(line.amount));
             entries.push(LedgerEntry {
-                id: LedgerEntryId::generate().into(),
+                id: format!("{}_{id}", LedgerEntryId::PREFIX),
                 org_id: self.org_id.clone(),
                 lease_id: self.lease_id.clone(),
                 kind: line.kind,
@@ -280,6 +282,7 @@ impl LeaseBalance {
                 payment_id: line.payment_id.map(str::to_owned),
                 posted_at: now,
             });
+            id = id.increment().unwrap_or_else(|_| ulid::Ulid::generate());
         }
         next.open_invoices.retain(|_, i| i.outstanding().0 > 0);
         next.entry_count += entries.len() as u64;
