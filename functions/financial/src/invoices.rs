@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::ids::InvoiceId;
@@ -26,7 +25,7 @@ use shared::store::ledger::{InvoiceFilter, Posted, Reversed};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
-use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, reaches};
+use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
 use crate::refusals::Refused;
 use crate::requests::InvoiceInput;
 use crate::views::InvoiceView;
@@ -167,11 +166,10 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceRead, None)?;
     let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let mut filter = InvoiceFilter { lease_id: params.lease_id.clone(), tenant_id: None, status: params.status };
-    if let Reach::Tenant(own) = Reach::of(&principal) {
-        let Some(own) = own else { return Ok(only_page_response(Vec::<InvoiceView>::new(), page_size)) };
-        filter.tenant_id = Some(own.into());
-    }
+    let Some(tenant_id) = listing_reach(&principal) else {
+        return Ok(only_page_response(Vec::<InvoiceView>::new(), page_size));
+    };
+    let filter = InvoiceFilter { lease_id: params.lease_id.clone(), tenant_id, status: params.status };
     let org_id = &principal.org_id;
     let listing = PageRequest::in_organization(
         &services.cursors,

@@ -34,6 +34,15 @@ pub fn reaches(principal: &Principal, tenant_ids: &[String]) -> bool {
     }
 }
 
+/// Whose money a listing shows: the whole organization's (`Some(None)`), a Tenant's own
+/// leases' (`Some(Some(tenant id))`), or nothing, for a Tenant without a linked profile (`None`).
+pub fn listing_reach(principal: &Principal) -> Option<Option<String>> {
+    match Reach::of(principal) {
+        Reach::Organization => Some(None),
+        Reach::Tenant(own) => own.map(|own| Some(own.into())),
+    }
+}
+
 /// The lease `lease_id` if the caller reaches it; 404 otherwise, as for a foreign id.
 pub async fn lease_in_reach(services: &Services, principal: &Principal, lease_id: &LeaseId) -> Result<Lease, ApiError> {
     services

@@ -12,6 +12,7 @@
 //! it concerns. Of two concurrent changes of one lease only one commits; the other
 //! re-reads the balance and tries again.
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use time::Date;
 
@@ -136,6 +137,29 @@ fn posted(outcome: CreateTransaction) -> Result<Posted, StoreError> {
     })
 }
 
+/// A consistent `Query` of the organization's items under `prefix` (invoices or
+/// payments), with the filter conditions for one lease and for a Tenant's own leases;
+/// the caller adds its own conditions and sets the filter expression.
+fn lease_query(
+    store: &Store,
+    org_id: &str,
+    prefix: &str,
+    lease_id: &Option<String>,
+    tenant_id: &Option<String>,
+) -> (QueryFluentBuilder, Vec<&'static str>) {
+    let mut request = org_prefix_query(store, org_id, prefix).consistent_read(true);
+    let mut conditions = Vec::new();
+    if let Some(lease_id) = lease_id {
+        conditions.push("lease_id = :lease");
+        request = request.expression_attribute_values(":lease", s(lease_id));
+    }
+    if let Some(tenant_id) = tenant_id {
+        conditions.push("contains(tenant_ids, :tenant)");
+        request = request.expression_attribute_values(":tenant", s(tenant_id));
+    }
+    (request, conditions)
+}
+
 impl LedgerRepository<'_> {
     /// A lease's balance (strongly consistent); `None` before its first entry.
     pub async fn balance(&self, org_id: &str, lease_id: &str) -> Result<Option<LeaseBalance>, StoreError> {
@@ -237,16 +261,8 @@ impl LedgerRepository<'_> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Invoice>, StoreError> {
-        let mut request = org_prefix_query(self.store, org_id, keys::INVOICE_PREFIX).consistent_read(true);
-        let mut conditions = Vec::new();
-        if let Some(lease_id) = &filter.lease_id {
-            conditions.push("lease_id = :lease");
-            request = request.expression_attribute_values(":lease", s(lease_id));
-        }
-        if let Some(tenant_id) = &filter.tenant_id {
-            conditions.push("contains(tenant_ids, :tenant)");
-            request = request.expression_attribute_values(":tenant", s(tenant_id));
-        }
+        let (mut request, mut conditions) =
+            lease_query(self.store, org_id, keys::INVOICE_PREFIX, &filter.lease_id, &filter.tenant_id);
         if let Some(status) = filter.status {
             let today = calendar::format_date(today);
             match status {
@@ -284,16 +300,8 @@ impl LedgerRepository<'_> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Payment>, StoreError> {
-        let mut request = org_prefix_query(self.store, org_id, keys::PAYMENT_PREFIX).consistent_read(true);
-        let mut conditions = Vec::new();
-        if let Some(lease_id) = &filter.lease_id {
-            conditions.push("lease_id = :lease");
-            request = request.expression_attribute_values(":lease", s(lease_id));
-        }
-        if let Some(tenant_id) = &filter.tenant_id {
-            conditions.push("contains(tenant_ids, :tenant)");
-            request = request.expression_attribute_values(":tenant", s(tenant_id));
-        }
+        let (mut request, conditions) =
+            lease_query(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id);
         if !conditions.is_empty() {
             request = request.filter_expression(conditions.join(" AND "));
         }
