@@ -310,3 +310,30 @@ async fn cancelling_credits_an_unpaid_invoice_and_refuses_a_paid_one_until_refun
     let kinds: Vec<&str> = ledger["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["charge", "charge", "payment", "credit"]);
 }
+
+#[tokio::test]
+async fn an_invoice_and_the_payment_that_settles_it_become_events() {
+    let app = app().await;
+    let pump = doorstep_tests::relay_pump::Pump::new(&app.services);
+    let (token, lease_id, _) = leased(&app).await;
+    let inv = invoice_id(&app, &token, &lease_id, 1000.0, &day(10)).await;
+    let paid = pay(&app, &token, "events-1", &payment(&lease_id, 1000.0)).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
+
+    let wait = std::time::Duration::from_secs(30);
+    let events = pump
+        .until(wait, "invoice.updated", || async {
+            let log = app.get("/api/v1/events?page_size=100", &token).await.body["data"].as_array().cloned();
+            let log = log.unwrap_or_default();
+            log.iter().any(|e| e["event"] == "invoice.updated").then_some(log)
+        })
+        .await;
+    let of = |name: &str| events.iter().find(|e| e["event"] == name).unwrap_or_else(|| panic!("{name}: {events:?}"));
+    assert_eq!(of("invoice.created")["data"]["invoice_id"], inv.as_str());
+    assert_eq!(of("payment.created")["data"]["payment_id"], paid.body["data"]["id"]);
+    let updated = of("invoice.updated");
+    assert_eq!(updated["data"]["status"], "paid");
+    assert!(updated["changed_fields"].as_array().unwrap().contains(&json!("status")), "{updated:?}");
+    // The balance and the entries are bookkeeping, not events of their own
+    assert!(events.iter().all(|e| !e["event"].as_str().unwrap().starts_with("ledger")), "{events:?}");
+}
