@@ -337,3 +337,32 @@ async fn an_invoice_and_the_payment_that_settles_it_become_events() {
     // The balance and the entries are bookkeeping, not events of their own
     assert!(events.iter().all(|e| !e["event"].as_str().unwrap().starts_with("ledger")), "{events:?}");
 }
+
+#[tokio::test]
+async fn overdue_renters_are_those_with_an_invoice_unpaid_past_its_due_date() {
+    let app = app().await;
+    let org = new_org();
+    let token = app.token(&org, &["OrganizationOwner"]);
+    let (late, late_tenant) = lease_in(&app, &token, "O1", "late@example.com").await;
+    let (on_time, _) = lease_in(&app, &token, "O2", "ontime@example.com").await;
+    invoice_id(&app, &token, &late, 900.0, &day(-3)).await;
+    invoice_id(&app, &token, &on_time, 900.0, &day(3)).await;
+
+    let overdue = app.get("/api/ai/renters/overdue", &token).await;
+    assert_eq!(overdue.status, StatusCode::OK, "{:?}", overdue.body);
+    let renters = overdue.body["renters"].as_array().unwrap();
+    assert_eq!(renters.len(), 1, "{renters:?}");
+    assert_eq!(
+        (renters[0]["id"].as_str(), renters[0]["payment_status"].as_str()),
+        (Some(late_tenant.as_str()), Some("overdue"))
+    );
+
+    // An app needs read:payments as well as read:renters
+    let mut oauth = claims(&app.services.config, &org, &["OrganizationOwner"]);
+    oauth.client_id = Some("app_test".into());
+    oauth.scope = Some("read:renters".into());
+    assert_eq!(app.get("/api/ai/renters/overdue", &app.sign(&oauth)).await.status, StatusCode::FORBIDDEN);
+    oauth.scope = Some("read:renters read:payments".into());
+    let scoped = app.get("/api/ai/renters/overdue", &app.sign(&oauth)).await;
+    assert_eq!(scoped.body["renters"].as_array().map(Vec::len), Some(1), "{:?}", scoped.body);
+}

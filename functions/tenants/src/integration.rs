@@ -42,9 +42,46 @@ pub async fn renters(
     Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
+    renters_page(&services, &principal, &params, Listed::All).await
+}
+
+/// List the renters whose lease has an invoice unpaid past its due date (integration API).
+/// The page is a page of renters with only the overdue kept, so it may be short while a
+/// `Link` header still announces more.
+#[utoipa::path(get, path = "/api/ai/renters/overdue", operation_id = "listIntegrationOverdueRenters", tag = "integration", params(LinkPageParams),
+    security(("oauth2" = ["read:renters", "read:payments"]), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Overdue renters; a `Link` header with rel=\"next\" when more may follow", body = RenterList),
+        (status = 401, description = "Missing or invalid token", body = ErrorEnvelope),
+        (status = 403, description = "Token lacks read:renters or read:payments", body = ErrorEnvelope),
+    ))]
+pub async fn overdue_renters(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<LinkPageParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments))?;
+    renters_page(&services, &principal, &params, Listed::Overdue).await
+}
+
+/// Which renters a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    All,
+    Overdue,
+}
+
+/// One page of renters as the integration API shows them.
+async fn renters_page(
+    services: &Services,
+    principal: &Principal,
+    params: &LinkPageParams,
+    listed: Listed,
+) -> Result<Response, ApiError> {
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let org_id = &principal.org_id;
-    let (tenants, next_cursor) = match Reach::of(&principal) {
+    let (tenants, next_cursor) = match Reach::of(principal) {
         Reach::Tenant(own) => {
             let own = match own {
                 Some(id) => services.store.tenants().get(org_id, &id).await?,
@@ -80,6 +117,9 @@ pub async fn renters(
     let renters = tenants
         .iter()
         .zip(headlines)
+        .filter(|(_, lease)| {
+            listed == Listed::All || payment_status(*lease).as_deref() == Some(PaymentStatus::Overdue.name())
+        })
         .map(|(t, lease)| Renter {
             id: t.id.clone(),
             name: t.fields.name.clone(),
@@ -91,5 +131,6 @@ pub async fn renters(
         })
         .collect();
     let response = AxumJson(RenterList { renters }).into_response();
-    Ok(with_next_link(response, "/api/ai/renters", page_size, next_cursor))
+    let route = if listed == Listed::All { "/api/ai/renters" } else { "/api/ai/renters/overdue" };
+    Ok(with_next_link(response, route, page_size, next_cursor))
 }
