@@ -6,6 +6,7 @@ mod auth;
 mod conventions;
 mod crud;
 mod events;
+mod financial;
 mod identity_mfa;
 mod identity_recovery;
 mod identity_sessions;

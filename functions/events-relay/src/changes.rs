@@ -7,6 +7,7 @@
 //! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
 //! | `work_order` | `workorder.created` | `workorder.updated`, as above | `workorder.deleted` |
 //! | `vendor` | `vendor.created` | `vendor.updated`, as above (a rating is bookkeeping) | `vendor.deleted` |
+//! | `invoice`, `payment` | `<entity>.created` | `<entity>.updated`, as above (a payment moves an invoice's `status`, `amount_paid` and `amount_due`) | – |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!
@@ -23,8 +24,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use shared::domain::invoice::Invoice;
 use shared::domain::lease::Lease;
 use shared::domain::maintenance::MaintenanceRequest;
+use shared::domain::payment::Payment;
 use shared::domain::property::Property;
 use shared::domain::tenant::Tenant;
 use shared::domain::unit::Unit;
@@ -116,6 +119,16 @@ fn shape(entity: &str) -> Option<Shape> {
             // Derived from the insurance expiry and today, not a change of the vendor.
             ignored: &["insured"],
             show: |i| show::<Vendor, maintenance::views::VendorView>(i, |m| &m.org_id),
+        },
+        "invoice" => Shape {
+            resource: "invoice",
+            ignored: &[],
+            show: |i| show::<Invoice, financial::views::InvoiceView>(i, |m| &m.org_id),
+        },
+        "payment" => Shape {
+            resource: "payment",
+            ignored: &[],
+            show: |i| show::<Payment, financial::views::PaymentView>(i, |m| &m.org_id),
         },
         _ => return None,
     })

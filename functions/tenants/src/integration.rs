@@ -7,6 +7,7 @@ use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
 use shared::domain::calendar;
 use shared::domain::lease::{Lease, LeaseStatus};
+use shared::domain::ledger::PaymentStatus;
 use shared::domain::tenant::Tenant;
 use shared::http::envelope::ErrorEnvelope;
 use shared::http::listing::{LinkPageParams, PageRequest, with_next_link};
@@ -41,9 +42,46 @@ pub async fn renters(
     Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
+    renters_page(&services, &principal, &params, Listed::All).await
+}
+
+/// List the renters whose lease has an invoice unpaid past its due date (integration API).
+/// The page is a page of renters with only the overdue kept, so it may be short while a
+/// `Link` header still announces more.
+#[utoipa::path(get, path = "/api/ai/renters/overdue", operation_id = "listIntegrationOverdueRenters", tag = "integration", params(LinkPageParams),
+    security(("oauth2" = ["read:renters", "read:payments"]), ("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Overdue renters; a `Link` header with rel=\"next\" when more may follow", body = RenterList),
+        (status = 401, description = "Missing or invalid token", body = ErrorEnvelope),
+        (status = 403, description = "Token lacks read:renters or read:payments", body = ErrorEnvelope),
+    ))]
+pub async fn overdue_renters(
+    State(services): State<Services>,
+    principal: Principal,
+    Query(params): Query<LinkPageParams>,
+) -> Result<Response, ApiError> {
+    principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
+    principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments))?;
+    renters_page(&services, &principal, &params, Listed::Overdue).await
+}
+
+/// Which renters a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    All,
+    Overdue,
+}
+
+/// One page of renters as the integration API shows them.
+async fn renters_page(
+    services: &Services,
+    principal: &Principal,
+    params: &LinkPageParams,
+    listed: Listed,
+) -> Result<Response, ApiError> {
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let org_id = &principal.org_id;
-    let (tenants, next_cursor) = match Reach::of(&principal) {
+    let (tenants, next_cursor) = match Reach::of(principal) {
         Reach::Tenant(own) => {
             let own = match own {
                 Some(id) => services.store.tenants().get(org_id, &id).await?,
@@ -60,21 +98,39 @@ pub async fn renters(
     };
     let lease_ids: Vec<String> = tenants.iter().flat_map(|t| t.lease_ids.iter().cloned()).collect();
     let leases = services.store.leases().get_many(org_id, &lease_ids).await?;
+    let headlines: Vec<Option<&Lease>> = tenants.iter().map(|t| headline(t, &leases)).collect();
+    // Payment fields need payment:read (and the read:payments scope for an app).
+    let shows_payments = principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments)).is_ok();
+    let balances = if shows_payments {
+        let ids: Vec<String> = headlines.iter().flatten().map(|l| l.id.clone()).collect();
+        services.store.ledger().balances(org_id, &ids).await?
+    } else {
+        Vec::new()
+    };
+    let today = calendar::today();
+    let payment_status = |lease: Option<&Lease>| {
+        shows_payments.then(|| {
+            let balance = lease.and_then(|l| balances.iter().find(|b| b.lease_id == l.id));
+            balance.map_or(PaymentStatus::Current, |b| b.status_on(today)).name().to_owned()
+        })
+    };
     let renters = tenants
         .iter()
-        .map(|t| {
-            let lease = headline(t, &leases);
-            Renter {
-                id: t.id.clone(),
-                name: t.fields.name.clone(),
-                property_id: t.property_id.clone(),
-                lease_start: lease.map(|l| calendar::format_date(l.start_date)),
-                lease_end: lease.map(|l| calendar::format_date(l.end_date)),
-                rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
-                payment_status: "current".to_owned(),
-            }
+        .zip(headlines)
+        .filter(|(_, lease)| {
+            listed == Listed::All || payment_status(*lease).as_deref() == Some(PaymentStatus::Overdue.name())
+        })
+        .map(|(t, lease)| Renter {
+            id: t.id.clone(),
+            name: t.fields.name.clone(),
+            property_id: t.property_id.clone(),
+            lease_start: lease.map(|l| calendar::format_date(l.start_date)),
+            lease_end: lease.map(|l| calendar::format_date(l.end_date)),
+            rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
+            payment_status: payment_status(lease),
         })
         .collect();
     let response = AxumJson(RenterList { renters }).into_response();
-    Ok(with_next_link(response, "/api/ai/renters", page_size, next_cursor))
+    let route = if listed == Listed::All { "/api/ai/renters" } else { "/api/ai/renters/overdue" };
+    Ok(with_next_link(response, route, page_size, next_cursor))
 }

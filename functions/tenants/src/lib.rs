@@ -1,5 +1,5 @@
 //! Tenants: `/api/v1/properties/{property_id}/tenants[/{tenant_id}]` and the
-//! integration API route `/api/ai/renters`.
+//! integration API routes `/api/ai/renters` and `/api/ai/renters/overdue`.
 
 mod integration;
 mod refusals;
@@ -23,6 +23,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(routes::list, routes::create))
         .routes(routes!(routes::read, routes::replace, routes::patch, routes::delete))
         .routes(routes!(integration::renters))
+        .routes(routes!(integration::overdue_renters))
 }
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).

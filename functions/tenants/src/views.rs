@@ -54,8 +54,10 @@ pub struct Renter {
     /// Monthly rent in the integration API's number format (`2400`).
     #[schema(value_type = Option<f64>, example = 2400)]
     pub rent_amount: Option<serde_json::Number>,
-    /// Always `current` until the financial function tracks balances.
-    pub payment_status: String,
+    /// `current`, `partial`, `overdue` or `credit`, from the lease's ledger (today, UTC);
+    /// left out when the caller lacks `payment:read` (an app, the `read:payments` scope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_status: Option<String>,
 }
 
 /// `GET /api/ai/renters`: `{"renters": [...]}`.

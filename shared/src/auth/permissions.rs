@@ -39,6 +39,8 @@ pub enum Permission {
     OAuthAppDelete,
     FinancialRead,
     InvoiceRead,
+    InvoiceCreate,
+    InvoiceUpdate,
     PaymentRead,
     PaymentCreate,
     MaintenanceRead,
@@ -61,7 +63,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 47] = [
+    pub const ALL: [Permission; 49] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -90,6 +92,8 @@ impl Permission {
         Permission::OAuthAppDelete,
         Permission::FinancialRead,
         Permission::InvoiceRead,
+        Permission::InvoiceCreate,
+        Permission::InvoiceUpdate,
         Permission::PaymentRead,
         Permission::PaymentCreate,
         Permission::MaintenanceRead,
@@ -142,6 +146,8 @@ impl Permission {
             Permission::OAuthAppDelete => "oauth_app:delete",
             Permission::FinancialRead => "financial:read",
             Permission::InvoiceRead => "invoice:read",
+            Permission::InvoiceCreate => "invoice:create",
+            Permission::InvoiceUpdate => "invoice:update",
             Permission::PaymentRead => "payment:read",
             Permission::PaymentCreate => "payment:create",
             Permission::MaintenanceRead => "maintenance:read",

@@ -92,6 +92,18 @@ prefixed_id!(
     /// The id of a vendor.
     VendorId = "ven"
 );
+prefixed_id!(
+    /// The id of an invoice.
+    InvoiceId = "inv"
+);
+prefixed_id!(
+    /// The id of a payment.
+    PaymentId = "pay"
+);
+prefixed_id!(
+    /// The id of a ledger entry.
+    LedgerEntryId = "le"
+);
 
 #[cfg(test)]
 mod tests {

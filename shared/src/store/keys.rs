@@ -156,3 +156,31 @@ pub const VENDOR_PREFIX: &str = "VENDOR#";
 pub fn vendor(vendor_id: &str) -> String {
     format!("{VENDOR_PREFIX}{vendor_id}")
 }
+
+pub const INVOICE_PREFIX: &str = "INVOICE#";
+pub const PAYMENT_PREFIX: &str = "PAYMENT#";
+
+/// `LEDGER#<lease_id>`: a lease's balance, written with each of its ledger entries.
+pub fn lease_balance(lease_id: &str) -> String {
+    format!("LEDGER#{lease_id}")
+}
+
+/// `LEDGERENTRY#<lease_id>#<le_id>`: one entry of a lease's ledger, in posting order.
+pub fn ledger_entry(lease_id: &str, entry_id: &str) -> String {
+    format!("{}{entry_id}", ledger_entries_of(lease_id))
+}
+
+/// `LEDGERENTRY#<lease_id>#`: the prefix of a lease's ledger entries.
+pub fn ledger_entries_of(lease_id: &str) -> String {
+    format!("LEDGERENTRY#{lease_id}#")
+}
+
+/// `INVOICE#<inv_id>`: an invoice.
+pub fn invoice(invoice_id: &str) -> String {
+    format!("{INVOICE_PREFIX}{invoice_id}")
+}
+
+/// `PAYMENT#<pay_id>`: a payment.
+pub fn payment(payment_id: &str) -> String {
+    format!("{PAYMENT_PREFIX}{payment_id}")
+}

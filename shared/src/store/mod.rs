@@ -138,6 +138,7 @@ pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub mod leases;
+pub mod ledger;
 pub mod maintenance;
 pub mod requests;
 pub mod screenings;

@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use time::{Date, Duration};
 
-fn day(offset_days: i64) -> String {
+pub(crate) fn day(offset_days: i64) -> String {
     let date: Date = time::OffsetDateTime::now_utc().date() + Duration::days(offset_days);
     shared::domain::calendar::format_date(date)
 }
@@ -25,31 +25,38 @@ async fn property_at(app: &TestApp, token: &str, street: &str, city: &str, state
     response.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn property(app: &TestApp, token: &str) -> String {
+pub(crate) async fn property(app: &TestApp, token: &str) -> String {
     property_at(app, token, "1 Test Way", "Springfield", "IL", "62701").await
 }
 
-async fn unit(app: &TestApp, token: &str, property_id: &str, body: Value) -> Value {
+pub(crate) async fn unit(app: &TestApp, token: &str, property_id: &str, body: Value) -> Value {
     let response = app.post(&format!("/api/v1/properties/{property_id}/units"), token, &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
     response.body["data"].clone()
 }
 
-async fn unit_id(app: &TestApp, token: &str, property_id: &str, number: &str) -> String {
+pub(crate) async fn unit_id(app: &TestApp, token: &str, property_id: &str, number: &str) -> String {
     unit(app, token, property_id, json!({"unit_number": number, "possession_start": "2024-01-01"})).await["id"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-async fn tenant(app: &TestApp, token: &str, property_id: &str, name: &str, email: &str, phone: &str) -> String {
+pub(crate) async fn tenant(
+    app: &TestApp,
+    token: &str,
+    property_id: &str,
+    name: &str,
+    email: &str,
+    phone: &str,
+) -> String {
     let body = json!({"name": name, "email": email, "phone": phone});
     let response = app.post(&format!("/api/v1/properties/{property_id}/tenants"), token, &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
     response.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn lease(
+pub(crate) async fn lease(
     app: &TestApp,
     token: &str,
     property_id: &str,
@@ -59,7 +66,7 @@ async fn lease(
     app.post(&format!("/api/v1/properties/{property_id}/tenants/{tenant_id}/lease"), token, &body).await
 }
 
-fn terms(unit_id: &str, start: &str, end: &str) -> Value {
+pub(crate) fn terms(unit_id: &str, start: &str, end: &str) -> Value {
     json!({"unit_id": unit_id, "start_date": start, "end_date": end, "rent_amount": 2400})
 }
 

@@ -81,7 +81,7 @@ async fn renters_have_exactly_the_integration_api_shape() {
     assert_eq!(created.status, StatusCode::CREATED);
 
     let mut oauth = claims(&app.services.config, &org, &["OrganizationOwner"]);
-    oauth.scope = Some("read:renters".into());
+    oauth.scope = Some("read:renters read:payments".into());
     oauth.client_id = Some("app_test".into());
     let response = app.get("/api/ai/renters", &app.sign(&oauth)).await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
@@ -90,6 +90,11 @@ async fn renters_have_exactly_the_integration_api_shape() {
         json!({"renters": [{"id": ten, "name": "John Doe", "property_id": prop, "lease_start": day(-10),
             "lease_end": day(355), "rent_amount": 2400, "payment_status": "current"}]})
     );
+    // Without read:payments the payment fields are left out
+    oauth.scope = Some("read:renters".into());
+    let response = app.get("/api/ai/renters", &app.sign(&oauth)).await;
+    assert_eq!(response.body["renters"][0].get("payment_status"), None, "{:?}", response.body);
+    assert_eq!(response.body["renters"][0]["rent_amount"], 2400);
     let mut wrong = claims(&app.services.config, &org, &["OrganizationOwner"]);
     wrong.scope = Some("read:properties".into());
     assert_eq!(app.get("/api/ai/renters", &app.sign(&wrong)).await.status, StatusCode::FORBIDDEN);

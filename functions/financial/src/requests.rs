@@ -1,0 +1,196 @@
+//! The bodies the financial routes accept, and how each becomes validated terms.
+
+use serde::Deserialize;
+use shared::domain::Problems;
+use shared::domain::calendar;
+use shared::domain::ids::{InvoiceId, LeaseId};
+use shared::domain::ledger::{ChargeCategory, MAX_LINE_ITEMS};
+use shared::domain::money::{Currency, Money};
+use shared::domain::payment::PaymentMethod;
+use time::Date;
+use utoipa::ToSchema;
+
+/// One line of `POST /api/v1/financial/invoices`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemInput {
+    /// 1 to 200 characters.
+    pub description: String,
+    pub category: ChargeCategory,
+    /// More than 0, two decimals at most, in the lease's currency.
+    #[schema(value_type = f64, example = 2400.00)]
+    pub amount: serde_json::Number,
+}
+
+/// The body of `POST /api/v1/financial/invoices`. The invoice is issued (`open`) at
+/// once: its lines are charged to the lease's ledger.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceInput {
+    pub lease_id: String,
+    /// 1 to 20 lines.
+    pub line_items: Vec<LineItemInput>,
+    /// `YYYY-MM-DD`; defaults to today (UTC).
+    #[serde(default)]
+    pub issue_date: Option<String>,
+    /// `YYYY-MM-DD`, not before the issue date.
+    pub due_date: String,
+    /// ISO 4217; when given, must be the lease's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Up to 1000 characters.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// A validated line.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub description: String,
+    pub category: ChargeCategory,
+    pub amount: Money,
+}
+
+/// A validated invoice request.
+#[derive(Debug, Clone)]
+pub struct InvoiceTerms {
+    pub lease_id: LeaseId,
+    pub lines: Vec<Line>,
+    pub issue_date: Date,
+    pub due_date: Date,
+    pub currency: Option<Currency>,
+    pub notes: Option<String>,
+}
+
+/// A positive amount with at most two decimals.
+fn positive_amount(p: &mut Problems, field: &str, raw: &serde_json::Number) -> Option<Money> {
+    let amount = p.check(field, Money::parse_non_negative(raw))?;
+    if amount.0 == 0 {
+        p.add(field, "must be greater than 0");
+        return None;
+    }
+    Some(amount)
+}
+
+fn currency(p: &mut Problems, raw: Option<&str>) -> Option<Currency> {
+    raw.and_then(|raw| p.check("currency", Currency::parse(raw)))
+}
+
+fn lease_id(p: &mut Problems, raw: &str) -> Option<LeaseId> {
+    let id = LeaseId::parse(raw);
+    if id.is_none() {
+        p.add("lease_id", "must be a lease id");
+    }
+    id
+}
+
+impl InvoiceInput {
+    pub fn validate(&self) -> Result<InvoiceTerms, Problems> {
+        let mut p = Problems::new();
+        let lease_id = lease_id(&mut p, &self.lease_id);
+        if self.line_items.is_empty() || self.line_items.len() > MAX_LINE_ITEMS {
+            p.add("line_items", format!("must have 1 to {MAX_LINE_ITEMS} lines"));
+        }
+        let mut lines = Vec::new();
+        for (i, line) in self.line_items.iter().take(MAX_LINE_ITEMS).enumerate() {
+            let description = p.text(&format!("line_items[{i}].description"), &line.description, 1, 200);
+            if let Some(amount) = positive_amount(&mut p, &format!("line_items[{i}].amount"), &line.amount) {
+                lines.push(Line { description, category: line.category, amount });
+            }
+        }
+        let issue_date = match &self.issue_date {
+            Some(raw) => p.date("issue_date", raw),
+            None => Some(calendar::today()),
+        };
+        let due_date = p.date("due_date", &self.due_date);
+        if let (Some(issue), Some(due)) = (issue_date, due_date)
+            && due < issue
+        {
+            p.add("due_date", "must not be before issue_date");
+        }
+        let currency = currency(&mut p, self.currency.as_deref());
+        let notes = self.notes.as_deref().map(|n| p.text("notes", n, 0, 1000));
+        p.into_result()?;
+        let invalid = || Problems::one("invoice", "is invalid");
+        Ok(InvoiceTerms {
+            lease_id: lease_id.ok_or_else(invalid)?,
+            lines,
+            issue_date: issue_date.ok_or_else(invalid)?,
+            due_date: due_date.ok_or_else(invalid)?,
+            currency,
+            notes: notes.filter(|n| !n.is_empty()),
+        })
+    }
+}
+
+/// The body of `POST /api/v1/financial/payments`: money received for a lease.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentInput {
+    pub lease_id: String,
+    /// More than 0, two decimals at most.
+    #[schema(value_type = f64, example = 1200.00)]
+    pub amount: serde_json::Number,
+    pub method: PaymentMethod,
+    /// ISO 4217; when given, must be the lease's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The cheque number, transfer reference, ...: up to 100 characters.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// `YYYY-MM-DD`; defaults to today (UTC).
+    #[serde(default)]
+    pub received_on: Option<String>,
+    /// The open invoices to pay, in this order; by default the lease's open invoices,
+    /// oldest due first. What is left over becomes a credit on the lease.
+    #[serde(default)]
+    pub invoice_ids: Option<Vec<String>>,
+}
+
+/// A validated payment request.
+#[derive(Debug, Clone)]
+pub struct PaymentTerms {
+    pub lease_id: LeaseId,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub currency: Option<Currency>,
+    pub reference: Option<String>,
+    pub received_on: Date,
+    pub invoice_ids: Option<Vec<String>>,
+}
+
+impl PaymentInput {
+    pub fn validate(&self) -> Result<PaymentTerms, Problems> {
+        let mut p = Problems::new();
+        let lease_id = lease_id(&mut p, &self.lease_id);
+        let amount = positive_amount(&mut p, "amount", &self.amount);
+        let currency = currency(&mut p, self.currency.as_deref());
+        let reference = self.reference.as_deref().map(|r| p.text("reference", r, 1, 100));
+        let received_on = match &self.received_on {
+            Some(raw) => p.date("received_on", raw),
+            None => Some(calendar::today()),
+        };
+        if let Some(ids) = &self.invoice_ids {
+            if ids.is_empty() || ids.len() > 20 {
+                p.add("invoice_ids", "must name 1 to 20 invoices");
+            }
+            if ids.iter().any(|id| InvoiceId::parse(id).is_none()) {
+                p.add("invoice_ids", "must be invoice ids");
+            }
+            if (1..ids.len()).any(|i| ids[..i].contains(&ids[i])) {
+                p.add("invoice_ids", "must not repeat an invoice");
+            }
+        }
+        p.into_result()?;
+        let invalid = || Problems::one("payment", "is invalid");
+        Ok(PaymentTerms {
+            lease_id: lease_id.ok_or_else(invalid)?,
+            amount: amount.ok_or_else(invalid)?,
+            method: self.method,
+            currency,
+            reference,
+            received_on: received_on.ok_or_else(invalid)?,
+            invoice_ids: self.invoice_ids.clone(),
+        })
+    }
+}

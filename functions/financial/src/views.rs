@@ -1,0 +1,210 @@
+//! What clients see of invoices, payments and ledgers. Money is a two-place decimal in
+//! the owning object's `currency`.
+
+use serde::Serialize;
+use shared::domain::calendar;
+use shared::domain::invoice::{Invoice, InvoiceStatus};
+use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
+use shared::domain::money::Decimal2;
+use shared::domain::payment::{Payment, PaymentMethod};
+use shared::time_format;
+use utoipa::ToSchema;
+
+/// One line of an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineItemView {
+    pub description: String,
+    pub category: ChargeCategory,
+    #[schema(value_type = f64, example = 2400.00)]
+    pub amount: Decimal2,
+}
+
+/// An invoice on `/api/v1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    #[schema(example = "inv_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub lease_id: String,
+    pub property_id: String,
+    pub unit_id: String,
+    /// The lease's tenants.
+    pub tenant_ids: Vec<String>,
+    /// ISO 4217.
+    pub currency: String,
+    pub line_items: Vec<LineItemView>,
+    #[schema(value_type = f64)]
+    pub total: Decimal2,
+    #[schema(value_type = f64)]
+    pub amount_paid: Decimal2,
+    #[schema(value_type = f64)]
+    pub amount_due: Decimal2,
+    /// `overdue` when unpaid past the due date (today, UTC).
+    pub status: InvoiceStatus,
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// `YYYY-MM-DD`.
+    pub due_date: String,
+    pub notes: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&Invoice> for InvoiceView {
+    fn from(i: &Invoice) -> Self {
+        Self {
+            id: i.id.clone(),
+            lease_id: i.lease_id.clone(),
+            property_id: i.property_id.clone(),
+            unit_id: i.unit_id.clone(),
+            tenant_ids: i.tenant_ids.clone(),
+            currency: i.currency.as_str().to_owned(),
+            line_items: i
+                .line_items
+                .iter()
+                .map(|l| LineItemView {
+                    description: l.description.clone(),
+                    category: l.category,
+                    amount: Decimal2(l.amount),
+                })
+                .collect(),
+            total: Decimal2(i.total),
+            amount_paid: Decimal2(i.amount_paid),
+            amount_due: Decimal2(i.outstanding()),
+            status: i.status_on(calendar::today()),
+            issue_date: calendar::format_date(i.issue_date),
+            due_date: calendar::format_date(i.due_date),
+            notes: i.notes.clone(),
+            created_at: time_format::format(i.created_at),
+            updated_at: time_format::format(i.updated_at),
+            version: i.version,
+        }
+    }
+}
+
+/// The part of a payment applied to one invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationView {
+    pub invoice_id: String,
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+}
+
+/// A payment on `/api/v1`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    #[schema(example = "pay_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub lease_id: String,
+    pub property_id: String,
+    pub tenant_ids: Vec<String>,
+    /// ISO 4217.
+    pub currency: String,
+    #[schema(value_type = f64, example = 1200.00)]
+    pub amount: Decimal2,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub received_on: String,
+    /// Recorded payments are received in full: always `completed`.
+    #[schema(example = "completed")]
+    pub status: &'static str,
+    /// The invoices it paid, in order.
+    pub applied_to: Vec<AllocationView>,
+    /// What was left over and became a credit on the lease.
+    #[schema(value_type = f64)]
+    pub credited: Decimal2,
+    pub created_at: String,
+    pub version: u64,
+}
+
+impl From<&Payment> for PaymentView {
+    fn from(p: &Payment) -> Self {
+        Self {
+            id: p.id.clone(),
+            lease_id: p.lease_id.clone(),
+            property_id: p.property_id.clone(),
+            tenant_ids: p.tenant_ids.clone(),
+            currency: p.currency.as_str().to_owned(),
+            amount: Decimal2(p.amount),
+            method: p.method,
+            reference: p.reference.clone(),
+            received_on: calendar::format_date(p.received_on),
+            status: "completed",
+            applied_to: p
+                .allocations
+                .iter()
+                .map(|a| AllocationView { invoice_id: a.invoice_id.clone(), amount: Decimal2(a.amount) })
+                .collect(),
+            credited: Decimal2(p.unapplied),
+            created_at: time_format::format(p.created_at),
+            version: p.version,
+        }
+    }
+}
+
+/// One ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntryView {
+    pub id: String,
+    pub kind: EntryKind,
+    /// Charges only.
+    pub category: Option<ChargeCategory>,
+    /// Positive; `kind` gives the direction (charges and refunds raise the balance).
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+    #[schema(value_type = f64)]
+    pub balance_after: Decimal2,
+    pub description: String,
+    pub invoice_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub posted_at: String,
+}
+
+impl From<&LedgerEntry> for LedgerEntryView {
+    fn from(e: &LedgerEntry) -> Self {
+        Self {
+            id: e.id.clone(),
+            kind: e.kind,
+            category: e.category,
+            amount: Decimal2(e.amount),
+            balance_after: Decimal2(e.balance_after),
+            description: e.description.clone(),
+            invoice_id: e.invoice_id.clone(),
+            payment_id: e.payment_id.clone(),
+            posted_at: time_format::format(e.posted_at),
+        }
+    }
+}
+
+/// A lease's ledger: its balance and one page of its entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerView {
+    pub lease_id: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Owed (positive) or credit (negative).
+    #[schema(value_type = f64, example = 1200.00)]
+    pub balance: Decimal2,
+    /// Today (UTC): `overdue` when an invoice is unpaid past its due date.
+    pub payment_status: PaymentStatus,
+    pub entry_count: u64,
+    /// Entries in posting order, one page.
+    pub entries: Vec<LedgerEntryView>,
+    /// Pass as `cursor` for the next page of entries; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl LedgerView {
+    pub fn new(balance: &LeaseBalance, entries: &[LedgerEntry], next_cursor: Option<String>) -> Self {
+        Self {
+            lease_id: balance.lease_id.clone(),
+            currency: balance.currency.as_str().to_owned(),
+            balance: Decimal2(balance.balance),
+            payment_status: balance.status_on(calendar::today()),
+            entry_count: balance.entry_count,
+            entries: entries.iter().map(LedgerEntryView::from).collect(),
+            next_cursor,
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! A lease's ledger: its balance item, its entries, its invoices and its payments.
+//!
+//! | pattern | key condition |
+//! |---|---|
+//! | a lease's balance | `PK=ORG#<org>`, `SK=LEDGER#<lease>` |
+//! | a lease's entries, in posting order | `PK=ORG#<org>`, `SK begins_with LEDGERENTRY#<lease>#` |
+//! | one invoice / all invoices | `PK=ORG#<org>`, `SK=INVOICE#<inv>` / `SK begins_with INVOICE#` |
+//! | one payment / all payments | `PK=ORG#<org>`, `SK=PAYMENT#<pay>` / `SK begins_with PAYMENT#` |
+//!
+//! Every change of the ledger is one transaction: the balance item (conditioned on the
+//! `version` read, or on not existing yet), the new entries, and the invoice or payment
+//! it concerns. Of two concurrent changes of one lease only one commits; the other
+//! re-reads the balance and tries again.
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use time::Date;
+
+use crate::domain::calendar;
+use crate::domain::invoice::{Invoice, InvoiceStatus};
+use crate::domain::ledger::{InvoicePaid, LeaseBalance, LedgerEntry, Posting};
+use crate::domain::payment::Payment;
+use crate::store::keys::{self, PK, SK};
+use crate::store::page::{Page, PageKey};
+use crate::store::requests::{entity_item, org_prefix_query, put_if_new, put_if_version, query_page};
+use crate::store::transactions::{
+    CreateTransaction, IdempotentCreate, TransactItem, batch_get, condition_failed, transact_create,
+};
+use crate::store::{Item, Store, StoreError, n, s};
+use crate::time_format;
+
+/// The outcome of a ledger change.
+#[derive(Debug, PartialEq)]
+pub enum Posted {
+    Posted,
+    /// Another change of the lease's ledger (or of the invoice) committed first.
+    Changed,
+    /// The `Idempotency-Key` was used before; nothing was written.
+    Replay(Box<crate::store::idempotency::IdempotencyRecord>),
+}
+
+/// The outcome of [`LedgerRepository::cancel_invoice`].
+#[derive(Debug, PartialEq)]
+pub enum Reversed {
+    Reversed,
+    /// Another change of the lease's ledger or of the invoice committed first.
+    Changed,
+}
+
+/// Filters of the invoice listing.
+#[derive(Debug, Default, Clone)]
+pub struct InvoiceFilter {
+    pub lease_id: Option<String>,
+    /// A Tenant's own invoices: those of leases naming them.
+    pub tenant_id: Option<String>,
+    pub status: Option<InvoiceStatus>,
+}
+
+impl InvoiceFilter {
+    /// What a cursor of this listing is bound to.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "invoices|{}|{}|{}",
+            self.lease_id.as_deref().unwrap_or(""),
+            self.tenant_id.as_deref().unwrap_or(""),
+            self.status.map_or("", InvoiceStatus::name)
+        )
+    }
+}
+
+/// Filters of the payment listing.
+#[derive(Debug, Default, Clone)]
+pub struct PaymentFilter {
+    pub lease_id: Option<String>,
+    /// A Tenant's own payments: those of leases naming them.
+    pub tenant_id: Option<String>,
+}
+
+impl PaymentFilter {
+    /// What a cursor of this listing is bound to.
+    pub fn fingerprint(&self) -> String {
+        format!("payments|{}|{}", self.lease_id.as_deref().unwrap_or(""), self.tenant_id.as_deref().unwrap_or(""))
+    }
+}
+
+impl Store {
+    pub fn ledger(&self) -> LedgerRepository<'_> {
+        LedgerRepository { store: self }
+    }
+}
+
+pub struct LedgerRepository<'a> {
+    store: &'a Store,
+}
+
+fn invoice_item(invoice: &Invoice) -> Result<Item, StoreError> {
+    entity_item(invoice, keys::org(&invoice.org_id), keys::invoice(&invoice.id), "invoice")
+}
+
+fn payment_item(payment: &Payment) -> Result<Item, StoreError> {
+    entity_item(payment, keys::org(&payment.org_id), keys::payment(&payment.id), "payment")
+}
+
+/// The balance item and the new entries of `posting`, the balance first.
+fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let balance = &posting.balance;
+    let item =
+        entity_item(balance, keys::org(&balance.org_id), keys::lease_balance(&balance.lease_id), "lease_balance")?;
+    let put = if posting.expected_version == 0 {
+        put_if_new(store, item)?
+    } else {
+        put_if_version(store, item, posting.expected_version)?
+    };
+    let mut items = vec![put.transact_item()?];
+    for entry in &posting.entries {
+        let item = entity_item(
+            entry,
+            keys::org(&entry.org_id),
+            keys::ledger_entry(&entry.lease_id, &entry.id),
+            "ledger_entry",
+        )?;
+        items.push(put_if_new(store, item)?.transact_item()?);
+    }
+    Ok(items)
+}
+
+/// What a create's transaction came to, when index 0 is the balance and nothing else
+/// fails in normal operation.
+fn posted(outcome: CreateTransaction) -> Result<Posted, StoreError> {
+    Ok(match outcome {
+        CreateTransaction::Written => Posted::Posted,
+        CreateTransaction::Replay(first) => Posted::Replay(first),
+        CreateTransaction::Refused(failed) if condition_failed(&failed, 0) => Posted::Changed,
+        CreateTransaction::Refused(_) => {
+            return Err(crate::store::transactions::unexpected_cancellation("a new ledger item already exists"));
+        }
+    })
+}
+
+/// A consistent `Query` of the organization's items under `prefix` (invoices or
+/// payments), with the filter conditions for one lease and for a Tenant's own leases;
+/// the caller adds its own conditions and sets the filter expression.
+fn lease_query(
+    store: &Store,
+    org_id: &str,
+    prefix: &str,
+    lease_id: &Option<String>,
+    tenant_id: &Option<String>,
+) -> (QueryFluentBuilder, Vec<&'static str>) {
+    let mut request = org_prefix_query(store, org_id, prefix).consistent_read(true);
+    let mut conditions = Vec::new();
+    if let Some(lease_id) = lease_id {
+        conditions.push("lease_id = :lease");
+        request = request.expression_attribute_values(":lease", s(lease_id));
+    }
+    if let Some(tenant_id) = tenant_id {
+        conditions.push("contains(tenant_ids, :tenant)");
+        request = request.expression_attribute_values(":tenant", s(tenant_id));
+    }
+    (request, conditions)
+}
+
+impl LedgerRepository<'_> {
+    /// A lease's balance (strongly consistent); `None` before its first entry.
+    pub async fn balance(&self, org_id: &str, lease_id: &str) -> Result<Option<LeaseBalance>, StoreError> {
+        self.store.get_consistent(keys::org(org_id), keys::lease_balance(lease_id)).await
+    }
+
+    /// The balances of several leases (those with entries), in no particular order.
+    pub async fn balances(&self, org_id: &str, lease_ids: &[String]) -> Result<Vec<LeaseBalance>, StoreError> {
+        let keys = lease_ids.iter().map(|id| (keys::org(org_id), keys::lease_balance(id)));
+        batch_get(self.store, keys).await?.into_iter().map(|i| Ok(serde_dynamo::from_item(i)?)).collect()
+    }
+
+    /// One page of a lease's entries in posting order.
+    pub async fn entries(
+        &self,
+        org_id: &str,
+        lease_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        self.store.query_prefix_page(keys::org(org_id), keys::ledger_entries_of(lease_id), start, limit).await
+    }
+
+    pub async fn invoice(&self, org_id: &str, invoice_id: &str) -> Result<Option<Invoice>, StoreError> {
+        self.store.get_consistent(keys::org(org_id), keys::invoice(invoice_id)).await
+    }
+
+    pub async fn payment(&self, org_id: &str, payment_id: &str) -> Result<Option<Payment>, StoreError> {
+        self.store.get_consistent(keys::org(org_id), keys::payment(payment_id)).await
+    }
+
+    /// Issues an invoice: the invoice, its charges and the balance in one transaction.
+    pub async fn issue_invoice(
+        &self,
+        invoice: &Invoice,
+        posting: &Posting,
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<Posted, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        items.push(put_if_new(self.store, invoice_item(invoice)?)?.transact_item()?);
+        posted(transact_create(self.store, &invoice.org_id, invoice.created_at, items, idempotency).await?)
+    }
+
+    /// Cancels an invoice still at `expected_version`, with the credit that reverses it.
+    pub async fn cancel_invoice(
+        &self,
+        cancelled: &Invoice,
+        expected_version: u64,
+        posting: &Posting,
+    ) -> Result<Reversed, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        let invoice_at = items.len();
+        items.push(put_if_version(self.store, invoice_item(cancelled)?, expected_version)?.transact_item()?);
+        let Some(failed) = crate::store::transactions::transact(self.store, items).await? else {
+            return Ok(Reversed::Reversed);
+        };
+        if condition_failed(&failed, 0) || condition_failed(&failed, invoice_at) {
+            return Ok(Reversed::Changed);
+        }
+        Err(crate::store::transactions::unexpected_cancellation("a new ledger entry already exists"))
+    }
+
+    /// Records a payment: the payment, its entry, the balance and each invoice it paid
+    /// (their paid amounts come from the balance, which every change goes through).
+    pub async fn record_payment(
+        &self,
+        payment: &Payment,
+        posting: &Posting,
+        paid: &[InvoicePaid],
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<Posted, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
+        let now = payment.created_at;
+        for invoice in paid {
+            let status = if invoice.fully_paid { InvoiceStatus::Paid } else { InvoiceStatus::PartiallyPaid };
+            let update = self
+                .store
+                .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
+                .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":paid", n(invoice.amount_paid.0))
+                .expression_attribute_values(":status", s(status.name()))
+                .expression_attribute_values(":now", s(time_format::format(now)))
+                .expression_attribute_values(":one", n(1));
+            items.push(update.transact_item()?);
+        }
+        posted(transact_create(self.store, &payment.org_id, now, items, idempotency).await?)
+    }
+
+    /// One page of the organization's invoices in id (creation) order, filtered.
+    pub async fn list_invoices(
+        &self,
+        org_id: &str,
+        filter: &InvoiceFilter,
+        today: Date,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Invoice>, StoreError> {
+        let (mut request, mut conditions) =
+            lease_query(self.store, org_id, keys::INVOICE_PREFIX, &filter.lease_id, &filter.tenant_id);
+        if let Some(status) = filter.status {
+            let today = calendar::format_date(today);
+            match status {
+                InvoiceStatus::Overdue => {
+                    conditions.push("#status IN (:open, :partly) AND due_date < :today");
+                    request = request
+                        .expression_attribute_values(":open", s(InvoiceStatus::Open.name()))
+                        .expression_attribute_values(":partly", s(InvoiceStatus::PartiallyPaid.name()))
+                        .expression_attribute_values(":today", s(today));
+                }
+                InvoiceStatus::Open | InvoiceStatus::PartiallyPaid => {
+                    conditions.push("#status = :status AND due_date >= :today");
+                    request = request
+                        .expression_attribute_values(":status", s(status.name()))
+                        .expression_attribute_values(":today", s(today));
+                }
+                _ => {
+                    conditions.push("#status = :status");
+                    request = request.expression_attribute_values(":status", s(status.name()));
+                }
+            }
+            request = request.expression_attribute_names("#status", "status");
+        }
+        if !conditions.is_empty() {
+            request = request.filter_expression(conditions.join(" AND "));
+        }
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
+    }
+
+    /// One page of the organization's payments in id (creation) order, filtered.
+    pub async fn list_payments(
+        &self,
+        org_id: &str,
+        filter: &PaymentFilter,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<Payment>, StoreError> {
+        let (mut request, conditions) =
+            lease_query(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id);
+        if !conditions.is_empty() {
+            request = request.filter_expression(conditions.join(" AND "));
+        }
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
+    }
+}
