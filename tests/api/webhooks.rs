@@ -87,6 +87,29 @@ async fn subscribe(app: &TestApp, token: &str, url: &str, events: &[&str]) -> Va
     response.body["data"].clone()
 }
 
+/// One organization's owner with `subscriber` subscribed to `events`, a deliverer, and
+/// the moment the test starts from.
+struct Scene {
+    app: TestApp,
+    org: String,
+    token: String,
+    subscriber: Subscriber,
+    webhook: Value,
+    deliverer: Deliverer,
+    now: time::OffsetDateTime,
+}
+
+impl Scene {
+    async fn subscribed(subscriber: Subscriber, events: &[&str]) -> Self {
+        let app = app().await;
+        let org = new_org();
+        let token = app.token(&org, &["OrganizationOwner"]);
+        let webhook = subscribe(&app, &token, &subscriber.url, events).await;
+        let deliverer = deliverer(&app);
+        Self { app, org, token, subscriber, webhook, deliverer, now: time_format::now() }
+    }
+}
+
 fn event(org_id: &str, kind: &str, data: Value) -> DomainEvent {
     DomainEvent {
         event_id: shared::domain::ids::new("evt"),
@@ -167,14 +190,9 @@ async fn a_write_reaches_the_subscriber_signed_so_the_standard_library_verifies_
 #[tokio::test]
 async fn a_subscriber_failing_twice_gets_three_attempts_and_one_success() {
     let _serial = SERIAL.lock().await;
-    let app = app().await;
-    let org = new_org();
-    let token = app.token(&org, &["OrganizationOwner"]);
-    let subscriber = Subscriber::start(vec![500, 500, 200]).await;
-    let webhook = subscribe(&app, &token, &subscriber.url, &["unit.created"]).await;
+    let Scene { app, org, token, subscriber, webhook, deliverer, now } =
+        Scene::subscribed(Subscriber::start(vec![500, 500, 200]).await, &["unit.created"]).await;
     let id = webhook["webhook_id"].as_str().unwrap();
-    let deliverer = deliverer(&app);
-    let now = time_format::now();
     deliverer.on_event(&event(&org, "unit.created", json!({"unit_id": "unit_x"})), now).await.unwrap();
     // Nothing is due before the first wait (5 s, less 10% jitter) has passed.
     assert_eq!(deliverer.run_due(now + time::Duration::seconds(4)).await.unwrap(), 0);
@@ -199,15 +217,13 @@ async fn a_subscriber_failing_twice_gets_three_attempts_and_one_success() {
 #[tokio::test]
 async fn a_redirect_is_a_failure_and_is_not_followed() {
     let _serial = SERIAL.lock().await;
-    let app = app().await;
-    let org = new_org();
-    let token = app.token(&org, &["OrganizationOwner"]);
     // A 307 keeps the method: were it followed, the subscriber would receive the POST twice.
-    let subscriber = Subscriber::answering_with(vec![307, 200], vec![("location", "{url}")]).await;
-    let webhook = subscribe(&app, &token, &subscriber.url, &["unit.created"]).await;
+    let Scene { app, org, token, subscriber, webhook, deliverer, now } = Scene::subscribed(
+        Subscriber::answering_with(vec![307, 200], vec![("location", "{url}")]).await,
+        &["unit.created"],
+    )
+    .await;
     let id = webhook["webhook_id"].as_str().unwrap();
-    let deliverer = deliverer(&app);
-    let now = time_format::now();
     deliverer.on_event(&event(&org, "unit.created", json!({"unit_id": "unit_x"})), now).await.unwrap();
 
     assert_eq!(subscriber.received().len(), 1, "the redirect was not followed");
@@ -222,14 +238,12 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
 #[tokio::test]
 async fn retry_after_on_503_puts_off_the_next_attempt() {
     let _serial = SERIAL.lock().await;
-    let app = app().await;
-    let org = new_org();
-    let token = app.token(&org, &["OrganizationOwner"]);
-    let subscriber = Subscriber::answering_with(vec![503, 200], vec![("retry-after", "600")]).await;
-    let webhook = subscribe(&app, &token, &subscriber.url, &["unit.created"]).await;
+    let Scene { app, org, token, subscriber, webhook, deliverer, now } = Scene::subscribed(
+        Subscriber::answering_with(vec![503, 200], vec![("retry-after", "600")]).await,
+        &["unit.created"],
+    )
+    .await;
     let id = webhook["webhook_id"].as_str().unwrap();
-    let deliverer = deliverer(&app);
-    let now = time_format::now();
     deliverer.on_event(&event(&org, "unit.created", json!({"unit_id": "unit_x"})), now).await.unwrap();
 
     // The schedule alone would try again after about 5 s; the endpoint asked for 600 s.
@@ -248,14 +262,9 @@ async fn retry_after_on_503_puts_off_the_next_attempt() {
 #[tokio::test]
 async fn an_endpoint_answering_410_is_disabled_at_once() {
     let _serial = SERIAL.lock().await;
-    let app = app().await;
-    let org = new_org();
-    let token = app.token(&org, &["OrganizationOwner"]);
-    let subscriber = Subscriber::start(vec![410]).await;
-    let webhook = subscribe(&app, &token, &subscriber.url, &["*"]).await;
+    let Scene { app, org, token, subscriber, webhook, deliverer, now } =
+        Scene::subscribed(Subscriber::start(vec![410]).await, &["*"]).await;
     let id = webhook["webhook_id"].as_str().unwrap();
-    let deliverer = deliverer(&app);
-    let now = time_format::now();
     deliverer.on_event(&event(&org, "tenant.created", json!({})), now).await.unwrap();
     let read = app.get(&format!("/api/v1/webhooks/{id}"), &token).await;
     assert_eq!(read.body["data"]["status"], "disabled");
@@ -488,16 +497,11 @@ async fn invalid_subscriptions_and_missing_permissions_are_refused() {
 #[tokio::test]
 async fn a_subscription_failing_for_five_days_is_disabled_and_the_bus_is_told() {
     let _serial = SERIAL.lock().await;
-    let app = app().await;
-    let org = new_org();
-    let token = app.token(&org, &["OrganizationOwner"]);
-    let subscriber = Subscriber::start(vec![503]).await;
-    let webhook = subscribe(&app, &token, &subscriber.url, &["*"]).await;
+    let Scene { app, org, token, subscriber, webhook, deliverer, now: start } =
+        Scene::subscribed(Subscriber::start(vec![503]).await, &["*"]).await;
     let id = webhook["webhook_id"].as_str().unwrap();
     let pattern = json!({"source": ["doorstep.webhooks"], "detail-type": ["webhook.disabled"], "detail": {"organization_id": [org]}});
     let bus = doorstep_tests::bus_queue::BusQueue::subscribe(&app, "webhooks", &pattern).await;
-    let deliverer = deliverer(&app);
-    let start = time_format::now();
     deliverer.on_event(&event(&org, "property.created", json!({})), start).await.unwrap();
     // Failing for less than 5 days keeps the subscription.
     assert_eq!(deliverer.run_due(start + time::Duration::days(4)).await.unwrap(), 1);
