@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod lambda;
 pub mod rate_limit;
 pub mod secrets;
 pub mod services;
