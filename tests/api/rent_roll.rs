@@ -12,7 +12,10 @@ use doorstep_tests::{TestApp, app, new_org};
 use http::{Method, StatusCode};
 use rent_roll_sync::{SyncRun, Syncer};
 use serde_json::{Value, json};
-use shared::store::rent_roll::{AuthMode, PayloadFormat, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
+use shared::store::rent_roll::{
+    AuthMode, DEFAULT_MAX_BODY_BYTES, DeliveryMode, PayloadFormat, RentRollDelivery, RentRollDeliveryStatus,
+    RentSyncSettings, SyncMode,
+};
 use shared::time_format;
 use time::OffsetDateTime;
 use tokio::sync::Mutex as AsyncMutex;
@@ -70,6 +73,10 @@ impl Rig {
             format,
             auth,
             secret_id,
+            mode: SyncMode::Snapshot,
+            delivery: DeliveryMode::PerProperty,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            sync_id_header: None,
             updated_at: time_format::format(time_format::now()),
         };
         app.services.store.rent_roll().save_settings(&settings).await.unwrap();

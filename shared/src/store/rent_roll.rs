@@ -72,8 +72,49 @@ pub struct RentSyncSettings {
     pub format: PayloadFormat,
     pub auth: AuthMode,
     pub secret_id: String,
+    /// Full snapshots, or only what changed since the last successful delivery.
+    #[serde(default)]
+    pub mode: SyncMode,
+    /// One POST per property, or one batch for all properties.
+    #[serde(default)]
+    pub delivery: DeliveryMode,
+    /// A batch larger than this is split into several POSTs.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// The header carrying the sync id (the RentSync guide §6 names `X-Aigent-Sync-ID`).
+    #[serde(default)]
+    pub sync_id_header: Option<String>,
     /// RFC 3339.
     pub updated_at: String,
+}
+
+/// What a delivery sends (the RentSync guide §8.4: snapshots, deltas or both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Every listed unit, every time; the partner removes what is absent.
+    #[default]
+    Snapshot,
+    /// Only units changed since the last successful delivery, with explicit removals.
+    Delta,
+}
+
+/// How deliveries are grouped (the RentSync guide §3.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// One POST per property.
+    #[default]
+    PerProperty,
+    /// One POST with every property, split when it would exceed `max_body_bytes`.
+    Batch,
+}
+
+/// The default bound of one POST's body.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 5 * 1024 * 1024;
+
+fn default_max_body_bytes() -> u64 {
+    DEFAULT_MAX_BODY_BYTES
 }
 
 /// What a delivery has come to.
