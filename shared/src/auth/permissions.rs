@@ -60,10 +60,11 @@ pub enum Permission {
     ScreeningUpdate,
     WebhookRead,
     WebhookManage,
+    RentRunManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 49] = [
+    pub const ALL: [Permission; 50] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -113,6 +114,7 @@ impl Permission {
         Permission::ScreeningUpdate,
         Permission::WebhookRead,
         Permission::WebhookManage,
+        Permission::RentRunManage,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -167,6 +169,7 @@ impl Permission {
             Permission::ScreeningUpdate => "screening:update",
             Permission::WebhookRead => "webhook:read",
             Permission::WebhookManage => "webhook:manage",
+            Permission::RentRunManage => "rentrun:manage",
         }
     }
 
@@ -244,6 +247,8 @@ impl Role {
                 "oauth_app:*",
                 "webhook:*",
                 "rentroll:*",
+                // Rent runs and late-fee policies (POST|GET /api/v1/financial/rent-runs).
+                "rentrun:*",
                 "analytics:read",
                 // The organization's event log (GET /api/v1/events).
                 "event:read",
@@ -264,6 +269,7 @@ impl Role {
                 "workorder:*",
                 "screening:*",
                 "rentroll:read",
+                "rentrun:*",
                 "analytics:read",
                 "user:read",
                 "role:read",

@@ -104,6 +104,10 @@ prefixed_id!(
     /// The id of a ledger entry.
     LedgerEntryId = "le"
 );
+prefixed_id!(
+    /// The id of a rent run (the daily rent job, scheduled or asked for).
+    RentRunId = "rrun"
+);
 
 #[cfg(test)]
 mod tests {

@@ -95,7 +95,9 @@ pub struct LeaseRepository<'a> {
 }
 
 fn to_item(lease: &Lease) -> Result<Item, StoreError> {
-    entity_item(lease, keys::org(&lease.org_id), keys::lease(&lease.id), ENTITY_NAME)
+    let mut item = entity_item(lease, keys::org(&lease.org_id), keys::lease(&lease.id), ENTITY_NAME)?;
+    crate::store::rent_runs::lease_index_keys(&mut item, lease);
+    Ok(item)
 }
 
 /// Maps a stored lease item.

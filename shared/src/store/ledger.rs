@@ -93,8 +93,11 @@ pub struct LedgerRepository<'a> {
     store: &'a Store,
 }
 
-fn invoice_item(invoice: &Invoice) -> Result<Item, StoreError> {
-    entity_item(invoice, keys::org(&invoice.org_id), keys::invoice(&invoice.id), "invoice")
+/// An invoice's item, on the overdue and late-fee indexes while it is open.
+pub(crate) fn invoice_item(invoice: &Invoice) -> Result<Item, StoreError> {
+    let mut item = entity_item(invoice, keys::org(&invoice.org_id), keys::invoice(&invoice.id), "invoice")?;
+    crate::store::rent_runs::invoice_index_keys(&mut item, invoice);
+    Ok(item)
 }
 
 fn payment_item(payment: &Payment) -> Result<Item, StoreError> {
@@ -102,7 +105,7 @@ fn payment_item(payment: &Payment) -> Result<Item, StoreError> {
 }
 
 /// The balance item and the new entries of `posting`, the balance first.
-fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteItem>, StoreError> {
+pub(crate) fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteItem>, StoreError> {
     let balance = &posting.balance;
     let item =
         entity_item(balance, keys::org(&balance.org_id), keys::lease_balance(&balance.lease_id), "lease_balance")?;
@@ -135,6 +138,13 @@ fn posted(outcome: CreateTransaction) -> Result<Posted, StoreError> {
             return Err(crate::store::transactions::unexpected_cancellation("a new ledger item already exists"));
         }
     })
+}
+
+/// The update of an invoice a payment pays: its paid amount and status, and, once paid
+/// in full, off the open-invoice indexes.
+fn paid_invoice_update(fully_paid: bool) -> String {
+    let update = "SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one";
+    if fully_paid { format!("{update} {}", crate::store::rent_runs::CLOSED_INVOICE_INDEX_KEYS) } else { update.to_owned() }
 }
 
 /// A consistent `Query` of the organization's items under `prefix` (invoices or
@@ -239,7 +249,7 @@ impl LedgerRepository<'_> {
             let update = self
                 .store
                 .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
-                .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
+                .update_expression(paid_invoice_update(invoice.fully_paid))
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#version", "version")

@@ -10,6 +10,7 @@ pub mod page;
 pub mod properties;
 pub mod rate_limits;
 pub mod rent_roll;
+pub mod rent_runs;
 
 use std::collections::HashMap;
 use std::sync::Arc;
