@@ -1,11 +1,15 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
 //! `/api/v1/financial/payments[/{payment_id}]` and `/api/v1/financial/ledgers/{lease_id}`,
-//! over one ledger per lease.
+//! over one ledger per lease; `/api/v1/financial/rent-runs[/{run_id}]` and
+//! `/api/v1/financial/late-fee-policies/{property_id}`, and the daily rent job
+//! ([`rent_job`]) that issues rent and late fees.
 
 mod invoices;
 mod ledgers;
 mod payments;
 mod refusals;
+pub mod rent_job;
+mod rent_runs;
 pub mod requests;
 pub mod views;
 
@@ -28,6 +32,9 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(payments::list, payments::create))
         .routes(routes!(payments::read))
         .routes(routes!(ledgers::read))
+        .routes(routes!(rent_runs::list, rent_runs::create))
+        .routes(routes!(rent_runs::read))
+        .routes(routes!(rent_runs::read_policy, rent_runs::put_policy))
 }
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
@@ -35,6 +42,9 @@ pub fn router(services: Services) -> Router {
     let (api, _) = api().with_state(services.clone()).split_for_parts();
     shared::http::conventions::apply(api, &services)
 }
+
+/// Runs the job of an invocation that is not an HTTP request (the daily rent schedule).
+pub use rent_job::run_job;
 
 /// This function's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {

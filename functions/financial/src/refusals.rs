@@ -11,6 +11,10 @@ pub enum Refused {
     LeaseMissing,
     InvoiceMissing,
     PaymentMissing,
+    RentRunMissing,
+    PropertyMissing,
+    /// The property has no late-fee policy.
+    PolicyMissing,
     /// Money was paid on the invoice: it must be refunded before it can be cancelled.
     InvoicePaid,
     /// The invoice is already cancelled or void.
@@ -29,6 +33,9 @@ impl From<Refused> for ApiError {
             Refused::LeaseMissing => ApiError::NotFound("Lease"),
             Refused::InvoiceMissing => ApiError::NotFound("Invoice"),
             Refused::PaymentMissing => ApiError::NotFound("Payment"),
+            Refused::RentRunMissing => ApiError::NotFound("Rent run"),
+            Refused::PropertyMissing => ApiError::NotFound("Property"),
+            Refused::PolicyMissing => ApiError::NotFound("Late-fee policy"),
             Refused::InvoicePaid => ApiError::Conflict("The invoice has payments; refund first, then cancel it".into()),
             Refused::InvoiceClosed => ApiError::Conflict("The invoice is already cancelled or void".into()),
             Refused::TooManyOpenInvoices => ApiError::Conflict(format!(

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::ids::{InvoiceId, LeaseId};
+use shared::domain::late_fee::{LateFee, LateFeeType, MAX_BASIS_POINTS, MAX_GRACE_DAYS};
 use shared::domain::ledger::{ChargeCategory, MAX_LINE_ITEMS};
 use shared::domain::money::{Currency, Money};
 use shared::domain::payment::PaymentMethod;
@@ -192,5 +193,110 @@ impl PaymentInput {
             received_on: received_on.ok_or_else(invalid)?,
             invoice_ids: self.invoice_ids.clone(),
         })
+    }
+}
+
+/// Days after today a rent run may charge: rent is not charged for further ahead.
+pub const RUN_DAYS_AHEAD: i64 = 31;
+
+/// The body of `POST /api/v1/financial/rent-runs`: the day to run the rent job for.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RentRunInput {
+    /// `YYYY-MM-DD`, at most 31 days after today (UTC): leases due that day are charged
+    /// their rent for its month, and late fees due that day are charged.
+    #[schema(example = "2026-01-01")]
+    pub date: String,
+}
+
+impl RentRunInput {
+    pub fn validate(&self, today: Date) -> Result<Date, Problems> {
+        let mut p = Problems::new();
+        let date = p.date("date", &self.date);
+        if date.is_some_and(|d| d > today + time::Duration::days(RUN_DAYS_AHEAD)) {
+            p.add("date", format!("must be at most {RUN_DAYS_AHEAD} days after today"));
+        }
+        p.into_result()?;
+        date.ok_or_else(|| Problems::one("date", "is invalid"))
+    }
+}
+
+/// The body of `PUT /api/v1/financial/late-fee-policies/{property_id}`: one fee per rent
+/// invoice still unpaid after the grace days.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LateFeePolicyInput {
+    /// 0 to 60 days after the due date before the fee applies.
+    pub grace_days: u16,
+    #[serde(rename = "type")]
+    pub fee_type: LateFeeType,
+    /// `flat` only: the fee, more than 0, in the lease's currency.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 50.00)]
+    pub amount: Option<serde_json::Number>,
+    /// `percent` only: more than 0 and at most 100, two decimals at most, of the rent
+    /// still owed on the invoice.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 5)]
+    pub percent: Option<serde_json::Number>,
+    /// The most one fee can be, more than 0.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 100.00)]
+    pub max_amount: Option<serde_json::Number>,
+}
+
+/// A validated late-fee policy.
+#[derive(Debug, Clone)]
+pub struct LateFeeTerms {
+    pub grace_days: u16,
+    pub fee: LateFee,
+    pub max_amount: Option<Money>,
+}
+
+impl LateFeePolicyInput {
+    pub fn validate(&self) -> Result<LateFeeTerms, Problems> {
+        let mut p = Problems::new();
+        if self.grace_days > MAX_GRACE_DAYS {
+            p.add("grace_days", format!("must be 0 to {MAX_GRACE_DAYS}"));
+        }
+        let fee = match self.fee_type {
+            LateFeeType::Flat => {
+                if self.percent.is_some() {
+                    p.add("percent", "is only for a percent fee");
+                }
+                match &self.amount {
+                    Some(raw) => positive_amount(&mut p, "amount", raw).map(|amount| LateFee::Flat { amount }),
+                    None => {
+                        p.add("amount", "is required for a flat fee");
+                        None
+                    }
+                }
+            }
+            LateFeeType::Percent => {
+                if self.amount.is_some() {
+                    p.add("amount", "is only for a flat fee");
+                }
+                // Two decimals of a percentage are basis points, as two decimals of money are cents.
+                let basis_points = match &self.percent {
+                    Some(raw) => positive_amount(&mut p, "percent", raw),
+                    None => {
+                        p.add("percent", "is required for a percent fee");
+                        None
+                    }
+                };
+                match basis_points {
+                    Some(bp) if bp.0 > i64::from(MAX_BASIS_POINTS) => {
+                        p.add("percent", "must be at most 100");
+                        None
+                    }
+                    Some(bp) => u32::try_from(bp.0).ok().map(|basis_points| LateFee::Percent { basis_points }),
+                    None => None,
+                }
+            }
+        };
+        let max_amount = self.max_amount.as_ref().and_then(|raw| positive_amount(&mut p, "max_amount", raw));
+        p.into_result()?;
+        let fee = fee.ok_or_else(|| Problems::one("type", "is invalid"))?;
+        Ok(LateFeeTerms { grace_days: self.grace_days, fee, max_amount })
     }
 }

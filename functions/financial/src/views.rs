@@ -5,9 +5,12 @@ use serde::Serialize;
 use shared::domain::calendar;
 use shared::domain::invoice::{Invoice, InvoiceStatus};
 use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
-use shared::domain::money::Decimal2;
+use shared::domain::late_fee::{LateFee, LateFeePolicy, LateFeeType};
+use shared::domain::money::{Decimal2, Money};
+use shared::domain::rent_run::{RentRun, RentRunTrigger};
 use shared::domain::payment::{Payment, PaymentMethod};
 use shared::time_format;
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// One line of an invoice.
@@ -205,6 +208,97 @@ impl LedgerView {
             entry_count: balance.entry_count,
             entries: entries.iter().map(LedgerEntryView::from).collect(),
             next_cursor,
+        }
+    }
+}
+
+/// Whether a rent run is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RentRunStatus {
+    Running,
+    Finished,
+}
+
+/// What a rent run did in the caller's organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RentRunView {
+    #[schema(example = "rrun_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    /// `YYYY-MM-DD`: the day the run charged rent and late fees for.
+    pub date: String,
+    /// `scheduled` (the daily schedule) or `requested` (`POST /api/v1/financial/rent-runs`).
+    pub trigger: RentRunTrigger,
+    pub status: RentRunStatus,
+    /// Rent invoices issued.
+    pub issued: u64,
+    /// Leases whose rent for the period had been issued already.
+    pub already_issued: u64,
+    /// Late fees charged.
+    pub late_fees: u64,
+    /// Overdue invoices whose late fee had been charged already.
+    pub late_fees_already: u64,
+    /// Leases or invoices that could not be charged.
+    pub errors: u64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+impl RentRunView {
+    /// The view of `run`, finished at `finished_at` (a scheduled run's is its day's, across organizations).
+    pub fn new(run: &RentRun, finished_at: Option<OffsetDateTime>) -> Self {
+        Self {
+            id: run.id.clone(),
+            date: calendar::format_date(run.date),
+            trigger: run.trigger,
+            status: if finished_at.is_some() { RentRunStatus::Finished } else { RentRunStatus::Running },
+            issued: run.issued,
+            already_issued: run.already_issued,
+            late_fees: run.late_fees,
+            late_fees_already: run.late_fees_already,
+            errors: run.errors,
+            started_at: time_format::format(run.started_at),
+            finished_at: finished_at.map(time_format::format),
+        }
+    }
+}
+
+/// A property's late-fee policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LateFeePolicyView {
+    pub property_id: String,
+    pub grace_days: u16,
+    #[serde(rename = "type")]
+    pub fee_type: LateFeeType,
+    /// `flat`: the fee.
+    #[schema(value_type = Option<f64>)]
+    pub amount: Option<Decimal2>,
+    /// `percent`: of the rent still owed.
+    #[schema(value_type = Option<f64>)]
+    pub percent: Option<Decimal2>,
+    #[schema(value_type = Option<f64>)]
+    pub max_amount: Option<Decimal2>,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&LateFeePolicy> for LateFeePolicyView {
+    fn from(p: &LateFeePolicy) -> Self {
+        let (fee_type, amount, percent) = match p.fee {
+            LateFee::Flat { amount } => (LateFeeType::Flat, Some(Decimal2(amount)), None),
+            LateFee::Percent { basis_points } => {
+                (LateFeeType::Percent, None, Some(Decimal2(Money(i64::from(basis_points)))))
+            }
+        };
+        Self {
+            property_id: p.property_id.clone(),
+            grace_days: p.grace_days,
+            fee_type,
+            amount,
+            percent,
+            max_amount: p.max_amount.map(Decimal2),
+            updated_at: time_format::format(p.updated_at),
+            version: p.version,
         }
     }
 }

@@ -13,6 +13,8 @@ use shared::http::envelope::ErrorEnvelope;
 use shared::http::listing::{LinkPageParams, PageRequest, with_next_link};
 use shared::http::pagination::{self, MAX_PAGE_SIZE};
 use shared::http::query::Query;
+use shared::store::keys;
+use shared::store::page::PageKey;
 use shared::{ApiError, Services};
 
 use crate::views::{Renter, RenterList};
@@ -42,16 +44,16 @@ pub async fn renters(
     Query(params): Query<LinkPageParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
-    renters_page(&services, &principal, &params, Listed::All).await
+    renters_page(&services, &principal, &params).await
 }
 
-/// List the renters whose lease has an invoice unpaid past its due date (integration API).
-/// The page is a page of renters with only the overdue kept, so it may be short while a
-/// `Link` header still announces more.
+/// List the renters with an invoice unpaid past its due date (integration API): the
+/// organization's open invoices due before today, read from their index (never every
+/// renter), then one page of the renters they name, in id order.
 #[utoipa::path(get, path = "/api/ai/renters/overdue", operation_id = "listIntegrationOverdueRenters", tag = "integration", params(LinkPageParams),
     security(("oauth2" = ["read:renters", "read:payments"]), ("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Overdue renters; a `Link` header with rel=\"next\" when more may follow", body = RenterList),
+        (status = 200, description = "Overdue renters; a `Link` header with rel=\"next\" when more follow", body = RenterList),
         (status = 401, description = "Missing or invalid token", body = ErrorEnvelope),
         (status = 403, description = "Token lacks read:renters or read:payments", body = ErrorEnvelope),
     ))]
@@ -62,7 +64,31 @@ pub async fn overdue_renters(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantRead, Some(Scope::ReadRenters))?;
     principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments))?;
-    renters_page(&services, &principal, &params, Listed::Overdue).await
+    let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
+    let org_id = &principal.org_id;
+    let overdue = services.store.rent_runs().overdue_tenant_ids(org_id, calendar::today()).await?;
+    let (ids, next_cursor): (Vec<String>, Option<String>) = match Reach::of(&principal) {
+        Reach::Tenant(own) => (own.map(String::from).filter(|id| overdue.contains(id)).into_iter().collect(), None),
+        Reach::Organization => {
+            let (query, cursor) = ("renters-overdue".to_owned(), params.cursor.as_deref());
+            let listing = PageRequest::in_organization(&services.cursors, org_id, query, page_size, cursor)?;
+            let after = listing.start.as_ref().and_then(|key| key.get(keys::SK)).cloned().unwrap_or_default();
+            let mut rest = overdue.into_iter().filter(|id| keys::tenant(id) > after);
+            let ids: Vec<String> = rest.by_ref().take(page_size).collect();
+            let next = match (rest.next(), ids.last()) {
+                (Some(_), Some(last)) => {
+                    let key = PageKey::from([(keys::PK.to_owned(), keys::org(org_id)), (keys::SK.to_owned(), keys::tenant(last))]);
+                    Some(listing.cursor(&services.cursors, key))
+                }
+                _ => None,
+            };
+            (ids, next)
+        }
+    };
+    let mut tenants = services.store.tenants().get_many(org_id, &ids).await?;
+    tenants.sort_by(|a, b| a.id.cmp(&b.id));
+    let renters = render(&services, &principal, &tenants, Listed::Overdue).await?;
+    Ok(with_next_link(AxumJson(RenterList { renters }).into_response(), "/api/ai/renters/overdue", page_size, next_cursor))
 }
 
 /// Which renters a page lists.
@@ -72,12 +98,11 @@ enum Listed {
     Overdue,
 }
 
-/// One page of renters as the integration API shows them.
+/// One page of all renters as the integration API shows them.
 async fn renters_page(
     services: &Services,
     principal: &Principal,
     params: &LinkPageParams,
-    listed: Listed,
 ) -> Result<Response, ApiError> {
     let page_size = pagination::page_size(params.page_size, MAX_PAGE_SIZE)?;
     let org_id = &principal.org_id;
@@ -96,12 +121,26 @@ async fn renters_page(
             (page.items, page.next.map(|key| listing.cursor(&services.cursors, key)))
         }
     };
+    let renters = render(services, principal, &tenants, Listed::All).await?;
+    Ok(with_next_link(AxumJson(RenterList { renters }).into_response(), "/api/ai/renters", page_size, next_cursor))
+}
+
+/// `tenants` as renters: each with their headline lease's dates and the rent it is
+/// charged (the amount the rent job issues each period), and, for a caller holding
+/// `payment:read`, its payment status (`overdue` for every renter of the overdue listing).
+async fn render(
+    services: &Services,
+    principal: &Principal,
+    tenants: &[Tenant],
+    listed: Listed,
+) -> Result<Vec<Renter>, ApiError> {
+    let org_id = &principal.org_id;
     let lease_ids: Vec<String> = tenants.iter().flat_map(|t| t.lease_ids.iter().cloned()).collect();
     let leases = services.store.leases().get_many(org_id, &lease_ids).await?;
     let headlines: Vec<Option<&Lease>> = tenants.iter().map(|t| headline(t, &leases)).collect();
     // Payment fields need payment:read (and the read:payments scope for an app).
     let shows_payments = principal.authorize(Permission::PaymentRead, Some(Scope::ReadPayments)).is_ok();
-    let balances = if shows_payments {
+    let balances = if shows_payments && listed == Listed::All {
         let ids: Vec<String> = headlines.iter().flatten().map(|l| l.id.clone()).collect();
         services.store.ledger().balances(org_id, &ids).await?
     } else {
@@ -110,27 +149,24 @@ async fn renters_page(
     let today = calendar::today();
     let payment_status = |lease: Option<&Lease>| {
         shows_payments.then(|| {
+            if listed == Listed::Overdue {
+                return PaymentStatus::Overdue.name().to_owned();
+            }
             let balance = lease.and_then(|l| balances.iter().find(|b| b.lease_id == l.id));
             balance.map_or(PaymentStatus::Current, |b| b.status_on(today)).name().to_owned()
         })
     };
-    let renters = tenants
+    Ok(tenants
         .iter()
         .zip(headlines)
-        .filter(|(_, lease)| {
-            listed == Listed::All || payment_status(*lease).as_deref() == Some(PaymentStatus::Overdue.name())
-        })
         .map(|(t, lease)| Renter {
             id: t.id.clone(),
             name: t.fields.name.clone(),
             property_id: t.property_id.clone(),
             lease_start: lease.map(|l| calendar::format_date(l.start_date)),
             lease_end: lease.map(|l| calendar::format_date(l.end_date)),
-            rent_amount: lease.map(|l| l.rent_amount.to_seed_number()),
+            rent_amount: lease.map(|l| l.rent_charge().to_seed_number()),
             payment_status: payment_status(lease),
         })
-        .collect();
-    let response = AxumJson(RenterList { renters }).into_response();
-    let route = if listed == Listed::All { "/api/ai/renters" } else { "/api/ai/renters/overdue" };
-    Ok(with_next_link(response, route, page_size, next_cursor))
+        .collect())
 }

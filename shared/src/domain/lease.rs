@@ -83,6 +83,12 @@ impl Lease {
     pub fn names(&self, tenant_id: &str) -> bool {
         self.tenant_ids.iter().any(|t| t == tenant_id)
     }
+
+    /// What the lease is charged each period: the rent job's rent invoice, and the
+    /// integration API's `rent_amount`.
+    pub fn rent_charge(&self) -> Money {
+        self.rent_amount
+    }
 }
 
 /// The validated terms of a new lease.
