@@ -99,6 +99,8 @@ impl Charged {
 pub struct RentJob<'a> {
     services: &'a Services,
     budget: Duration,
+    /// Pages one tick reads at most before it leaves a checkpoint.
+    pages_per_tick: u64,
 }
 
 /// An invoice to `party` with `lines`, issued and due on `day`, of which `from_credit`
@@ -157,12 +159,13 @@ fn overdue_rent(invoice: &Invoice) -> Money {
 
 impl<'a> RentJob<'a> {
     pub fn new(services: &'a Services) -> Self {
-        Self { services, budget: TICK_BUDGET }
+        Self { services, budget: TICK_BUDGET, pages_per_tick: u64::MAX }
     }
 
-    /// The same job with another budget per tick (tests and benchmarks stop early).
-    pub fn with_budget(services: &'a Services, budget: Duration) -> Self {
-        Self { services, budget }
+    /// The same job with a smaller budget per tick, in time and in pages (so a test
+    /// sees a run continue from its checkpoint).
+    pub fn with_budget(services: &'a Services, budget: Duration, pages_per_tick: u64) -> Self {
+        Self { services, budget, pages_per_tick }
     }
 
     async fn balance(&self, org_id: &str, lease_id: &str) -> Result<Option<LeaseBalance>, StoreError> {
@@ -415,7 +418,7 @@ impl<'a> RentJob<'a> {
                 runs.save_day(&state).await?;
                 return Ok(json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "finished", "pages": pages }));
             }
-            if started.elapsed() >= self.budget {
+            if started.elapsed() >= self.budget || pages >= self.pages_per_tick {
                 // Let the next tick continue at once.
                 state.held_until = time_format::now();
                 runs.save_day(&state).await?;
