@@ -415,12 +415,13 @@ impl<'a> RentJob<'a> {
         loop {
             if state.phase == DayPhase::Done {
                 state.finished_at = Some(time_format::now());
+                state.held_until = None;
                 runs.save_day(&state).await?;
                 return Ok(json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "finished", "pages": pages }));
             }
             if started.elapsed() >= self.budget || pages >= self.pages_per_tick {
                 // Let the next tick continue at once.
-                state.held_until = time_format::now();
+                state.held_until = None;
                 runs.save_day(&state).await?;
                 return Ok(json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "continues", "pages": pages }));
             }

@@ -153,11 +153,13 @@ pub struct ScheduledDay {
     pub cursor: Option<PageKey>,
     #[serde(with = "time_format::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(default, with = "crate::domain::calendar::rfc3339_option")]
+    /// Absent until the run is done (the condition of [`RentRunRepository::hold_day`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::domain::calendar::rfc3339_option")]
     pub finished_at: Option<OffsetDateTime>,
     /// A tick works on the day until then; another tick leaves it alone meanwhile.
-    #[serde(with = "time_format::rfc3339")]
-    pub held_until: OffsetDateTime,
+    /// `None`: no tick holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::domain::calendar::rfc3339_option")]
+    pub held_until: Option<OffsetDateTime>,
 }
 
 impl Store {
