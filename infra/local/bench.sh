@@ -10,3 +10,6 @@ trap 'stack_py down --name bench' EXIT
 stack_up bench
 # Request logs would be part of what is timed; keep only warnings.
 RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench properties
+
+# The rent job and the overdue index, on their own stack.
+bash infra/local/bench_financial.sh

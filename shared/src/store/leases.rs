@@ -118,6 +118,13 @@ impl<'a> LeaseRepository<'a> {
         .await
     }
 
+    /// Puts leases directly, without their unit's bookings, the property's occupancy or
+    /// the tenants' lease lists: for benchmarks and demo data that bypass the API on purpose.
+    pub async fn put_unchecked(&self, leases: &[Lease]) -> Result<(), StoreError> {
+        let items = leases.iter().map(to_item).collect::<Result<Vec<_>, _>>()?;
+        crate::store::requests::put_unchecked(self.store, items).await
+    }
+
     /// Several leases at once (missing ones are left out), in no particular order.
     pub async fn get_many(&self, org_id: &str, lease_ids: &[String]) -> Result<Vec<Lease>, StoreError> {
         let keys = lease_ids.iter().map(|id| (keys::org(org_id), keys::lease(id)));

@@ -250,3 +250,31 @@ pub async fn due_on_retry_index<T: DeserializeOwned>(
     let page = query_page(request, None, limit, &[PK, SK, GSI1PK, GSI1SK]).await?;
     page.items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::from)).collect()
 }
+
+/// Puts items directly, 25 per `BatchWriteItem` (what DynamoDB leaves unprocessed is
+/// sent again), without conditions, claims or counters: for benchmarks and demo data
+/// that bypass the API on purpose.
+pub async fn put_unchecked(store: &Store, items: Vec<Item>) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let mut requests = Vec::with_capacity(25);
+        for item in items.by_ref().take(25) {
+            let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_err)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let mut pending = Some(requests);
+        for _ in 0..crate::store::transactions::UNPROCESSED_ATTEMPTS {
+            let Some(requests) = pending.take() else { break };
+            let output = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table(), requests)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+            pending = output.unprocessed_items.and_then(|mut u| u.remove(store.table())).filter(|r| !r.is_empty());
+        }
+    }
+    Ok(())
+}

@@ -81,6 +81,13 @@ impl<'a> TenantRepository<'a> {
         get_consistent(self.store, key(org_id, tenant_id.as_str())).await
     }
 
+    /// Puts tenants directly, without their property's check: for benchmarks and demo
+    /// data that bypass the API on purpose.
+    pub async fn put_unchecked(&self, tenants: &[Tenant]) -> Result<(), StoreError> {
+        let items = tenants.iter().map(to_item).collect::<Result<Vec<_>, _>>()?;
+        crate::store::requests::put_unchecked(self.store, items).await
+    }
+
     /// Several tenants at once by the ids a stored lease names (missing ones are left
     /// out), in no particular order.
     pub async fn get_many(&self, org_id: &str, tenant_ids: &[String]) -> Result<Vec<Tenant>, StoreError> {
