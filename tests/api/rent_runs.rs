@@ -96,7 +96,11 @@ async fn the_rent_job_run_ten_times_at_once_and_again_issues_one_invoice_per_lea
 
     // When ten runs of the same day start at once
     let runs = join_all((0..10).map(|_| run(&app, &token, day))).await;
-    assert!(runs.iter().all(|r| r.status == StatusCode::CREATED), "{:?}", runs.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert!(
+        runs.iter().all(|r| r.status == StatusCode::CREATED),
+        "{:?}",
+        runs.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
     let issued: u64 = runs.iter().map(|r| r.body["data"]["issued"].as_u64().unwrap()).sum();
     let already: u64 = runs.iter().map(|r| r.body["data"]["already_issued"].as_u64().unwrap()).sum();
     assert_eq!(issued, 3);
@@ -112,7 +116,10 @@ async fn the_rent_job_run_ten_times_at_once_and_again_issues_one_invoice_per_lea
         assert_eq!(invoices.len(), 1, "{invoices:?}");
         let invoice = &invoices[0];
         assert_eq!(invoice["due_date"], ymd(day));
-        assert_eq!(invoice["line_items"], json!([{"description": format!("Rent {:04}-{:02}", day.year(), u8::from(day.month())), "category": "rent", "amount": 2400.0}]));
+        assert_eq!(
+            invoice["line_items"],
+            json!([{"description": format!("Rent {:04}-{:02}", day.year(), u8::from(day.month())), "category": "rent", "amount": 2400.0}])
+        );
         let ledger = app.get(&format!("/api/v1/financial/ledgers/{lease_id}"), &token).await;
         assert_eq!(cents(&ledger.body["data"]["balance"]), 240_000);
         assert_eq!(ledger.body["data"]["entry_count"], 1);
@@ -165,7 +172,10 @@ async fn a_late_fee_is_charged_once_after_the_grace_days_and_within_its_cap() {
     assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
     assert_eq!(put.body["data"]["percent"], json!(10.0));
     let read = app.get(&format!("/api/v1/financial/late-fee-policies/{prop}"), &token).await;
-    assert_eq!((read.body["data"]["grace_days"].as_u64(), read.body["data"]["type"].as_str()), (Some(3), Some("percent")));
+    assert_eq!(
+        (read.body["data"]["grace_days"].as_u64(), read.body["data"]["type"].as_str()),
+        (Some(3), Some("percent"))
+    );
 
     assert_eq!(counts(&run_ok(&app, &token, due).await).0, 1);
     // Within the grace days: no fee
@@ -180,7 +190,11 @@ async fn a_late_fee_is_charged_once_after_the_grace_days_and_within_its_cap() {
     let again = run_ok(&app, &token, due + Duration::days(5)).await;
     assert_eq!(counts(&again), (0, 0, 0, 1, 0));
     let twice = join_all((0..5).map(|_| run(&app, &token, due + Duration::days(6)))).await;
-    assert!(twice.iter().all(|r| r.body["data"]["late_fees"] == 0), "{:?}", twice.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert!(
+        twice.iter().all(|r| r.body["data"]["late_fees"] == 0),
+        "{:?}",
+        twice.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
 
     let invoices = invoices_of(&app, &token, &lease_id).await;
     let fees: Vec<&Value> = invoices.iter().filter(|i| i["line_items"][0]["category"] == "late_fee").collect();
@@ -206,7 +220,15 @@ async fn a_flat_late_fee_skips_a_paid_invoice() {
     assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
     run_ok(&app, &token, due).await;
     let body = json!({"lease_id": paid_lease, "amount": 2400, "method": "cash"});
-    let paid = app.call(Method::POST, "/api/v1/financial/payments", Some(&token), Some(&body), &[("idempotency-key", "rent-in-full")]).await;
+    let paid = app
+        .call(
+            Method::POST,
+            "/api/v1/financial/payments",
+            Some(&token),
+            Some(&body),
+            &[("idempotency-key", "rent-in-full")],
+        )
+        .await;
     assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
 
     let after = run_ok(&app, &token, due + Duration::days(1)).await;
@@ -240,7 +262,9 @@ async fn overdue_renters_are_exactly_those_with_an_invoice_unpaid_past_its_due_d
     }
     for (lease, amount, key) in [(&paid, 1000, "pay-all"), (&partly, 400, "pay-part")] {
         let body = json!({"lease_id": lease, "amount": amount, "method": "cash"});
-        let paid = app.call(Method::POST, "/api/v1/financial/payments", Some(&token), Some(&body), &[("idempotency-key", key)]).await;
+        let paid = app
+            .call(Method::POST, "/api/v1/financial/payments", Some(&token), Some(&body), &[("idempotency-key", key)])
+            .await;
         assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
     }
 
@@ -248,7 +272,8 @@ async fn overdue_renters_are_exactly_those_with_an_invoice_unpaid_past_its_due_d
     assert_eq!(overdue.status, StatusCode::OK, "{:?}", overdue.body);
     let mut expected = vec![late_tenant.clone(), partly_tenant.clone()];
     expected.sort();
-    let ids: Vec<&str> = overdue.body["renters"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        overdue.body["renters"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, expected, "{:?}", overdue.body);
     let first = &overdue.body["renters"][0];
     assert_eq!((first["payment_status"].as_str(), first["rent_amount"].as_i64()), (Some("overdue"), Some(2400)));
@@ -272,7 +297,8 @@ async fn a_renter_becomes_overdue_the_day_after_the_due_date_without_any_write()
     let prop = property(&app, &token).await;
     let due = due_day_at_or_before(today() + Duration::days(5));
     let (lease_id, tenant_id) =
-        lease_due_on(&app, &token, &prop, "D1", due.day(), today() - Duration::days(40), today() + Duration::days(300)).await;
+        lease_due_on(&app, &token, &prop, "D1", due.day(), today() - Duration::days(40), today() + Duration::days(300))
+            .await;
     let body = json!({"lease_id": lease_id, "due_date": ymd(due), "issue_date": ymd(today()),
         "line_items": [{"description": "Rent", "category": "rent", "amount": 1000}]});
     assert_eq!(app.post("/api/v1/financial/invoices", &token, &body).await.status, StatusCode::CREATED);
@@ -289,7 +315,8 @@ async fn a_renter_becomes_overdue_the_day_after_the_due_date_without_any_write()
 /// scheduled run over every organization finds only this test's leases.
 fn a_past_day() -> Date {
     let seed = u64::try_from(ulid::Ulid::generate().random() % 6000).unwrap();
-    let day = Date::from_calendar_date(2003, time::Month::January, 1).unwrap() + Duration::days(i64::try_from(seed).unwrap());
+    let day =
+        Date::from_calendar_date(2003, time::Month::January, 1).unwrap() + Duration::days(i64::try_from(seed).unwrap());
     due_day_at_or_before(day)
 }
 
@@ -374,7 +401,10 @@ async fn rent_runs_need_their_permission_and_stay_in_their_organization() {
         let token = app.token(&org, &roles);
         assert_eq!(run(&app, &token, day).await.status, StatusCode::FORBIDDEN, "{roles:?}");
         assert_eq!(app.get("/api/v1/financial/rent-runs", &token).await.status, StatusCode::FORBIDDEN);
-        assert_eq!(app.get(&format!("/api/v1/financial/rent-runs/{run_id}"), &token).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.get(&format!("/api/v1/financial/rent-runs/{run_id}"), &token).await.status,
+            StatusCode::FORBIDDEN
+        );
         let policy = app.get(&format!("/api/v1/financial/late-fee-policies/{prop}"), &token).await;
         assert_eq!(policy.status, StatusCode::FORBIDDEN);
     }
@@ -400,10 +430,9 @@ async fn bad_rent_run_and_policy_input_is_422_with_the_field() {
     let token = app.token(&new_org(), &["OrganizationOwner"]);
     let prop = property(&app, &token).await;
     let field = |r: &TestResponse| r.body["error"]["details"][0]["field"].as_str().map(str::to_owned);
-    for (body, name) in [
-        (json!({"date": "2026-02-30"}), "date"),
-        (json!({"date": ymd(today() + Duration::days(40))}), "date"),
-    ] {
+    for (body, name) in
+        [(json!({"date": "2026-02-30"}), "date"), (json!({"date": ymd(today() + Duration::days(40))}), "date")]
+    {
         let response = app.post("/api/v1/financial/rent-runs", &token, &body).await;
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", response.body);
         assert_eq!(field(&response).as_deref(), Some(name));
@@ -423,5 +452,8 @@ async fn bad_rent_run_and_policy_input_is_422_with_the_field() {
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{policy} {:?}", response.body);
         assert_eq!(field(&response).as_deref(), Some(name), "{policy}");
     }
-    assert_eq!(app.get(&format!("/api/v1/financial/late-fee-policies/{prop}"), &token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/financial/late-fee-policies/{prop}"), &token).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -112,7 +112,9 @@ impl Intercept for CallCounter {
         let Some(bytes) = context.response().and_then(|r| r.body().bytes()) else { return Ok(()) };
         let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
         let count = body["Count"].as_u64().map(|c| c as usize).unwrap_or_else(|| {
-            body["Responses"].as_object().map_or(0, |tables| tables.values().filter_map(|v| v.as_array()).map(Vec::len).sum())
+            body["Responses"]
+                .as_object()
+                .map_or(0, |tables| tables.values().filter_map(|v| v.as_array()).map(Vec::len).sum())
         });
         self.items.fetch_add(count, Ordering::Relaxed);
         Ok(())
@@ -183,7 +185,9 @@ async fn main() {
     let property_id = PropertyId::generate().to_string();
     let started = Instant::now();
     let leases: Vec<Lease> = (0..LEASES)
-        .map(|_| lease(&org, &property_id, TenantId::generate().as_str(), 5, day - Days::days(60), day + Days::days(300)))
+        .map(|_| {
+            lease(&org, &property_id, TenantId::generate().as_str(), 5, day - Days::days(60), day + Days::days(300))
+        })
         .collect();
     services.store.leases().put_unchecked(&leases).await.unwrap();
     drop(leases);
@@ -251,14 +255,15 @@ async fn main() {
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        let ((status, renters), elapsed) = measured(&format!("GET /api/ai/renters/overdue run {run}"), &counter, async {
-            let response = router.clone().oneshot(request).await.unwrap();
-            let status = response.status();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            (status, value["renters"].as_array().map_or(0, Vec::len))
-        })
-        .await;
+        let ((status, renters), elapsed) =
+            measured(&format!("GET /api/ai/renters/overdue run {run}"), &counter, async {
+                let response = router.clone().oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                (status, value["renters"].as_array().map_or(0, Vec::len))
+            })
+            .await;
         assert_eq!(status, StatusCode::OK);
         println!("  {renters} renters on the first page");
         latencies.push(elapsed);

@@ -105,7 +105,13 @@ pub struct RentJob<'a> {
 
 /// An invoice to `party` with `lines`, issued and due on `day`, of which `from_credit`
 /// is already paid by the lease's credit.
-fn new_invoice(party: InvoiceParty<'_>, lines: Vec<LineItem>, day: Date, from_credit: Money, now: OffsetDateTime) -> Invoice {
+fn new_invoice(
+    party: InvoiceParty<'_>,
+    lines: Vec<LineItem>,
+    day: Date,
+    from_credit: Money,
+    now: OffsetDateTime,
+) -> Invoice {
     let total = Money(lines.iter().map(|l| l.amount.0).sum());
     Invoice {
         id: party.invoice_id.to_owned(),
@@ -184,8 +190,11 @@ impl<'a> RentJob<'a> {
                 return Err(ChargeError::NoRoom);
             }
             let invoice_id = InvoiceId::generate();
-            let lines =
-                vec![LineItem { description: description.clone(), category: ChargeCategory::Rent, amount: lease.rent_charge() }];
+            let lines = vec![LineItem {
+                description: description.clone(),
+                category: ChargeCategory::Rent,
+                amount: lease.rent_charge(),
+            }];
             let charges: Vec<EntryLine<'_>> = lines.iter().map(|l| charge_line(l, invoice_id.as_str())).collect();
             let (posting, from_credit) =
                 balance.charge_invoice(invoice_id.as_str(), day, &charges, now, calendar::today());
@@ -303,10 +312,8 @@ impl<'a> RentJob<'a> {
         day: Date,
         policies: &mut HashMap<(String, String), Option<LateFeePolicy>>,
     ) -> Result<BTreeMap<String, RunCounts>, StoreError> {
-        let invoices: Vec<Invoice> = invoices
-            .into_iter()
-            .filter(|i| i.line_items.iter().any(|l| l.category == ChargeCategory::Rent))
-            .collect();
+        let invoices: Vec<Invoice> =
+            invoices.into_iter().filter(|i| i.line_items.iter().any(|l| l.category == ChargeCategory::Rent)).collect();
         for invoice in &invoices {
             let key = (invoice.org_id.clone(), invoice.property_id.clone());
             if !policies.contains_key(&key) {
@@ -319,7 +326,8 @@ impl<'a> RentJob<'a> {
             .map(move |invoice| async move {
                 let org_id = invoice.org_id.clone();
                 let invoice_id = invoice.id.clone();
-                let policy = policies.get(&(invoice.org_id.clone(), invoice.property_id.clone())).and_then(Option::as_ref);
+                let policy =
+                    policies.get(&(invoice.org_id.clone(), invoice.property_id.clone())).and_then(Option::as_ref);
                 let result = self.charge_late_fee(invoice, policy, day).await;
                 if let Err(error) = &result {
                     tracing::warn!(%invoice_id, %org_id, %error, "late fee not charged");
@@ -417,13 +425,17 @@ impl<'a> RentJob<'a> {
                 state.finished_at = Some(time_format::now());
                 state.held_until = None;
                 runs.save_day(&state).await?;
-                return Ok(json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "finished", "pages": pages }));
+                return Ok(
+                    json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "finished", "pages": pages }),
+                );
             }
             if started.elapsed() >= self.budget || pages >= self.pages_per_tick {
                 // Let the next tick continue at once.
                 state.held_until = None;
                 runs.save_day(&state).await?;
-                return Ok(json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "continues", "pages": pages }));
+                return Ok(
+                    json!({ "date": calendar::format_date(day), "run_id": state.run_id, "state": "continues", "pages": pages }),
+                );
             }
             let start: Option<PageKey> = state.cursor.take();
             let next = match state.phase {

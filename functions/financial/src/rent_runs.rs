@@ -129,12 +129,8 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRunManage, None)?;
     let run_id = RentRunId::parse(&path.run_id).ok_or(Refused::RentRunMissing)?;
-    let run = services
-        .store
-        .rent_runs()
-        .run(&principal.org_id, run_id.as_str())
-        .await?
-        .ok_or(Refused::RentRunMissing)?;
+    let run =
+        services.store.rent_runs().run(&principal.org_id, run_id.as_str()).await?.ok_or(Refused::RentRunMissing)?;
     let view = views(&services, std::slice::from_ref(&run)).await?.pop().ok_or(Refused::RentRunMissing)?;
     Ok(ApiResponse::ok(view).into_response())
 }

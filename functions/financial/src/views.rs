@@ -4,11 +4,11 @@
 use serde::Serialize;
 use shared::domain::calendar;
 use shared::domain::invoice::{Invoice, InvoiceStatus};
-use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
 use shared::domain::late_fee::{LateFee, LateFeePolicy, LateFeeType};
+use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
 use shared::domain::money::{Decimal2, Money};
-use shared::domain::rent_run::{RentRun, RentRunTrigger};
 use shared::domain::payment::{Payment, PaymentMethod};
+use shared::domain::rent_run::{RentRun, RentRunTrigger};
 use shared::time_format;
 use time::OffsetDateTime;
 use utoipa::ToSchema;

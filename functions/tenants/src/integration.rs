@@ -77,7 +77,10 @@ pub async fn overdue_renters(
             let ids: Vec<String> = rest.by_ref().take(page_size).collect();
             let next = match (rest.next(), ids.last()) {
                 (Some(_), Some(last)) => {
-                    let key = PageKey::from([(keys::PK.to_owned(), keys::org(org_id)), (keys::SK.to_owned(), keys::tenant(last))]);
+                    let key = PageKey::from([
+                        (keys::PK.to_owned(), keys::org(org_id)),
+                        (keys::SK.to_owned(), keys::tenant(last)),
+                    ]);
                     Some(listing.cursor(&services.cursors, key))
                 }
                 _ => None,
@@ -88,7 +91,12 @@ pub async fn overdue_renters(
     let mut tenants = services.store.tenants().get_many(org_id, &ids).await?;
     tenants.sort_by(|a, b| a.id.cmp(&b.id));
     let renters = render(&services, &principal, &tenants, Listed::Overdue).await?;
-    Ok(with_next_link(AxumJson(RenterList { renters }).into_response(), "/api/ai/renters/overdue", page_size, next_cursor))
+    Ok(with_next_link(
+        AxumJson(RenterList { renters }).into_response(),
+        "/api/ai/renters/overdue",
+        page_size,
+        next_cursor,
+    ))
 }
 
 /// Which renters a page lists.

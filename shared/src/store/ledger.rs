@@ -144,7 +144,11 @@ fn posted(outcome: CreateTransaction) -> Result<Posted, StoreError> {
 /// in full, off the open-invoice indexes.
 fn paid_invoice_update(fully_paid: bool) -> String {
     let update = "SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one";
-    if fully_paid { format!("{update} {}", crate::store::rent_runs::CLOSED_INVOICE_INDEX_KEYS) } else { update.to_owned() }
+    if fully_paid {
+        format!("{update} {}", crate::store::rent_runs::CLOSED_INVOICE_INDEX_KEYS)
+    } else {
+        update.to_owned()
+    }
 }
 
 /// A consistent `Query` of the organization's items under `prefix` (invoices or

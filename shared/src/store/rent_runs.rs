@@ -226,7 +226,12 @@ impl RentRunRepository<'_> {
     /// Issues a lease's rent invoice for `period`: the claim of the lease and period
     /// (`attribute_not_exists`), the invoice, its charge and the balance in one
     /// transaction, so however many runs try, one invoice is issued per lease and period.
-    pub async fn issue_rent(&self, invoice: &Invoice, posting: &Posting, period: &str) -> Result<RentIssued, StoreError> {
+    pub async fn issue_rent(
+        &self,
+        invoice: &Invoice,
+        posting: &Posting,
+        period: &str,
+    ) -> Result<RentIssued, StoreError> {
         let mut items = posting_items(self.store, posting)?;
         items.push(put_if_new(self.store, invoice_item(invoice)?)?.transact_item()?);
         let claim = Item::from([
@@ -367,7 +372,8 @@ impl RentRunRepository<'_> {
 
     /// Saves a property's late-fee policy (the last write wins).
     pub async fn put_policy(&self, policy: &LateFeePolicy) -> Result<(), StoreError> {
-        let item = entity_item(policy, keys::org(&policy.org_id), late_fee_policy(&policy.property_id), "late_fee_policy")?;
+        let item =
+            entity_item(policy, keys::org(&policy.org_id), late_fee_policy(&policy.property_id), "late_fee_policy")?;
         self.store
             .client()
             .put_item()

@@ -21,8 +21,8 @@ use crate::store::requests::{
     query_page,
 };
 use crate::store::transactions::{
-    CreateTransaction, IdempotentCreate, PropertyCounters, build_err, condition_failed,
-    failed_conditions, transact_create, transact_write, unexpected_cancellation, version_of,
+    CreateTransaction, IdempotentCreate, PropertyCounters, build_err, condition_failed, failed_conditions,
+    transact_create, transact_write, unexpected_cancellation, version_of,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 
