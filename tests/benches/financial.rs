@@ -10,15 +10,10 @@
 //! Leases and renters are written straight through the repositories; rent is issued by
 //! the job itself. Figures, not assertions: nothing here fails on a slow machine.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::body::Body;
+use doorstep_tests::figures::{CallCounter, Counting, HeapPeak, mib};
 use doorstep_tests::{app, new_org};
 use financial::rent_job::RentJob;
 use http::{Request, StatusCode};
@@ -29,7 +24,6 @@ use shared::domain::ids::{LeaseId, PropertyId, TenantId};
 use shared::domain::lease::Lease;
 use shared::domain::money::Money;
 use shared::domain::tenant::{Tenant, TenantFields};
-use shared::store::Store;
 use shared::time_format;
 use time::{Date, Duration as Days};
 use tower::ServiceExt;
@@ -39,91 +33,8 @@ const RENTERS: usize = 10_000;
 const OVERDUE: usize = 500;
 const RUNS: usize = 5;
 
-/// The system allocator, counting live and peak bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Counts DynamoDB requests by operation (`X-Amz-Target`), and the items their answers
-/// carried (`Count` of a query, the items of a batch read), read from the response body.
-#[derive(Debug, Clone, Default)]
-struct CallCounter {
-    calls: Arc<Mutex<BTreeMap<String, usize>>>,
-    items: Arc<AtomicUsize>,
-}
-
-impl CallCounter {
-    fn reset(&self) {
-        self.calls.lock().unwrap().clear();
-        self.items.store(0, Ordering::Relaxed);
-    }
-
-    fn report(&self) -> (usize, BTreeMap<String, usize>, usize) {
-        let calls = self.calls.lock().unwrap().clone();
-        (calls.values().sum(), calls, self.items.load(Ordering::Relaxed))
-    }
-}
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        if let Ok(mut calls) = self.calls.lock() {
-            *calls.entry(operation).or_default() += 1;
-        }
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let Some(bytes) = context.response().and_then(|r| r.body().bytes()) else { return Ok(()) };
-        let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
-        let count = body["Count"].as_u64().map(|c| c as usize).unwrap_or_else(|| {
-            body["Responses"]
-                .as_object()
-                .map_or(0, |tables| tables.values().filter_map(|v| v.as_array()).map(Vec::len).sum())
-        });
-        self.items.fetch_add(count, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn mib(bytes: usize) -> String {
-    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 fn lease(org: &str, property_id: &str, tenant_id: &str, due_day: u8, start: Date, end: Date) -> Lease {
     let now = time_format::now();
@@ -153,12 +64,11 @@ fn lease(org: &str, property_id: &str, tenant_id: &str, due_day: u8, start: Date
 /// Runs `work` with the counters and the heap peak reset, and prints what it took.
 async fn measured<T>(label: &str, counter: &CallCounter, work: impl std::future::Future<Output = T>) -> (T, Duration) {
     counter.reset();
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let heap = HeapPeak::start();
     let started = Instant::now();
     let out = work.await;
     let elapsed = started.elapsed();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak = heap.peak();
     let (total, calls, items) = counter.report();
     println!(
         "{label}: {:.2} s, peak heap {}, DynamoDB calls {total} {calls:?}, items returned {items}",
@@ -172,10 +82,7 @@ async fn measured<T>(label: &str, counter: &CallCounter, work: impl std::future:
 async fn main() {
     let mut app = app().await;
     let counter = CallCounter::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        app.services.store.client().config().to_builder().interceptor(counter.clone()).build(),
-    );
-    app.services.store = Store::new(client, app.services.store.table());
+    app.services.store = counter.store(&app.services.store);
     let services = app.services.clone();
     let today = calendar::today();
 

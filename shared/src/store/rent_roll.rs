@@ -262,15 +262,7 @@ impl RentRollRepository<'_> {
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
+        crate::store::requests::put(self.store, item).await
     }
 
     fn delivery_item(&self, delivery: &RentRollDelivery) -> Result<Item, StoreError> {

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
@@ -34,7 +34,7 @@ use crate::domain::rent_run::{RentRun, RunCounts};
 use crate::store::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
 use crate::store::ledger::{invoice_item, posting_items};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{entity_item, put_if_new, query_page, query_raw_page};
+use crate::store::requests::{entity_item, put, put_if_new, query_page, query_raw_page};
 use crate::store::transactions::{TransactItem, batch_get, condition_failed, transact, unexpected_cancellation};
 use crate::store::{Item, Store, StoreError, n, s, update_if};
 use crate::time_format;
@@ -162,6 +162,29 @@ pub struct ScheduledDay {
     pub held_until: Option<OffsetDateTime>,
 }
 
+/// A claim item: what makes one charge happen once.
+fn claim_item(org_id: &str, sk: String, entity: &str, fields: &[(&str, &str)]) -> Item {
+    let mut item =
+        Item::from([(PK.into(), s(keys::org(org_id))), (SK.into(), s(sk)), (keys::ENTITY.into(), s(entity))]);
+    item.extend(fields.iter().map(|(name, value)| ((*name).to_owned(), s(*value))));
+    item
+}
+
+/// The items of a charge's transaction: the ledger posting (the balance first), the new
+/// invoice and the charge's claim (both `attribute_not_exists`); and the claim's index.
+fn charge_items(
+    store: &Store,
+    invoice: &Invoice,
+    posting: &Posting,
+    claim: Item,
+) -> Result<(Vec<TransactWriteItem>, usize), StoreError> {
+    let mut items = posting_items(store, posting)?;
+    items.push(put_if_new(store, invoice_item(invoice)?)?.transact_item()?);
+    items.push(put_if_new(store, claim)?.transact_item()?);
+    let claim_at = items.len() - 1;
+    Ok((items, claim_at))
+}
+
 impl Store {
     pub fn rent_runs(&self) -> RentRunRepository<'_> {
         RentRunRepository { store: self }
@@ -232,18 +255,13 @@ impl RentRunRepository<'_> {
         posting: &Posting,
         period: &str,
     ) -> Result<RentIssued, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
-        items.push(put_if_new(self.store, invoice_item(invoice)?)?.transact_item()?);
-        let claim = Item::from([
-            (PK.into(), s(keys::org(&invoice.org_id))),
-            (SK.into(), s(rent_charge(&invoice.lease_id, period))),
-            (keys::ENTITY.into(), s("rent_charge")),
-            ("lease_id".into(), s(&invoice.lease_id)),
-            ("period".into(), s(period)),
-            ("invoice_id".into(), s(&invoice.id)),
-        ]);
-        let claim_at = items.len();
-        items.push(put_if_new(self.store, claim)?.transact_item()?);
+        let claim = claim_item(
+            &invoice.org_id,
+            rent_charge(&invoice.lease_id, period),
+            "rent_charge",
+            &[("lease_id", &invoice.lease_id), ("period", period), ("invoice_id", &invoice.id)],
+        );
+        let (items, claim_at) = charge_items(self.store, invoice, posting, claim)?;
         let Some(failed) = transact(self.store, items).await? else { return Ok(RentIssued::Issued) };
         if condition_failed(&failed, claim_at) {
             Ok(RentIssued::AlreadyIssued)
@@ -322,17 +340,13 @@ impl RentRunRepository<'_> {
         posting: &Posting,
         original: &Invoice,
     ) -> Result<LateFeeCharged, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
-        items.push(put_if_new(self.store, invoice_item(fee)?)?.transact_item()?);
-        let claim = Item::from([
-            (PK.into(), s(keys::org(&original.org_id))),
-            (SK.into(), s(late_fee_claim(&original.id))),
-            (keys::ENTITY.into(), s("late_fee_charge")),
-            ("invoice_id".into(), s(&original.id)),
-            ("fee_invoice_id".into(), s(&fee.id)),
-        ]);
-        let claim_at = items.len();
-        items.push(put_if_new(self.store, claim)?.transact_item()?);
+        let claim = claim_item(
+            &original.org_id,
+            late_fee_claim(&original.id),
+            "late_fee_charge",
+            &[("invoice_id", &original.id), ("fee_invoice_id", &fee.id)],
+        );
+        let (mut items, claim_at) = charge_items(self.store, fee, posting, claim)?;
         let original_at = items.len();
         let still_owing = self
             .store
@@ -374,15 +388,7 @@ impl RentRunRepository<'_> {
     pub async fn put_policy(&self, policy: &LateFeePolicy) -> Result<(), StoreError> {
         let item =
             entity_item(policy, keys::org(&policy.org_id), late_fee_policy(&policy.property_id), "late_fee_policy")?;
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
+        put(self.store, item).await
     }
 
     /// Adds `counts` to an organization's record of a run, creating it at the first
@@ -417,15 +423,7 @@ impl RentRunRepository<'_> {
     /// Saves a finished requested run (its record as the run kept it).
     pub async fn save_run(&self, run: &RentRun) -> Result<(), StoreError> {
         let item = entity_item(run, keys::org(&run.org_id), rent_run(&run.id), "rent_run")?;
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
+        put(self.store, item).await
     }
 
     /// One of the organization's runs.
@@ -474,15 +472,7 @@ impl RentRunRepository<'_> {
     /// Records where the scheduled run of a day stands (its phase, cursor, finish).
     pub async fn save_day(&self, day: &ScheduledDay) -> Result<(), StoreError> {
         let item = entity_item(day, DAYS_PARTITION.to_owned(), scheduled_day(day.date), "rent_run_day")?;
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem", e))?;
-        Ok(())
+        put(self.store, item).await
     }
 
     /// The checkpoints of the scheduled runs of `days`, by day.

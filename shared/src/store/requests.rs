@@ -278,3 +278,16 @@ pub async fn put_unchecked(store: &Store, items: Vec<Item>) -> Result<(), StoreE
     }
     Ok(())
 }
+
+/// Puts `item` whatever is stored under its key (the last write wins): one `PutItem`.
+pub async fn put(store: &Store, item: Item) -> Result<(), StoreError> {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("PutItem", e))?;
+    Ok(())
+}
