@@ -9,6 +9,7 @@
 //! run of a day keeps a checkpoint: a tick of the schedule works for at most its budget,
 //! then records where it stopped, and the next tick continues there.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -316,9 +317,10 @@ impl<'a> RentJob<'a> {
             invoices.into_iter().filter(|i| i.line_items.iter().any(|l| l.category == ChargeCategory::Rent)).collect();
         for invoice in &invoices {
             let key = (invoice.org_id.clone(), invoice.property_id.clone());
-            if !policies.contains_key(&key) {
-                let policy = self.services.store.rent_runs().policy(&key.0, &key.1).await?;
-                policies.insert(key, policy);
+            if let Entry::Vacant(vacant) = policies.entry(key) {
+                let (org_id, property_id) = vacant.key();
+                let policy = self.services.store.rent_runs().policy(org_id, property_id).await?;
+                vacant.insert(policy);
             }
         }
         let policies = &*policies;
