@@ -21,8 +21,8 @@ use crate::store::requests::{
     query_page,
 };
 use crate::store::transactions::{
-    CreateTransaction, IdempotentCreate, PropertyCounters, UNPROCESSED_ATTEMPTS, build_err, condition_failed,
-    failed_conditions, transact_create, transact_write, unexpected_cancellation, version_of,
+    CreateTransaction, IdempotentCreate, PropertyCounters, build_err, condition_failed, failed_conditions,
+    transact_create, transact_write, unexpected_cancellation, version_of,
 };
 use crate::store::{Item, Store, StoreError, n, s};
 
@@ -286,27 +286,11 @@ impl<'a> UnitRepository<'a> {
     /// benchmarks and demo data that bypass the API on purpose.
     pub async fn put_unchecked(&self, units: &[Unit]) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in units.chunks(25) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for unit in chunk {
-                let put = PutRequest::builder().set_item(Some(to_item(unit)?)).build().map_err(build_err)?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut pending = Some(requests);
-            for _ in 0..UNPROCESSED_ATTEMPTS {
-                let Some(requests) = pending.take() else { break };
-                let output = self
-                    .store
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.store.table(), requests)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending =
-                    output.unprocessed_items.and_then(|mut u| u.remove(self.store.table())).filter(|r| !r.is_empty());
-            }
+        let mut requests = Vec::with_capacity(units.len());
+        for unit in units {
+            let put = PutRequest::builder().set_item(Some(to_item(unit)?)).build().map_err(build_err)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
         }
-        Ok(())
+        crate::store::transactions::batch_write(self.store, requests).await
     }
 }
