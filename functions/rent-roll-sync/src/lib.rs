@@ -6,6 +6,8 @@
 pub mod batch;
 mod delivery;
 pub mod delta;
+pub mod feed;
+pub mod mits;
 pub mod payload;
 pub mod signing;
 
@@ -157,7 +159,7 @@ impl Syncer {
             let page = self.store.properties().list(&query, start, PAGE).await?;
             for row in page.items {
                 let PropertyRow::Live(property) = row else { continue };
-                let units = self.active_units(&settings.organization_id, &property.id).await?;
+                let units = listed_units(&self.store, &settings.organization_id, &property.id).await?;
                 let sent = match settings.mode {
                     SyncMode::Delta => {
                         self.store.rent_roll().sent_units(&settings.organization_id, &property.id).await?
@@ -210,20 +212,6 @@ impl Syncer {
         Ok(())
     }
 
-    /// The property's active units, read a page at a time.
-    async fn active_units(&self, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
-        let mut units = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.store.units().list(org_id, property_id, start, PAGE).await?;
-            units.extend(page.items.into_iter().filter(|unit| unit.fields.active));
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(units),
-            }
-        }
-    }
-
     /// Sends every delivery whose next attempt is due; a delivery whose organization
     /// has since disabled the sync ends as failed.
     pub async fn run_due(&self, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
@@ -242,6 +230,41 @@ impl Syncer {
         }
         Ok(summary)
     }
+}
+
+/// A property's listed units (those with `active: true`), read a page at a time.
+pub async fn listed_units(store: &Store, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
+    let mut units = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.units().list(org_id, property_id, start, PAGE).await?;
+        units.extend(page.items.into_iter().filter(|unit| unit.fields.active));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(units),
+        }
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "rent-roll", description = "The rent roll as a pull feed: the RentSync guide's payloads and MITS 4.1 ILS XML")))]
+struct RentRollApi;
+
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> utoipa_axum::router::OpenApiRouter<Services> {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(RentRollApi::openapi()).routes(utoipa_axum::routes!(feed::feed))
+}
+
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
+pub fn router(services: Services) -> axum::Router {
+    let (api, _) = api().with_state(services.clone()).split_for_parts();
+    shared::http::conventions::apply(api, &services)
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }
 
 /// What a scheduled event asks for.
