@@ -108,33 +108,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn unit(property_id: &str, id: &str, rent: i64) -> Unit {
-        let fields = UnitFields {
-            unit_number: id.trim_start_matches("unit_").into(),
-            building: None,
-            floor: None,
-            floorplan: None,
-            unit_type: None,
-            dwelling_type: None,
-            sqft: None,
-            bedrooms_halves: Some(2),
-            bathrooms_halves: Some(2),
-            dens: None,
-            exposure: None,
-            view: None,
-            has_garage: false,
-            pets: None,
-            parking_stalls: None,
-            storage_boxes: None,
-            currency: Currency::parse("CAD").unwrap(),
-            base_rent: Money(rent),
-            price_amortized: None,
-            when_available: None,
-            assigned_lead: None,
-            owner_id: None,
-            possession_start: None,
-            possession_end: None,
-            active: true,
-        };
+        let mut fields =
+            UnitFields::listed(id.trim_start_matches("unit_"), Currency::parse("CAD").unwrap(), Money(rent));
+        fields.bedrooms_halves = Some(2);
+        fields.bathrooms_halves = Some(2);
         let mut unit = Unit::new(
             "org_1",
             &shared::domain::ids::PropertyId::generate(),

@@ -206,6 +206,39 @@ pub struct AssignedLead {
     pub email: Option<String>,
 }
 
+impl UnitFields {
+    /// A listed (`active`) unit with a number, a currency and a base rent, and nothing else set.
+    pub fn listed(unit_number: &str, currency: Currency, base_rent: Money) -> Self {
+        Self {
+            unit_number: unit_number.to_owned(),
+            building: None,
+            floor: None,
+            floorplan: None,
+            unit_type: None,
+            dwelling_type: None,
+            sqft: None,
+            bedrooms_halves: None,
+            bathrooms_halves: None,
+            dens: None,
+            exposure: None,
+            view: None,
+            has_garage: false,
+            pets: None,
+            parking_stalls: None,
+            storage_boxes: None,
+            currency,
+            base_rent,
+            price_amortized: None,
+            when_available: None,
+            assigned_lead: None,
+            owner_id: None,
+            possession_start: None,
+            possession_end: None,
+            active: true,
+        }
+    }
+}
+
 impl Unit {
     pub fn new(
         org_id: &str,
@@ -340,33 +373,8 @@ mod tests {
     }
 
     fn unit_with(possession_start: Option<&str>, bookings: &[(&str, &str, &str)]) -> Unit {
-        let fields = UnitFields {
-            unit_number: "A1".into(),
-            building: None,
-            floor: None,
-            floorplan: None,
-            unit_type: None,
-            dwelling_type: None,
-            sqft: None,
-            bedrooms_halves: None,
-            bathrooms_halves: None,
-            dens: None,
-            exposure: None,
-            view: None,
-            has_garage: false,
-            pets: None,
-            parking_stalls: None,
-            storage_boxes: None,
-            currency: Currency::parse("USD").unwrap(),
-            base_rent: Money(100_000),
-            price_amortized: None,
-            when_available: None,
-            assigned_lead: None,
-            owner_id: None,
-            possession_start: possession_start.map(|d| calendar::parse_date(d).unwrap()),
-            possession_end: None,
-            active: true,
-        };
+        let mut fields = UnitFields::listed("A1", Currency::parse("USD").unwrap(), Money(100_000));
+        fields.possession_start = possession_start.map(|d| calendar::parse_date(d).unwrap());
         let mut unit = Unit::new("org_x", &PropertyId::generate(), fields, UnitStatus::Available, time_format::now());
         unit.bookings = bookings
             .iter()
