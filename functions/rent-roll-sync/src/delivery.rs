@@ -31,7 +31,7 @@ pub const DELIVERY_FAILED: &str = "rentroll.delivery_failed";
 /// The longest answer body read for unit-level errors.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// The most unit-level errors kept of one answer, and the longest message.
-const MAX_UNIT_ERRORS: usize = 500;
+const MAX_UNIT_ERRORS: usize = 100;
 const MAX_ERROR_TEXT: usize = 500;
 
 /// The unit-level validation errors a RentSync answer lists (the guide's §8.8 asks

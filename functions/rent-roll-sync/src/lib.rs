@@ -29,6 +29,10 @@ pub use delivery::{
 };
 pub use payload::SyncRun;
 
+/// The largest body one delivery sends, whatever `max_body_bytes` allows: the body, the
+/// changes it makes once delivered (about as large) and RentSync's unit-level errors must
+/// fit in the delivery's item (DynamoDB's 400 KB).
+pub const MAX_STORED_BODY_BYTES: u64 = 128 * 1024;
 /// Units read per `Query`, and organizations and properties per page.
 const PAGE: usize = 100;
 /// Due retries taken per tick of the retry schedule.
@@ -196,7 +200,8 @@ impl Syncer {
         now: OffsetDateTime,
         summary: &mut SyncSummary,
     ) -> Result<(), SyncError> {
-        let parts = batch::parts(rolls, settings.format, settings.delivery, settings.max_body_bytes, run);
+        let bound = settings.max_body_bytes.min(MAX_STORED_BODY_BYTES);
+        let parts = batch::parts(rolls, settings.format, settings.delivery, bound, run);
         let split = settings.delivery == DeliveryMode::Batch || parts.len() > 1;
         for (index, part) in parts.into_iter().enumerate() {
             let part_number = split.then(|| u32::try_from(index + 1).unwrap_or(u32::MAX));
