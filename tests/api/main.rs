@@ -29,6 +29,7 @@ mod openapi;
 mod rate_limits;
 mod rent_roll;
 mod rent_runs;
+mod rent_roll_feed;
 mod route_table;
 mod screening;
 mod webhooks;

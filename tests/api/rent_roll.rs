@@ -104,6 +104,39 @@ impl Rig {
         self
     }
 
+    /// Changes the organization's settings.
+    async fn configure(self, change: impl FnOnce(&mut RentSyncSettings)) -> Self {
+        let store = &self.app.services.store;
+        let mut settings = store.rent_roll().settings(&self.org).await.unwrap().unwrap();
+        change(&mut settings);
+        store.rent_roll().save_settings(&settings).await.unwrap();
+        self
+    }
+
+    fn token(&self) -> String {
+        self.app.token(&self.org, &["OrganizationOwner"])
+    }
+
+    fn property_id(&self) -> &str {
+        self.property["id"].as_str().unwrap()
+    }
+
+    /// Creates a unit in `property_id` through the API.
+    async fn add_unit(&self, property_id: &str, number: &str) -> String {
+        let body = json!({"unit_number": number, "base_rent": 1000});
+        let created = self.app.post(&format!("/api/v1/properties/{property_id}/units"), &self.token(), &body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        created.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs the sync of `at` and returns the bodies RentSync received from it.
+    async fn sync_at(&self, at: OffsetDateTime) -> (rent_roll_sync::SyncSummary, Vec<Value>) {
+        let before = self.received().await.len();
+        let summary = self.syncer.sync_organization(&self.org, &SyncRun::at(at), at).await.unwrap();
+        let bodies = self.received().await[before..].iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+        (summary, bodies)
+    }
+
     async fn received(&self) -> Vec<Request> {
         self.rentsync.received_requests().await.unwrap_or_default()
     }
@@ -331,4 +364,170 @@ async fn a_repeated_trigger_of_the_same_sync_sends_nothing_again() {
     let tomorrow = triggered_at + time::Duration::days(1);
     rig.syncer.sync_organization(&rig.org, &SyncRun::at(tomorrow), tomorrow).await.unwrap();
     assert_eq!(rig.received().await.len(), 2);
+}
+
+fn unit_ids(units: &Value) -> Vec<&str> {
+    units.as_array().unwrap().iter().map(|u| u["unit_id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn delta_mode_sends_changed_units_and_removals_and_never_an_unchanged_unit() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey)
+        .await
+        .answering(200, 0)
+        .await
+        .configure(|s| s.mode = SyncMode::Delta)
+        .await;
+    let day = |n: i64| time_format::now() + time::Duration::days(n);
+    let property = rig.property_id().to_owned();
+    let token = rig.token();
+
+    // Nothing was delivered before: every listed unit is new.
+    let (_, first) = rig.sync_at(day(0)).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(unit_ids(&first[0]["units"]), [rig.unit_id(0), rig.unit_id(1)]);
+    assert_eq!(first[0]["removed_units"], json!([]));
+
+    // 101 is deleted, 102 stays as it was, 103 is new.
+    let deleted = rig
+        .app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/properties/{property}/units/{}", rig.unit_id(0)),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let added = rig.add_unit(&property, "103").await;
+    let (_, second) = rig.sync_at(day(1)).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(unit_ids(&second[0]["units"]), [added.as_str()], "102 is unchanged and not sent again");
+    assert_eq!(
+        second[0]["removed_units"],
+        json!([{"property_id": property, "unit_id": rig.unit_id(0), "unit_code": "101"}])
+    );
+
+    // Nothing changed: nothing is sent.
+    let (summary, third) = rig.sync_at(day(2)).await;
+    assert!(third.is_empty(), "{third:?}");
+    assert_eq!((summary.started, summary.unchanged), (0, 1));
+
+    // A deactivated unit is a removal too; a repriced one is sent again.
+    let uri = |id: &str| format!("/api/v1/properties/{property}/units/{id}");
+    let off = rig.app.call(Method::PATCH, &uri(&added), Some(&token), Some(&json!({"active": false})), &[]).await;
+    assert_eq!(off.status, StatusCode::OK);
+    let repriced =
+        rig.app.call(Method::PATCH, &uri(rig.unit_id(1)), Some(&token), Some(&json!({"base_rent": 2200})), &[]).await;
+    assert_eq!(repriced.status, StatusCode::OK);
+    let (_, fourth) = rig.sync_at(day(3)).await;
+    assert_eq!(unit_ids(&fourth[0]["units"]), [rig.unit_id(1)]);
+    assert_eq!(fourth[0]["units"][0]["base_rent"], json!(2200.0));
+    assert_eq!(unit_ids(&fourth[0]["removed_units"]), [added.as_str()]);
+}
+
+#[tokio::test]
+async fn a_delta_refused_by_rentsync_is_sent_again_by_the_next_sync() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Flat, AuthMode::ApiKey)
+        .await
+        .answering(400, 1)
+        .await
+        .configure(|s| s.mode = SyncMode::Delta)
+        .await;
+    let day = |n: i64| time_format::now() + time::Duration::days(n);
+
+    let (_, refused) = rig.sync_at(day(0)).await;
+    assert_eq!(unit_ids(&refused[0]["units"]).len(), 2);
+    // The state moves only when a delivery succeeds: the same units go again.
+    let (_, again) = rig.sync_at(day(1)).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["units"], refused[0]["units"]);
+    let (_, after) = rig.sync_at(day(2)).await;
+    assert!(after.is_empty(), "delivered once, unchanged since");
+}
+
+#[tokio::test]
+async fn a_batch_over_the_bound_is_split_into_parts_that_carry_every_unit_once() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey)
+        .await
+        .answering(200, 0)
+        .await
+        .configure(|s| {
+            s.delivery = DeliveryMode::Batch;
+            s.max_body_bytes = 700;
+        })
+        .await;
+    let second = rig.app.create_property(&rig.token(), "Harbour View").await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let mut expected = vec![rig.unit_id(0).to_owned(), rig.unit_id(1).to_owned()];
+    for number in ["201", "202", "203"] {
+        expected.push(rig.add_unit(&second_id, number).await);
+    }
+    let now = time_format::now();
+
+    let (summary, bodies) = rig.sync_at(now).await;
+
+    assert!(bodies.len() > 1, "split into parts: {bodies:?}");
+    assert_eq!(summary.delivered, bodies.len());
+    let requests = rig.received().await;
+    assert!(requests.iter().all(|r| r.body.len() <= 700), "every part within the bound");
+    let mut carried: Vec<String> = Vec::new();
+    for body in &bodies {
+        assert_eq!(body["sync_metadata"]["source"], "doorstep");
+        for project in body["projects"].as_array().unwrap() {
+            assert!(
+                [rig.property_id(), second_id.as_str()].contains(&project["property"]["project_id"].as_str().unwrap())
+            );
+            carried.extend(unit_ids(&project["units"]).into_iter().map(str::to_owned));
+        }
+    }
+    carried.sort();
+    expected.sort();
+    assert_eq!(carried, expected, "every unit exactly once");
+    let deliveries = rig.deliveries().await;
+    assert_eq!(deliveries.len(), bodies.len(), "each part is its own delivery");
+    let mut parts: Vec<_> = deliveries.iter().map(|d| d.part.unwrap()).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, (1..=bodies.len() as u32).collect::<Vec<_>>());
+    assert!(deliveries.iter().all(|d| d.property_id == rent_roll_sync::BATCH_PROPERTY_ID));
+    assert!(deliveries.iter().all(|d| d.status == RentRollDeliveryStatus::Delivered));
+
+    // The same sync triggered again sends no part twice.
+    let again = rig.syncer.sync_organization(&rig.org, &SyncRun::at(now), now).await.unwrap();
+    assert_eq!((again.started, again.already_sent), (0, bodies.len()));
+}
+
+#[tokio::test]
+async fn unit_level_errors_in_rentsyncs_answer_are_recorded_on_the_delivery() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.configure(|s| s.mode = SyncMode::Delta).await;
+    let answer = json!({"status": "accepted_with_errors", "errors": [
+        {"unit_id": rig.unit_id(0), "field": "base_rent", "message": "below the market floor"}
+    ]});
+    Mock::given(method("POST"))
+        .and(path(SYNC_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&answer))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&rig.rentsync)
+        .await;
+    let rig = rig.answering(200, 0).await;
+    let day = |n: i64| time_format::now() + time::Duration::days(n);
+
+    rig.sync_at(day(0)).await;
+
+    let delivery = &rig.deliveries().await[0];
+    assert_eq!(delivery.status, RentRollDeliveryStatus::Delivered);
+    assert_eq!(delivery.unit_errors.len(), 1);
+    let error = &delivery.unit_errors[0];
+    assert_eq!(error.unit_id.as_deref(), Some(rig.unit_id(0)));
+    assert_eq!(error.field.as_deref(), Some("base_rent"));
+    assert_eq!(error.message, "below the market floor");
+    // The unit RentSync refused is sent again by the next delta; the accepted one is not.
+    let (_, next) = rig.sync_at(day(1)).await;
+    assert_eq!(unit_ids(&next[0]["units"]), [rig.unit_id(0)]);
 }

@@ -69,6 +69,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
         ("financial".to_owned(), financial::router(services.clone())),
+        ("rent-roll-sync".to_owned(), rent_roll_sync::router(services.clone())),
         ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
@@ -167,10 +168,13 @@ impl TestResponse {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let html =
-            headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+        // HTML pages and XML feeds are read as text only.
+        let markup = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/xml"));
         let body =
-            if bytes.is_empty() || html { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+            if bytes.is_empty() || markup { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         TestResponse { status, headers, body, text }
     }
@@ -258,6 +262,7 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("tenants", tenants::openapi()),
         ("leases", leases::openapi()),
         ("financial", financial::openapi()),
+        ("rent-roll-sync", rent_roll_sync::openapi()),
         ("maintenance", maintenance::openapi()),
         ("events", events::openapi()),
         ("screening", screening::openapi()),

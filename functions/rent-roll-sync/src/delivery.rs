@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use shared::store::events::OutboxMessage;
-use shared::store::rent_roll::{AuthMode, RentRollAttempt, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
+use shared::store::rent_roll::{
+    AuthMode, PartnerUnitError, RentRollAttempt, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings,
+};
 use shared::time_format;
 use time::OffsetDateTime;
 
@@ -25,6 +27,41 @@ pub const SYNC_ID_HEADER: &str = "X-Aigent-Sync-ID";
 pub const RENT_ROLL_SOURCE: &str = "doorstep.rentroll";
 /// The event announcing a delivery that failed for good.
 pub const DELIVERY_FAILED: &str = "rentroll.delivery_failed";
+
+/// The longest answer body read for unit-level errors.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The most unit-level errors kept of one answer, and the longest message.
+const MAX_UNIT_ERRORS: usize = 100;
+const MAX_ERROR_TEXT: usize = 500;
+
+/// The unit-level validation errors a RentSync answer lists (the guide's §8.8 asks
+/// whether it returns them, without a shape): a JSON object whose `errors`,
+/// `unit_errors` or `validation_errors` is a list of objects with a `message` (or
+/// `error`) and optionally `unit_id` (string or number) and `field`. Anything else
+/// lists none.
+pub fn partner_unit_errors(body: &[u8]) -> Vec<PartnerUnitError> {
+    fn text(value: Option<&serde_json::Value>) -> Option<String> {
+        let text = match value? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        Some(text.chars().take(MAX_ERROR_TEXT).collect())
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    let Some(list) =
+        ["errors", "unit_errors", "validation_errors"].iter().find_map(|k| value.get(k).and_then(|v| v.as_array()))
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|error| {
+            let message = text(error.get("message").or_else(|| error.get("error")))?;
+            Some(PartnerUnitError { unit_id: text(error.get("unit_id")), field: text(error.get("field")), message })
+        })
+        .take(MAX_UNIT_ERRORS)
+        .collect()
+}
 
 /// What one POST came to, classified per the guide's §7.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +120,9 @@ impl Syncer {
         mut delivery: RentRollDelivery,
         now: OffsetDateTime,
     ) -> Result<RentRollDelivery, SyncError> {
-        let (attempt, outcome) = self.post(settings, &delivery, now).await;
+        let (attempt, outcome, unit_errors) = self.post(settings, &delivery, now).await;
         delivery.attempts.push(attempt);
+        delivery.unit_errors = unit_errors;
         delivery.updated_at = time_format::format(now);
         let next = match &outcome {
             Outcome::Transient { not_before } => next_attempt(delivery.attempts.len(), *not_before),
@@ -92,6 +130,13 @@ impl Syncer {
         };
         match (&outcome, next) {
             (Outcome::Delivered, _) => {
+                // RentSync now holds the units it accepted; those it listed errors for
+                // are sent again next time.
+                let refused: std::collections::BTreeSet<&str> =
+                    delivery.unit_errors.iter().filter_map(|e| e.unit_id.as_deref()).collect();
+                let accepted: Vec<_> =
+                    delivery.changes.iter().filter(|c| !refused.contains(c.unit_id())).cloned().collect();
+                self.store.rent_roll().apply_sent(&delivery.organization_id, &accepted).await?;
                 delivery.status = RentRollDeliveryStatus::Delivered;
                 delivery.next_attempt_at = None;
                 self.store.rent_roll().save_delivery(&delivery).await?;
@@ -108,6 +153,7 @@ impl Syncer {
             status = ?delivery.status,
             attempts = delivery.attempts.len(),
             partner_status = ?delivery.attempts.last().and_then(|a| a.partner_status),
+            unit_errors = delivery.unit_errors.len(),
             "rent roll delivery attempted"
         );
         Ok(delivery)
@@ -148,14 +194,14 @@ impl Syncer {
         settings: &RentSyncSettings,
         delivery: &RentRollDelivery,
         now: OffsetDateTime,
-    ) -> (RentRollAttempt, Outcome) {
+    ) -> (RentRollAttempt, Outcome, Vec<PartnerUnitError>) {
         let mut attempt = RentRollAttempt { attempted_at: time_format::format(now), partner_status: None, error: None };
         let key = match shared::secrets::read_string(&self.secrets, &settings.secret_id).await {
             Ok(key) => key,
             Err(err) => {
                 // The error names the secret id, never its value.
                 attempt.error = Some(err.to_string());
-                return (attempt, Outcome::Transient { not_before: None });
+                return (attempt, Outcome::Transient { not_before: None }, Vec::new());
             }
         };
         let request = self
@@ -179,19 +225,54 @@ impl Syncer {
                 let status = response.status();
                 attempt.partner_status = Some(status.as_u16());
                 let asked = shared::http::retry_after::requested_wait(status, response.headers(), now);
-                (attempt, Outcome::of_status(status.as_u16(), asked))
+                let outcome = Outcome::of_status(status.as_u16(), asked);
+                // 2xx and 4xx answers may list unit-level errors (the guide's §8.8).
+                let unit_errors = if status.is_success() || status.is_client_error() {
+                    read_bounded(response).await.map(|body| partner_unit_errors(&body)).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                (attempt, outcome, unit_errors)
             }
             Err(err) => {
                 attempt.error = Some(if err.is_timeout() { "Timed out" } else { "Could not connect" }.into());
-                (attempt, Outcome::Transient { not_before: None })
+                (attempt, Outcome::Transient { not_before: None }, Vec::new())
             }
         }
     }
 }
 
+/// The answer's body, up to [`MAX_ANSWER_BYTES`]; `None` when it is longer or unreadable.
+async fn read_bounded(mut response: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_level_errors_are_read_from_the_answer() {
+        let body = br#"{"status":"partial","errors":[
+            {"unit_id":"unit_1","field":"base_rent","message":"must be positive"},
+            {"unit_id":12346,"error":"unknown unit"},
+            {"field":"x"}]}"#;
+        let errors = partner_unit_errors(body);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].unit_id.as_deref(), Some("unit_1"));
+        assert_eq!(errors[0].field.as_deref(), Some("base_rent"));
+        assert_eq!(errors[0].message, "must be positive");
+        assert_eq!((errors[1].unit_id.as_deref(), errors[1].field.as_deref()), (Some("12346"), None));
+        assert!(partner_unit_errors(b"OK").is_empty());
+        assert!(partner_unit_errors(br#"{"errors":"none"}"#).is_empty());
+    }
 
     #[test]
     fn statuses_are_classified_as_the_guide_says() {

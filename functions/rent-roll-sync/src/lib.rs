@@ -1,8 +1,13 @@
 //! The daily rent-roll push to RentSync (the RentSync rent-roll guide): for each
-//! organization with the sync enabled, one POST per active property with its active
-//! units, in the organization's payload format; retries on a persisted schedule.
+//! organization with the sync enabled, its active properties with their active units, in
+//! the organization's payload format, as snapshots or deltas, one POST per property or
+//! one batch (split by size); retries on a persisted schedule.
 
+pub mod batch;
 mod delivery;
+pub mod delta;
+pub mod feed;
+pub mod mits;
 pub mod payload;
 pub mod signing;
 
@@ -12,14 +17,22 @@ use shared::Services;
 use shared::domain::PropertyStatus;
 use shared::domain::unit::Unit;
 use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
-use shared::store::rent_roll::{DELIVERY_RETENTION, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
+use shared::store::rent_roll::{
+    DELIVERY_RETENTION, DeliveryMode, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings, SyncMode,
+};
 use shared::store::{Store, StoreError};
 use shared::time_format;
 use time::OffsetDateTime;
 
-pub use delivery::{DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER};
+pub use delivery::{
+    DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER, partner_unit_errors,
+};
 pub use payload::SyncRun;
 
+/// The largest body one delivery sends, whatever `max_body_bytes` allows: the body, the
+/// changes it makes once delivered (about as large) and RentSync's unit-level errors must
+/// fit in the delivery's item (DynamoDB's 400 KB).
+pub const MAX_STORED_BODY_BYTES: u64 = 128 * 1024;
 /// Units read per `Query`, and organizations and properties per page.
 const PAGE: usize = 100;
 /// Due retries taken per tick of the retry schedule.
@@ -47,8 +60,10 @@ pub struct SyncSummary {
     pub delivered: usize,
     pub pending: usize,
     pub failed: usize,
-    /// Properties whose identical payload this sync had already started.
+    /// Bodies whose identical payload this sync had already started.
     pub already_sent: usize,
+    /// Properties left out of a delta because nothing changed since the last delivery.
+    pub unchanged: usize,
 }
 
 impl SyncSummary {
@@ -125,7 +140,8 @@ impl Syncer {
         Ok(summary)
     }
 
-    /// One delivery per active property of the organization.
+    /// The organization's active properties, each as one delivery (per property) or all
+    /// together (batch), as snapshots or deltas.
     async fn sync_with(
         &self,
         settings: &RentSyncSettings,
@@ -141,41 +157,64 @@ impl Syncer {
             created_after: None,
             created_before: None,
         };
+        let mut batch = Vec::new();
         let mut start = None;
         loop {
             let page = self.store.properties().list(&query, start, PAGE).await?;
             for row in page.items {
                 let PropertyRow::Live(property) = row else { continue };
-                let units = self.active_units(&settings.organization_id, &property.id).await?;
-                let rendered = payload::render(settings.format, &property, &units, run);
-                let delivery = new_delivery(settings, &property.id, run, rendered, now);
-                if !self.store.rent_roll().start_delivery(&delivery).await? {
-                    summary.already_sent += 1;
-                    continue;
+                let units = listed_units(&self.store, &settings.organization_id, &property.id).await?;
+                let sent = match settings.mode {
+                    SyncMode::Delta => {
+                        self.store.rent_roll().sent_units(&settings.organization_id, &property.id).await?
+                    }
+                    SyncMode::Snapshot => Vec::new(),
+                };
+                let roll = delta::roll(settings.mode, &property, units, &sent);
+                if roll.is_empty_delta() {
+                    summary.unchanged += 1;
+                } else if settings.delivery == DeliveryMode::Batch {
+                    batch.push(roll);
+                } else {
+                    self.deliver(settings, &[roll], run, now, summary).await?;
                 }
-                summary.started += 1;
-                let delivery = self.attempt(settings, delivery, now).await?;
-                summary.count(&delivery);
             }
             match page.next {
                 Some(next) => start = Some(next),
-                None => return Ok(()),
+                None => break,
             }
         }
+        if !batch.is_empty() {
+            self.deliver(settings, &batch, run, now, summary).await?;
+        }
+        Ok(())
     }
 
-    /// The property's active units, read a page at a time.
-    async fn active_units(&self, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
-        let mut units = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.store.units().list(org_id, property_id, start, PAGE).await?;
-            units.extend(page.items.into_iter().filter(|unit| unit.fields.active));
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(units),
+    /// Starts and attempts one delivery per body of `rolls`; a body this sync already
+    /// started is not sent again.
+    async fn deliver(
+        &self,
+        settings: &RentSyncSettings,
+        rolls: &[delta::PropertyRoll],
+        run: &SyncRun,
+        now: OffsetDateTime,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        let bound = settings.max_body_bytes.min(MAX_STORED_BODY_BYTES);
+        let parts = batch::parts(rolls, settings.format, settings.delivery, bound, run);
+        let split = settings.delivery == DeliveryMode::Batch || parts.len() > 1;
+        for (index, part) in parts.into_iter().enumerate() {
+            let part_number = split.then(|| u32::try_from(index + 1).unwrap_or(u32::MAX));
+            let delivery = new_delivery(settings, part, part_number, run, now);
+            if !self.store.rent_roll().start_delivery(&delivery).await? {
+                summary.already_sent += 1;
+                continue;
             }
+            summary.started += 1;
+            let delivery = self.attempt(settings, delivery, now).await?;
+            summary.count(&delivery);
         }
+        Ok(())
     }
 
     /// Sends every delivery whose next attempt is due; a delivery whose organization
@@ -196,6 +235,41 @@ impl Syncer {
         }
         Ok(summary)
     }
+}
+
+/// A property's listed units (those with `active: true`), read a page at a time.
+pub async fn listed_units(store: &Store, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
+    let mut units = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.units().list(org_id, property_id, start, PAGE).await?;
+        units.extend(page.items.into_iter().filter(|unit| unit.fields.active));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(units),
+        }
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "rent-roll", description = "The rent roll as a pull feed: the RentSync guide's payloads and MITS 4.1 ILS XML")))]
+struct RentRollApi;
+
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> utoipa_axum::router::OpenApiRouter<Services> {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(RentRollApi::openapi()).routes(utoipa_axum::routes!(feed::feed))
+}
+
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
+pub fn router(services: Services) -> axum::Router {
+    let (api, _) = api().with_state(services.clone()).split_for_parts();
+    shared::http::conventions::apply(api, &services)
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }
 
 /// What a scheduled event asks for.
@@ -223,18 +297,26 @@ impl Job {
     }
 }
 
+/// The `property_id` of a batch delivery, which carries several properties.
+pub const BATCH_PROPERTY_ID: &str = "batch";
+
 fn new_delivery(
     settings: &RentSyncSettings,
-    property_id: &str,
+    part: batch::Part,
+    part_number: Option<u32>,
     run: &SyncRun,
-    rendered: payload::RenderedBody,
     now: OffsetDateTime,
 ) -> RentRollDelivery {
     let at = time_format::format(now);
+    let property_id = match (settings.delivery, part.property_ids.first()) {
+        (DeliveryMode::PerProperty, Some(id)) => id.clone(),
+        _ => BATCH_PROPERTY_ID.to_owned(),
+    };
+    let rendered = part.rendered;
     RentRollDelivery {
-        delivery_id: RentRollDelivery::id_for(&run.sync_id, property_id, &rendered.hash),
+        delivery_id: RentRollDelivery::id_for(&run.sync_id, &property_id, &rendered.hash),
         organization_id: settings.organization_id.clone(),
-        property_id: property_id.to_owned(),
+        property_id,
         sync_id: run.sync_id.clone(),
         payload_hash: rendered.hash,
         bytes: rendered.body.len() as u64,
@@ -244,6 +326,9 @@ fn new_delivery(
         attempts: Vec::new(),
         next_attempt_at: None,
         failure: None,
+        part: part_number,
+        changes: part.changes,
+        unit_errors: Vec::new(),
         created_at: at.clone(),
         updated_at: at,
         expires_at: (now + DELIVERY_RETENTION).unix_timestamp(),

@@ -4,6 +4,12 @@
 //! Ids are Doorstep's prefixed ULIDs (strings) where the guide shows integers. Fields a
 //! unit does not have are left out, except `pricing.price_amortized`, which the guide
 //! calls nullable and which is `null` then.
+//!
+//! Delta payloads add `removed_units` (the guide's §8.4 leaves removals open): the units
+//! RentSync should take down, as `{property_id, unit_id, unit_code}`. Snapshot payloads
+//! never carry it. Batch payloads (§3.3 "single batch") put each property's
+//! `{property, units[, removed_units]}` in a `projects` list (nested) or every property's
+//! rows in one `units` list (flat).
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -87,7 +93,16 @@ pub struct SingleUnit {
     pub pricing: Pricing,
     pub specifications: Specifications,
     pub attributes: Attributes,
+    /// Only when a lead is assigned to the unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_assignment: Option<LeadAssignment>,
     pub sync_timestamp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadAssignment {
+    pub lead_first_name: String,
+    pub lead_last_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,7 +164,7 @@ pub fn single_unit(property: &Property, unit: &Unit, run: &SyncRun) -> SingleUni
         status: Status { id: unit.status.id(), name: unit.status.name() },
         availability: Availability {
             is_available: unit.status.is_available(),
-            when_available: unit.when_available.clone(),
+            when_available: fields.when_available.clone(),
         },
         pricing: Pricing { base_rent: amount(fields.base_rent), price_amortized: fields.price_amortized.map(amount) },
         specifications: Specifications {
@@ -164,6 +179,10 @@ pub fn single_unit(property: &Property, unit: &Unit, run: &SyncRun) -> SingleUni
             has_garage: fields.has_garage,
             pets_allowed: fields.pets,
         },
+        lead_assignment: fields.assigned_lead.as_ref().map(|lead| LeadAssignment {
+            lead_first_name: lead.first_name.clone(),
+            lead_last_name: lead.last_name.clone(),
+        }),
         sync_timestamp: run.timestamp(),
     }
 }
@@ -174,6 +193,26 @@ pub struct NestedProperty {
     pub sync_metadata: SyncMetadata,
     pub property: PropertySummary,
     pub units: Vec<NestedUnit>,
+    /// Delta payloads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_units: Option<Vec<RemovedUnit>>,
+}
+
+/// §3.3 "single batch": every property with its units in one body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NestedBatch {
+    pub sync_metadata: SyncMetadata,
+    pub projects: Vec<NestedProject>,
+}
+
+/// One property of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NestedProject {
+    pub property: PropertySummary,
+    pub units: Vec<NestedUnit>,
+    /// Delta payloads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_units: Option<Vec<RemovedUnit>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,11 +222,27 @@ pub struct SyncMetadata {
     pub source: &'static str,
 }
 
+impl SyncMetadata {
+    pub fn of(run: &SyncRun) -> Self {
+        Self { sync_id: run.sync_id.clone(), sync_timestamp: run.timestamp(), source: SOURCE }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropertySummary {
     pub project_id: String,
     pub project_name: String,
     pub address: String,
+}
+
+impl From<&Property> for PropertySummary {
+    fn from(property: &Property) -> Self {
+        Self {
+            project_id: property.id.clone(),
+            project_name: property.fields.name.clone(),
+            address: one_line_address(property),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,25 +254,34 @@ pub struct NestedUnit {
     pub base_rent: f64,
 }
 
+impl From<&Unit> for NestedUnit {
+    fn from(unit: &Unit) -> Self {
+        Self {
+            unit_id: unit.id.clone(),
+            unit_code: unit.fields.unit_number.clone(),
+            status_name: unit.status.name(),
+            is_available: unit.status.is_available(),
+            base_rent: amount(unit.fields.base_rent),
+        }
+    }
+}
+
+/// A unit a delta payload tells RentSync to take down: deleted, deactivated or no
+/// longer listed since the last successful delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedUnit {
+    pub property_id: String,
+    pub unit_id: String,
+    pub unit_code: String,
+}
+
 /// §4.2 for `property` and its `units`.
 pub fn nested(property: &Property, units: &[Unit], run: &SyncRun) -> NestedProperty {
     NestedProperty {
-        sync_metadata: SyncMetadata { sync_id: run.sync_id.clone(), sync_timestamp: run.timestamp(), source: SOURCE },
-        property: PropertySummary {
-            project_id: property.id.clone(),
-            project_name: property.fields.name.clone(),
-            address: one_line_address(property),
-        },
-        units: units
-            .iter()
-            .map(|unit| NestedUnit {
-                unit_id: unit.id.clone(),
-                unit_code: unit.fields.unit_number.clone(),
-                status_name: unit.status.name(),
-                is_available: unit.status.is_available(),
-                base_rent: amount(unit.fields.base_rent),
-            })
-            .collect(),
+        sync_metadata: SyncMetadata::of(run),
+        property: PropertySummary::from(property),
+        units: units.iter().map(NestedUnit::from).collect(),
+        removed_units: None,
     }
 }
 
@@ -226,6 +290,9 @@ pub fn nested(property: &Property, units: &[Unit], run: &SyncRun) -> NestedPrope
 pub struct Flat {
     pub sync_timestamp: String,
     pub units: Vec<FlatUnit>,
+    /// Delta payloads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_units: Option<Vec<RemovedUnit>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -243,46 +310,61 @@ pub struct FlatUnit {
     pub bathrooms: Option<f64>,
 }
 
-/// §4.3 for `units` (of one or more properties).
-pub fn flat(units: &[Unit], run: &SyncRun) -> Flat {
-    Flat {
-        sync_timestamp: run.timestamp(),
-        units: units
-            .iter()
-            .map(|unit| FlatUnit {
-                property_id: unit.property_id.clone(),
-                unit_id: unit.id.clone(),
-                unit_code: unit.fields.unit_number.clone(),
-                status_id: unit.status.id(),
-                status_name: unit.status.name(),
-                is_available: unit.status.is_available(),
-                base_rent: amount(unit.fields.base_rent),
-                bedrooms: halves(unit.fields.bedrooms_halves),
-                bathrooms: halves(unit.fields.bathrooms_halves),
-            })
-            .collect(),
+impl From<&Unit> for FlatUnit {
+    fn from(unit: &Unit) -> Self {
+        Self {
+            property_id: unit.property_id.clone(),
+            unit_id: unit.id.clone(),
+            unit_code: unit.fields.unit_number.clone(),
+            status_id: unit.status.id(),
+            status_name: unit.status.name(),
+            is_available: unit.status.is_available(),
+            base_rent: amount(unit.fields.base_rent),
+            bedrooms: halves(unit.fields.bedrooms_halves),
+            bathrooms: halves(unit.fields.bathrooms_halves),
+        }
     }
 }
 
-/// A property's rent roll as one POST body.
+/// §4.3 for `units` (of one or more properties).
+pub fn flat(units: &[Unit], run: &SyncRun) -> Flat {
+    Flat { sync_timestamp: run.timestamp(), units: units.iter().map(FlatUnit::from).collect(), removed_units: None }
+}
+
+/// The hash of what RentSync receives of a unit (the §4.1 fields, which include every
+/// other format's), its sync timestamp left out: unchanged units hash the same.
+pub fn unit_hash(property: &Property, unit: &Unit) -> String {
+    let mut single = single_unit(property, unit, &SyncRun::at(OffsetDateTime::UNIX_EPOCH));
+    single.sync_timestamp.clear();
+    // Plain structs of strings, numbers and booleans always serialize.
+    let json = serde_json::to_vec(&single).unwrap_or_default();
+    shared::http::body::hex(&Sha256::digest(&json)[..16])
+}
+
+/// A POST body and its SHA-256 (hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedBody {
     pub body: String,
-    /// SHA-256 of the body, hex.
     pub hash: String,
+    /// Units carried, removals included.
     pub unit_count: u32,
 }
 
-/// The POST body for `property` and its `units` in `format`.
-pub fn render(format: PayloadFormat, property: &Property, units: &[Unit], run: &SyncRun) -> RenderedBody {
-    let body = match format {
-        PayloadFormat::Nested => serde_json::to_string(&nested(property, units, run)),
-        PayloadFormat::Flat => serde_json::to_string(&flat(units, run)),
+impl RenderedBody {
+    pub fn of(payload: &impl Serialize, unit_count: usize) -> Self {
+        // Plain structs of strings, numbers and booleans always serialize.
+        let body = serde_json::to_string(payload).unwrap_or_default();
+        let hash = shared::http::body::hex(&Sha256::digest(body.as_bytes()));
+        Self { body, hash, unit_count: u32::try_from(unit_count).unwrap_or(u32::MAX) }
     }
-    // Plain structs of strings, numbers and booleans always serialize.
-    .unwrap_or_default();
-    let hash = shared::http::body::hex(&Sha256::digest(body.as_bytes()));
-    RenderedBody { body, hash, unit_count: u32::try_from(units.len()).unwrap_or(u32::MAX) }
+}
+
+/// The POST body for `property` and its `units` in `format`, as a snapshot.
+pub fn render(format: PayloadFormat, property: &Property, units: &[Unit], run: &SyncRun) -> RenderedBody {
+    match format {
+        PayloadFormat::Nested => RenderedBody::of(&nested(property, units, run), units.len()),
+        PayloadFormat::Flat => RenderedBody::of(&flat(units, run), units.len()),
+    }
 }
 
 #[cfg(test)]
@@ -290,7 +372,7 @@ mod tests {
     use serde_json::{Value, json};
     use shared::domain::money::Currency;
     use shared::domain::property::{Address, PropertyFields, PropertyStatus, PropertyType};
-    use shared::domain::unit::{UnitFields, UnitStatus};
+    use shared::domain::unit::{AssignedLead, UnitFields, UnitStatus};
     use time::macros::datetime;
 
     use super::*;
@@ -336,6 +418,13 @@ mod tests {
             currency: Currency::parse("CAD").unwrap(),
             base_rent: Money(rent),
             price_amortized: Some(Money(142_500)),
+            when_available: Some("Immediate".into()),
+            assigned_lead: Some(AssignedLead {
+                id: "lead_1".into(),
+                first_name: "John".into(),
+                last_name: "Doe".into(),
+                email: Some("john.doe@example.com".into()),
+            }),
             owner_id: None,
             possession_start: None,
             possession_end: None,
@@ -347,7 +436,6 @@ mod tests {
             property_id: "prop_101".into(),
             fields,
             status,
-            when_available: Some("Immediate".into()),
             bookings: Vec::new(),
             booked_until: None,
             settled_until: None,
@@ -376,7 +464,7 @@ mod tests {
             &run(),
         ))
         .unwrap();
-        // The guide's §4.1 example, less the lead (Doorstep assigns none) and with our ids.
+        // The guide's §4.1 example, with our ids.
         let expected = json!({
             "unit_id": "unit_12345",
             "project_id": "prop_101",
@@ -393,6 +481,7 @@ mod tests {
             "pricing": {"base_rent": 1500.0, "price_amortized": 1425.0},
             "specifications": {"size_sqft": 750, "bedrooms": 1.0, "bathrooms": 1.0, "dens": 1},
             "attributes": {"exposure": "SW", "view": "City View", "has_garage": true, "pets_allowed": 1},
+            "lead_assignment": {"lead_first_name": "John", "lead_last_name": "Doe"},
             "sync_timestamp": "2025-01-15T02:00:00Z"
         });
         assert_same_fields(&payload, &expected);
@@ -453,9 +542,11 @@ mod tests {
         bare.fields.bedrooms_halves = Some(3);
         bare.fields.bathrooms_halves = None;
         bare.fields.price_amortized = None;
-        bare.when_available = None;
+        bare.fields.when_available = None;
+        bare.fields.assigned_lead = None;
         let single = serde_json::to_value(single_unit(&property(), &bare, &run())).unwrap();
         assert!(single.get("building").is_none());
+        assert!(single.get("lead_assignment").is_none(), "only when a lead is assigned");
         assert!(single["specifications"].get("size_sqft").is_none());
         assert_eq!(single["specifications"]["bedrooms"], json!(1.5));
         assert_eq!(single["pricing"], json!({"base_rent": 999.5, "price_amortized": null}));

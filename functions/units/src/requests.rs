@@ -6,7 +6,8 @@ use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::money::{Currency, Money};
 use shared::domain::patch::{Patch, overlay_optional, overlay_required};
-use shared::domain::unit::{UnitFields, UnitStatus, halves_number};
+use shared::domain::tenant::is_email;
+use shared::domain::unit::{AssignedLead, UnitFields, UnitStatus, halves_number};
 use utoipa::ToSchema;
 
 /// The body of `POST` and `PUT`: every writable field. Unknown and server-owned fields
@@ -50,8 +51,8 @@ pub struct UnitInput {
     pub view: Option<String>,
     #[serde(default)]
     pub has_garage: Option<bool>,
-    /// Number of pets allowed.
-    #[serde(default)]
+    /// Number of pets allowed (also accepted as `pets_allowed`, the RentSync guide's name).
+    #[serde(default, alias = "pets_allowed")]
     pub pets: Option<u32>,
     #[serde(default)]
     pub parking_stalls: Option<u32>,
@@ -67,6 +68,12 @@ pub struct UnitInput {
     #[serde(default)]
     #[schema(value_type = Option<f64>)]
     pub price_amortized: Option<serde_json::Number>,
+    /// When the unit can be moved into: free text such as "Immediate" or "December"; up to 50 characters.
+    #[serde(default)]
+    pub when_available: Option<String>,
+    /// The lead (leasing agent) assigned to the unit; sent to listing partners as `lead_assignment`.
+    #[serde(default)]
+    pub assigned_lead: Option<AssignedLeadInput>,
     /// The owner's id in the organization's records.
     #[serde(default)]
     pub owner_id: Option<String>,
@@ -82,6 +89,46 @@ pub struct UnitInput {
     /// Create only; defaults to `Available`.
     #[serde(default)]
     pub status: Option<UnitStatus>,
+}
+
+/// The lead assigned to a unit.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignedLeadInput {
+    /// The lead's id in the organization's leasing records; 1 to 100 characters.
+    pub id: String,
+    /// 1 to 100 characters.
+    pub first_name: String,
+    /// 1 to 100 characters.
+    pub last_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl AssignedLeadInput {
+    fn validate(&self, p: &mut Problems) -> AssignedLead {
+        let email = self.email.as_ref().map(|e| e.trim().to_owned());
+        if email.as_deref().is_some_and(|e| !is_email(e)) {
+            p.add("assigned_lead.email", "must be an email address");
+        }
+        AssignedLead {
+            id: p.text("assigned_lead.id", &self.id, 1, 100),
+            first_name: p.text("assigned_lead.first_name", &self.first_name, 1, 100),
+            last_name: p.text("assigned_lead.last_name", &self.last_name, 1, 100),
+            email,
+        }
+    }
+}
+
+impl From<&AssignedLead> for AssignedLeadInput {
+    fn from(lead: &AssignedLead) -> Self {
+        Self {
+            id: lead.id.clone(),
+            first_name: lead.first_name.clone(),
+            last_name: lead.last_name.clone(),
+            email: lead.email.clone(),
+        }
+    }
 }
 
 fn optional_text(p: &mut Problems, field: &str, value: Option<&String>, max: usize) -> Option<String> {
@@ -118,6 +165,8 @@ impl UnitInput {
         let exposure = optional_text(&mut p, "exposure", self.exposure.as_ref(), 20);
         let view = optional_text(&mut p, "view", self.view.as_ref(), 200);
         let owner_id = optional_text(&mut p, "owner_id", self.owner_id.as_ref(), 100);
+        let when_available = optional_text(&mut p, "when_available", self.when_available.as_ref(), 50);
+        let assigned_lead = self.assigned_lead.as_ref().map(|lead| lead.validate(&mut p));
         if self.floor.is_some_and(|f| !(-10..=300).contains(&f)) {
             p.add("floor", "must be between -10 and 300");
         }
@@ -170,6 +219,8 @@ impl UnitInput {
             currency: currency.ok_or_else(|| Problems::one("currency", "is invalid"))?,
             base_rent,
             price_amortized,
+            when_available,
+            assigned_lead,
             owner_id,
             possession_start,
             possession_end,
@@ -200,6 +251,8 @@ impl From<&UnitFields> for UnitInput {
             currency: Some(f.currency.as_str().to_owned()),
             base_rent: Some(f.base_rent.to_seed_number()),
             price_amortized: f.price_amortized.map(Money::to_seed_number),
+            when_available: f.when_available.clone(),
+            assigned_lead: f.assigned_lead.as_ref().map(AssignedLeadInput::from),
             owner_id: f.owner_id.clone(),
             possession_start: f.possession_start.map(calendar::format_date),
             possession_end: f.possession_end.map(calendar::format_date),
@@ -252,7 +305,7 @@ pub struct UnitPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub has_garage: Patch<bool>,
-    #[serde(default)]
+    #[serde(default, alias = "pets_allowed")]
     #[schema(value_type = Option<u32>)]
     pub pets: Patch<u32>,
     #[serde(default)]
@@ -270,6 +323,13 @@ pub struct UnitPatch {
     #[serde(default)]
     #[schema(value_type = Option<f64>)]
     pub price_amortized: Patch<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub when_available: Patch<String>,
+    /// Replaces the assigned lead as a whole; `null` unassigns it.
+    #[serde(default)]
+    #[schema(value_type = Option<AssignedLeadInput>)]
+    pub assigned_lead: Patch<AssignedLeadInput>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub owner_id: Patch<String>,
@@ -308,6 +368,8 @@ impl UnitPatch {
         overlay_optional(&mut i.currency, self.currency);
         overlay_optional(&mut i.base_rent, self.base_rent);
         overlay_optional(&mut i.price_amortized, self.price_amortized);
+        overlay_optional(&mut i.when_available, self.when_available);
+        overlay_optional(&mut i.assigned_lead, self.assigned_lead);
         overlay_optional(&mut i.owner_id, self.owner_id);
         overlay_optional(&mut i.possession_start, self.possession_start);
         overlay_optional(&mut i.possession_end, self.possession_end);

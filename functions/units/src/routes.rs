@@ -349,7 +349,7 @@ pub async fn set_status(
     update(&services, &principal, &path, &precondition, |current| {
         let mut next = revise(current, current.fields.clone());
         next.status = status;
-        next.when_available.clone_from(&when_available);
+        next.fields.when_available.clone_from(&when_available);
         Ok(next)
     })
     .await

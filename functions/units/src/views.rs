@@ -3,7 +3,7 @@
 use serde::Serialize;
 use shared::domain::calendar;
 use shared::domain::money::Decimal2;
-use shared::domain::unit::{Unit, UnitStatus, halves_number};
+use shared::domain::unit::{AssignedLead, Unit, UnitStatus, halves_number};
 use shared::time_format;
 use utoipa::ToSchema;
 
@@ -40,6 +40,8 @@ pub struct UnitView {
     pub base_rent: Decimal2,
     #[schema(value_type = Option<f64>)]
     pub price_amortized: Option<Decimal2>,
+    /// The lead (leasing agent) assigned to the unit.
+    pub assigned_lead: Option<AssignedLead>,
     pub owner_id: Option<String>,
     /// `YYYY-MM-DD`.
     pub possession_start: Option<String>,
@@ -73,7 +75,7 @@ impl From<&Unit> for UnitStatusView {
             status: u.status,
             status_id: u.status.id(),
             is_available: u.status.is_available(),
-            when_available: u.when_available.clone(),
+            when_available: u.fields.when_available.clone(),
         }
     }
 }
@@ -103,6 +105,7 @@ impl From<&Unit> for UnitView {
             currency: f.currency.as_str().to_owned(),
             base_rent: Decimal2(f.base_rent),
             price_amortized: f.price_amortized.map(Decimal2),
+            assigned_lead: f.assigned_lead.clone(),
             owner_id: f.owner_id.clone(),
             possession_start: f.possession_start.map(calendar::format_date),
             possession_end: f.possession_end.map(calendar::format_date),

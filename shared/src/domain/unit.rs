@@ -139,9 +139,6 @@ pub struct Unit {
     #[serde(flatten)]
     pub fields: UnitFields,
     pub status: UnitStatus,
-    /// "Immediate", "December", ...
-    #[serde(default)]
-    pub when_available: Option<String>,
     /// Every lease's period on this unit; kept by the leases function.
     #[serde(default)]
     pub bookings: Vec<Booking>,
@@ -184,12 +181,62 @@ pub struct UnitFields {
     pub currency: Currency,
     pub base_rent: Money,
     pub price_amortized: Option<Money>,
+    /// "Immediate", "December", ...
+    #[serde(default)]
+    pub when_available: Option<String>,
+    /// The leasing agent the unit's enquiries go to.
+    #[serde(default)]
+    pub assigned_lead: Option<AssignedLead>,
     pub owner_id: Option<String>,
     #[serde(default, with = "iso_date_option")]
     pub possession_start: Option<Date>,
     #[serde(default, with = "iso_date_option")]
     pub possession_end: Option<Date>,
     pub active: bool,
+}
+
+/// The lead (leasing agent) assigned to a unit: the RentSync guide's `lead_assignment`.
+/// `id` is the lead's id in the organization's leasing records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AssignedLead {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl UnitFields {
+    /// A listed (`active`) unit with a number, a currency and a base rent, and nothing else set.
+    pub fn listed(unit_number: &str, currency: Currency, base_rent: Money) -> Self {
+        Self {
+            unit_number: unit_number.to_owned(),
+            building: None,
+            floor: None,
+            floorplan: None,
+            unit_type: None,
+            dwelling_type: None,
+            sqft: None,
+            bedrooms_halves: None,
+            bathrooms_halves: None,
+            dens: None,
+            exposure: None,
+            view: None,
+            has_garage: false,
+            pets: None,
+            parking_stalls: None,
+            storage_boxes: None,
+            currency,
+            base_rent,
+            price_amortized: None,
+            when_available: None,
+            assigned_lead: None,
+            owner_id: None,
+            possession_start: None,
+            possession_end: None,
+            active: true,
+        }
+    }
 }
 
 impl Unit {
@@ -206,7 +253,6 @@ impl Unit {
             property_id: property_id.to_string(),
             fields,
             status,
-            when_available: None,
             bookings: Vec::new(),
             booked_until: None,
             settled_until: None,
@@ -327,31 +373,8 @@ mod tests {
     }
 
     fn unit_with(possession_start: Option<&str>, bookings: &[(&str, &str, &str)]) -> Unit {
-        let fields = UnitFields {
-            unit_number: "A1".into(),
-            building: None,
-            floor: None,
-            floorplan: None,
-            unit_type: None,
-            dwelling_type: None,
-            sqft: None,
-            bedrooms_halves: None,
-            bathrooms_halves: None,
-            dens: None,
-            exposure: None,
-            view: None,
-            has_garage: false,
-            pets: None,
-            parking_stalls: None,
-            storage_boxes: None,
-            currency: Currency::parse("USD").unwrap(),
-            base_rent: Money(100_000),
-            price_amortized: None,
-            owner_id: None,
-            possession_start: possession_start.map(|d| calendar::parse_date(d).unwrap()),
-            possession_end: None,
-            active: true,
-        };
+        let mut fields = UnitFields::listed("A1", Currency::parse("USD").unwrap(), Money(100_000));
+        fields.possession_start = possession_start.map(|d| calendar::parse_date(d).unwrap());
         let mut unit = Unit::new("org_x", &PropertyId::generate(), fields, UnitStatus::Available, time_format::now());
         unit.bookings = bookings
             .iter()

@@ -5,6 +5,10 @@
 //! |---|---|---|---|
 //! | settings | `ORG#<org>` | `RENTSYNC#SETTINGS` | `RENTSYNC#ENABLED` / `<org>` (enabled only) |
 //! | delivery | `ORG#<org>#RENTSYNC` | `DELIVERY#<delivery_id>` | `RENTSYNC#RETRY` / `<next_attempt_at>#<delivery_id>` (waiting only) |
+//! | sent unit | `ORG#<org>#RENTSYNC#SENT#<property>` | `UNIT#<unit_id>` | |
+//!
+//! A sent unit is what RentSync last accepted of a unit (its content hash and code),
+//! written only when a delivery carrying it succeeds; delta deliveries compare with it.
 //!
 //! A delivery's id is `<sync_id>#<property_id>#<payload hash>`, so a repeated trigger of
 //! the same sync finds the delivery it started and sends nothing again.
@@ -26,6 +30,8 @@ const SETTINGS_SK: &str = "RENTSYNC#SETTINGS";
 const ENABLED_PARTITION: &str = "RENTSYNC#ENABLED";
 const RETRY_PARTITION: &str = "RENTSYNC#RETRY";
 const DELIVERY_PREFIX: &str = "DELIVERY#";
+const SENT_ENTITY: &str = "rentsync_sent_unit";
+const SENT_PREFIX: &str = "UNIT#";
 /// How long a delivery's record is kept.
 pub const DELIVERY_RETENTION: time::Duration = time::Duration::days(30);
 /// An unpublished `rentroll.delivery_failed` outlives this only if the bus keeps refusing it.
@@ -37,6 +43,10 @@ fn deliveries_pk(org_id: &str) -> String {
 
 fn delivery_sk(delivery_id: &str) -> String {
     format!("{DELIVERY_PREFIX}{delivery_id}")
+}
+
+fn sent_pk(org_id: &str, property_id: &str) -> String {
+    keys::collection(org_id, &format!("RENTSYNC#SENT#{property_id}"))
 }
 
 /// The payload shape RentSync receives (the RentSync guide §4).
@@ -142,7 +152,47 @@ pub struct RentRollAttempt {
     pub error: Option<String>,
 }
 
-/// One property's rent roll on its way to RentSync.
+/// What RentSync last accepted of a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentUnit {
+    pub property_id: String,
+    pub unit_id: String,
+    pub unit_code: String,
+    /// The hash of the unit's content as sent (its sync timestamp left out).
+    pub hash: String,
+}
+
+/// How a successful delivery changes what RentSync holds of a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SentChange {
+    /// The unit was sent with this content.
+    Sent(SentUnit),
+    /// The unit was sent as removed.
+    Removed { property_id: String, unit_id: String },
+}
+
+impl SentChange {
+    pub fn unit_id(&self) -> &str {
+        match self {
+            Self::Sent(unit) => &unit.unit_id,
+            Self::Removed { unit_id, .. } => unit_id,
+        }
+    }
+}
+
+/// A unit-level error RentSync reported about a delivery (the RentSync guide §8.8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerUnitError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// One property's rent roll (or, in batch delivery, one part of the batch) on its way
+/// to RentSync.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RentRollDelivery {
     /// `<sync_id>#<property_id>#<payload_hash>`.
@@ -165,6 +215,15 @@ pub struct RentRollDelivery {
     /// Why it failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The 1-based part of a split body (batch deliveries, or a property too large for one POST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    /// What RentSync will hold once this delivery succeeds; applied to the sent units then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<SentChange>,
+    /// The unit-level errors RentSync's last answer listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unit_errors: Vec<PartnerUnitError>,
     pub created_at: String,
     pub updated_at: String,
     pub expires_at: i64,
@@ -287,6 +346,49 @@ impl RentRollRepository<'_> {
         limit: usize,
     ) -> Result<Page<RentRollDelivery>, StoreError> {
         self.store.query_prefix_page(deliveries_pk(org_id), DELIVERY_PREFIX, start, limit).await
+    }
+
+    /// Every unit RentSync last accepted of a property, by unit id.
+    pub async fn sent_units(&self, org_id: &str, property_id: &str) -> Result<Vec<SentUnit>, StoreError> {
+        let mut units = Vec::new();
+        let mut start = None;
+        loop {
+            let page: Page<SentUnit> =
+                self.store.query_prefix_page(sent_pk(org_id, property_id), SENT_PREFIX, start, 500).await?;
+            units.extend(page.items);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(units),
+            }
+        }
+    }
+
+    /// Applies a successful delivery's changes to the sent units: a sent unit is stored
+    /// with its hash, a removed one is forgotten.
+    pub async fn apply_sent(&self, org_id: &str, changes: &[SentChange]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        let mut requests = Vec::with_capacity(changes.len());
+        for change in changes {
+            let request = match change {
+                SentChange::Sent(unit) => {
+                    let item = entity_item(
+                        unit,
+                        sent_pk(org_id, &unit.property_id),
+                        format!("{SENT_PREFIX}{}", unit.unit_id),
+                        SENT_ENTITY,
+                    )?;
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().map_err(build_err)?)
+                }
+                SentChange::Removed { property_id, unit_id } => {
+                    let key = crate::store::item_key(sent_pk(org_id, property_id), format!("{SENT_PREFIX}{unit_id}"));
+                    WriteRequest::builder()
+                        .delete_request(DeleteRequest::builder().set_key(Some(key)).build().map_err(build_err)?)
+                }
+            };
+            requests.push(request.build());
+        }
+        crate::store::transactions::batch_write(self.store, requests).await
     }
 
     /// Deliveries whose next attempt is due at `now`, oldest first, up to `limit`: one

@@ -166,6 +166,30 @@ impl Store {
     }
 }
 
+/// Writes `requests` (puts and deletes), 25 per `BatchWriteItem`, resending what
+/// DynamoDB leaves unprocessed.
+pub async fn batch_write(
+    store: &Store,
+    requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+) -> Result<(), StoreError> {
+    let mut requests = requests.into_iter().peekable();
+    while requests.peek().is_some() {
+        let mut pending = Some(requests.by_ref().take(25).collect::<Vec<_>>());
+        for _ in 0..UNPROCESSED_ATTEMPTS {
+            let Some(chunk) = pending.take() else { break };
+            let output = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table(), chunk)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+            pending = output.unprocessed_items.and_then(|mut u| u.remove(store.table())).filter(|r| !r.is_empty());
+        }
+    }
+    Ok(())
+}
+
 /// Reads items by key (`PK`, `SK`), 100 distinct keys per `BatchGetItem` (which refuses
 /// a key twice), retrying unprocessed keys. Missing items are simply absent from the
 /// result, which is in no particular order.

@@ -113,6 +113,88 @@ async fn a_unit_round_trips_its_fields_and_status() {
 }
 
 #[tokio::test]
+async fn a_unit_carries_when_available_and_its_assigned_lead_through_create_put_and_patch() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let prop = property(&app, &token).await;
+    let lead = json!({"id": "lead_77", "first_name": "John", "last_name": "Doe", "email": "john.doe@example.com"});
+    let created = unit(
+        &app,
+        &token,
+        &prop,
+        json!({"unit_number": "201", "when_available": "Immediate", "pets_allowed": 1, "assigned_lead": lead}),
+    )
+    .await;
+    assert_eq!(created["when_available"], "Immediate");
+    assert_eq!(created["pets"], 1, "pets_allowed is the RentSync guide's name for pets");
+    assert_eq!(created["assigned_lead"], lead);
+    let uri = format!("/api/v1/properties/{prop}/units/{}", created["id"].as_str().unwrap());
+
+    let other = json!({"id": "lead_78", "first_name": "Jane", "last_name": "Roe", "email": null});
+    let patched = app
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&token),
+            Some(&json!({"assigned_lead": other, "when_available": "December"})),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["data"]["assigned_lead"], other);
+    assert_eq!(patched.body["data"]["when_available"], "December");
+    assert_eq!(patched.body["data"]["pets"], 1, "a patch keeps what it does not name");
+
+    let unassigned = app.call(Method::PATCH, &uri, Some(&token), Some(&json!({"assigned_lead": null})), &[]).await;
+    assert_eq!(unassigned.body["data"]["assigned_lead"], json!(null));
+    let replaced = app.call(Method::PUT, &uri, Some(&token), Some(&json!({"unit_number": "201"})), &[]).await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    assert_eq!(replaced.body["data"]["when_available"], json!(null), "PUT replaces every field");
+}
+
+#[tokio::test]
+async fn bad_rent_roll_fields_are_refused_with_the_field_named() {
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let prop = property(&app, &token).await;
+    let uri = format!("/api/v1/properties/{prop}/units");
+    for (body, field) in [
+        (json!({"unit_number": "1", "floor": 301}), "floor"),
+        (json!({"unit_number": "1", "building": ""}), "building"),
+        (json!({"unit_number": "1", "floorplan": "x".repeat(51)}), "floorplan"),
+        (json!({"unit_number": "1", "when_available": "y".repeat(51)}), "when_available"),
+        (json!({"unit_number": "1", "price_amortized": -5}), "price_amortized"),
+        (json!({"unit_number": "1", "exposure": "z".repeat(21)}), "exposure"),
+        (json!({"unit_number": "1", "pets_allowed": 101}), "pets"),
+        (json!({"unit_number": "1", "parking_stalls": 101}), "parking_stalls"),
+        (json!({"unit_number": "1", "storage_boxes": 101}), "storage_boxes"),
+        (
+            json!({"unit_number": "1", "assigned_lead": {"id": "l1", "first_name": "", "last_name": "Doe"}}),
+            "assigned_lead.first_name",
+        ),
+        (
+            json!({"unit_number": "1", "assigned_lead": {"id": "l1", "first_name": "J", "last_name": "D", "email": "nope"}}),
+            "assigned_lead.email",
+        ),
+    ] {
+        let refused = app.post(&uri, &token, &body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {:?}", refused.body);
+        assert_eq!(refused.error_code(), "VALIDATION_ERROR");
+        let fields: Vec<_> =
+            refused.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].clone()).collect();
+        assert_eq!(fields, [json!(field)], "{body}");
+    }
+    // A type mismatch or an unknown field of the lead is a 422 too, never a 5xx.
+    for body in [
+        json!({"unit_number": "1", "has_garage": "yes"}),
+        json!({"unit_number": "1", "assigned_lead": {"id": "l1", "first_name": "J", "last_name": "D", "phone": "1"}}),
+    ] {
+        let refused = app.post(&uri, &token, &body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {:?}", refused.body);
+    }
+}
+
+#[tokio::test]
 async fn two_hundred_fifty_units_page_without_gaps_or_repeats() {
     let app = app().await;
     let token = app.token(&new_org(), &["OrganizationOwner"]);
