@@ -28,6 +28,7 @@ mod oauth_hosted;
 mod openapi;
 mod rate_limits;
 mod rent_roll;
+mod rent_roll_settings;
 mod route_table;
 mod screening;
 mod webhooks;

@@ -276,6 +276,10 @@ pub struct RenderedBody {
 /// The POST body for `property` and its `units` in `format`.
 pub fn render(format: PayloadFormat, property: &Property, units: &[Unit], run: &SyncRun) -> RenderedBody {
     let body = match format {
+        // §4.1 shows one unit; a property's POST carries one such object per unit.
+        PayloadFormat::Single => {
+            serde_json::to_string(&units.iter().map(|unit| single_unit(property, unit, run)).collect::<Vec<_>>())
+        }
         PayloadFormat::Nested => serde_json::to_string(&nested(property, units, run)),
         PayloadFormat::Flat => serde_json::to_string(&flat(units, run)),
     }

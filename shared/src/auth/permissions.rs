@@ -60,10 +60,12 @@ pub enum Permission {
     ScreeningUpdate,
     WebhookRead,
     WebhookManage,
+    IntegrationRead,
+    IntegrationWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 49] = [
+    pub const ALL: [Permission; 51] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -113,6 +115,8 @@ impl Permission {
         Permission::ScreeningUpdate,
         Permission::WebhookRead,
         Permission::WebhookManage,
+        Permission::IntegrationRead,
+        Permission::IntegrationWrite,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -167,6 +171,8 @@ impl Permission {
             Permission::ScreeningUpdate => "screening:update",
             Permission::WebhookRead => "webhook:read",
             Permission::WebhookManage => "webhook:manage",
+            Permission::IntegrationRead => "integration:read",
+            Permission::IntegrationWrite => "integration:write",
         }
     }
 
@@ -244,6 +250,8 @@ impl Role {
                 "oauth_app:*",
                 "webhook:*",
                 "rentroll:*",
+                // Partner integrations' settings (RentSync).
+                "integration:*",
                 "analytics:read",
                 // The organization's event log (GET /api/v1/events).
                 "event:read",
