@@ -4,6 +4,7 @@
 pub mod bus_queue;
 pub mod demo_leasing;
 pub mod demo_maintenance;
+pub mod demo_rentsync;
 pub mod figures;
 pub mod gateway;
 pub mod relay_pump;

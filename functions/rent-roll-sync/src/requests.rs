@@ -57,7 +57,7 @@ pub struct RentSyncInput {
     pub schedule: SyncSchedule,
     /// The header carrying the sync id (default `X-Aigent-Sync-ID`).
     pub sync_id_header: Option<String>,
-    pub auth: AuthInput,
+    pub auth: RentSyncAuthInput,
 }
 
 fn nested() -> PayloadFormat {
@@ -68,7 +68,7 @@ fn nested() -> PayloadFormat {
 /// Secrets Manager and is never shown again.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AuthInput {
+pub struct RentSyncAuthInput {
     pub mode: AuthMode,
     /// The API key, bearer key or HMAC key; the whole `Authorization` value for
     /// `static_token`; the client secret for `oauth2_client_credentials`. Required the
@@ -115,7 +115,7 @@ fn check_schedule(problems: &mut Problems, schedule: SyncSchedule) {
         SyncSchedule::Daily { hour_utc } if hour_utc > 23 => {
             problems.add("schedule.hour_utc", "Use an hour from 0 to 23")
         }
-        SyncSchedule::EveryHours { hours } if hours == 0 || 24 % hours != 0 => {
+        SyncSchedule::EveryHours { hours } if hours == 0 || !24u8.is_multiple_of(hours) => {
             problems.add("schedule.hours", "Use 1, 2, 3, 4, 6, 8 or 12 hours")
         }
         _ => {}
@@ -131,7 +131,7 @@ fn check_header_name(problems: &mut Problems, name: &str) {
     }
 }
 
-fn check_auth(problems: &mut Problems, auth: &AuthInput, secret_required: bool) {
+fn check_auth(problems: &mut Problems, auth: &RentSyncAuthInput, secret_required: bool) {
     match &auth.secret {
         None if secret_required => {
             problems.add("auth.secret", "Send the secret: none is stored for this auth mode yet");
@@ -258,8 +258,8 @@ impl PropertyOverrideInput {
 mod tests {
     use super::*;
 
-    fn auth(mode: AuthMode, secret: Option<&str>) -> AuthInput {
-        AuthInput { mode, secret: secret.map(str::to_owned), token_url: None, client_id: None, scope: None }
+    fn auth(mode: AuthMode, secret: Option<&str>) -> RentSyncAuthInput {
+        RentSyncAuthInput { mode, secret: secret.map(str::to_owned), token_url: None, client_id: None, scope: None }
     }
 
     fn fields(problems: Problems) -> Vec<String> {

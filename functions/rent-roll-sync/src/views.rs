@@ -21,13 +21,13 @@ pub struct RentSyncView {
     pub schedule: SyncSchedule,
     #[schema(example = "X-Aigent-Sync-ID")]
     pub sync_id_header: String,
-    pub auth: AuthView,
+    pub auth: RentSyncAuthView,
     pub updated_at: String,
 }
 
 /// The auth mode and its public parts.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuthView {
+pub struct RentSyncAuthView {
     pub mode: AuthMode,
     /// Whether a secret is stored (its value is never shown).
     pub secret_set: bool,
@@ -51,7 +51,7 @@ impl From<&RentSyncSettings> for RentSyncView {
             max_body_bytes: s.max_body_bytes,
             schedule: s.schedule,
             sync_id_header: sync_id_header(s).to_owned(),
-            auth: AuthView {
+            auth: RentSyncAuthView {
                 mode: s.auth,
                 secret_set: !s.secret_id.is_empty(),
                 token_url: oauth.map(|o| o.token_url.clone()),

@@ -44,6 +44,10 @@ NAME_DEFAULTS = {
 # The SmartMove API key of local stacks; the local SmartMove sandbox accepts it.
 LOCAL_SMARTMOVE_API_KEY = "local-smartmove-sandbox-key"
 
+# The API key the local RentSync sandbox accepts; `make dev` configures the demo
+# organization's RentSync settings with it.
+LOCAL_RENTSYNC_API_KEY = "local-rentsync-sandbox-key"
+
 
 class StackError(Exception):
     """A failure reported to the user as a one-line error."""

@@ -121,7 +121,7 @@ impl SyncSchedule {
         let hour = at.hour();
         match self {
             Self::Daily { hour_utc } => hour == hour_utc,
-            Self::EveryHours { hours } => hours > 0 && hour % hours == 0,
+            Self::EveryHours { hours } => hours > 0 && hour.is_multiple_of(hours),
         }
     }
 }
@@ -448,5 +448,23 @@ impl RentRollRepository<'_> {
     /// `Query` of GSI1.
     pub async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<RentRollDelivery>, StoreError> {
         due_on_retry_index(self.store, RETRY_PARTITION, now, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_schedule_is_due_at_its_hours_only() {
+        let daily = SyncSchedule::default();
+        assert!(daily.is_due(datetime!(2026-11-22 2:00 UTC)));
+        assert!(!daily.is_due(datetime!(2026-11-22 3:00 UTC)));
+        let six_hourly = SyncSchedule::EveryHours { hours: 6 };
+        let due: Vec<u8> =
+            (0..24).filter(|h| six_hourly.is_due(datetime!(2026-11-22 0:00 UTC).replace_hour(*h).unwrap())).collect();
+        assert_eq!(due, vec![0, 6, 12, 18]);
     }
 }
