@@ -334,16 +334,7 @@ impl RentRollRepository<'_> {
     async fn put_versioned(&self, item: Item, expected_version: Option<u64>) -> Result<bool, StoreError> {
         match expected_version {
             Some(version) => Ok(put_at_version(self.store, item, version).await? == VersionedPut::Done),
-            None => {
-                let request = self
-                    .store
-                    .client()
-                    .put_item()
-                    .table_name(self.store.table())
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(PK)");
-                Ok(matches!(put_or_stored(request).await?, Conditional::Written))
-            }
+            None => self.put_if_absent(item).await,
         }
     }
 
@@ -370,12 +361,17 @@ impl RentRollRepository<'_> {
     /// Starts a delivery unless one with its id exists (the same payload of the same
     /// sync); `false` when it existed.
     pub async fn start_delivery(&self, delivery: &RentRollDelivery) -> Result<bool, StoreError> {
+        self.put_if_absent(self.delivery_item(delivery)?).await
+    }
+
+    /// Writes an item unless one with its key exists; `false` when it existed.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
         let request = self
             .store
             .client()
             .put_item()
             .table_name(self.store.table())
-            .set_item(Some(self.delivery_item(delivery)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)");
         Ok(matches!(put_or_stored(request).await?, Conditional::Written))
     }
