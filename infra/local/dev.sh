@@ -10,9 +10,11 @@ DEV_DDB_PORT=${DEV_DDB_PORT:-8000}
 DEV_MOTO_PORT=${DEV_MOTO_PORT:-5050}
 DEV_API_PORT=${DEV_API_PORT:-9000}
 DEV_SMARTMOVE_PORT=${DEV_SMARTMOVE_PORT:-8095}
+DEV_RENTSYNC_PORT=${DEV_RENTSYNC_PORT:-8096}
 
 SANDBOX_PID=
-trap 'stack_py down --name dev; [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null' EXIT
+RENTSYNC_PID=
+trap 'stack_py down --name dev; [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; [ -n "$RENTSYNC_PID" ] && kill "$RENTSYNC_PID" 2>/dev/null' EXIT
 stack_up dev --ddb-port "$DEV_DDB_PORT" --moto-port "$DEV_MOTO_PORT" --persist
 export RUST_LOG=${RUST_LOG:-info}
 
@@ -24,6 +26,14 @@ export RUST_LOG=${RUST_LOG:-info}
 SANDBOX_PID=$!
 export SMARTMOVE_BASE_URL="http://127.0.0.1:${DEV_SMARTMOVE_PORT}"
 export SMARTMOVE_POSTBACK_URI="http://127.0.0.1:${DEV_API_PORT}/webhooks/smartmove"
+
+# The RentSync sandbox: the demo organization's rent roll is pushed to it (the seed
+# configures the settings), with the API key it accepts.
+RENTSYNC_SANDBOX_KEY="$(PYTHONPATH=infra/local .local/venv/bin/python -c 'from doorstep_stack.config import LOCAL_RENTSYNC_API_KEY as k; print(k)')"
+.local/venv/bin/python infra/local/rentsync_sandbox.py --port "$DEV_RENTSYNC_PORT" --auth api_key \
+  --secret "$RENTSYNC_SANDBOX_KEY" &
+RENTSYNC_PID=$!
+export RENTSYNC_SANDBOX_URL="http://127.0.0.1:${DEV_RENTSYNC_PORT}" RENTSYNC_SANDBOX_KEY
 
 cargo run -q --locked -p doorstep-tests --bin doorstep-dev -- seed
 
@@ -38,6 +48,9 @@ Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request comp
     curl -H "Authorization: Bearer \$TOKEN" http://localhost:${DEV_API_PORT}/api/v1/properties
 Screenings are ordered from the SmartMove sandbox on http://127.0.0.1:${DEV_SMARTMOVE_PORT}, which posts
 their progress to /webhooks/smartmove (see docs/screening.md).
+The rent roll is pushed to the RentSync sandbox on http://127.0.0.1:${DEV_RENTSYNC_PORT}: run it now with
+  make trigger NAME=RentRollDaily, then see curl http://127.0.0.1:${DEV_RENTSYNC_PORT}/_sandbox/deliveries
+  (docs/rent-roll.md shows a retry after an injected fault).
 Scheduled jobs run on their schedules; fire one now with: make trigger NAME=<schedule or function>
 Ctrl-C stops the API, the triggers and the local stack.
 

@@ -14,7 +14,7 @@ use rent_roll_sync::{SyncRun, Syncer};
 use serde_json::{Value, json};
 use shared::store::rent_roll::{
     AuthMode, DEFAULT_MAX_BODY_BYTES, DeliveryMode, PayloadFormat, RentRollDelivery, RentRollDeliveryStatus,
-    RentSyncSettings, SyncMode,
+    RentSyncSettings, SyncMode, SyncSchedule,
 };
 use shared::time_format;
 use time::OffsetDateTime;
@@ -77,6 +77,9 @@ impl Rig {
             delivery: DeliveryMode::PerProperty,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sync_id_header: None,
+            oauth: None,
+            schedule: SyncSchedule::default(),
+            version: 0,
             updated_at: time_format::format(time_format::now()),
         };
         app.services.store.rent_roll().save_settings(&settings).await.unwrap();

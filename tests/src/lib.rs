@@ -4,6 +4,7 @@
 pub mod bus_queue;
 pub mod demo_leasing;
 pub mod demo_maintenance;
+pub mod demo_rentsync;
 pub mod figures;
 pub mod gateway;
 pub mod relay_pump;
@@ -69,12 +70,12 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
         ("financial".to_owned(), financial::router(services.clone())),
-        ("rent-roll-sync".to_owned(), rent_roll_sync::router(services.clone())),
         ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
         ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
         ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
+        ("rent-roll-sync".to_owned(), rent_roll_sync::router(services.clone(), test_rentsync_config())),
     ])
 }
 
@@ -120,6 +121,20 @@ pub fn test_stream_settings() -> events::StreamSettings {
 /// Webhooks as the local stack runs them: test subscribers listen on 127.0.0.1.
 pub fn test_webhook_settings() -> webhooks::Settings {
     webhooks::Settings::new(webhooks::AddressGuard::new(true))
+}
+
+/// The public address test RentSync endpoints resolve to (`https://rentsync.example`).
+pub const RENTSYNC_TEST_HOST: &str = "rentsync.example";
+
+/// The RentSync settings API as production configures it (https and public addresses
+/// only; [`RENTSYNC_TEST_HOST`] resolves to a public address without DNS), with the
+/// secrets under `doorstep/test/rentsync/`.
+pub fn test_rentsync_config() -> rent_roll_sync::RentSyncConfig {
+    let public = vec!["93.184.215.14".parse().expect("address")];
+    rent_roll_sync::RentSyncConfig {
+        guard: rent_roll_sync::AddressGuard::new(false).with_host(RENTSYNC_TEST_HOST, public),
+        secret_prefix: "doorstep/test/rentsync/".to_owned(),
+    }
 }
 
 /// A fresh organization id, so tests never see each other's data.
@@ -268,6 +283,7 @@ pub fn function_documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
         ("screening", screening::openapi()),
         ("smartmove-postback", smartmove_postback::openapi()),
         ("webhooks", webhooks::openapi()),
+        ("rent-roll-sync", rent_roll_sync::openapi()),
     ]
 }
 

@@ -9,7 +9,7 @@ use shared::store::rent_roll::{DeliveryMode, PayloadFormat, SentChange};
 use crate::delta::{Entry, PropertyRoll};
 use crate::payload::{
     Flat, FlatUnit, NestedBatch, NestedProject, NestedProperty, NestedUnit, PropertySummary, RemovedUnit, RenderedBody,
-    SyncMetadata, SyncRun,
+    Singles, SyncMetadata, SyncRun, single_unit,
 };
 
 /// One POST body and what it changes once delivered.
@@ -64,11 +64,13 @@ fn split(rolls: &[PropertyRoll], format: PayloadFormat, batch: bool, max: usize,
             size(&project(&Chunk { roll: first, entries: Vec::new() })) + 1,
         ),
         (PayloadFormat::Flat, _) => (size(&flat(&[], delta, run)), 0),
+        (PayloadFormat::Single, _) => (size(&singles(&[], delta, run)), 0),
     };
-    let entry_size = |entry: &Entry| {
+    let entry_size = |roll: &PropertyRoll, entry: &Entry| {
         1 + match (entry, format) {
             (Entry::Unit(unit, _), PayloadFormat::Nested) => size(&NestedUnit::from(unit.as_ref())),
             (Entry::Unit(unit, _), PayloadFormat::Flat) => size(&FlatUnit::from(unit.as_ref())),
+            (Entry::Unit(unit, _), PayloadFormat::Single) => size(&single_unit(&roll.property, unit, run)),
             (Entry::Removed(removed), _) => size(removed),
         }
     };
@@ -80,7 +82,7 @@ fn split(rolls: &[PropertyRoll], format: PayloadFormat, batch: bool, max: usize,
         let property_cost = if per_property > 0 { size(&project(&Chunk { roll, entries: Vec::new() })) + 1 } else { 0 };
         let mut started = false;
         for entry in &roll.entries {
-            let cost = entry_size(entry) + if started { 0 } else { property_cost };
+            let cost = entry_size(roll, entry) + if started { 0 } else { property_cost };
             if used + cost > max && !current.is_empty() {
                 groups.push(std::mem::take(&mut current));
                 used = envelope;
@@ -91,7 +93,7 @@ fn split(rolls: &[PropertyRoll], format: PayloadFormat, batch: bool, max: usize,
                 used += property_cost;
                 started = true;
             }
-            used += entry_size(entry);
+            used += entry_size(roll, entry);
             if let Some(chunk) = current.last_mut() {
                 chunk.entries.push(entry);
             }
@@ -163,6 +165,19 @@ fn flat(chunks: &[Chunk], delta: bool, run: &SyncRun) -> Flat {
     body
 }
 
+fn singles(chunks: &[Chunk], delta: bool, run: &SyncRun) -> Singles {
+    let mut body = Singles { units: Vec::new(), removed_units: removed_list(delta) };
+    for chunk in chunks {
+        for entry in &chunk.entries {
+            match entry {
+                Entry::Unit(unit, _) => body.units.push(single_unit(&chunk.roll.property, unit, run)),
+                Entry::Removed(removed) => body.removed_units.get_or_insert_with(Vec::new).push(removed.clone()),
+            }
+        }
+    }
+    body
+}
+
 fn render(chunks: &[Chunk], format: PayloadFormat, batch: bool, delta: bool, run: &SyncRun) -> Part {
     let count = chunks.iter().map(|c| c.entries.len()).sum();
     let rendered = match (format, batch, chunks.first()) {
@@ -172,6 +187,7 @@ fn render(chunks: &[Chunk], format: PayloadFormat, batch: bool, delta: bool, run
             count,
         ),
         (PayloadFormat::Flat, _, _) => RenderedBody::of(&flat(chunks, delta, run), count),
+        (PayloadFormat::Single, _, _) => RenderedBody::of(&singles(chunks, delta, run), count),
     };
     let mut property_ids: Vec<String> = chunks.iter().map(|c| c.roll.property.id.clone()).collect();
     property_ids.dedup();

@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
+use http::StatusCode;
 use shared::store::events::OutboxMessage;
 use shared::store::rent_roll::{
-    AuthMode, PartnerUnitError, RentRollAttempt, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings,
+    AuthMode, OAuthClient, PartnerUnitError, RentRollAttempt, RentRollDelivery, RentRollDeliveryStatus,
+    RentSyncSettings,
 };
 use shared::time_format;
 use time::OffsetDateTime;
 
-use crate::{SyncError, Syncer, signing};
+use crate::auth::{self, TokenError};
+use crate::{SyncError, Syncer};
 
 /// The waits after the 1st, 2nd, 3rd and 4th failed attempt (the guide's §7); the 5th
 /// failure is final.
@@ -21,7 +24,7 @@ pub const RETRY_SCHEDULE: [Duration; 4] =
 pub const MAX_ATTEMPTS: usize = RETRY_SCHEDULE.len() + 1;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-/// The header that carries the sync id (the guide's §6).
+/// The header that carries the sync id unless the settings name another (the guide's §6).
 pub const SYNC_ID_HEADER: &str = "X-Aigent-Sync-ID";
 /// The `source` of the events the sync publishes.
 pub const RENT_ROLL_SOURCE: &str = "doorstep.rentroll";
@@ -74,6 +77,9 @@ pub enum Outcome {
     Unauthorized,
     /// 404: the endpoint is wrong.
     EndpointNotFound,
+    /// The endpoint (or the OAuth token URL) is not one deliveries may reach: not https, or
+    /// a private, loopback, link-local or metadata address.
+    EndpointRefused,
     /// 429, 408, 5xx, a timeout or no connection: try again, no sooner than `not_before`.
     Transient {
         not_before: Option<Duration>,
@@ -99,6 +105,7 @@ impl Outcome {
             Self::Rejected => "payload_rejected",
             Self::Unauthorized => "authentication_failed",
             Self::EndpointNotFound => "endpoint_not_found",
+            Self::EndpointRefused => "endpoint_refused",
             Self::Transient { .. } => "retries_exhausted",
         }
     }
@@ -188,7 +195,8 @@ impl Syncer {
         Ok(())
     }
 
-    /// The POST itself, with the key read from Secrets Manager now (never stored).
+    /// The POST itself, with the credential read from Secrets Manager now (never stored).
+    /// With OAuth, a 401 makes it fetch a new token and POST once more.
     async fn post(
         &self,
         settings: &RentSyncSettings,
@@ -196,6 +204,10 @@ impl Syncer {
         now: OffsetDateTime,
     ) -> (RentRollAttempt, Outcome, Vec<PartnerUnitError>) {
         let mut attempt = RentRollAttempt { attempted_at: time_format::format(now), partner_status: None, error: None };
+        if let Err(refusal) = self.guard_endpoint(&settings.endpoint_url).await {
+            attempt.error = Some(refusal);
+            return (attempt, Outcome::EndpointRefused, Vec::new());
+        }
         let key = match shared::secrets::read_string(&self.secrets, &settings.secret_id).await {
             Ok(key) => key,
             Err(err) => {
@@ -204,42 +216,89 @@ impl Syncer {
                 return (attempt, Outcome::Transient { not_before: None }, Vec::new());
             }
         };
-        let request = self
-            .http
-            .post(&settings.endpoint_url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(SYNC_ID_HEADER, &delivery.sync_id)
-            .body(delivery.body.clone());
-        let request = match settings.auth {
-            AuthMode::ApiKey => request.header("X-API-Key", key),
-            AuthMode::Bearer => request.bearer_auth(key),
-            AuthMode::Hmac => {
-                let timestamp = now.unix_timestamp();
-                request
-                    .header(signing::TIMESTAMP_HEADER, timestamp.to_string())
-                    .header(signing::SIGNATURE_HEADER, signing::signature(&key, timestamp, &delivery.body))
+        let oauth = match (settings.auth, &settings.oauth) {
+            (AuthMode::OAuth2ClientCredentials, Some(client)) => Some(client),
+            (AuthMode::OAuth2ClientCredentials, None) => {
+                attempt.error = Some("The OAuth 2.0 client is not configured".into());
+                return (attempt, Outcome::Unauthorized, Vec::new());
             }
+            _ => None,
         };
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                attempt.partner_status = Some(status.as_u16());
-                let asked = shared::http::retry_after::requested_wait(status, response.headers(), now);
-                let outcome = Outcome::of_status(status.as_u16(), asked);
-                // 2xx and 4xx answers may list unit-level errors (the guide's §8.8).
-                let unit_errors = if status.is_success() || status.is_client_error() {
-                    read_bounded(response).await.map(|body| partner_unit_errors(&body)).unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                (attempt, outcome, unit_errors)
-            }
-            Err(err) => {
-                attempt.error = Some(if err.is_timeout() { "Timed out" } else { "Could not connect" }.into());
-                (attempt, Outcome::Transient { not_before: None }, Vec::new())
+        let mut refetched = false;
+        loop {
+            let credential = match oauth {
+                Some(client) => match self.oauth_token(client, &key, now).await {
+                    Ok(token) => token,
+                    Err((error, outcome)) => {
+                        attempt.error = Some(error);
+                        return (attempt, outcome, Vec::new());
+                    }
+                },
+                None => key.clone(),
+            };
+            let request = self
+                .http
+                .post(&settings.endpoint_url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(sync_id_header(settings), &delivery.sync_id)
+                .body(delivery.body.clone());
+            let request = auth::authenticate(request, settings.auth, &credential, &delivery.body, now);
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if let (Some(client), StatusCode::UNAUTHORIZED, false) = (oauth, status, refetched) {
+                        self.tokens.forget(client, &key);
+                        refetched = true;
+                        continue;
+                    }
+                    attempt.partner_status = Some(status.as_u16());
+                    let asked = shared::http::retry_after::requested_wait(status, response.headers(), now);
+                    let outcome = Outcome::of_status(status.as_u16(), asked);
+                    // 2xx and 4xx answers may list unit-level errors (the guide's §8.8).
+                    let unit_errors = if status.is_success() || status.is_client_error() {
+                        read_bounded(response).await.map(|body| partner_unit_errors(&body)).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    return (attempt, outcome, unit_errors);
+                }
+                Err(err) => {
+                    attempt.error = Some(if err.is_timeout() { "Timed out" } else { "Could not connect" }.into());
+                    return (attempt, Outcome::Transient { not_before: None }, Vec::new());
+                }
             }
         }
     }
+
+    /// The access token for `client`, or why the delivery cannot have one.
+    async fn oauth_token(
+        &self,
+        client: &OAuthClient,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, (String, Outcome)> {
+        if let Err(refusal) = self.guard_endpoint(&client.token_url).await {
+            return Err((refusal, Outcome::EndpointRefused));
+        }
+        self.tokens.token(&self.http, client, secret, now).await.map_err(|err| match err {
+            TokenError::Refused(status) => {
+                (format!("The token URL refused the client ({status})"), Outcome::Unauthorized)
+            }
+            TokenError::Unavailable(why) => (why, Outcome::Transient { not_before: None }),
+        })
+    }
+
+    /// Refuses a URL the configuration does not allow deliveries to reach (checked again
+    /// at every connection by the client's resolver).
+    async fn guard_endpoint(&self, url: &str) -> Result<(), String> {
+        let parsed = url::Url::parse(url).map_err(|_| "The endpoint URL is not an absolute URL".to_owned())?;
+        self.guard.check(&parsed).await.map_err(|refusal| refusal.to_string())
+    }
+}
+
+/// The header that carries the sync id: the settings' name, or the guide's.
+pub fn sync_id_header(settings: &RentSyncSettings) -> &str {
+    settings.sync_id_header.as_deref().unwrap_or(SYNC_ID_HEADER)
 }
 
 /// The answer's body, up to [`MAX_ANSWER_BYTES`]; `None` when it is longer or unreadable.

@@ -1,18 +1,27 @@
 //! The daily rent-roll push to RentSync (the RentSync rent-roll guide): for each
 //! organization with the sync enabled, its active properties with their active units, in
 //! the organization's payload format, as snapshots or deltas, one POST per property or
-//! one batch (split by size); retries on a persisted schedule.
+//! one batch (split by size); retries on a persisted schedule. Its HTTP routes: the
+//! settings (`/api/v1/integrations/rentsync[/properties/{property_id}]`) and the pull
+//! feed (`/api/v1/rent-roll/feed`).
 
+pub mod auth;
 pub mod batch;
 mod delivery;
 pub mod delta;
 pub mod feed;
 pub mod mits;
 pub mod payload;
+mod refusals;
+pub mod requests;
+mod settings;
 pub mod signing;
+pub mod views;
 
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::FromRef;
 use shared::Services;
 use shared::domain::PropertyStatus;
 use shared::domain::unit::Unit;
@@ -28,6 +37,76 @@ pub use delivery::{
     DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER, partner_unit_errors,
 };
 pub use payload::SyncRun;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+pub use webhooks::AddressGuard;
+
+/// Where RentSync endpoints may be and where credentials are kept. Read once at cold start.
+#[derive(Debug, Clone)]
+pub struct RentSyncConfig {
+    /// Which endpoint and token URLs settings and deliveries may use.
+    pub guard: AddressGuard,
+    /// Each organization's credential is the secret `<prefix><organization id>`; the
+    /// function's policy allows only this prefix.
+    pub secret_prefix: String,
+}
+
+impl RentSyncConfig {
+    /// `RENTSYNC_SECRET_PREFIX` (`doorstep/<stage>/rentsync/`);
+    /// `RENTSYNC_ALLOW_PRIVATE_URLS=true` allows `http` and private addresses (the local
+    /// stack and its sandbox only).
+    pub fn from_env() -> Self {
+        let allow = std::env::var("RENTSYNC_ALLOW_PRIVATE_URLS").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let secret_prefix =
+            std::env::var("RENTSYNC_SECRET_PREFIX").unwrap_or_else(|_| "doorstep/local/rentsync/".to_owned());
+        Self { guard: AddressGuard::new(allow), secret_prefix }
+    }
+
+    /// The secret that holds an organization's credential.
+    pub fn secret_id(&self, org_id: &str) -> String {
+        format!("{}{org_id}", self.secret_prefix)
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct RentSyncState {
+    pub services: Services,
+    pub config: RentSyncConfig,
+}
+
+impl FromRef<RentSyncState> for Services {
+    fn from_ref(state: &RentSyncState) -> Self {
+        state.services.clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(tags(
+    (name = "integrations", description = "Partner integrations: the rent-roll push to RentSync"),
+    (name = "rent-roll", description = "The rent roll as a pull feed: the RentSync guide's payloads and MITS 4.1 ILS XML")
+))]
+struct RentSyncApi;
+
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> OpenApiRouter<RentSyncState> {
+    OpenApiRouter::with_openapi(RentSyncApi::openapi())
+        .routes(routes!(settings::read, settings::replace))
+        .routes(routes!(settings::read_property, settings::replace_property, settings::delete_property))
+        .routes(routes!(feed::feed))
+}
+
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
+pub fn router(services: Services, config: RentSyncConfig) -> Router {
+    let (api, _) = api().with_state(RentSyncState { services: services.clone(), config }).split_for_parts();
+    shared::http::conventions::apply(api, &services)
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
 
 /// The largest body one delivery sends, whatever `max_body_bytes` allows: the body, the
 /// changes it makes once delivered (about as large) and RentSync's unit-level errors must
@@ -76,24 +155,34 @@ impl SyncSummary {
     }
 }
 
-/// Runs syncs and retries. Built once per cold start.
+/// Runs syncs and retries. Built once per cold start, so OAuth tokens outlive an invocation.
 #[derive(Debug, Clone)]
 pub struct Syncer {
     store: Store,
     secrets: aws_sdk_secretsmanager::Client,
     http: reqwest::Client,
+    guard: AddressGuard,
+    tokens: auth::TokenCache,
 }
 
 impl Syncer {
-    /// `timeout` bounds each POST, connection included.
+    /// `timeout` bounds each POST, connection included; endpoints as
+    /// [`RentSyncConfig::from_env`] allows.
     pub fn new(services: &Services, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::with_guard(services, timeout, RentSyncConfig::from_env().guard)
+    }
+
+    /// Like [`Syncer::new`], reaching only what `guard` allows.
+    pub fn with_guard(services: &Services, timeout: Duration, guard: AddressGuard) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(guard.clone()))
             .user_agent(concat!("Doorstep/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { store: services.store.clone(), secrets: services.aws.secrets.clone(), http })
+        let (store, secrets) = (services.store.clone(), services.aws.secrets.clone());
+        Ok(Self { store, secrets, http, guard, tokens: auth::TokenCache::default() })
     }
 
     /// An invocation by a schedule: the retry schedule's tick sends the due retries; the
@@ -163,20 +252,21 @@ impl Syncer {
             let page = self.store.properties().list(&query, start, PAGE).await?;
             for row in page.items {
                 let PropertyRow::Live(property) = row else { continue };
-                let units = listed_units(&self.store, &settings.organization_id, &property.id).await?;
-                let sent = match settings.mode {
-                    SyncMode::Delta => {
-                        self.store.rent_roll().sent_units(&settings.organization_id, &property.id).await?
-                    }
+                // An override can exclude the property or give it its own endpoint and format;
+                // a batch goes to the organization's endpoint.
+                let Some(own) = self.for_property(settings, &property.id).await? else { continue };
+                let units = listed_units(&self.store, &own.organization_id, &property.id).await?;
+                let sent = match own.mode {
+                    SyncMode::Delta => self.store.rent_roll().sent_units(&own.organization_id, &property.id).await?,
                     SyncMode::Snapshot => Vec::new(),
                 };
-                let roll = delta::roll(settings.mode, &property, units, &sent);
+                let roll = delta::roll(own.mode, &property, units, &sent);
                 if roll.is_empty_delta() {
                     summary.unchanged += 1;
                 } else if settings.delivery == DeliveryMode::Batch {
                     batch.push(roll);
                 } else {
-                    self.deliver(settings, &[roll], run, now, summary).await?;
+                    self.deliver(&own, &[roll], run, now, summary).await?;
                 }
             }
             match page.next {
@@ -222,7 +312,11 @@ impl Syncer {
     pub async fn run_due(&self, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
         let mut summary = SyncSummary::default();
         for mut delivery in self.store.rent_roll().due(now, DUE_BATCH).await? {
-            match self.store.rent_roll().settings(&delivery.organization_id).await?.filter(|s| s.enabled) {
+            let settings = match self.store.rent_roll().settings(&delivery.organization_id).await? {
+                Some(settings) if settings.enabled => self.for_property(&settings, &delivery.property_id).await?,
+                _ => None,
+            };
+            match settings {
                 Some(settings) => {
                     let delivery = self.attempt(&settings, delivery, now).await?;
                     summary.count(&delivery);
@@ -249,27 +343,6 @@ pub async fn listed_units(store: &Store, org_id: &str, property_id: &str) -> Res
             None => return Ok(units),
         }
     }
-}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(tags((name = "rent-roll", description = "The rent roll as a pull feed: the RentSync guide's payloads and MITS 4.1 ILS XML")))]
-struct RentRollApi;
-
-/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
-fn api() -> utoipa_axum::router::OpenApiRouter<Services> {
-    use utoipa::OpenApi;
-    utoipa_axum::router::OpenApiRouter::with_openapi(RentRollApi::openapi()).routes(utoipa_axum::routes!(feed::feed))
-}
-
-/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
-pub fn router(services: Services) -> axum::Router {
-    let (api, _) = api().with_state(services.clone()).split_for_parts();
-    shared::http::conventions::apply(api, &services)
-}
-
-/// This function's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
 }
 
 /// What a scheduled event asks for.

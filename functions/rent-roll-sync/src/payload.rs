@@ -99,6 +99,15 @@ pub struct SingleUnit {
     pub sync_timestamp: String,
 }
 
+/// A POST of §4.1 units: one object per unit, and in a delta the units removed since.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Singles {
+    pub units: Vec<SingleUnit>,
+    /// Delta payloads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_units: Option<Vec<RemovedUnit>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LeadAssignment {
     pub lead_first_name: String,
@@ -362,6 +371,14 @@ impl RenderedBody {
 /// The POST body for `property` and its `units` in `format`, as a snapshot.
 pub fn render(format: PayloadFormat, property: &Property, units: &[Unit], run: &SyncRun) -> RenderedBody {
     match format {
+        // §4.1 shows one unit; a POST carries one such object per unit.
+        PayloadFormat::Single => RenderedBody::of(
+            &Singles {
+                units: units.iter().map(|unit| single_unit(property, unit, run)).collect(),
+                removed_units: None,
+            },
+            units.len(),
+        ),
         PayloadFormat::Nested => RenderedBody::of(&nested(property, units, run), units.len()),
         PayloadFormat::Flat => RenderedBody::of(&flat(units, run), units.len()),
     }

@@ -54,6 +54,9 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "ATTACHMENTS_BUCKET": names.attachments_bucket,
         # Local subscribers listen on this machine: allow http and private addresses.
         "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
+        # The RentSync sandbox listens on this machine too.
+        "RENTSYNC_ALLOW_PRIVATE_URLS": "true",
+        "RENTSYNC_SECRET_PREFIX": names.rentsync_secret_prefix,
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 

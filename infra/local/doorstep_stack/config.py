@@ -38,10 +38,15 @@ NAME_DEFAULTS = {
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
     "SMARTMOVE_API_KEY_SECRET_ID": "doorstep/{name}/smartmove-api-key",
     "ATTACHMENTS_BUCKET": "doorstep-{name}-attachments",
+    "RENTSYNC_SECRET_PREFIX": "doorstep/{name}/rentsync/",
 }
 
 # The SmartMove API key of local stacks; the local SmartMove sandbox accepts it.
 LOCAL_SMARTMOVE_API_KEY = "local-smartmove-sandbox-key"
+
+# The API key the local RentSync sandbox accepts; `make dev` configures the demo
+# organization's RentSync settings with it.
+LOCAL_RENTSYNC_API_KEY = "local-rentsync-sandbox-key"
 
 
 class StackError(Exception):
@@ -88,6 +93,7 @@ class Names:
     cursor: str
     smartmove_api_key: str
     attachments_bucket: str
+    rentsync_secret_prefix: str
 
     @classmethod
     def resolve(cls, stack_name: str | None) -> Names:
@@ -108,6 +114,7 @@ class Names:
             cursor=values["CURSOR_SECRET_ID"],
             smartmove_api_key=values["SMARTMOVE_API_KEY_SECRET_ID"],
             attachments_bucket=values["ATTACHMENTS_BUCKET"],
+            rentsync_secret_prefix=values["RENTSYNC_SECRET_PREFIX"],
         )
 
 

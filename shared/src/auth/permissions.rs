@@ -61,10 +61,12 @@ pub enum Permission {
     WebhookRead,
     WebhookManage,
     RentRunManage,
+    IntegrationRead,
+    IntegrationWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 50] = [
+    pub const ALL: [Permission; 52] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -115,6 +117,8 @@ impl Permission {
         Permission::WebhookRead,
         Permission::WebhookManage,
         Permission::RentRunManage,
+        Permission::IntegrationRead,
+        Permission::IntegrationWrite,
     ];
 
     /// The `resource:action` form that tokens, API keys and the matrix carry.
@@ -170,6 +174,8 @@ impl Permission {
             Permission::WebhookRead => "webhook:read",
             Permission::WebhookManage => "webhook:manage",
             Permission::RentRunManage => "rentrun:manage",
+            Permission::IntegrationRead => "integration:read",
+            Permission::IntegrationWrite => "integration:write",
         }
     }
 
@@ -249,6 +255,8 @@ impl Role {
                 "rentroll:*",
                 // Rent runs and late-fee policies (POST|GET /api/v1/financial/rent-runs).
                 "rentrun:*",
+                // Partner integrations' settings (RentSync).
+                "integration:*",
                 "analytics:read",
                 // The organization's event log (GET /api/v1/events).
                 "event:read",

@@ -4,6 +4,7 @@
 //! | item | PK | SK | GSI1 |
 //! |---|---|---|---|
 //! | settings | `ORG#<org>` | `RENTSYNC#SETTINGS` | `RENTSYNC#ENABLED` / `<org>` (enabled only) |
+//! | property override | `ORG#<org>` | `RENTSYNC#PROPERTY#<property_id>` | |
 //! | delivery | `ORG#<org>#RENTSYNC` | `DELIVERY#<delivery_id>` | `RENTSYNC#RETRY` / `<next_attempt_at>#<delivery_id>` (waiting only) |
 //! | sent unit | `ORG#<org>#RENTSYNC#SENT#<property>` | `UNIT#<unit_id>` | |
 //!
@@ -20,13 +21,15 @@ use time::OffsetDateTime;
 use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{due_on_retry_index, entity_item, query_page};
+use crate::store::requests::{VersionedPut, due_on_retry_index, entity_item, put_at_version, query_page};
 use crate::store::transactions::{build_err, transact};
 use crate::store::{Conditional, Item, Store, StoreError, keys, put_or_stored, s};
 
 const SETTINGS_ENTITY: &str = "rentsync_settings";
 const DELIVERY_ENTITY: &str = "rentsync_delivery";
 const SETTINGS_SK: &str = "RENTSYNC#SETTINGS";
+const OVERRIDE_ENTITY: &str = "rentsync_property";
+const OVERRIDE_PREFIX: &str = "RENTSYNC#PROPERTY#";
 const ENABLED_PARTITION: &str = "RENTSYNC#ENABLED";
 const RETRY_PARTITION: &str = "RENTSYNC#RETRY";
 const DELIVERY_PREFIX: &str = "DELIVERY#";
@@ -41,6 +44,20 @@ fn deliveries_pk(org_id: &str) -> String {
     keys::collection(org_id, "RENTSYNC")
 }
 
+/// The settings item; on the enabled index while enabled.
+fn settings_item(settings: &RentSyncSettings) -> Result<Item, StoreError> {
+    let mut item = entity_item(settings, keys::org(&settings.organization_id), SETTINGS_SK.into(), SETTINGS_ENTITY)?;
+    if settings.enabled {
+        item.insert(GSI1PK.into(), s(ENABLED_PARTITION));
+        item.insert(GSI1SK.into(), s(&settings.organization_id));
+    }
+    Ok(item)
+}
+
+fn override_sk(property_id: &str) -> String {
+    format!("{OVERRIDE_PREFIX}{property_id}")
+}
+
 fn delivery_sk(delivery_id: &str) -> String {
     format!("{DELIVERY_PREFIX}{delivery_id}")
 }
@@ -50,9 +67,11 @@ fn sent_pk(org_id: &str, property_id: &str) -> String {
 }
 
 /// The payload shape RentSync receives (the RentSync guide §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadFormat {
+    /// §4.1: one object per unit, each with its property's fields.
+    Single,
     /// §4.2: one property with its units.
     Nested,
     /// §4.3: one row per unit.
@@ -60,7 +79,7 @@ pub enum PayloadFormat {
 }
 
 /// How a request proves it comes from Doorstep (the RentSync guide §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// `X-API-Key: <key>`.
@@ -70,6 +89,51 @@ pub enum AuthMode {
     /// `X-Aigent-Timestamp` and `X-Aigent-Signature`: HMAC-SHA256 of the timestamp and
     /// the body, keyed by the secret.
     Hmac,
+    /// `Authorization: Bearer <token>`, the token fetched from the settings' OAuth 2.0
+    /// token URL with the client credentials grant (the secret is the client secret).
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials,
+    /// `Authorization: <secret>`: a fixed header value.
+    StaticToken,
+}
+
+/// The OAuth 2.0 client of [`AuthMode::OAuth2ClientCredentials`]; its secret lives in
+/// Secrets Manager like every other credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClient {
+    pub token_url: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// When an organization's sync runs (UTC): `{"kind": "daily", "hour_utc": 2}` or
+/// `{"kind": "every_hours", "hours": 6}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SyncSchedule {
+    /// Once a day, at this whole hour (0 to 23).
+    Daily { hour_utc: u8 },
+    /// Every `hours` hours from midnight; `hours` divides 24.
+    EveryHours { hours: u8 },
+}
+
+impl Default for SyncSchedule {
+    /// 02:00 UTC daily.
+    fn default() -> Self {
+        Self::Daily { hour_utc: 2 }
+    }
+}
+
+impl SyncSchedule {
+    /// Whether a sync triggered at `at` (an hourly tick) runs under this schedule.
+    pub fn is_due(self, at: OffsetDateTime) -> bool {
+        let hour = at.hour();
+        match self {
+            Self::Daily { hour_utc } => hour == hour_utc,
+            Self::EveryHours { hours } => hours > 0 && hour.is_multiple_of(hours),
+        }
+    }
 }
 
 /// An organization's RentSync settings. The key itself lives in Secrets Manager under
@@ -94,12 +158,38 @@ pub struct RentSyncSettings {
     /// The header carrying the sync id (the RentSync guide §6 names `X-Aigent-Sync-ID`).
     #[serde(default)]
     pub sync_id_header: Option<String>,
+    /// The token URL, client id and scope of the OAuth 2.0 auth mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthClient>,
+    #[serde(default)]
+    pub schedule: SyncSchedule,
+    /// Bumped by every change through the API (the `ETag`).
+    #[serde(default)]
+    pub version: u64,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// How one property's sync differs from its organization's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RentSyncPropertyOverride {
+    pub organization_id: String,
+    pub property_id: String,
+    /// Left out of every sync.
+    pub excluded: bool,
+    /// Another endpoint for this property.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// Another payload format for this property.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<PayloadFormat>,
+    pub version: u64,
     /// RFC 3339.
     pub updated_at: String,
 }
 
 /// What a delivery sends (the RentSync guide §8.4: snapshots, deltas or both).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncMode {
     /// Every listed unit, every time; the partner removes what is absent.
@@ -110,7 +200,7 @@ pub enum SyncMode {
 }
 
 /// How deliveries are grouped (the RentSync guide §3.3).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// One POST per property.
@@ -250,13 +340,61 @@ impl Store {
 impl RentRollRepository<'_> {
     /// Stores an organization's settings; on the enabled index while enabled.
     pub async fn save_settings(&self, settings: &RentSyncSettings) -> Result<(), StoreError> {
-        let mut item =
-            entity_item(settings, keys::org(&settings.organization_id), SETTINGS_SK.into(), SETTINGS_ENTITY)?;
-        if settings.enabled {
-            item.insert(GSI1PK.into(), s(ENABLED_PARTITION));
-            item.insert(GSI1SK.into(), s(&settings.organization_id));
+        self.put(settings_item(settings)?).await
+    }
+
+    /// Stores settings changed through the API: created when `expected_version` is
+    /// `None`, else only while the stored version is still that one; `false` when
+    /// another writer got there first.
+    pub async fn save_settings_at(
+        &self,
+        settings: &RentSyncSettings,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.put_versioned(settings_item(settings)?, expected_version).await
+    }
+
+    /// A property's override (consistent read).
+    pub async fn property_override(
+        &self,
+        org_id: &str,
+        property_id: &str,
+    ) -> Result<Option<RentSyncPropertyOverride>, StoreError> {
+        self.store.get_consistent(keys::org(org_id), &override_sk(property_id)).await
+    }
+
+    /// Stores a property's override, created when `expected_version` is `None`; `false`
+    /// when another writer got there first.
+    pub async fn save_property_override(
+        &self,
+        change: &RentSyncPropertyOverride,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let item =
+            entity_item(change, keys::org(&change.organization_id), override_sk(&change.property_id), OVERRIDE_ENTITY)?;
+        self.put_versioned(item, expected_version).await
+    }
+
+    /// Removes a property's override; `false` when it had none.
+    pub async fn delete_property_override(&self, org_id: &str, property_id: &str) -> Result<bool, StoreError> {
+        self.store.delete_existing(keys::org(org_id), override_sk(property_id)).await
+    }
+
+    /// One page of the organization's property overrides, in property id order.
+    pub async fn property_overrides(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<RentSyncPropertyOverride>, StoreError> {
+        self.store.query_prefix_page(keys::org(org_id), OVERRIDE_PREFIX, start, limit).await
+    }
+
+    async fn put_versioned(&self, item: Item, expected_version: Option<u64>) -> Result<bool, StoreError> {
+        match expected_version {
+            Some(version) => Ok(put_at_version(self.store, item, version).await? == VersionedPut::Done),
+            None => self.put_if_absent(item).await,
         }
-        self.put(item).await
     }
 
     /// An organization's settings (consistent read).
@@ -282,12 +420,17 @@ impl RentRollRepository<'_> {
     /// Starts a delivery unless one with its id exists (the same payload of the same
     /// sync); `false` when it existed.
     pub async fn start_delivery(&self, delivery: &RentRollDelivery) -> Result<bool, StoreError> {
+        self.put_if_absent(self.delivery_item(delivery)?).await
+    }
+
+    /// Writes an item unless one with its key exists; `false` when it existed.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
         let request = self
             .store
             .client()
             .put_item()
             .table_name(self.store.table())
-            .set_item(Some(self.delivery_item(delivery)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)");
         Ok(matches!(put_or_stored(request).await?, Conditional::Written))
     }
@@ -395,5 +538,23 @@ impl RentRollRepository<'_> {
     /// `Query` of GSI1.
     pub async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<RentRollDelivery>, StoreError> {
         due_on_retry_index(self.store, RETRY_PARTITION, now, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_schedule_is_due_at_its_hours_only() {
+        let daily = SyncSchedule::default();
+        assert!(daily.is_due(datetime!(2026-11-22 2:00 UTC)));
+        assert!(!daily.is_due(datetime!(2026-11-22 3:00 UTC)));
+        let six_hourly = SyncSchedule::EveryHours { hours: 6 };
+        let due: Vec<u8> =
+            (0..24).filter(|h| six_hourly.is_due(datetime!(2026-11-22 0:00 UTC).replace_hour(*h).unwrap())).collect();
+        assert_eq!(due, vec![0, 6, 12, 18]);
     }
 }
