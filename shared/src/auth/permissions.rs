@@ -54,6 +54,7 @@ pub enum Permission {
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
+    RentRollRun,
     EventRead,
     ScreeningRead,
     ScreeningCreate,
@@ -63,7 +64,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 49] = [
+    pub const ALL: [Permission; 50] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -107,6 +108,7 @@ impl Permission {
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
+        Permission::RentRollRun,
         Permission::EventRead,
         Permission::ScreeningRead,
         Permission::ScreeningCreate,
@@ -161,6 +163,7 @@ impl Permission {
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
+            Permission::RentRollRun => "rentroll:run",
             Permission::EventRead => "event:read",
             Permission::ScreeningRead => "screening:read",
             Permission::ScreeningCreate => "screening:create",
