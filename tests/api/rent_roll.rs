@@ -324,7 +324,7 @@ async fn a_repeated_trigger_of_the_same_sync_sends_nothing_again() {
     // EventBridge delivers the same scheduled event again, a little later.
     let again = rig.syncer.sync_organization(&rig.org, &run, triggered_at + time::Duration::seconds(30)).await.unwrap();
 
-    assert_eq!((again.started, again.already_sent), (0, 1));
+    assert_eq!(again.started, 0);
     assert_eq!(rig.received().await.len(), 1);
     assert_eq!(rig.deliveries().await.len(), 1);
     // The next day's sync sends again.

@@ -1,27 +1,37 @@
 //! The daily rent-roll push to RentSync (the RentSync rent-roll guide): for each
 //! organization with the sync enabled, one POST per active property with its active
-//! units, in the organization's payload format; retries on a persisted schedule.
+//! units, in the organization's payload format, fanned out over a work queue with a
+//! checkpoint per property; retries on a persisted schedule; the run log API
+//! (`/api/v1/rent-roll/syncs`).
 
+pub mod checkpoint;
 mod delivery;
+pub mod fanout;
 pub mod payload;
+pub mod runs;
 pub mod signing;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use shared::Services;
-use shared::domain::PropertyStatus;
 use shared::domain::unit::Unit;
-use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
 use shared::store::rent_roll::{DELIVERY_RETENTION, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings};
 use shared::store::{Store, StoreError};
 use shared::time_format;
 use time::OffsetDateTime;
 
+pub use checkpoint::SYNC_COMPLETED;
 pub use delivery::{DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER};
+pub use fanout::{FanOut, Synced, WorkMessage, WorkQueue};
 pub use payload::SyncRun;
 
 /// Units read per `Query`, and organizations and properties per page.
-const PAGE: usize = 100;
+pub(crate) const PAGE: usize = 100;
 /// Due retries taken per tick of the retry schedule.
 const DUE_BATCH: usize = 100;
 /// The retry schedule's event name in template.yaml, which its rule's name contains
@@ -37,6 +47,12 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("the invocation is not a scheduled event")]
     NotScheduled,
+    #[error("the work queue is not configured ({})", fanout::QUEUE_URL_VAR)]
+    NoQueue,
+    #[error("the work queue: {0}")]
+    Queue(String),
+    #[error("a work message or checkpoint is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// What one run did.
@@ -52,6 +68,17 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
+    fn add(&mut self, synced: Synced) {
+        match synced {
+            Synced::Already => self.already_sent += 1,
+            Synced::Sent(delivery) => {
+                self.started += 1;
+                self.count(&delivery);
+            }
+            Synced::Unavailable => self.failed += 1,
+        }
+    }
+
     fn count(&mut self, delivery: &RentRollDelivery) {
         match delivery.status {
             RentRollDeliveryStatus::Delivered => self.delivered += 1,
@@ -67,6 +94,7 @@ pub struct Syncer {
     store: Store,
     secrets: aws_sdk_secretsmanager::Client,
     http: reqwest::Client,
+    queue: Option<WorkQueue>,
 }
 
 impl Syncer {
@@ -78,94 +106,35 @@ impl Syncer {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Doorstep/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { store: services.store.clone(), secrets: services.aws.secrets.clone(), http })
+        Ok(Self { store: services.store.clone(), secrets: services.aws.secrets.clone(), http, queue: None })
     }
 
-    /// An invocation by a schedule: the retry schedule's tick sends the due retries; the
-    /// daily schedule's event runs the sync identified by the event's time, so a
-    /// redelivered event is the same sync and sends nothing twice.
+    /// Sends work (the coordinator's and on-demand runs') to `queue`.
+    pub fn with_queue(mut self, queue: Option<WorkQueue>) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// An invocation other than an HTTP request: an SQS batch of work messages is
+    /// answered with its `batchItemFailures`; the retry schedule's tick sends the due
+    /// retries; the daily schedule's event fans out the sync identified by the event's
+    /// time, so a redelivered event is the same sync and sends nothing twice.
     pub async fn handle(
         &self,
         payload: serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<serde_json::Value, SyncError> {
+        if payload.get("Records").is_some() {
+            return Ok(self.work(&payload, now).await);
+        }
         match Job::of(&payload, now)? {
             Job::Retries => Ok(serde_json::json!({ "retries": self.run_due(now).await? })),
-            Job::Sync(run) => Ok(serde_json::json!({ "sync": self.sync_all(&run, now).await? })),
-        }
-    }
-
-    /// Syncs every organization that has the sync enabled.
-    pub async fn sync_all(&self, run: &SyncRun, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
-        let mut summary = SyncSummary::default();
-        let mut start = None;
-        loop {
-            let page = self.store.rent_roll().enabled(start, PAGE).await?;
-            for settings in &page.items {
-                self.sync_with(settings, run, now, &mut summary).await?;
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(summary),
-            }
-        }
-    }
-
-    /// Syncs one organization, if it has the sync enabled.
-    pub async fn sync_organization(
-        &self,
-        org_id: &str,
-        run: &SyncRun,
-        now: OffsetDateTime,
-    ) -> Result<SyncSummary, SyncError> {
-        let mut summary = SyncSummary::default();
-        if let Some(settings) = self.store.rent_roll().settings(org_id).await?.filter(|s| s.enabled) {
-            self.sync_with(&settings, run, now, &mut summary).await?;
-        }
-        Ok(summary)
-    }
-
-    /// One delivery per active property of the organization.
-    async fn sync_with(
-        &self,
-        settings: &RentSyncSettings,
-        run: &SyncRun,
-        now: OffsetDateTime,
-        summary: &mut SyncSummary,
-    ) -> Result<(), SyncError> {
-        let query = PropertyQuery {
-            org_id: settings.organization_id.clone(),
-            order: PropertyOrder::CreatedAt { descending: false },
-            status: Some(PropertyStatus::Active),
-            property_type: None,
-            created_after: None,
-            created_before: None,
-        };
-        let mut start = None;
-        loop {
-            let page = self.store.properties().list(&query, start, PAGE).await?;
-            for row in page.items {
-                let PropertyRow::Live(property) = row else { continue };
-                let units = self.active_units(&settings.organization_id, &property.id).await?;
-                let rendered = payload::render(settings.format, &property, &units, run);
-                let delivery = new_delivery(settings, &property.id, run, rendered, now);
-                if !self.store.rent_roll().start_delivery(&delivery).await? {
-                    summary.already_sent += 1;
-                    continue;
-                }
-                summary.started += 1;
-                let delivery = self.attempt(settings, delivery, now).await?;
-                summary.count(&delivery);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(()),
-            }
+            Job::Sync(run) => Ok(serde_json::json!({ "sync": self.fan_out(&run, now).await? })),
         }
     }
 
     /// The property's active units, read a page at a time.
-    async fn active_units(&self, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
+    pub(crate) async fn active_units(&self, org_id: &str, property_id: &str) -> Result<Vec<Unit>, StoreError> {
         let mut units = Vec::new();
         let mut start = None;
         loop {
@@ -185,11 +154,14 @@ impl Syncer {
         for mut delivery in self.store.rent_roll().due(now, DUE_BATCH).await? {
             match self.store.rent_roll().settings(&delivery.organization_id).await?.filter(|s| s.enabled) {
                 Some(settings) => {
+                    let began = Instant::now();
                     let delivery = self.attempt(&settings, delivery, now).await?;
+                    self.settle(&delivery, began.elapsed(), now).await?;
                     summary.count(&delivery);
                 }
                 None => {
                     self.fail(&mut delivery, "sync_disabled", now).await?;
+                    self.settle(&delivery, Duration::ZERO, now).await?;
                     summary.failed += 1;
                 }
             }
@@ -201,7 +173,7 @@ impl Syncer {
 /// What a scheduled event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
-    /// The daily sync, identified by the event's time.
+    /// The daily sync, identified by the event's time: fanned out.
     Sync(SyncRun),
     /// A tick of the retry schedule.
     Retries,
@@ -223,7 +195,7 @@ impl Job {
     }
 }
 
-fn new_delivery(
+pub(crate) fn new_delivery(
     settings: &RentSyncSettings,
     property_id: &str,
     run: &SyncRun,
@@ -248,6 +220,43 @@ fn new_delivery(
         updated_at: at,
         expires_at: (now + DELIVERY_RETENTION).unix_timestamp(),
     }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct RentRollState {
+    pub services: Services,
+    /// Starts on-demand runs and sends redrives at once.
+    pub syncer: Syncer,
+}
+
+impl axum::extract::FromRef<RentRollState> for Services {
+    fn from_ref(state: &RentRollState) -> Self {
+        state.services.clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "rent-roll", description = "The rent-roll sync to RentSync: its runs, each property's delivery, redrives")))]
+struct RentRollApi;
+
+/// Every route of the function: each handler's `#[utoipa::path]` gives its method, path and documentation.
+fn api() -> OpenApiRouter<RentRollState> {
+    OpenApiRouter::with_openapi(RentRollApi::openapi())
+        .routes(routes!(runs::list, runs::create))
+        .routes(routes!(runs::read))
+        .routes(routes!(runs::redrive))
+}
+
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
+pub fn router(services: Services, syncer: Syncer) -> Router {
+    let (api, _) = api().with_state(RentRollState { services: services.clone(), syncer }).split_for_parts();
+    shared::http::conventions::apply(api, &services)
+}
+
+/// This function's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{due_on_retry_index, entity_item, query_page};
 use crate::store::transactions::{TransactItem, build_err, condition_failed, transact, unexpected_cancellation};
-use crate::store::{Conditional, Item, Store, StoreError, boolean, keys, n, put_or_stored, s, update};
+use crate::store::{Conditional, Item, Store, StoreError, boolean, keys, n, put_or_stored, s, update_if};
 
 const SETTINGS_ENTITY: &str = "rentsync_settings";
 const DELIVERY_ENTITY: &str = "rentsync_delivery";
@@ -330,7 +330,7 @@ fn checkpoint_sk(sync_id: &str, property_id: &str) -> String {
 }
 
 /// What started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncTrigger {
     /// The daily schedule.
@@ -365,9 +365,10 @@ pub struct SyncRunRecord {
     /// Every property is queued.
     #[serde(default)]
     pub enumerated: bool,
-    /// Where the enumeration goes on (the last property key queued), while it is not over.
+    /// Where the enumeration goes on (the last property key queued, as JSON), while it
+    /// is not over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<PageKey>,
+    pub cursor: Option<String>,
     pub started_at: String,
     /// When every property had finished (and `rentroll.sync_completed` was announced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -376,7 +377,7 @@ pub struct SyncRunRecord {
 }
 
 /// Where one property of a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertySyncStatus {
     Delivered,
@@ -403,7 +404,9 @@ pub struct PropertyCheckpoint {
     pub sync_id: String,
     pub organization_id: String,
     pub property_id: String,
-    pub delivery_id: String,
+    /// Absent when no delivery was started (the property was gone, the sync disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
     pub status: PropertySyncStatus,
     pub attempts: u32,
     /// Why the last attempt failed (`rejected`, `unauthorized`, `endpoint_not_found`,
@@ -463,32 +466,40 @@ impl RentRollRepository<'_> {
     }
 
     /// Records that `queued` more properties are on the queue and where the enumeration
-    /// goes on (`None`: it is over); the run as it is now.
+    /// goes on (`to`; `None`: it is over), if it was still at `from`: the run as it is
+    /// now, or `None` when another enumeration of the run moved it first.
     pub async fn advance_run(
         &self,
         org_id: &str,
         sync_id: &str,
         queued: u32,
-        cursor: Option<&PageKey>,
-    ) -> Result<SyncRunRecord, StoreError> {
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
         let request = self
             .store
             .update_item(deliveries_pk(org_id), run_sk(sync_id))
-            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#cursor", "cursor")
             .expression_attribute_values(":n", n(queued))
+            .expression_attribute_values(":f", boolean(false))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        let request = match cursor {
-            Some(cursor) => request
-                .update_expression("ADD properties :n SET #cursor = :cursor")
-                .expression_attribute_names("#cursor", "cursor")
-                .expression_attribute_values(":cursor", serde_dynamo::to_attribute_value(cursor)?),
+        let request = match from {
+            Some(from) => request
+                .condition_expression("#cursor = :from AND enumerated = :f")
+                .expression_attribute_values(":from", s(from)),
+            None => request
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(#cursor) AND enumerated = :f"),
+        };
+        let request = match to {
+            Some(to) => request
+                .update_expression("ADD properties :n SET #cursor = :to")
+                .expression_attribute_values(":to", s(to)),
             None => request
                 .update_expression("ADD properties :n SET enumerated = :t REMOVE #cursor")
-                .expression_attribute_names("#cursor", "cursor")
                 .expression_attribute_values(":t", boolean(true)),
         };
-        let output = update(request).await?;
-        Ok(serde_dynamo::from_item(output.attributes.unwrap_or_default())?)
+        let Some(output) = update_if(request).await? else { return Ok(None) };
+        Ok(Some(serde_dynamo::from_item(output.attributes.unwrap_or_default())?))
     }
 
     /// A property's checkpoint in a run (consistent read).
