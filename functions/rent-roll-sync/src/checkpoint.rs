@@ -167,7 +167,7 @@ impl Syncer {
             "sync_id": run.sync_id,
             "trigger": run.trigger,
             "property_id": run.property_id,
-            "properties": run.properties,
+            "property_count": run.properties,
             "delivered": run.delivered,
             "failed": run.failed,
             "retrying": run.retrying,

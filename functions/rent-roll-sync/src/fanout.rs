@@ -314,6 +314,11 @@ impl Syncer {
             self.attempt(&settings, delivery, now).await?
         } else {
             match store.delivery(org_id, &delivery.delivery_id).await? {
+                // Another worker has the same message and is sending it now: this copy
+                // comes back later and finds its checkpoint.
+                Some(started) if started.attempts.is_empty() && !abandoned(&started, now) => {
+                    return Err(SyncError::InFlight(started.delivery_id));
+                }
                 // Started by a worker that stopped before its first POST.
                 Some(started) if started.attempts.is_empty() => self.attempt(&settings, started, now).await?,
                 Some(started) => started,
@@ -343,6 +348,15 @@ pub enum Synced {
     /// Nothing to send: the property or the sync is gone.
     Unavailable,
 }
+
+/// Whether a delivery started without an attempt was left by a worker that stopped: no
+/// invocation runs longer than this.
+fn abandoned(delivery: &RentRollDelivery, now: OffsetDateTime) -> bool {
+    time_format::parse(&delivery.created_at).is_none_or(|created| now - created > IN_FLIGHT)
+}
+
+/// The longest a worker holds a message (the function's timeout).
+const IN_FLIGHT: time::Duration = time::Duration::minutes(15);
 
 /// A new run of an organization.
 fn new_run(

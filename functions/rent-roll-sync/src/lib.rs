@@ -51,6 +51,8 @@ pub enum SyncError {
     NoQueue,
     #[error("the work queue: {0}")]
     Queue(String),
+    #[error("delivery {0} is being sent by another worker")]
+    InFlight(String),
     #[error("a work message or checkpoint is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
 }

@@ -100,7 +100,7 @@ pub struct SyncRunView {
     /// The payloads' `sync_timestamp`.
     pub sync_timestamp: String,
     /// Properties queued so far.
-    pub properties: u32,
+    pub property_count: u32,
     /// Properties whose first attempt is over.
     pub finished: u32,
     pub delivered: u32,
@@ -119,7 +119,7 @@ impl From<&SyncRunRecord> for SyncRunView {
             property_id: run.property_id.clone(),
             status: if run.completed_at.is_some() { "completed" } else { "running" },
             sync_timestamp: run.sync_timestamp.clone(),
-            properties: run.properties,
+            property_count: run.properties,
             finished: run.finished,
             delivered: run.delivered,
             failed: run.failed,
