@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: release binary size, init time and list latency of `properties`,
-# against a private in-memory stack.
+# `make bench`: release binary size, init time and list latency of `properties`, and
+# the fanned-out rent-roll sync of 100,000 units, against a private in-memory stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
@@ -10,3 +10,5 @@ trap 'stack_py down --name bench' EXIT
 stack_up bench
 # Request logs would be part of what is timed; keep only warnings.
 RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench properties
+# 100,000 units in 500 properties synced to a local sink, next to merely reading them.
+RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench rent_roll_sync
