@@ -16,14 +16,11 @@
 //!
 //! Figures, not assertions: nothing here fails on a slow machine.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use doorstep_tests::figures::{CallCounter, Counting, LIVE, PEAK, mib};
 use doorstep_tests::{app, new_org, test_sqs};
 use properties::requests::PropertyInput;
 use rent_roll_sync::{SyncRun, Syncer, WorkQueue};
@@ -43,64 +40,8 @@ const UNITS_PER_PROPERTY: usize = 200;
 const WORKERS: usize = 10;
 const PROJECTED_UNITS: f64 = 1_000_000.0;
 
-/// The system allocator, counting live and peak bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Counts DynamoDB requests by operation (`X-Amz-Target`).
-#[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl CallCounter {
-    fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        if let Ok(mut calls) = self.0.lock() {
-            *calls.entry(operation).or_default() += 1;
-        }
-        Ok(())
-    }
-}
-
-fn mib(bytes: usize) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 /// A `/proc/self/status` figure in bytes (`VmRSS`, `VmHWM`).
 fn proc_status(field: &str) -> usize {

@@ -10,15 +10,11 @@
 //!
 //! Figures, not assertions: nothing here fails on a slow machine.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::body::Body;
+use doorstep_tests::figures::{CallCounter, Counting, LIVE, PEAK, mib};
 use doorstep_tests::{app, new_org};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -35,58 +31,8 @@ const UNITS: usize = 10_000;
 const PROPERTIES: usize = 20;
 const RUNS: usize = 5;
 
-/// The system allocator, counting live and peak bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Counts DynamoDB requests by operation (`X-Amz-Target`).
-#[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        if let Ok(mut calls) = self.0.lock() {
-            *calls.entry(operation).or_default() += 1;
-        }
-        Ok(())
-    }
-}
-
-fn mib(bytes: usize) -> String {
-    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 #[tokio::main]
 async fn main() {
@@ -130,7 +76,7 @@ async fn main() {
     let token = app.token(&org, &["OrganizationOwner"]);
     let mut latencies = Vec::new();
     for run in 0..RUNS {
-        counter.0.lock().unwrap().clear();
+        counter.take();
         let baseline = LIVE.load(Ordering::Relaxed);
         PEAK.store(baseline, Ordering::Relaxed);
         let started = Instant::now();
@@ -159,7 +105,7 @@ async fn main() {
         }
         let elapsed = started.elapsed();
         let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
-        let calls = counter.0.lock().unwrap().clone();
+        let calls = counter.take();
         let total: usize = calls.values().sum();
         println!(
             "run {run}: {:.1} ms, {elements} units in {pages} pages, body {} in {chunks} chunks, peak heap during a page {}, DynamoDB calls {total} {calls:?}",

@@ -229,12 +229,17 @@ impl RentRollRepository<'_> {
     /// Starts a delivery unless one with its id exists (the same payload of the same
     /// sync); `false` when it existed.
     pub async fn start_delivery(&self, delivery: &RentRollDelivery) -> Result<bool, StoreError> {
+        self.put_if_absent(self.delivery_item(delivery)?).await
+    }
+
+    /// Puts `item` unless an item has its key; `false` when one had.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
         let request = self
             .store
             .client()
             .put_item()
             .table_name(self.store.table())
-            .set_item(Some(self.delivery_item(delivery)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)");
         Ok(matches!(put_or_stored(request).await?, Conditional::Written))
     }
@@ -257,13 +262,26 @@ impl RentRollRepository<'_> {
             .set_item(Some(self.delivery_item(delivery)?))
             .build()
             .map_err(build_err)?;
+        match self.with_announcement(TransactWriteItem::builder().put(put).build(), announcement, now).await? {
+            true => Ok(()),
+            false => Err(unexpected_cancellation("rentroll.delivery_failed announcement id collision")),
+        }
+    }
+
+    /// Writes `write` and stores `announcement` (for the relay to put on the bus) in one
+    /// transaction; `false` when the condition of `write` failed (nothing is written).
+    async fn with_announcement(
+        &self,
+        write: TransactWriteItem,
+        announcement: &OutboxMessage,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
-        let items = vec![TransactWriteItem::builder().put(put).build(), announcement.put(self.store, expires_at)?];
+        let items = vec![write, announcement.put(self.store, expires_at)?];
         match transact(self.store, items).await? {
-            None => Ok(()),
-            Some(_) => Err(crate::store::transactions::unexpected_cancellation(
-                "rentroll.delivery_failed announcement id collision",
-            )),
+            None => Ok(true),
+            Some(failed) if condition_failed(&failed, 0) => Ok(false),
+            Some(_) => Err(unexpected_cancellation("rent-roll announcement id collision")),
         }
     }
 
@@ -427,15 +445,8 @@ pub struct PropertyCheckpoint {
 impl RentRollRepository<'_> {
     /// Creates a run unless one with its id exists; `false` when it did.
     pub async fn create_run(&self, run: &SyncRunRecord) -> Result<bool, StoreError> {
-        let item = entity_item(run, deliveries_pk(&run.organization_id), run_sk(&run.sync_id), RUN_ENTITY)?;
-        let request = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)");
-        Ok(matches!(put_or_stored(request).await?, Conditional::Written))
+        self.put_if_absent(entity_item(run, deliveries_pk(&run.organization_id), run_sk(&run.sync_id), RUN_ENTITY)?)
+            .await
     }
 
     /// A run of the organization (consistent read).
@@ -590,13 +601,7 @@ impl RentRollRepository<'_> {
             .condition_expression("attribute_not_exists(completed_at) AND enumerated = :t AND finished >= properties")
             .expression_attribute_values(":at", s(crate::time_format::format(now)))
             .expression_attribute_values(":t", boolean(true));
-        let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
-        let items = vec![update.transact_item()?, announcement.put(self.store, expires_at)?];
-        match transact(self.store, items).await? {
-            None => Ok(true),
-            Some(failed) if condition_failed(&failed, 0) => Ok(false),
-            Some(_) => Err(unexpected_cancellation("rentroll.sync_completed announcement id collision")),
-        }
+        self.with_announcement(update.transact_item()?, announcement, now).await
     }
 
     /// A delivery of the organization (consistent read).
