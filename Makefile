@@ -62,7 +62,7 @@ test: lint browser ## Lint, then every test against a private local stack, then 
 openapi: ## Regenerate openapi.json from the code
 	UPDATE_OPENAPI=1 cargo test --locked -p doorstep-tests --test api openapi -- --quiet
 
-bench: tools ## Build the release binary and report size, init time and list latency; the rent job and overdue index figures
+bench: tools ## Release figures: binary size, init time, list latency; the rent job, the overdue index, the rent-roll sync of 100,000 units
 	bash infra/local/bench.sh
 
 clean: ## Remove build output and local data (keeps installed tools)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: release binary size, init time and list latency of `properties`,
-# against a private in-memory stack.
+# `make bench`: release binary size, init time and list latency of `properties`, and
+# the fanned-out rent-roll sync of 100,000 units, against a private in-memory stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
@@ -13,3 +13,5 @@ RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench properties
 
 # The rent job and the overdue index, on their own stack.
 bash infra/local/bench_financial.sh
+# 100,000 units in 500 properties synced to a local sink, next to merely reading them.
+RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench rent_roll_sync

@@ -2,8 +2,8 @@
 //! the API from DynamoDB Local and POSTs them to RentSync, played by `wiremock`.
 //!
 //! The retry index is one partition for every organization, and a retry tick sends
-//! whatever is due; tests hold `SERIAL` so that one test's tick never sends another's
-//! retries.
+//! whatever is due; the work queue of on-demand runs is one for the test stack; tests
+//! hold `SERIAL` so that one test's tick or worker never handles another's work.
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use shared::store::rent_roll::{
 use shared::time_format;
 use time::OffsetDateTime;
 use tokio::sync::Mutex as AsyncMutex;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 static SERIAL: AsyncMutex<()> = AsyncMutex::const_new(());
@@ -30,6 +30,7 @@ const SYNC_PATH: &str = "/v1/rent-roll/sync";
 struct Rig {
     app: TestApp,
     org: String,
+    token: String,
     property: Value,
     units: Vec<Value>,
     key: String,
@@ -84,7 +85,7 @@ impl Rig {
         };
         app.services.store.rent_roll().save_settings(&settings).await.unwrap();
         let syncer = Syncer::new(&app.services, Duration::from_secs(5)).unwrap();
-        Self { app, org, property, units, key, rentsync, syncer }
+        Self { app, org, token, property, units, key, rentsync, syncer }
     }
 
     /// RentSync answers the first `times` POSTs with `status` (none when 0), then 200.
@@ -360,7 +361,7 @@ async fn a_repeated_trigger_of_the_same_sync_sends_nothing_again() {
     // EventBridge delivers the same scheduled event again, a little later.
     let again = rig.syncer.sync_organization(&rig.org, &run, triggered_at + time::Duration::seconds(30)).await.unwrap();
 
-    assert_eq!((again.started, again.already_sent), (0, 1));
+    assert_eq!(again.started, 0);
     assert_eq!(rig.received().await.len(), 1);
     assert_eq!(rig.deliveries().await.len(), 1);
     // The next day's sync sends again.
@@ -501,7 +502,8 @@ async fn a_batch_over_the_bound_is_split_into_parts_that_carry_every_unit_once()
 
     // The same sync triggered again sends no part twice.
     let again = rig.syncer.sync_organization(&rig.org, &SyncRun::at(now), now).await.unwrap();
-    assert_eq!((again.started, again.already_sent), (0, bodies.len()));
+    assert_eq!(again.started, 0);
+    assert_eq!(rig.received().await.len(), requests.len());
 }
 
 #[tokio::test]
@@ -533,4 +535,351 @@ async fn unit_level_errors_in_rentsyncs_answer_are_recorded_on_the_delivery() {
     // The unit RentSync refused is sent again by the next delta; the accepted one is not.
     let (_, next) = rig.sync_at(day(1)).await;
     assert_eq!(unit_ids(&next[0]["units"]), [rig.unit_id(0)]);
+}
+
+// ------------------------------------------------------------------ fan-out, checkpoints, run log
+
+/// The test stack's work queue, as a worker sees it.
+struct Worker {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    syncer: Syncer,
+}
+
+impl Worker {
+    async fn new(app: &TestApp) -> Self {
+        let syncer = doorstep_tests::rent_roll_syncer(&app.services).await;
+        let sqs = doorstep_tests::test_sqs(&app.services);
+        let url = sqs.get_queue_url().queue_name(doorstep_tests::RENT_ROLL_TEST_QUEUE).send().await.unwrap();
+        Self { sqs, url: url.queue_url.unwrap(), syncer }
+    }
+
+    /// Every message on the queue now, taken off it, as the SQS event source hands them over.
+    async fn take(&self) -> Vec<Value> {
+        let mut records = Vec::new();
+        loop {
+            let received =
+                self.sqs.receive_message().queue_url(&self.url).max_number_of_messages(10).send().await.unwrap();
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return records;
+            }
+            for message in messages {
+                records.push(json!({"messageId": message.message_id(), "body": message.body()}));
+                let handle = message.receipt_handle().unwrap_or_default();
+                self.sqs.delete_message().queue_url(&self.url).receipt_handle(handle).send().await.unwrap();
+            }
+        }
+    }
+
+    /// One SQS batch through the function; the ids it reported failed.
+    async fn handle(&self, records: &[Value]) -> Vec<Value> {
+        let answer = self.syncer.handle(json!({"Records": records}), time_format::now()).await.unwrap();
+        answer["batchItemFailures"].as_array().cloned().unwrap()
+    }
+
+    /// Handles batches of ten until the queue is empty.
+    async fn run_until_idle(&self) {
+        loop {
+            let records = self.take().await;
+            if records.is_empty() {
+                return;
+            }
+            for batch in records.chunks(10) {
+                assert_eq!(self.handle(batch).await, Vec::<Value>::new());
+            }
+        }
+    }
+}
+
+fn body_of(record: &Value) -> Value {
+    serde_json::from_str(record["body"].as_str().unwrap()).unwrap()
+}
+
+impl Rig {
+    /// `count` more active properties (without units), their ids.
+    async fn more_properties(&self, count: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..count {
+            let property = self.app.create_property(&self.token, &format!("Annex {i}")).await;
+            ids.push(property["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }
+
+    /// RentSync answers POSTs of `property_id` with `status`, the first `times` of them.
+    async fn answering_for(&self, property_id: &str, status: u16, times: u64) {
+        Mock::given(method("POST"))
+            .and(path(SYNC_PATH))
+            .and(body_string_contains(property_id))
+            .respond_with(ResponseTemplate::new(status))
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.rentsync)
+            .await;
+    }
+
+    /// `POST /api/v1/rent-roll/syncs`: the run's id.
+    async fn start_sync(&self, body: Value) -> String {
+        let started = self.app.post("/api/v1/rent-roll/syncs", &self.token, &body).await;
+        assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+        assert_eq!(started.body["data"]["status"], "running");
+        started.body["data"]["sync_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn sync(&self, sync_id: &str) -> Value {
+        let read = self.app.get(&format!("/api/v1/rent-roll/syncs/{sync_id}?page_size=100"), &self.token).await;
+        assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+        read.body["data"].clone()
+    }
+
+    /// How many POSTs RentSync received for each property id.
+    async fn posts_per_property(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut posts = std::collections::BTreeMap::new();
+        for request in self.received().await {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let id = body["property"]["project_id"].as_str().unwrap().to_owned();
+            *posts.entry(id).or_default() += 1;
+        }
+        posts
+    }
+}
+
+fn counts(run: &Value) -> (u64, u64, u64, u64) {
+    let n = |k: &str| run[k].as_u64().unwrap_or_else(|| panic!("{k} in {run}"));
+    (n("property_count"), n("delivered"), n("failed"), n("retrying"))
+}
+
+fn property<'a>(run: &'a Value, property_id: &str) -> &'a Value {
+    run["properties"].as_array().unwrap().iter().find(|p| p["property_id"] == property_id).unwrap()
+}
+
+#[tokio::test]
+async fn a_run_over_several_properties_delivers_each_once_and_announces_its_counts() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    let others = rig.more_properties(3).await;
+    let (retried, refused) = (&others[0], &others[1]);
+    rig.answering_for(retried, 503, 1).await;
+    rig.answering_for(refused, 400, 100).await;
+    let rig = rig.answering(200, 0).await;
+    let pattern = json!({"source": ["doorstep.rentroll"], "detail-type": ["rentroll.sync_completed"],
+        "detail": {"organization_id": [rig.org]}});
+    let bus = doorstep_tests::bus_queue::BusQueue::subscribe(&rig.app, "rrsync", &pattern).await;
+
+    let sync_id = rig.start_sync(json!({})).await;
+    worker.run_until_idle().await;
+
+    let posts = rig.posts_per_property().await;
+    assert_eq!(posts.len(), 4, "{posts:?}");
+    assert!(posts.values().all(|&n| n == 1), "each property once: {posts:?}");
+    let run = rig.sync(&sync_id).await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(counts(&run), (4, 2, 1, 1));
+    let pump = Pump::new(&rig.app.services);
+    let told = pump
+        .until(Duration::from_secs(30), "rentroll.sync_completed on the bus", || async {
+            Some(bus.receive(1).await).filter(|m| !m.is_empty())
+        })
+        .await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    let detail = &told[0]["detail"];
+    assert_eq!(detail["sync_id"], sync_id.as_str());
+    assert_eq!(
+        (&detail["property_count"], &detail["delivered"], &detail["failed"], &detail["retrying"]),
+        (&json!(4), &json!(2), &json!(1), &json!(1))
+    );
+
+    // The retry finishing later moves the run's counts, without a second announcement.
+    rig.syncer.run_due(time_format::now() + time::Duration::minutes(2)).await.unwrap();
+    let run = rig.sync(&sync_id).await;
+    assert_eq!(counts(&run), (4, 3, 1, 0));
+    assert_eq!(property(&run, retried)["attempts"], 2);
+    assert_eq!(property(&run, retried)["status"], "delivered");
+    assert!(bus.receive(1).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_run_log_shows_each_property_s_figures_newest_run_first() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    let refused = rig.more_properties(1).await.remove(0);
+    rig.answering_for(&refused, 422, 100).await;
+    let rig = rig.answering(200, 0).await;
+    let first = rig.start_sync(json!({})).await;
+    worker.run_until_idle().await;
+    let property_id = rig.property["id"].as_str().unwrap();
+    // A later run of one property (a new second, a new sync id).
+    let later = loop {
+        let started = rig.app.post("/api/v1/rent-roll/syncs", &rig.token, &json!({"property_id": property_id})).await;
+        if started.status == StatusCode::ACCEPTED {
+            break started.body["data"]["sync_id"].as_str().unwrap().to_owned();
+        }
+        assert_eq!(started.status, StatusCode::CONFLICT, "{:?}", started.body);
+        tokio::task::yield_now().await;
+    };
+    worker.run_until_idle().await;
+
+    let listed = rig.app.get("/api/v1/rent-roll/syncs", &rig.token).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let ids: Vec<_> = listed.body["data"].as_array().unwrap().iter().map(|r| r["sync_id"].clone()).collect();
+    assert_eq!(ids, vec![json!(later), json!(first)]);
+    let run = rig.sync(&first).await;
+    assert_eq!(run["trigger"], "on_demand");
+    let delivered = property(&run, property_id);
+    let request = rig.received().await.into_iter().find(|r| String::from_utf8_lossy(&r.body).contains(property_id));
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(delivered["attempts"], 1);
+    assert_eq!(delivered["unit_count"], 2);
+    assert_eq!(delivered["bytes"], request.unwrap().body.len());
+    assert_eq!(delivered["partner_status"], 200);
+    assert_eq!(delivered["error_class"], Value::Null);
+    assert!(delivered["duration_ms"].is_u64());
+    let failed = property(&run, &refused);
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error_class"], "rejected");
+    assert_eq!(failed["partner_status"], 422);
+    assert_eq!(failed["unit_count"], 0);
+    let one = rig.sync(&later).await;
+    assert_eq!(one["property_id"], property_id);
+    assert_eq!(counts(&one), (1, 1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_worker_stopped_mid_run_resumes_without_sending_finished_properties_again() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(200, 0).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    rig.more_properties(5).await;
+
+    let sync_id = rig.start_sync(json!({})).await;
+    let enumerate = worker.take().await;
+    assert_eq!(enumerate.len(), 1);
+    assert_eq!(body_of(&enumerate[0])["kind"], "enumerate");
+    assert_eq!(worker.handle(&enumerate).await, Vec::<Value>::new());
+    let properties = worker.take().await;
+    assert_eq!(properties.len(), 6);
+    // The worker handles half the messages and stops; SQS then delivers all of them again.
+    assert_eq!(worker.handle(&properties[..3]).await, Vec::<Value>::new());
+    assert_eq!(rig.received().await.len(), 3);
+    assert_eq!(rig.sync(&sync_id).await["status"], "running");
+    assert_eq!(worker.handle(&properties).await, Vec::<Value>::new());
+
+    let posts = rig.posts_per_property().await;
+    assert_eq!(posts.len(), 6);
+    assert!(posts.values().all(|&n| n == 1), "finished properties are not sent again: {posts:?}");
+    let run = rig.sync(&sync_id).await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(counts(&run), (6, 6, 0, 0));
+}
+
+#[tokio::test]
+async fn a_duplicate_trigger_enumerates_and_delivers_nothing_twice() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(200, 0).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    rig.more_properties(2).await;
+
+    let sync_id = rig.start_sync(json!({})).await;
+    let enumerate = worker.take().await;
+    // The enumeration message arrives twice (a redelivery), and so does every property.
+    assert_eq!(worker.handle(&enumerate).await, Vec::<Value>::new());
+    assert_eq!(worker.handle(&enumerate).await, Vec::<Value>::new());
+    let properties = worker.take().await;
+    assert_eq!(properties.len(), 3, "an enumerated run queues nothing again");
+    assert_eq!(worker.handle(&properties).await, Vec::<Value>::new());
+    assert_eq!(worker.handle(&properties).await, Vec::<Value>::new());
+
+    let posts = rig.posts_per_property().await;
+    assert_eq!(posts.len(), 3);
+    assert!(posts.values().all(|&n| n == 1), "{posts:?}");
+    let run = rig.sync(&sync_id).await;
+    assert_eq!(counts(&run), (3, 3, 0, 0));
+    assert_eq!(run["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_malformed_work_message_is_reported_as_a_batch_item_failure() {
+    let _serial = SERIAL.lock().await;
+    let app = app().await;
+    let worker = Worker::new(&app).await;
+    let records = [
+        json!({"messageId": "good", "body": json!({"kind": "enumerate", "organization_id": new_org(), "sync_id": "sync-2026-11-22-02-00-00"}).to_string()}),
+        json!({"messageId": "bad", "body": "{\"kind\": \"nothing\"}"}),
+    ];
+    assert_eq!(worker.handle(&records).await, vec![json!({"itemIdentifier": "bad"})]);
+}
+
+#[tokio::test]
+async fn a_redriven_delivery_is_sent_again_and_moves_the_run_s_counts() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(400, 1).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    let sync_id = rig.start_sync(json!({})).await;
+    worker.run_until_idle().await;
+    let run = rig.sync(&sync_id).await;
+    assert_eq!(counts(&run), (1, 0, 1, 0));
+    let delivery_id = run["properties"][0]["delivery_id"].as_str().unwrap().replace('#', "%23");
+
+    let redriven = rig
+        .app
+        .post(&format!("/api/v1/rent-roll/syncs/{sync_id}/deliveries/{delivery_id}/redrive"), &rig.token, &json!({}))
+        .await;
+
+    assert_eq!(redriven.status, StatusCode::OK, "{:?}", redriven.body);
+    assert_eq!(redriven.body["data"]["status"], "delivered");
+    assert_eq!(redriven.body["data"]["attempts"], 2);
+    let received = rig.received().await;
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].body, received[1].body, "the same payload");
+    assert_eq!(counts(&rig.sync(&sync_id).await), (1, 1, 0, 0));
+    // A delivered one is not redriven.
+    let again = rig
+        .app
+        .post(&format!("/api/v1/rent-roll/syncs/{sync_id}/deliveries/{delivery_id}/redrive"), &rig.token, &json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+}
+
+#[tokio::test]
+async fn the_run_log_is_guarded_by_permission_and_organization() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(200, 0).await;
+    let worker = Worker::new(&rig.app).await;
+    worker.run_until_idle().await;
+    let sync_id = rig.start_sync(json!({})).await;
+    worker.run_until_idle().await;
+
+    let staff = rig.app.token(&rig.org, &["MaintenanceStaff"]);
+    assert_eq!(rig.app.get("/api/v1/rent-roll/syncs", &staff).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(rig.app.post("/api/v1/rent-roll/syncs", &staff, &json!({})).await.status, StatusCode::FORBIDDEN);
+    let manager = rig.app.token(&rig.org, &["PropertyManager"]);
+    assert_eq!(rig.app.get(&format!("/api/v1/rent-roll/syncs/{sync_id}"), &manager).await.status, StatusCode::OK);
+    let refused = rig.app.post("/api/v1/rent-roll/syncs", &manager, &json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+
+    let stranger = rig.app.token(&new_org(), &["OrganizationOwner"]);
+    let foreign = rig.app.get(&format!("/api/v1/rent-roll/syncs/{sync_id}"), &stranger).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{:?}", foreign.body);
+    let listed = rig.app.get("/api/v1/rent-roll/syncs", &stranger).await;
+    assert_eq!(listed.body["data"], json!([]));
+    let property_id = rig.property["id"].as_str().unwrap();
+    let not_theirs = rig.app.post("/api/v1/rent-roll/syncs", &stranger, &json!({"property_id": property_id})).await;
+    assert_eq!(not_theirs.status, StatusCode::NOT_FOUND, "{:?}", not_theirs.body);
+    let not_enabled = rig.app.post("/api/v1/rent-roll/syncs", &stranger, &json!({})).await;
+    assert_eq!(not_enabled.status, StatusCode::CONFLICT, "{:?}", not_enabled.body);
+    let unknown = rig
+        .app
+        .post(&format!("/api/v1/rent-roll/syncs/{sync_id}/deliveries/nothing/redrive"), &rig.token, &json!({}))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
+    let bad = rig.app.post("/api/v1/rent-roll/syncs", &rig.token, &json!({"property": "x"})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
 }

@@ -16,10 +16,7 @@ impl BusQueue {
     /// A new queue (named `<label>-<ulid>`) and a rule with `pattern` that targets it.
     pub async fn subscribe(app: &TestApp, label: &str, pattern: &Value) -> Self {
         let sdk = &app.services.aws.sdk_config;
-        // moto serves SQS on the same endpoint as EventBridge.
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").expect("the stack's env");
-        let sqs =
-            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).endpoint_url(endpoint).build());
+        let sqs = crate::test_sqs(&app.services);
         let events = aws_sdk_eventbridge::Client::new(sdk);
         let name = format!("{label}-{}", ulid::Ulid::generate().to_string().to_lowercase());
         let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("create queue").queue_url.unwrap();

@@ -22,7 +22,10 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
         println!("RentSync settings already present in {DEMO_ORG_ID}");
         return Ok(());
     }
-    let router = rent_roll_sync::router(app.services.clone(), rent_roll_sync::RentSyncConfig::from_env());
+    let config = rent_roll_sync::RentSyncConfig::from_env();
+    let syncer =
+        rent_roll_sync::Syncer::with_guard(&app.services, std::time::Duration::from_secs(30), config.guard.clone())?;
+    let router = rent_roll_sync::router(app.services.clone(), config, syncer);
     let body = json!({
         "enabled": true,
         "endpoint_url": format!("{sandbox}/v1/rent-roll/sync"),

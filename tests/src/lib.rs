@@ -75,8 +75,31 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
         ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
         ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
-        ("rent-roll-sync".to_owned(), rent_roll_sync::router(services.clone(), test_rentsync_config())),
+        (
+            "rent-roll-sync".to_owned(),
+            rent_roll_sync::router(services.clone(), test_rentsync_config(), rent_roll_syncer(services).await),
+        ),
     ])
+}
+
+/// The queue `make test`'s rent-roll runs go to (created on first use; tests that take
+/// messages from it hold their module's lock).
+pub const RENT_ROLL_TEST_QUEUE: &str = "doorstep-test-rent-roll-work";
+
+/// The rent-roll syncer the gateway's `rent-roll-sync` function uses: quick POST
+/// timeouts, runs queued on [`RENT_ROLL_TEST_QUEUE`].
+pub async fn rent_roll_syncer(services: &Services) -> rent_roll_sync::Syncer {
+    let sqs = test_sqs(services);
+    let url = sqs.create_queue().queue_name(RENT_ROLL_TEST_QUEUE).send().await.expect("create queue").queue_url;
+    let queue = rent_roll_sync::WorkQueue::new(sqs, url.expect("queue url"));
+    rent_roll_sync::Syncer::new(services, std::time::Duration::from_secs(5)).expect("syncer").with_queue(Some(queue))
+}
+
+/// SQS on the stack's moto (the endpoint EventBridge is served on).
+pub fn test_sqs(services: &Services) -> aws_sdk_sqs::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").expect("the stack's env");
+    let sdk = &services.aws.sdk_config;
+    aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).endpoint_url(endpoint).build())
 }
 
 /// Where the gateway's `screening` function sends SmartMove calls: nothing listens

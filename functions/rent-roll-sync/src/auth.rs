@@ -83,17 +83,22 @@ impl TokenCache {
         if let Some(token) = self.cached(&key, now) {
             return Ok(token);
         }
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        if let Some(scope) = &client.scope {
-            form.append_pair("scope", scope);
-        }
+        // Built before the request: the serializer is not `Send`, so it must not live
+        // across the await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            if let Some(scope) = &client.scope {
+                form.append_pair("scope", scope);
+            }
+            form.finish()
+        };
         let response = http
             .post(&client.token_url)
             .basic_auth(&client.client_id, Some(secret))
             .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(http::header::ACCEPT, "application/json")
-            .body(form.finish())
+            .body(form)
             .send()
             .await
             .map_err(|e| {

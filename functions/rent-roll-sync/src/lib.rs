@@ -7,35 +7,38 @@
 
 pub mod auth;
 pub mod batch;
+pub mod checkpoint;
 mod delivery;
 pub mod delta;
+pub mod fanout;
 pub mod feed;
 pub mod mits;
 pub mod payload;
 mod refusals;
 pub mod requests;
+pub mod runs;
 mod settings;
 pub mod signing;
 pub mod views;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::FromRef;
 use shared::Services;
-use shared::domain::PropertyStatus;
 use shared::domain::unit::Unit;
-use shared::store::properties::{PropertyOrder, PropertyQuery, PropertyRow};
 use shared::store::rent_roll::{
-    DELIVERY_RETENTION, DeliveryMode, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings, SyncMode,
+    DELIVERY_RETENTION, DeliveryMode, RentRollDelivery, RentRollDeliveryStatus, RentSyncSettings,
 };
 use shared::store::{Store, StoreError};
 use shared::time_format;
 use time::OffsetDateTime;
 
+pub use checkpoint::SYNC_COMPLETED;
 pub use delivery::{
     DELIVERY_FAILED, MAX_ATTEMPTS, Outcome, RENT_ROLL_SOURCE, RETRY_SCHEDULE, SYNC_ID_HEADER, partner_unit_errors,
 };
+pub use fanout::{FanOut, Synced, WorkMessage, WorkQueue};
 pub use payload::SyncRun;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -74,6 +77,8 @@ impl RentSyncConfig {
 pub struct RentSyncState {
     pub services: Services,
     pub config: RentSyncConfig,
+    /// Starts on-demand runs and sends redrives at once.
+    pub syncer: Syncer,
 }
 
 impl FromRef<RentSyncState> for Services {
@@ -85,7 +90,7 @@ impl FromRef<RentSyncState> for Services {
 #[derive(OpenApi)]
 #[openapi(tags(
     (name = "integrations", description = "Partner integrations: the rent-roll push to RentSync"),
-    (name = "rent-roll", description = "The rent roll as a pull feed: the RentSync guide's payloads and MITS 4.1 ILS XML")
+    (name = "rent-roll", description = "The rent-roll sync's runs, each property's delivery and redrives; the rent roll as a pull feed (the RentSync guide's payloads and MITS 4.1 ILS XML)")
 ))]
 struct RentSyncApi;
 
@@ -95,11 +100,14 @@ fn api() -> OpenApiRouter<RentSyncState> {
         .routes(routes!(settings::read, settings::replace))
         .routes(routes!(settings::read_property, settings::replace_property, settings::delete_property))
         .routes(routes!(feed::feed))
+        .routes(routes!(runs::list, runs::create))
+        .routes(routes!(runs::read))
+        .routes(routes!(runs::redrive))
 }
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
-pub fn router(services: Services, config: RentSyncConfig) -> Router {
-    let (api, _) = api().with_state(RentSyncState { services: services.clone(), config }).split_for_parts();
+pub fn router(services: Services, config: RentSyncConfig, syncer: Syncer) -> Router {
+    let (api, _) = api().with_state(RentSyncState { services: services.clone(), config, syncer }).split_for_parts();
     shared::http::conventions::apply(api, &services)
 }
 
@@ -113,7 +121,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// fit in the delivery's item (DynamoDB's 400 KB).
 pub const MAX_STORED_BODY_BYTES: u64 = 128 * 1024;
 /// Units read per `Query`, and organizations and properties per page.
-const PAGE: usize = 100;
+pub(crate) const PAGE: usize = 100;
 /// Due retries taken per tick of the retry schedule.
 const DUE_BATCH: usize = 100;
 /// The retry schedule's event name in template.yaml, which its rule's name contains
@@ -129,6 +137,14 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("the invocation is not a scheduled event")]
     NotScheduled,
+    #[error("the work queue is not configured ({})", fanout::QUEUE_URL_VAR)]
+    NoQueue,
+    #[error("the work queue: {0}")]
+    Queue(String),
+    #[error("delivery {0} is being sent by another worker")]
+    InFlight(String),
+    #[error("a work message or checkpoint is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// What one run did.
@@ -146,6 +162,18 @@ pub struct SyncSummary {
 }
 
 impl SyncSummary {
+    fn add(&mut self, synced: Synced) {
+        match synced {
+            Synced::Already => self.already_sent += 1,
+            Synced::Sent(deliveries) => {
+                self.started += deliveries.len();
+                deliveries.iter().for_each(|delivery| self.count(delivery));
+            }
+            Synced::Skipped => self.unchanged += 1,
+            Synced::Unavailable => self.failed += 1,
+        }
+    }
+
     fn count(&mut self, delivery: &RentRollDelivery) {
         match delivery.status {
             RentRollDeliveryStatus::Delivered => self.delivered += 1,
@@ -163,6 +191,7 @@ pub struct Syncer {
     http: reqwest::Client,
     guard: AddressGuard,
     tokens: auth::TokenCache,
+    queue: Option<WorkQueue>,
 }
 
 impl Syncer {
@@ -182,133 +211,78 @@ impl Syncer {
             .user_agent(concat!("Doorstep/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (store, secrets) = (services.store.clone(), services.aws.secrets.clone());
-        Ok(Self { store, secrets, http, guard, tokens: auth::TokenCache::default() })
+        Ok(Self { store, secrets, http, guard, tokens: auth::TokenCache::default(), queue: None })
     }
 
-    /// An invocation by a schedule: the retry schedule's tick sends the due retries; the
-    /// daily schedule's event runs the sync identified by the event's time, so a
-    /// redelivered event is the same sync and sends nothing twice.
+    /// Sends work (the coordinator's and on-demand runs') to `queue`.
+    pub fn with_queue(mut self, queue: Option<WorkQueue>) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// An invocation other than an HTTP request: an SQS batch of work messages is
+    /// answered with its `batchItemFailures`; the retry schedule's tick sends the due
+    /// retries; the daily schedule's event fans out the sync identified by the event's
+    /// time, so a redelivered event is the same sync and sends nothing twice.
     pub async fn handle(
         &self,
         payload: serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<serde_json::Value, SyncError> {
+        if payload.get("Records").is_some() {
+            return Ok(self.work(&payload, now).await);
+        }
         match Job::of(&payload, now)? {
             Job::Retries => Ok(serde_json::json!({ "retries": self.run_due(now).await? })),
-            Job::Sync(run) => Ok(serde_json::json!({ "sync": self.sync_all(&run, now).await? })),
+            Job::Sync(run) => Ok(serde_json::json!({ "sync": self.fan_out(&run, now).await? })),
         }
     }
 
-    /// Syncs every organization that has the sync enabled.
-    pub async fn sync_all(&self, run: &SyncRun, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
-        let mut summary = SyncSummary::default();
-        let mut start = None;
-        loop {
-            let page = self.store.rent_roll().enabled(start, PAGE).await?;
-            for settings in &page.items {
-                self.sync_with(settings, run, now, &mut summary).await?;
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(summary),
-            }
-        }
-    }
-
-    /// Syncs one organization, if it has the sync enabled.
-    pub async fn sync_organization(
-        &self,
-        org_id: &str,
-        run: &SyncRun,
-        now: OffsetDateTime,
-    ) -> Result<SyncSummary, SyncError> {
-        let mut summary = SyncSummary::default();
-        if let Some(settings) = self.store.rent_roll().settings(org_id).await?.filter(|s| s.enabled) {
-            self.sync_with(&settings, run, now, &mut summary).await?;
-        }
-        Ok(summary)
-    }
-
-    /// The organization's active properties, each as one delivery (per property) or all
-    /// together (batch), as snapshots or deltas.
-    async fn sync_with(
+    /// Starts and attempts one delivery per part, answering each part's properties and
+    /// its delivery after the first attempt. A part this sync already started is not sent
+    /// again; one that another worker is sending now makes this copy of the work come
+    /// back later (`SyncError::InFlight`).
+    pub(crate) async fn deliver(
         &self,
         settings: &RentSyncSettings,
+        parts: Vec<batch::Part>,
         run: &SyncRun,
         now: OffsetDateTime,
-        summary: &mut SyncSummary,
-    ) -> Result<(), SyncError> {
-        let query = PropertyQuery {
-            org_id: settings.organization_id.clone(),
-            order: PropertyOrder::CreatedAt { descending: false },
-            status: Some(PropertyStatus::Active),
-            property_type: None,
-            created_after: None,
-            created_before: None,
-        };
-        let mut batch = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.store.properties().list(&query, start, PAGE).await?;
-            for row in page.items {
-                let PropertyRow::Live(property) = row else { continue };
-                // An override can exclude the property or give it its own endpoint and format;
-                // a batch goes to the organization's endpoint.
-                let Some(own) = self.for_property(settings, &property.id).await? else { continue };
-                let units = listed_units(&self.store, &own.organization_id, &property.id).await?;
-                let sent = match own.mode {
-                    SyncMode::Delta => self.store.rent_roll().sent_units(&own.organization_id, &property.id).await?,
-                    SyncMode::Snapshot => Vec::new(),
-                };
-                let roll = delta::roll(own.mode, &property, units, &sent);
-                if roll.is_empty_delta() {
-                    summary.unchanged += 1;
-                } else if settings.delivery == DeliveryMode::Batch {
-                    batch.push(roll);
-                } else {
-                    self.deliver(&own, &[roll], run, now, summary).await?;
-                }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
-            }
-        }
-        if !batch.is_empty() {
-            self.deliver(settings, &batch, run, now, summary).await?;
-        }
-        Ok(())
-    }
-
-    /// Starts and attempts one delivery per body of `rolls`; a body this sync already
-    /// started is not sent again.
-    async fn deliver(
-        &self,
-        settings: &RentSyncSettings,
-        rolls: &[delta::PropertyRoll],
-        run: &SyncRun,
-        now: OffsetDateTime,
-        summary: &mut SyncSummary,
-    ) -> Result<(), SyncError> {
-        let bound = settings.max_body_bytes.min(MAX_STORED_BODY_BYTES);
-        let parts = batch::parts(rolls, settings.format, settings.delivery, bound, run);
+    ) -> Result<Vec<(Vec<String>, RentRollDelivery)>, SyncError> {
         let split = settings.delivery == DeliveryMode::Batch || parts.len() > 1;
+        let mut deliveries = Vec::with_capacity(parts.len());
         for (index, part) in parts.into_iter().enumerate() {
             let part_number = split.then(|| u32::try_from(index + 1).unwrap_or(u32::MAX));
+            let property_ids = part.property_ids.clone();
             let delivery = new_delivery(settings, part, part_number, run, now);
-            if !self.store.rent_roll().start_delivery(&delivery).await? {
-                summary.already_sent += 1;
-                continue;
-            }
-            summary.started += 1;
-            let delivery = self.attempt(settings, delivery, now).await?;
-            summary.count(&delivery);
+            let store = self.store.rent_roll();
+            let delivery = if store.start_delivery(&delivery).await? {
+                self.attempt(settings, delivery, now).await?
+            } else {
+                match store.delivery(&delivery.organization_id, &delivery.delivery_id).await? {
+                    Some(started) if started.attempts.is_empty() && !fanout::abandoned(&started, now) => {
+                        return Err(SyncError::InFlight(started.delivery_id));
+                    }
+                    // Started by a worker that stopped before its first POST.
+                    Some(started) if started.attempts.is_empty() => self.attempt(settings, started, now).await?,
+                    Some(started) => started,
+                    None => delivery,
+                }
+            };
+            deliveries.push((property_ids, delivery));
         }
-        Ok(())
+        Ok(deliveries)
     }
 
-    /// Sends every delivery whose next attempt is due; a delivery whose organization
-    /// has since disabled the sync ends as failed.
+    /// The parts `rolls` are sent in under `settings`.
+    pub(crate) fn parts(settings: &RentSyncSettings, rolls: &[delta::PropertyRoll], run: &SyncRun) -> Vec<batch::Part> {
+        let bound = settings.max_body_bytes.min(MAX_STORED_BODY_BYTES);
+        batch::parts(rolls, settings.format, settings.delivery, bound, run)
+    }
+
+    /// Sends every delivery whose next attempt is due, and moves its property's
+    /// checkpoint; a delivery whose organization has since disabled the sync (or whose
+    /// property is now excluded) ends as failed.
     pub async fn run_due(&self, now: OffsetDateTime) -> Result<SyncSummary, SyncError> {
         let mut summary = SyncSummary::default();
         for mut delivery in self.store.rent_roll().due(now, DUE_BATCH).await? {
@@ -318,11 +292,14 @@ impl Syncer {
             };
             match settings {
                 Some(settings) => {
+                    let began = Instant::now();
                     let delivery = self.attempt(&settings, delivery, now).await?;
+                    self.settle(&delivery, began.elapsed(), now).await?;
                     summary.count(&delivery);
                 }
                 None => {
                     self.fail(&mut delivery, "sync_disabled", now).await?;
+                    self.settle(&delivery, Duration::ZERO, now).await?;
                     summary.failed += 1;
                 }
             }

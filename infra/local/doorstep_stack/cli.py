@@ -22,6 +22,7 @@ from .config import (
     ENDPOINT_VARS, HOST, NAME_DEFAULTS, TEMPLATE, Credentials, Endpoints, Names, StackError, aws_client, rel, warn,
 )
 from .keys import rotate_jwt_keys
+from .payloads import ACCOUNT
 from .ports import choose_ports
 from .processes import find_dynamodb_local, find_java, find_moto_server, process_alive, spawn, stop_process_group
 from .readiness import wait_ready
@@ -57,6 +58,9 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         # The RentSync sandbox listens on this machine too.
         "RENTSYNC_ALLOW_PRIVATE_URLS": "true",
         "RENTSYNC_SECRET_PREFIX": names.rentsync_secret_prefix,
+        # The rent-roll work queue (template.yaml's RentRollWorkQueue, doorstep-${Stage}-rent-roll-work),
+        # which the trigger runner creates in moto and polls.
+        "RENT_ROLL_QUEUE_URL": f"{endpoints.sqs}/{ACCOUNT}/{names.table}-rent-roll-work",
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 

@@ -54,6 +54,7 @@ pub enum Permission {
     MessageCreate,
     AnalyticsRead,
     RentRollRead,
+    RentRollRun,
     EventRead,
     ScreeningRead,
     ScreeningCreate,
@@ -66,7 +67,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 52] = [
+    pub const ALL: [Permission; 53] = [
         Permission::PropertyRead,
         Permission::PropertyCreate,
         Permission::PropertyUpdate,
@@ -110,6 +111,7 @@ impl Permission {
         Permission::MessageCreate,
         Permission::AnalyticsRead,
         Permission::RentRollRead,
+        Permission::RentRollRun,
         Permission::EventRead,
         Permission::ScreeningRead,
         Permission::ScreeningCreate,
@@ -167,6 +169,7 @@ impl Permission {
             Permission::MessageCreate => "message:create",
             Permission::AnalyticsRead => "analytics:read",
             Permission::RentRollRead => "rentroll:read",
+            Permission::RentRollRun => "rentroll:run",
             Permission::EventRead => "event:read",
             Permission::ScreeningRead => "screening:read",
             Permission::ScreeningCreate => "screening:create",

@@ -10,6 +10,12 @@
 //!
 //! A sent unit is what RentSync last accepted of a unit (its content hash and code),
 //! written only when a delivery carrying it succeeds; delta deliveries compare with it.
+//! | sync run | `ORG#<org>#RENTSYNC` | `SYNC#<sync_id>` | |
+//! | property checkpoint | `ORG#<org>#RENTSYNC` | `SYNCPROP#<sync_id>#<property_id>` | |
+//!
+//! A sync run counts its properties as the enumeration queues them (`properties`, with
+//! the last property key as its checkpoint) and as workers finish them (`finished`, and
+//! `delivered`, `failed`, `retrying`), atomically with each property's checkpoint.
 //!
 //! A delivery's id is `<sync_id>#<property_id>#<payload hash>`, so a repeated trigger of
 //! the same sync finds the delivery it started and sends nothing again.
@@ -22,8 +28,8 @@ use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{VersionedPut, due_on_retry_index, entity_item, put_at_version, query_page};
-use crate::store::transactions::{build_err, transact};
-use crate::store::{Conditional, Item, Store, StoreError, keys, put_or_stored, s};
+use crate::store::transactions::{TransactItem, build_err, condition_failed, transact, unexpected_cancellation};
+use crate::store::{Conditional, Item, Store, StoreError, boolean, keys, n, put_or_stored, s, update_if};
 
 const SETTINGS_ENTITY: &str = "rentsync_settings";
 const DELIVERY_ENTITY: &str = "rentsync_delivery";
@@ -453,13 +459,26 @@ impl RentRollRepository<'_> {
             .set_item(Some(self.delivery_item(delivery)?))
             .build()
             .map_err(build_err)?;
+        match self.with_announcement(TransactWriteItem::builder().put(put).build(), announcement, now).await? {
+            true => Ok(()),
+            false => Err(unexpected_cancellation("rentroll.delivery_failed announcement id collision")),
+        }
+    }
+
+    /// Writes `write` and stores `announcement` (for the relay to put on the bus) in one
+    /// transaction; `false` when the condition of `write` failed (nothing is written).
+    async fn with_announcement(
+        &self,
+        write: TransactWriteItem,
+        announcement: &OutboxMessage,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
-        let items = vec![TransactWriteItem::builder().put(put).build(), announcement.put(self.store, expires_at)?];
+        let items = vec![write, announcement.put(self.store, expires_at)?];
         match transact(self.store, items).await? {
-            None => Ok(()),
-            Some(_) => Err(crate::store::transactions::unexpected_cancellation(
-                "rentroll.delivery_failed announcement id collision",
-            )),
+            None => Ok(true),
+            Some(failed) if condition_failed(&failed, 0) => Ok(false),
+            Some(_) => Err(unexpected_cancellation("rent-roll announcement id collision")),
         }
     }
 
@@ -538,6 +557,294 @@ impl RentRollRepository<'_> {
     /// `Query` of GSI1.
     pub async fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<RentRollDelivery>, StoreError> {
         due_on_retry_index(self.store, RETRY_PARTITION, now, limit).await
+    }
+}
+
+const RUN_ENTITY: &str = "rentsync_run";
+const CHECKPOINT_ENTITY: &str = "rentsync_property";
+const RUN_PREFIX: &str = "SYNC#";
+const CHECKPOINT_PREFIX: &str = "SYNCPROP#";
+/// How long a run and its checkpoints are kept (as long as its deliveries).
+pub const RUN_RETENTION: time::Duration = DELIVERY_RETENTION;
+
+fn run_sk(sync_id: &str) -> String {
+    format!("{RUN_PREFIX}{sync_id}")
+}
+
+fn checkpoint_prefix(sync_id: &str) -> String {
+    format!("{CHECKPOINT_PREFIX}{sync_id}#")
+}
+
+fn checkpoint_sk(sync_id: &str, property_id: &str) -> String {
+    format!("{}{property_id}", checkpoint_prefix(sync_id))
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrigger {
+    /// The daily schedule.
+    Schedule,
+    /// `POST /api/v1/rent-roll/syncs`.
+    OnDemand,
+}
+
+/// One organization's part of a sync: its properties queued, finished and how they ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRunRecord {
+    pub sync_id: String,
+    pub organization_id: String,
+    pub trigger: SyncTrigger,
+    /// The one property an on-demand run syncs; absent for the whole organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_id: Option<String>,
+    /// The trigger time (RFC 3339, whole seconds): the payloads' `sync_timestamp`.
+    pub sync_timestamp: String,
+    /// Properties queued so far.
+    #[serde(default)]
+    pub properties: u32,
+    /// Properties whose first attempt is over.
+    #[serde(default)]
+    pub finished: u32,
+    #[serde(default)]
+    pub delivered: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub retrying: u32,
+    /// Properties with nothing to send (excluded, or an empty delta).
+    #[serde(default)]
+    pub skipped: u32,
+    /// Every property is queued.
+    #[serde(default)]
+    pub enumerated: bool,
+    /// Where the enumeration goes on (the last property key queued, as JSON), while it
+    /// is not over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    pub started_at: String,
+    /// When every property had finished (and `rentroll.sync_completed` was announced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Where one property of a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertySyncStatus {
+    Delivered,
+    /// A retry is scheduled.
+    Retrying,
+    Failed,
+    /// Nothing to send: excluded by its override, or a delta without changes.
+    Skipped,
+}
+
+impl PropertySyncStatus {
+    /// The run's counter of properties with this status.
+    fn counter(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// One property of a run, once its first attempt is over: what a worker that sees the
+/// message again skips on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyCheckpoint {
+    pub sync_id: String,
+    pub organization_id: String,
+    pub property_id: String,
+    /// Absent when no delivery was started (the property was gone, the sync disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    pub status: PropertySyncStatus,
+    pub attempts: u32,
+    /// Why the last attempt failed (`rejected`, `unauthorized`, `endpoint_not_found`,
+    /// `rate_limited`, `server_error`, `timeout`, `connection`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
+    /// The status RentSync last answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_status: Option<u16>,
+    pub bytes: u64,
+    pub unit_count: u32,
+    /// Reading, rendering and the last POST, in milliseconds.
+    pub duration_ms: u64,
+    pub updated_at: String,
+    pub expires_at: i64,
+}
+
+impl RentRollRepository<'_> {
+    /// Creates a run unless one with its id exists; `false` when it did.
+    pub async fn create_run(&self, run: &SyncRunRecord) -> Result<bool, StoreError> {
+        self.put_if_absent(entity_item(run, deliveries_pk(&run.organization_id), run_sk(&run.sync_id), RUN_ENTITY)?)
+            .await
+    }
+
+    /// A run of the organization (consistent read).
+    pub async fn run(&self, org_id: &str, sync_id: &str) -> Result<Option<SyncRunRecord>, StoreError> {
+        self.store.get_consistent(deliveries_pk(org_id), run_sk(sync_id)).await
+    }
+
+    /// One page of the organization's runs, newest first: one `Query`.
+    pub async fn runs(
+        &self,
+        org_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<SyncRunRecord>, StoreError> {
+        let request = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(deliveries_pk(org_id)))
+            .expression_attribute_values(":prefix", s(RUN_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        query_page(request, start, limit, &[PK, SK])
+            .await?
+            .try_map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
+    }
+
+    /// Records that `queued` more properties are on the queue and where the enumeration
+    /// goes on (`to`; `None`: it is over), if it was still at `from`: the run as it is
+    /// now, or `None` when another enumeration of the run moved it first.
+    pub async fn advance_run(
+        &self,
+        org_id: &str,
+        sync_id: &str,
+        queued: u32,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        let request = self
+            .store
+            .update_item(deliveries_pk(org_id), run_sk(sync_id))
+            .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_values(":n", n(queued))
+            .expression_attribute_values(":f", boolean(false))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let request = match from {
+            Some(from) => request
+                .condition_expression("#cursor = :from AND enumerated = :f")
+                .expression_attribute_values(":from", s(from)),
+            None => request
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(#cursor) AND enumerated = :f"),
+        };
+        let request = match to {
+            Some(to) => request
+                .update_expression("ADD properties :n SET #cursor = :to")
+                .expression_attribute_values(":to", s(to)),
+            None => request
+                .update_expression("ADD properties :n SET enumerated = :t REMOVE #cursor")
+                .expression_attribute_values(":t", boolean(true)),
+        };
+        let Some(output) = update_if(request).await? else { return Ok(None) };
+        Ok(Some(serde_dynamo::from_item(output.attributes.unwrap_or_default())?))
+    }
+
+    /// A property's checkpoint in a run (consistent read).
+    pub async fn checkpoint(
+        &self,
+        org_id: &str,
+        sync_id: &str,
+        property_id: &str,
+    ) -> Result<Option<PropertyCheckpoint>, StoreError> {
+        self.store.get_consistent(deliveries_pk(org_id), checkpoint_sk(sync_id, property_id)).await
+    }
+
+    /// One page of a run's property checkpoints, in property id order.
+    pub async fn checkpoints(
+        &self,
+        org_id: &str,
+        sync_id: &str,
+        start: Option<PageKey>,
+        limit: usize,
+    ) -> Result<Page<PropertyCheckpoint>, StoreError> {
+        self.store.query_prefix_page(deliveries_pk(org_id), checkpoint_prefix(sync_id), start, limit).await
+    }
+
+    /// Stores a property's checkpoint and moves the run's counters with it, in one
+    /// transaction: `previous` is the status it is expected to have (`None`: the first
+    /// attempt just ended, so it must not exist yet). `false` when it was not so (another
+    /// worker recorded it first); nothing is written then.
+    pub async fn record_property(
+        &self,
+        checkpoint: &PropertyCheckpoint,
+        previous: Option<PropertySyncStatus>,
+    ) -> Result<bool, StoreError> {
+        let pk = deliveries_pk(&checkpoint.organization_id);
+        let item = entity_item(
+            checkpoint,
+            pk.clone(),
+            checkpoint_sk(&checkpoint.sync_id, &checkpoint.property_id),
+            CHECKPOINT_ENTITY,
+        )?;
+        let put = aws_sdk_dynamodb::types::Put::builder().table_name(self.store.table()).set_item(Some(item));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(status) => put
+                .condition_expression("#status = :previous")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":previous", serde_dynamo::to_attribute_value(status)?),
+        };
+        let mut items = vec![put.build().map_err(build_err)?.transact_item()?];
+        let counters = match previous {
+            None => Some(format!("ADD finished :one, {} :one", checkpoint.status.counter())),
+            Some(status) if status != checkpoint.status => {
+                Some(format!("ADD {} :minus, {} :one", status.counter(), checkpoint.status.counter()))
+            }
+            Some(_) => None,
+        };
+        if let Some(expression) = counters {
+            let update = self
+                .store
+                .update_in_transaction(pk, run_sk(&checkpoint.sync_id))
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":one", n(1));
+            let update = match previous {
+                None => update,
+                Some(_) => update.expression_attribute_values(":minus", n(-1)),
+            };
+            items.push(update.update_expression(expression).transact_item()?);
+        }
+        match transact(self.store, items).await? {
+            None => Ok(true),
+            Some(failed) if condition_failed(&failed, 0) => Ok(false),
+            Some(_) => Err(unexpected_cancellation("a sync run missing under its property checkpoint")),
+        }
+    }
+
+    /// Marks the run completed and stores its `announcement`, in one transaction, if
+    /// every property is queued and finished and it was not completed before; `false`
+    /// otherwise (nothing is written).
+    pub async fn complete_run(
+        &self,
+        run: &SyncRunRecord,
+        announcement: &OutboxMessage,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .store
+            .update_in_transaction(deliveries_pk(&run.organization_id), run_sk(&run.sync_id))
+            .update_expression("SET completed_at = :at")
+            .condition_expression("attribute_not_exists(completed_at) AND enumerated = :t AND finished >= properties")
+            .expression_attribute_values(":at", s(crate::time_format::format(now)))
+            .expression_attribute_values(":t", boolean(true));
+        self.with_announcement(update.transact_item()?, announcement, now).await
+    }
+
+    /// A delivery of the organization (consistent read).
+    pub async fn delivery(&self, org_id: &str, delivery_id: &str) -> Result<Option<RentRollDelivery>, StoreError> {
+        self.store.get_consistent(deliveries_pk(org_id), delivery_sk(delivery_id)).await
     }
 }
 
