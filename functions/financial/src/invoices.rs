@@ -17,7 +17,7 @@ use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::{PageRequest, only_page_response};
-use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
+use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
@@ -25,13 +25,10 @@ use shared::store::ledger::{InvoiceFilter, Posted, Reversed};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
-use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::ledgers::{CONTENTION, LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
 use crate::refusals::Refused;
 use crate::requests::InvoiceInput;
 use crate::views::InvoiceView;
-
-const CONTENTION: Contention =
-    Contention { resource: "ledger", exhausted: "The lease's ledger is being changed concurrently; retry" };
 
 #[derive(Debug, Deserialize)]
 pub struct InvoicePath {

@@ -1,10 +1,12 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
-//! `/api/v1/financial/payments[/{payment_id}]` and `/api/v1/financial/ledgers/{lease_id}`,
+//! `/api/v1/financial/payments[/{payment_id}[/refund]]` and `/api/v1/financial/ledgers/{lease_id}`,
 //! over one ledger per lease.
 
+mod announce;
 mod invoices;
 mod ledgers;
 mod payments;
+pub mod refunds;
 mod refusals;
 pub mod requests;
 pub mod views;
@@ -27,6 +29,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(invoices::cancel))
         .routes(routes!(payments::list, payments::create))
         .routes(routes!(payments::read))
+        .routes(routes!(payments::refund))
         .routes(routes!(ledgers::read))
 }
 

@@ -17,7 +17,7 @@ use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
 use shared::http::listing::{PageRequest, only_page_response};
-use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
+use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
@@ -25,13 +25,11 @@ use shared::store::ledger::{PaymentFilter, Posted};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
-use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::ledgers::{CONTENTION, LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::refunds;
 use crate::refusals::Refused;
-use crate::requests::PaymentInput;
+use crate::requests::{PaymentInput, RefundInput};
 use crate::views::PaymentView;
-
-const CONTENTION: Contention =
-    Contention { resource: "ledger", exhausted: "The lease's ledger is being changed concurrently; retry" };
 
 #[derive(Debug, Deserialize)]
 pub struct PaymentPath {
@@ -94,7 +92,11 @@ pub async fn create(
             received_on: terms.received_on,
             allocations,
             unapplied: Money(terms.amount.0 - applied),
+            refunded_amount: Money(0),
+            refunds: Vec::new(),
+            memo: None,
             created_at: now,
+            updated_at: None,
             version: 1,
         };
         let location = format!("/api/v1/financial/payments/{}", payment.id);
@@ -173,4 +175,45 @@ pub async fn read(
         .filter(|p| reaches(&principal, &p.tenant_ids))
         .ok_or(Refused::PaymentMissing)?;
     Ok(versioned_response(PaymentView::from(&payment), payment.version, StatusCode::OK))
+}
+
+/// Refund a payment in full or in part. The refund is an entry on the lease's ledger;
+/// it gives back first what the payment left as credit, then un-pays its invoices,
+/// latest allocation first, so they are open (or overdue) again. `Idempotency-Key` is
+/// required.
+#[utoipa::path(post, path = "/api/v1/financial/payments/{payment_id}/refund", operation_id = "refundPayment", tag = "financial",
+    request_body = RefundInput,
+    params(("payment_id" = String, Path),
+        ("Idempotency-Key" = String, Header, description = "Required; replays the first response for 24 h")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Refunded: the payment with its refunds", body = SuccessEnvelope<PaymentView>, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, description = "Missing Idempotency-Key or malformed body", body = ErrorEnvelope),
+        (status = 404, description = "No such payment", body = ErrorEnvelope),
+        (status = 409, description = "Refunded in full already, or the lease's ledger is busy", body = ErrorEnvelope),
+        (status = 422, description = "More than is left to refund, no reason, or the key was used with another body", body = ErrorEnvelope),
+    ))]
+pub async fn refund(
+    State(services): State<Services>,
+    principal: Principal,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(path): Path<PaymentPath>,
+    body: Json<RefundInput>,
+) -> Result<Response, ApiError> {
+    principal.authorize(Permission::InvoiceUpdate, None)?;
+    let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a refund moves money".into()))?;
+    let payment_id = PaymentId::parse(&path.payment_id).ok_or(Refused::PaymentMissing)?;
+    let terms = body.value.validate()?;
+    let scope = format!("POST /api/v1/financial/payments/{payment_id}/refund");
+    let request =
+        CreateRequest { scope: &scope, key: Some(&key), fingerprint: &body.fingerprint, now: time_format::now() };
+    let org_id = &principal.org_id;
+    if let Some(first) = request.replay_if_used(&services.store, org_id).await? {
+        return Ok(first);
+    }
+    let reaches = |p: &Payment| reaches(&principal, &p.tenant_ids);
+    match refunds::apply(&services, org_id, &payment_id, &terms, &reaches, Some(request)).await? {
+        refunds::Outcome::Answer(response) => Ok(response),
+        refunds::Outcome::Refunded(_) => Err(ApiError::internal("a refund route answered without a response")),
+    }
 }

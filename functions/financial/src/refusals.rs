@@ -3,6 +3,8 @@
 
 use shared::ApiError;
 use shared::domain::ledger::{AllocationError, MAX_OPEN_INVOICES};
+use shared::domain::money::Money;
+use shared::domain::payment::MAX_REFUNDS;
 
 /// An outcome that answers the request with an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,12 @@ pub enum Refused {
     CurrencyMismatch(String),
     /// A payment names an invoice that is not open on its lease.
     Allocation(AllocationError),
+    /// The payment was refunded in full already.
+    FullyRefunded,
+    /// A refund of more than is left to refund (this much).
+    OverRefund(Money),
+    /// The payment has the most refunds it can keep.
+    TooManyRefunds,
 }
 
 impl From<Refused> for ApiError {
@@ -38,6 +46,14 @@ impl From<Refused> for ApiError {
                 ApiError::invalid_field("currency", format!("must be the lease's currency, {lease}"))
             }
             Refused::Allocation(error) => ApiError::invalid_field("invoice_ids", format!("{error:.120}")),
+            Refused::FullyRefunded => ApiError::Conflict("The payment is refunded in full already".into()),
+            Refused::OverRefund(left) => ApiError::invalid_field(
+                "amount",
+                format!("must not be more than what is left to refund, {}", left.to_decimal_string()),
+            ),
+            Refused::TooManyRefunds => {
+                ApiError::Conflict(format!("The payment already has {MAX_REFUNDS} refunds; refund the rest at once"))
+            }
         }
     }
 }

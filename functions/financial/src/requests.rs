@@ -194,3 +194,35 @@ impl PaymentInput {
         })
     }
 }
+
+/// The body of `POST /api/v1/financial/payments/{payment_id}/refund`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    /// More than 0, two decimals at most, not more than what is left to refund; by
+    /// default all of it.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 250.00)]
+    pub amount: Option<serde_json::Number>,
+    /// Why the money goes back: 1 to 500 characters.
+    pub reason: String,
+}
+
+/// A validated refund: `amount` `None` gives back all that is left.
+#[derive(Debug, Clone)]
+pub struct RefundTerms {
+    pub amount: Option<Money>,
+    pub reason: String,
+    /// The processor's id of the refund: a refund with one is recorded once per payment.
+    pub external_reference: Option<String>,
+}
+
+impl RefundInput {
+    pub fn validate(&self) -> Result<RefundTerms, Problems> {
+        let mut p = Problems::new();
+        let amount = self.amount.as_ref().and_then(|raw| positive_amount(&mut p, "amount", raw));
+        let reason = p.text("reason", &self.reason, 1, 500);
+        p.into_result()?;
+        Ok(RefundTerms { amount, reason, external_reference: None })
+    }
+}

@@ -4,9 +4,9 @@
 use serde::Serialize;
 use shared::domain::calendar;
 use shared::domain::invoice::{Invoice, InvoiceStatus};
-use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
+use shared::domain::ledger::{Allocation, ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
 use shared::domain::money::Decimal2;
-use shared::domain::payment::{Payment, PaymentMethod};
+use shared::domain::payment::{Payment, PaymentMethod, PaymentState};
 use shared::time_format;
 use utoipa::ToSchema;
 
@@ -106,16 +106,45 @@ pub struct PaymentView {
     pub reference: Option<String>,
     /// `YYYY-MM-DD`.
     pub received_on: String,
-    /// Recorded payments are received in full: always `completed`.
-    #[schema(example = "completed")]
-    pub status: &'static str,
+    /// `completed`, or `partially_refunded` / `refunded` once refunds give some or all
+    /// of it back.
+    pub status: PaymentState,
     /// The invoices it paid, in order.
     pub applied_to: Vec<AllocationView>,
     /// What was left over and became a credit on the lease.
     #[schema(value_type = f64)]
     pub credited: Decimal2,
+    /// What its refunds gave back.
+    #[schema(value_type = f64)]
+    pub refunded_amount: Decimal2,
+    /// Its refunds, oldest first.
+    pub refunds: Vec<RefundView>,
+    pub memo: Option<String>,
     pub created_at: String,
+    pub updated_at: String,
     pub version: u64,
+}
+
+/// A refund of a payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    #[schema(example = "rfd_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+    pub reason: String,
+    /// The payment processor's id of the refund, when it came from one.
+    pub external_reference: Option<String>,
+    /// The invoices it re-opened, latest allocation first.
+    pub unpaid: Vec<AllocationView>,
+    pub refunded_at: String,
+}
+
+fn allocations(allocations: &[Allocation]) -> Vec<AllocationView> {
+    allocations
+        .iter()
+        .map(|a| AllocationView { invoice_id: a.invoice_id.clone(), amount: Decimal2(a.amount) })
+        .collect()
 }
 
 impl From<&Payment> for PaymentView {
@@ -130,14 +159,25 @@ impl From<&Payment> for PaymentView {
             method: p.method,
             reference: p.reference.clone(),
             received_on: calendar::format_date(p.received_on),
-            status: "completed",
-            applied_to: p
-                .allocations
-                .iter()
-                .map(|a| AllocationView { invoice_id: a.invoice_id.clone(), amount: Decimal2(a.amount) })
-                .collect(),
+            status: p.state(),
+            applied_to: allocations(&p.allocations),
             credited: Decimal2(p.unapplied),
+            refunded_amount: Decimal2(p.refunded_amount),
+            refunds: p
+                .refunds
+                .iter()
+                .map(|r| RefundView {
+                    id: r.id.clone(),
+                    amount: Decimal2(r.amount),
+                    reason: r.reason.clone(),
+                    external_reference: r.external_reference.clone(),
+                    unpaid: allocations(&r.unpaid),
+                    refunded_at: time_format::format(r.refunded_at),
+                })
+                .collect(),
+            memo: p.memo.clone(),
             created_at: time_format::format(p.created_at),
+            updated_at: time_format::format(p.updated_at()),
             version: p.version,
         }
     }

@@ -14,12 +14,13 @@
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
 use crate::domain::invoice::{Invoice, InvoiceStatus};
 use crate::domain::ledger::{InvoicePaid, LeaseBalance, LedgerEntry, Posting};
 use crate::domain::payment::Payment;
+use crate::store::events::OutboxMessage;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{entity_item, org_prefix_query, put_if_new, put_if_version, query_page};
@@ -122,6 +123,18 @@ fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteIt
         items.push(put_if_new(store, item)?.transact_item()?);
     }
     Ok(items)
+}
+
+/// An unpublished message outlives this long only if the bus keeps refusing it.
+const OUTBOX_SECONDS: i64 = 86_400;
+
+/// The puts of the outbox messages announcing a ledger change made at `now`.
+fn outbox(
+    store: &Store,
+    messages: &[OutboxMessage],
+    now: OffsetDateTime,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    messages.iter().map(|m| m.put(store, now.unix_timestamp() + OUTBOX_SECONDS)).collect()
 }
 
 /// What a create's transaction came to, when index 0 is the balance and nothing else
@@ -234,22 +247,60 @@ impl LedgerRepository<'_> {
         let mut items = posting_items(self.store, posting)?;
         items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
         let now = payment.created_at;
-        for invoice in paid {
-            let status = if invoice.fully_paid { InvoiceStatus::Paid } else { InvoiceStatus::PartiallyPaid };
-            let update = self
-                .store
-                .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
-                .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":paid", n(invoice.amount_paid.0))
-                .expression_attribute_values(":status", s(status.name()))
-                .expression_attribute_values(":now", s(time_format::format(now)))
-                .expression_attribute_values(":one", n(1));
-            items.push(update.transact_item()?);
-        }
+        items.extend(self.invoices_paid(&payment.org_id, paid, now)?);
         posted(transact_create(self.store, &payment.org_id, now, items, idempotency).await?)
+    }
+
+    /// Records a refund: `refunded` (the payment with the refund, still at
+    /// `expected_version` when stored), its entry, the balance, each invoice it
+    /// un-paid and the `messages` announcing it. `Changed` when the balance or the payment moved meanwhile: the caller
+    /// re-reads both (and finds a refund with the same external reference, if that was
+    /// the change) and tries again.
+    pub async fn record_refund(
+        &self,
+        refunded: &Payment,
+        expected_version: u64,
+        posting: &Posting,
+        unpaid: &[InvoicePaid],
+        messages: &[OutboxMessage],
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<Posted, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        let payment_at = items.len();
+        items.push(put_if_version(self.store, payment_item(refunded)?, expected_version)?.transact_item()?);
+        let now = refunded.updated_at();
+        items.extend(self.invoices_paid(&refunded.org_id, unpaid, now)?);
+        items.extend(outbox(self.store, messages, now)?);
+        match transact_create(self.store, &refunded.org_id, now, items, idempotency).await? {
+            CreateTransaction::Refused(failed) if condition_failed(&failed, payment_at) => Ok(Posted::Changed),
+            outcome => posted(outcome),
+        }
+    }
+
+    /// The updates of invoices whose paid amount a ledger change moved.
+    fn invoices_paid(
+        &self,
+        org_id: &str,
+        paid: &[InvoicePaid],
+        now: OffsetDateTime,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        paid.iter()
+            .map(|invoice| {
+                self.store
+                    .update_in_transaction(keys::org(org_id), keys::invoice(&invoice.invoice_id))
+                    .update_expression(
+                        "SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one",
+                    )
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":paid", n(invoice.amount_paid.0))
+                    .expression_attribute_values(":status", s(invoice.status().name()))
+                    .expression_attribute_values(":now", s(time_format::format(now)))
+                    .expression_attribute_values(":one", n(1))
+                    .transact_item()
+            })
+            .collect()
     }
 
     /// One page of the organization's invoices in id (creation) order, filtered.
