@@ -6,6 +6,7 @@ mod announce;
 mod invoices;
 mod ledgers;
 mod payments;
+mod receipts;
 pub mod refunds;
 mod refusals;
 pub mod requests;
@@ -25,10 +26,14 @@ struct FinancialApi;
 fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::with_openapi(FinancialApi::openapi())
         .routes(routes!(invoices::list, invoices::create))
-        .routes(routes!(invoices::read))
+        .routes(routes!(invoices::read, invoices::replace, invoices::delete))
         .routes(routes!(invoices::cancel))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::send))
+        .routes(routes!(invoices::payments))
         .routes(routes!(payments::list, payments::create))
-        .routes(routes!(payments::read))
+        .routes(routes!(payments::read, payments::replace))
+        .routes(routes!(payments::receipt))
         .routes(routes!(payments::refund))
         .routes(routes!(ledgers::read))
 }

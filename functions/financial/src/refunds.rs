@@ -26,9 +26,9 @@ use crate::views::PaymentView;
 #[derive(Debug)]
 pub enum Refunded {
     /// Recorded now: the payment with its new refund.
-    Recorded(Payment),
+    Recorded(Box<Payment>),
     /// A refund with the same external reference was recorded before; nothing changed.
-    AlreadyRecorded(Payment),
+    AlreadyRecorded(Box<Payment>),
 }
 
 /// What [`apply`] answers a route with.
@@ -71,7 +71,7 @@ pub(crate) async fn apply(
         if let Some(reference) = &terms.external_reference
             && payment.refund_with_reference(reference).is_some()
         {
-            return Ok(Attempt::Done(Outcome::Refunded(Refunded::AlreadyRecorded(payment))));
+            return Ok(Attempt::Done(Outcome::Refunded(Refunded::AlreadyRecorded(Box::new(payment)))));
         }
         let refundable = payment.refundable();
         if refundable.0 == 0 {
@@ -120,7 +120,7 @@ pub(crate) async fn apply(
         Ok(match (posted, creation) {
             (Posted::Changed, _) => Attempt::LostRace,
             (Posted::Posted, Some(creation)) => Attempt::Done(Outcome::Answer(creation.created())),
-            (Posted::Posted, None) => Attempt::Done(Outcome::Refunded(Refunded::Recorded(refunded))),
+            (Posted::Posted, None) => Attempt::Done(Outcome::Refunded(Refunded::Recorded(Box::new(refunded)))),
             (Posted::Replay(first), Some(creation)) => Attempt::Done(Outcome::Answer(creation.replay(*first)?)),
             (Posted::Replay(_), None) => return Err(ApiError::internal("a replay without an Idempotency-Key")),
         })

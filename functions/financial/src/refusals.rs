@@ -17,6 +17,8 @@ pub enum Refused {
     InvoicePaid,
     /// The invoice is already cancelled or void.
     InvoiceClosed,
+    /// The invoice is paid: it can no longer change.
+    InvoiceSettled,
     /// The lease has the most open invoices it can keep.
     TooManyOpenInvoices,
     /// The money is in another currency than the lease's.
@@ -37,8 +39,13 @@ impl From<Refused> for ApiError {
             Refused::LeaseMissing => ApiError::NotFound("Lease"),
             Refused::InvoiceMissing => ApiError::NotFound("Invoice"),
             Refused::PaymentMissing => ApiError::NotFound("Payment"),
-            Refused::InvoicePaid => ApiError::Conflict("The invoice has payments; refund first, then cancel it".into()),
+            Refused::InvoicePaid => {
+                ApiError::Conflict("The invoice has payments; refund first, then change or cancel it".into())
+            }
             Refused::InvoiceClosed => ApiError::Conflict("The invoice is already cancelled or void".into()),
+            Refused::InvoiceSettled => {
+                ApiError::Conflict("The invoice is paid and can no longer change; refund its payments first".into())
+            }
             Refused::TooManyOpenInvoices => ApiError::Conflict(format!(
                 "The lease already has {MAX_OPEN_INVOICES} open invoices; collect or cancel some first"
             )),

@@ -184,6 +184,7 @@ pub struct Posting {
 }
 
 /// One line to post: kind, category, amount, description, invoice and payment.
+#[derive(Debug, Clone)]
 pub struct EntryLine<'a> {
     pub kind: EntryKind,
     pub category: Option<ChargeCategory>,
@@ -335,6 +336,32 @@ impl LeaseBalance {
             payment_id: None,
         };
         self.post(next, &[line], now, today)
+    }
+
+    /// Replaces an unpaid invoice's charges of `old_total` with `lines` due on
+    /// `due_date`: one credit entry that reverses the old charges, then the new charges.
+    pub fn revise_invoice(
+        &self,
+        invoice_id: &str,
+        old_total: Money,
+        due_date: Date,
+        lines: &[EntryLine<'_>],
+        now: OffsetDateTime,
+        today: Date,
+    ) -> Posting {
+        let total: i64 = lines.iter().map(|l| l.amount.0).sum();
+        let mut next = self.clone();
+        next.open_invoices.insert(invoice_id.to_owned(), OpenInvoice { due_date, total: Money(total), paid: Money(0) });
+        let reversal = EntryLine {
+            kind: EntryKind::Credit,
+            category: None,
+            amount: old_total,
+            description: "Invoice revised",
+            invoice_id: Some(invoice_id),
+            payment_id: None,
+        };
+        let all: Vec<EntryLine<'_>> = std::iter::once(reversal).chain(lines.iter().map(EntryLine::clone)).collect();
+        self.post(next, &all, now, today)
     }
 
     /// Records a payment applied as `allocations` (from [`Self::allocate`]): one
@@ -525,5 +552,15 @@ mod tests {
         assert_eq!((refunded.balance.balance, refunded.balance.payment_status), (Money(400), PaymentStatus::Partial));
         assert_eq!(refunded.entries[0].kind, EntryKind::Refund);
         assert_eq!(refunded.balance.open_invoices["inv_a"].outstanding(), Money(400));
+    }
+
+    #[test]
+    fn revising_replaces_the_charges() {
+        let charged = balance().charge_invoice("inv_a", date!(2025 - 02 - 01), &[rent(1000)], NOW, TODAY).0.balance;
+        let revised = charged.revise_invoice("inv_a", Money(1000), date!(2025 - 03 - 01), &[rent(700)], NOW, TODAY);
+        assert_eq!(revised.balance.balance, Money(700));
+        let kinds: Vec<EntryKind> = revised.entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EntryKind::Credit, EntryKind::Charge]);
+        assert_eq!(revised.balance.open_invoices["inv_a"].due_date, date!(2025 - 03 - 01));
     }
 }

@@ -67,8 +67,14 @@ pub struct Payment {
     pub received_on: Date,
     /// The invoices it paid, in order.
     pub allocations: Vec<Allocation>,
+    /// The ids of those invoices, so a listing of an invoice's payments is one filter.
+    #[serde(default)]
+    pub invoice_ids: Vec<String>,
     /// What was left over and became a credit on the lease.
     pub unapplied: Money,
+    /// The lease's balance once it was recorded.
+    #[serde(default)]
+    pub balance_after: Option<Money>,
     /// The sum of its refunds.
     #[serde(default)]
     pub refunded_amount: Money,
@@ -155,7 +161,9 @@ mod tests {
             reference: None,
             received_on: date!(2025 - 01 - 01),
             allocations,
+            invoice_ids: vec![],
             unapplied: Money(unapplied),
+            balance_after: None,
             refunded_amount: Money(0),
             refunds: vec![],
             memo: None,
