@@ -65,6 +65,18 @@ async fn stored_balance(services: &Services, invoice: &Invoice) -> Result<LeaseB
         .ok_or_else(|| ApiError::internal("an issued invoice's lease has no ledger balance"))
 }
 
+/// The credit that reverses an unpaid invoice's charges; none for an invoice that is
+/// not on the ledger (a draft, or one already cancelled or void).
+async fn reversal(services: &Services, invoice: &Invoice, now: OffsetDateTime) -> Result<Option<Posting>, ApiError> {
+    Ok(match invoice.status {
+        InvoiceStatus::Draft | InvoiceStatus::Cancelled | InvoiceStatus::Void => None,
+        _ => {
+            let balance = stored_balance(services, invoice).await?;
+            Some(balance.cancel_invoice(&invoice.id, invoice.total, now, calendar::today()))
+        }
+    })
+}
+
 fn line_items(lines: &[Line]) -> Vec<LineItem> {
     lines
         .iter()
@@ -330,15 +342,7 @@ async fn close(
             _ => {}
         }
         let now = time_format::now();
-        let posting = match invoice.status {
-            InvoiceStatus::Draft => None,
-            _ => Some(stored_balance(services, &invoice).await?.cancel_invoice(
-                &invoice.id,
-                invoice.total,
-                now,
-                calendar::today(),
-            )),
-        };
+        let posting = reversal(services, &invoice, now).await?;
         let closed = Invoice { status, updated_at: now, version: invoice.version + 1, ..invoice.clone() };
         let ledger = services.store.ledger();
         match ledger.change_invoice(InvoiceWrite::Put(&closed), invoice.version, posting.as_ref(), &[], now).await? {
@@ -547,15 +551,7 @@ pub async fn delete(
             _ => {}
         }
         let now = time_format::now();
-        let posting = match invoice.status {
-            InvoiceStatus::Draft | InvoiceStatus::Cancelled | InvoiceStatus::Void => None,
-            _ => Some(stored_balance(&services, &invoice).await?.cancel_invoice(
-                &invoice.id,
-                invoice.total,
-                now,
-                calendar::today(),
-            )),
-        };
+        let posting = reversal(&services, &invoice, now).await?;
         let ledger = services.store.ledger();
         match ledger.change_invoice(InvoiceWrite::Delete(&invoice), invoice.version, posting.as_ref(), &[], now).await?
         {
