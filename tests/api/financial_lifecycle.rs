@@ -447,3 +447,37 @@ async fn a_receipt_shows_what_was_paid_and_the_balance_after_and_prints() {
         .await;
     assert_eq!(theirs_pdf.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn refunds_racing_on_one_payment_never_give_back_more_than_it_paid() {
+    let app = app().await;
+    let (token, lease_id, _) = leased(&app).await;
+    let inv = invoice_id(&app, &token, &lease_id, 500.0, &day(10)).await;
+    let payment_id = paid(&app, &token, "race-refund-pay", &lease_id, 500.0).await;
+
+    // Ten refunds of 100 at once on a payment of 500
+    let keys: Vec<String> = (0..10).map(|i| format!("race-refund-{i}")).collect();
+    let results = futures::future::join_all(keys.iter().map(|key| {
+        let (app, token, payment_id) = (&app, &token, &payment_id);
+        async move { refund(app, token, payment_id, key, &json!({"amount": 100, "reason": "Race"})).await }
+    }))
+    .await;
+    let refunded = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(refunded, 5, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(
+        results
+            .iter()
+            .all(|r| [StatusCode::CREATED, StatusCode::CONFLICT, StatusCode::UNPROCESSABLE_ENTITY].contains(&r.status)),
+        "{:?}",
+        results.iter().map(|r| (r.status, r.body.clone())).collect::<Vec<_>>()
+    );
+    let shown = app.get(&format!("/api/v1/financial/payments/{payment_id}"), &token).await;
+    assert_eq!(
+        (shown.body["data"]["status"].as_str(), cents(&shown.body["data"]["refunded_amount"])),
+        (Some("refunded"), 50_000)
+    );
+    let after = ledger(&app, &token, &lease_id).await;
+    assert_eq!((cents(&after["balance"]), sum_of_entries(&after)), (50_000, 50_000));
+    let reopened = invoice_data(&app, &token, &inv).await;
+    assert_eq!((reopened["status"].as_str(), cents(&reopened["amount_paid"])), (Some("open"), 0));
+}
