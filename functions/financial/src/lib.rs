@@ -1,12 +1,15 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
-//! `/api/v1/financial/payments[/{payment_id}]` and `/api/v1/financial/ledgers/{lease_id}`,
-//! over one ledger per lease; `/api/v1/financial/rent-runs[/{run_id}]` and
-//! `/api/v1/financial/late-fee-policies/{property_id}`, and the daily rent job
-//! ([`rent_job`]) that issues rent and late fees.
+//! `/api/v1/financial/payments[/{payment_id}[/refund|/receipt]]` and
+//! `/api/v1/financial/ledgers/{lease_id}`, over one ledger per lease;
+//! `/api/v1/financial/rent-runs[/{run_id}]` and `/api/v1/financial/late-fee-policies/{property_id}`,
+//! and the daily rent job ([`rent_job`]) that issues rent and late fees.
 
+mod announce;
 mod invoices;
 mod ledgers;
 mod payments;
+mod receipts;
+pub mod refunds;
 mod refusals;
 pub mod rent_job;
 mod rent_runs;
@@ -27,10 +30,15 @@ struct FinancialApi;
 fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::with_openapi(FinancialApi::openapi())
         .routes(routes!(invoices::list, invoices::create))
-        .routes(routes!(invoices::read))
+        .routes(routes!(invoices::read, invoices::replace, invoices::delete))
         .routes(routes!(invoices::cancel))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::send))
+        .routes(routes!(invoices::payments))
         .routes(routes!(payments::list, payments::create))
-        .routes(routes!(payments::read))
+        .routes(routes!(payments::read, payments::replace))
+        .routes(routes!(payments::receipt))
+        .routes(routes!(payments::refund))
         .routes(routes!(ledgers::read))
         .routes(routes!(rent_runs::list, rent_runs::create))
         .routes(routes!(rent_runs::read))
