@@ -168,9 +168,6 @@ fn posted(outcome: CreateTransaction) -> Result<Posted, StoreError> {
     })
 }
 
-/// The update of an invoice a payment pays: its paid amount and status, and, once paid
-/// in full, off the open-invoice indexes.
-
 /// A consistent `Query` of the organization's items under `prefix` (invoices or
 /// payments), with the filter conditions for one lease and for a Tenant's own leases;
 /// the caller adds its own conditions and sets the filter expression.
