@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 use crate::leasing::{day, lease, property, tenant, terms, unit_id};
 
 /// An organization with one current lease: (owner token, lease id, primary tenant id).
-async fn leased(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn leased(app: &TestApp) -> (String, String, String) {
     let token = app.token(&new_org(), &["OrganizationOwner"]);
     let (lease_id, tenant_id) = lease_in(app, &token, "A1", "payer@example.com").await;
     (token, lease_id, tenant_id)
 }
 
 /// A new unit, tenant and current lease in a new property of the token's organization.
-async fn lease_in(app: &TestApp, token: &str, unit: &str, email: &str) -> (String, String) {
+pub(crate) async fn lease_in(app: &TestApp, token: &str, unit: &str, email: &str) -> (String, String) {
     let prop = property(app, token).await;
     let unit = unit_id(app, token, &prop, unit).await;
     let ten = tenant(app, token, &prop, "Pat Payer", email, "+15550123").await;
@@ -32,7 +32,7 @@ async fn invoice(app: &TestApp, token: &str, lease_id: &str, amount: f64, due: &
     app.post("/api/v1/financial/invoices", token, &body).await
 }
 
-async fn invoice_id(app: &TestApp, token: &str, lease_id: &str, amount: f64, due: &str) -> String {
+pub(crate) async fn invoice_id(app: &TestApp, token: &str, lease_id: &str, amount: f64, due: &str) -> String {
     let created = invoice(app, token, lease_id, amount, due).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     created.body["data"]["id"].as_str().unwrap().to_owned()
@@ -47,14 +47,14 @@ fn payment(lease_id: &str, amount: f64) -> Value {
     json!({"lease_id": lease_id, "amount": amount, "method": "bank_transfer"})
 }
 
-async fn ledger(app: &TestApp, token: &str, lease_id: &str) -> Value {
+pub(crate) async fn ledger(app: &TestApp, token: &str, lease_id: &str) -> Value {
     let response = app.get(&format!("/api/v1/financial/ledgers/{lease_id}?page_size=100"), token).await;
     assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
     response.body["data"].clone()
 }
 
 /// Cents of a two-place decimal as the API shows it.
-fn cents(value: &Value) -> i64 {
+pub(crate) fn cents(value: &Value) -> i64 {
     (value.as_f64().unwrap() * 100.0).round() as i64
 }
 

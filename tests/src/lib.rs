@@ -68,13 +68,19 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
-        ("financial".to_owned(), financial::router(services.clone())),
+        ("financial".to_owned(), financial::router(services.clone(), stripe_secret(services).await)),
         ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
         ("smartmove-postback".to_owned(), smartmove_postback::router(services.clone())),
         ("webhooks".to_owned(), webhooks::router(services.clone(), test_webhook_settings()).expect("webhooks router")),
     ])
+}
+
+/// The Stripe signing secret the local stack holds (`STRIPE_WEBHOOK_SECRET_ID`), read as
+/// the `financial` function reads it at a cold start; tests sign Stripe events with it.
+pub async fn stripe_secret(services: &Services) -> financial::stripe::WebhookSecret {
+    financial::stripe::WebhookSecret::load(services).await.expect("STRIPE_WEBHOOK_SECRET_ID is set by make test")
 }
 
 /// Where the gateway's `screening` function sends SmartMove calls: nothing listens

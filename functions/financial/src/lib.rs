@@ -1,12 +1,15 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
-//! `/api/v1/financial/payments[/{payment_id}]` and `/api/v1/financial/ledgers/{lease_id}`,
-//! over one ledger per lease.
+//! `/api/v1/financial/payments[/{payment_id}]`, `/api/v1/financial/ledgers/{lease_id}` and
+//! `/api/v1/financial/payment-methods`, over one ledger per lease; and Stripe's events
+//! on `POST /webhooks/stripe`.
 
 mod invoices;
 mod ledgers;
+mod payment_methods;
 mod payments;
 mod refusals;
 pub mod requests;
+pub mod stripe;
 pub mod views;
 
 use axum::Router;
@@ -28,12 +31,15 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(payments::list, payments::create))
         .routes(routes!(payments::read))
         .routes(routes!(ledgers::read))
+        .routes(routes!(payment_methods::list, payment_methods::create))
+        .routes(routes!(stripe::receive))
 }
 
-/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
-pub fn router(services: Services) -> Router {
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405);
+/// `stripe` verifies `POST /webhooks/stripe`.
+pub fn router(services: Services, stripe: stripe::WebhookSecret) -> Router {
     let (api, _) = api().with_state(services.clone()).split_for_parts();
-    shared::http::conventions::apply(api, &services)
+    shared::http::conventions::apply(api.layer(axum::Extension(stripe)), &services)
 }
 
 /// This function's part of the OpenAPI document.

@@ -7,6 +7,7 @@ use shared::domain::invoice::{Invoice, InvoiceStatus};
 use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
 use shared::domain::money::Decimal2;
 use shared::domain::payment::{Payment, PaymentMethod};
+use shared::domain::payment_method::{MethodKind, Processor, SavedPaymentMethod};
 use shared::time_format;
 use utoipa::ToSchema;
 
@@ -205,6 +206,48 @@ impl LedgerView {
             entry_count: balance.entry_count,
             entries: entries.iter().map(LedgerEntryView::from).collect(),
             next_cursor,
+        }
+    }
+}
+
+/// A saved payment method on `/api/v1`: the processor's reference, never the card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentMethodView {
+    #[schema(example = "pm_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub lease_id: String,
+    pub property_id: String,
+    pub tenant_ids: Vec<String>,
+    pub processor: Processor,
+    #[schema(example = "pm_1NqPZ2LkdIwHu7ix")]
+    pub processor_token: String,
+    #[serde(rename = "type")]
+    pub kind: MethodKind,
+    pub brand: Option<String>,
+    #[schema(example = "4242")]
+    pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
+    pub created_at: String,
+    pub version: u64,
+}
+
+impl From<&SavedPaymentMethod> for PaymentMethodView {
+    fn from(m: &SavedPaymentMethod) -> Self {
+        Self {
+            id: m.id.clone(),
+            lease_id: m.lease_id.clone(),
+            property_id: m.property_id.clone(),
+            tenant_ids: m.tenant_ids.clone(),
+            processor: m.processor,
+            processor_token: m.processor_token.clone(),
+            kind: m.kind,
+            brand: m.brand.clone(),
+            last4: m.last4.clone(),
+            exp_month: m.exp_month,
+            exp_year: m.exp_year,
+            created_at: time_format::format(m.created_at),
+            version: m.version,
         }
     }
 }

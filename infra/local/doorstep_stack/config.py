@@ -37,11 +37,16 @@ NAME_DEFAULTS = {
     "JWT_SIGNING_KEY_SECRET_ID": "doorstep/{name}/jwt-signing-key",
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
     "SMARTMOVE_API_KEY_SECRET_ID": "doorstep/{name}/smartmove-api-key",
+    "STRIPE_WEBHOOK_SECRET_ID": "doorstep/{name}/stripe-webhook-secret",
     "ATTACHMENTS_BUCKET": "doorstep-{name}-attachments",
 }
 
 # The SmartMove API key of local stacks; the local SmartMove sandbox accepts it.
 LOCAL_SMARTMOVE_API_KEY = "local-smartmove-sandbox-key"
+
+# The Stripe webhook signing secret of local stacks; `events/financial/sign_stripe_event.py`
+# signs the Stripe event fixtures with it.
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local_doorstep_stripe_events"
 
 
 class StackError(Exception):
@@ -87,6 +92,7 @@ class Names:
     jwt_signing_key: str
     cursor: str
     smartmove_api_key: str
+    stripe_webhook_secret: str
     attachments_bucket: str
 
     @classmethod
@@ -107,6 +113,7 @@ class Names:
             jwt_signing_key=values["JWT_SIGNING_KEY_SECRET_ID"],
             cursor=values["CURSOR_SECRET_ID"],
             smartmove_api_key=values["SMARTMOVE_API_KEY_SECRET_ID"],
+            stripe_webhook_secret=values["STRIPE_WEBHOOK_SECRET_ID"],
             attachments_bucket=values["ATTACHMENTS_BUCKET"],
         )
 

@@ -104,6 +104,10 @@ prefixed_id!(
     /// The id of a ledger entry.
     LedgerEntryId = "le"
 );
+prefixed_id!(
+    /// The id of a saved payment method.
+    PaymentMethodId = "pm"
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ pub mod lease;
 pub mod ledger;
 pub mod maintenance;
 pub mod payment;
+pub mod payment_method;
 pub mod screening;
 pub mod tenant;
 pub mod unit;

@@ -102,7 +102,7 @@ fn payment_item(payment: &Payment) -> Result<Item, StoreError> {
 }
 
 /// The balance item and the new entries of `posting`, the balance first.
-fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteItem>, StoreError> {
+pub(crate) fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteItem>, StoreError> {
     let balance = &posting.balance;
     let item =
         entity_item(balance, keys::org(&balance.org_id), keys::lease_balance(&balance.lease_id), "lease_balance")?;
@@ -120,6 +120,35 @@ fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<TransactWriteIt
             "ledger_entry",
         )?;
         items.push(put_if_new(store, item)?.transact_item()?);
+    }
+    Ok(items)
+}
+
+/// A payment's transaction items: the balance (index 0) and entries of `posting`, the
+/// payment, and each invoice it paid (their paid amounts come from the balance, which
+/// every change goes through).
+pub(crate) fn payment_items(
+    store: &Store,
+    payment: &Payment,
+    posting: &Posting,
+    paid: &[InvoicePaid],
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut items = posting_items(store, posting)?;
+    items.push(put_if_new(store, payment_item(payment)?)?.transact_item()?);
+    let now = payment.created_at;
+    for invoice in paid {
+        let status = if invoice.fully_paid { InvoiceStatus::Paid } else { InvoiceStatus::PartiallyPaid };
+        let update = store
+            .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
+            .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":paid", n(invoice.amount_paid.0))
+            .expression_attribute_values(":status", s(status.name()))
+            .expression_attribute_values(":now", s(time_format::format(now)))
+            .expression_attribute_values(":one", n(1));
+        items.push(update.transact_item()?);
     }
     Ok(items)
 }
@@ -231,25 +260,8 @@ impl LedgerRepository<'_> {
         paid: &[InvoicePaid],
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<Posted, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
-        items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
-        let now = payment.created_at;
-        for invoice in paid {
-            let status = if invoice.fully_paid { InvoiceStatus::Paid } else { InvoiceStatus::PartiallyPaid };
-            let update = self
-                .store
-                .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
-                .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":paid", n(invoice.amount_paid.0))
-                .expression_attribute_values(":status", s(status.name()))
-                .expression_attribute_values(":now", s(time_format::format(now)))
-                .expression_attribute_values(":one", n(1));
-            items.push(update.transact_item()?);
-        }
-        posted(transact_create(self.store, &payment.org_id, now, items, idempotency).await?)
+        let items = payment_items(self.store, payment, posting, paid)?;
+        posted(transact_create(self.store, &payment.org_id, payment.created_at, items, idempotency).await?)
     }
 
     /// One page of the organization's invoices in id (creation) order, filtered.
@@ -300,11 +312,25 @@ impl LedgerRepository<'_> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Payment>, StoreError> {
-        let (mut request, conditions) =
-            lease_query(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id);
-        if !conditions.is_empty() {
-            request = request.filter_expression(conditions.join(" AND "));
-        }
-        query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
+        lease_filtered_page(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id, start, limit)
+            .await
     }
+}
+
+/// One page of the organization's items under `prefix`, in id order, of one lease or of
+/// a Tenant's own leases when those filters are given.
+pub(crate) async fn lease_filtered_page<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    org_id: &str,
+    prefix: &str,
+    lease_id: &Option<String>,
+    tenant_id: &Option<String>,
+    start: Option<PageKey>,
+    limit: usize,
+) -> Result<Page<T>, StoreError> {
+    let (mut request, conditions) = lease_query(store, org_id, prefix, lease_id, tenant_id);
+    if !conditions.is_empty() {
+        request = request.filter_expression(conditions.join(" AND "));
+    }
+    query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
 }
