@@ -90,6 +90,19 @@ check("another organization -> 404", status == 404 and doc["error"]["code"] == "
 status, doc, _ = call("GET", "/api/ai/properties", OWNER)
 check("integration list has the integration API's shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
 
+# The financial demo of `doorstep-dev seed`: renters overdue, partly paid and in credit.
+status, doc, _ = call("GET", "/api/ai/renters", OWNER)
+statuses = {r["name"]: r.get("payment_status") for r in doc.get("renters", [])} if status == 200 else {}
+check(
+    "demo renters show overdue, partial and credit",
+    statuses.get("John Smith") == "overdue"
+    and statuses.get("Wei Chen") == "overdue"
+    and statuses.get("Jane Doe") == "partial"
+    and statuses.get("Priya Patel") == "credit",
+)
+status, doc, _ = call("GET", "/api/ai/renters/overdue", OWNER)
+overdue = sorted(r["name"] for r in doc.get("renters", [])) if status == 200 else []
+check("demo overdue renters are John Smith and Wei Chen", overdue == ["John Smith", "Wei Chen"])
 
 status, _, _ = call("DELETE", f"/api/v1/properties/{pid}", OWNER, headers={"If-Match": '"2"'})
 check("delete -> 204", status == 204)

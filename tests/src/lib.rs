@@ -2,6 +2,7 @@
 //! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
 
 pub mod bus_queue;
+pub mod demo_financial;
 pub mod demo_leasing;
 pub mod demo_maintenance;
 pub mod figures;
