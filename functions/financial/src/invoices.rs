@@ -16,16 +16,14 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
-use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
 use shared::store::ledger::{InvoiceFilter, Posted, Reversed};
 use shared::{ApiError, Services, time_format};
 use utoipa::IntoParams;
 
-use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::ledgers::{LEDGER_ATTEMPTS, balance_of, lease_in_reach, list_in_reach, reaches};
 use crate::refusals::Refused;
 use crate::requests::InvoiceInput;
 use crate::views::InvoiceView;
@@ -165,25 +163,24 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceRead, None)?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let Some(tenant_id) = listing_reach(&principal) else {
-        return Ok(only_page_response(Vec::<InvoiceView>::new(), page_size));
+    let (store, org_id) = (&services.store, &principal.org_id);
+    let filter_for = |tenant_id| {
+        let filter = InvoiceFilter { lease_id: params.lease_id.clone(), tenant_id, status: params.status };
+        let fingerprint = filter.fingerprint();
+        (filter, fingerprint)
     };
-    let filter = InvoiceFilter { lease_id: params.lease_id.clone(), tenant_id, status: params.status };
-    let org_id = &principal.org_id;
-    let listing = PageRequest::in_organization(
-        &services.cursors,
-        org_id,
-        filter.fingerprint(),
-        page_size,
+    let fetch = |filter: InvoiceFilter, start, size| async move {
+        store.ledger().list_invoices(org_id, &filter, calendar::today(), start, size).await
+    };
+    list_in_reach::<_, _, InvoiceView, _>(
+        &services,
+        &principal,
+        params.page_size,
         params.cursor.as_deref(),
-    )?;
-    let page = services
-        .store
-        .ledger()
-        .list_invoices(org_id, &filter, calendar::today(), listing.start.clone(), page_size)
-        .await?;
-    Ok(listing.respond::<_, InvoiceView>(&services.cursors, page))
+        filter_for,
+        fetch,
+    )
+    .await
 }
 
 /// Get an invoice.

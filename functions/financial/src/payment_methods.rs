@@ -4,7 +4,6 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::Value;
 use shared::auth::{Permission, Principal};
 use shared::domain::ids::PaymentMethodId;
@@ -12,14 +11,11 @@ use shared::domain::payment_method::{SavedPaymentMethod, card_data_in};
 use shared::http::body::{Json, shaped};
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageRequest, only_page_response};
-use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::Query;
 use shared::store::payment_methods::{MethodFilter, MethodSaved};
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
 
-use crate::ledgers::{lease_in_reach, listing_reach};
+use crate::ledgers::{LeaseListParams, lease_in_reach, list_in_reach};
 use crate::requests::PaymentMethodInput;
 use crate::views::PaymentMethodView;
 
@@ -83,20 +79,8 @@ pub async fn create(
     }
 }
 
-/// Query parameters of `GET /api/v1/financial/payment-methods`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    pub lease_id: Option<String>,
-}
-
 /// List the organization's saved payment methods, oldest first.
-#[utoipa::path(get, path = "/api/v1/financial/payment-methods", operation_id = "listPaymentMethods", tag = "financial", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/financial/payment-methods", operation_id = "listPaymentMethods", tag = "financial", params(LeaseListParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A page of payment methods (a Tenant sees only their leases')", body = SuccessEnvelope<Vec<PaymentMethodView>>),
@@ -105,22 +89,25 @@ pub struct ListParams {
 pub async fn list(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Query(params): Query<LeaseListParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentRead, None)?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let Some(tenant_id) = listing_reach(&principal) else {
-        return Ok(only_page_response(Vec::<PaymentMethodView>::new(), page_size));
+    let (store, org_id) = (&services.store, &principal.org_id);
+    let filter_for = |tenant_id| {
+        let filter = MethodFilter { lease_id: params.lease_id.clone(), tenant_id };
+        let fingerprint = filter.fingerprint();
+        (filter, fingerprint)
     };
-    let filter = MethodFilter { lease_id: params.lease_id.clone(), tenant_id };
-    let org_id = &principal.org_id;
-    let listing = PageRequest::in_organization(
-        &services.cursors,
-        org_id,
-        filter.fingerprint(),
-        page_size,
+    let fetch = |filter: MethodFilter, start, size| async move {
+        store.payment_methods().list(org_id, &filter, start, size).await
+    };
+    list_in_reach::<_, _, PaymentMethodView, _>(
+        &services,
+        &principal,
+        params.page_size,
         params.cursor.as_deref(),
-    )?;
-    let page = services.store.payment_methods().list(org_id, &filter, listing.start.clone(), page_size).await?;
-    Ok(listing.respond::<_, PaymentMethodView>(&services.cursors, page))
+        filter_for,
+        fetch,
+    )
+    .await
 }
