@@ -8,7 +8,9 @@ import http.server
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import http_client
 from stripe_event import sign, stripe_event
@@ -117,6 +119,27 @@ status, doc, _ = call(
 check("a signed Stripe event -> 200, failure recorded", status == 200 and doc["data"]["outcome"] == "failure_recorded")
 status, doc, _ = call("POST", "/webhooks/stripe", headers={"Stripe-Signature": sign("whsec_wrong", int(time.time()), stripe_body)}, raw=stripe_body)
 check("a Stripe event with a wrong signature -> 400", status == 400 and doc["error"]["code"] == "BAD_REQUEST")
+
+# A receipt PDF leaves the function base64-encoded and arrives as the PDF's own bytes.
+status, doc, _ = call("GET", "/api/v1/leases?page_size=1", OWNER)
+lease = doc["data"][0]["id"] if status == 200 and doc["data"] else "lease_missing"
+today = time.strftime("%Y-%m-%d", time.gmtime())
+line = {"description": "Smoke rent", "category": "rent", "amount": 12.34}
+status, doc, _ = call("POST", "/api/v1/financial/invoices", OWNER, {"lease_id": lease, "due_date": today, "line_items": [line]})
+check("issue an invoice on a demo lease -> 201", status == 201)
+key = {"Idempotency-Key": f"smoke-{time.time_ns()}"}
+status, doc, _ = call("POST", "/api/v1/financial/payments", OWNER, {"lease_id": lease, "amount": 12.34, "method": "cash"}, key)
+check("pay it -> 201", status == 201)
+payment = doc["data"]["id"] if status == 201 else "pay_missing"
+request = urllib.request.Request(f"{BASE}/api/v1/financial/payments/{payment}/receipt",
+                                 headers={"Authorization": f"Bearer {OWNER}", "Accept": "application/pdf"})
+try:
+    with urllib.request.urlopen(request, timeout=120) as response:
+        status, content_type, raw = response.status, response.headers.get("Content-Type"), response.read()
+except urllib.error.HTTPError as error:
+    status, content_type, raw = error.code, None, b""
+check("the receipt as a PDF -> 200 application/pdf, the PDF's bytes",
+      status == 200 and content_type == "application/pdf" and raw.startswith(b"%PDF-") and b"%%EOF" in raw)
 
 status, _, _ = call("DELETE", f"/api/v1/properties/{pid}", OWNER, headers={"If-Match": '"2"'})
 check("delete -> 204", status == 204)

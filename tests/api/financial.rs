@@ -26,7 +26,7 @@ pub(crate) async fn lease_in(app: &TestApp, token: &str, unit: &str, email: &str
     (created.body["data"]["id"].as_str().unwrap().to_owned(), ten)
 }
 
-async fn invoice(app: &TestApp, token: &str, lease_id: &str, amount: f64, due: &str) -> TestResponse {
+pub(crate) async fn invoice(app: &TestApp, token: &str, lease_id: &str, amount: f64, due: &str) -> TestResponse {
     let body = json!({"lease_id": lease_id, "due_date": due, "issue_date": day(-40),
         "line_items": [{"description": "Rent", "category": "rent", "amount": amount}]});
     app.post("/api/v1/financial/invoices", token, &body).await
@@ -38,12 +38,12 @@ pub(crate) async fn invoice_id(app: &TestApp, token: &str, lease_id: &str, amoun
     created.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn pay(app: &TestApp, token: &str, key: &str, body: &Value) -> TestResponse {
+pub(crate) async fn pay(app: &TestApp, token: &str, key: &str, body: &Value) -> TestResponse {
     let headers = [("idempotency-key", key)];
     app.call(Method::POST, "/api/v1/financial/payments", Some(token), Some(body), &headers).await
 }
 
-fn payment(lease_id: &str, amount: f64) -> Value {
+pub(crate) fn payment(lease_id: &str, amount: f64) -> Value {
     json!({"lease_id": lease_id, "amount": amount, "method": "bank_transfer"})
 }
 
@@ -59,7 +59,7 @@ pub(crate) fn cents(value: &Value) -> i64 {
 }
 
 /// The balance the entries add up to: charges and refunds raise it, payments and credits lower it.
-fn sum_of_entries(ledger: &Value) -> i64 {
+pub(crate) fn sum_of_entries(ledger: &Value) -> i64 {
     ledger["entries"]
         .as_array()
         .unwrap()

@@ -7,6 +7,7 @@ mod conventions;
 mod crud;
 mod events;
 mod financial;
+mod financial_lifecycle;
 mod identity_mfa;
 mod identity_recovery;
 mod identity_sessions;

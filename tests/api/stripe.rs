@@ -238,3 +238,51 @@ async fn unknown_leases_are_kept_unmatched_and_unknown_types_ignored_both_200() 
     assert!(payments_of(&app, &token, &lease_id).await.is_empty());
     assert_eq!(cents(&ledger(&app, &token, &lease_id).await["balance"]), 145_000);
 }
+
+#[tokio::test]
+async fn a_refunded_charge_records_one_refund_of_the_intents_payment() {
+    let app = app().await;
+    let secret = stripe_secret(&app.services).await;
+    let (token, org, lease_id) = owing(&app).await;
+    let paid = Delivery::new("stripe-payment-succeeded", &org, &lease_id);
+    let (_, body) = deliver(&app, &paid.gateway_event(&secret, &Signed::Now, |_| {})).await;
+    assert_eq!(body["data"]["outcome"], "payment_recorded", "{body:?}");
+
+    // When Stripe reports 500.00 of the charge refunded, twice (two event ids for the same
+    // refund), and a later event lists that refund again with a second one of 100.00
+    let mut refunded = Delivery::new("stripe-charge-refunded", &org, &lease_id);
+    refunded.intent_id = paid.intent_id.clone();
+    let first = deliver(&app, &refunded.gateway_event(&secret, &Signed::Now, |_| {})).await;
+    let again = refunded.gateway_event(&secret, &Signed::Now, |_| {});
+    let redelivered = deliver(&app, &again).await;
+    refunded.event_id = ulid::Ulid::generate().to_string();
+    let same_refund = deliver(&app, &refunded.gateway_event(&secret, &Signed::Now, |_| {})).await;
+    refunded.event_id = ulid::Ulid::generate().to_string();
+    let both = refunded.gateway_event(&secret, &Signed::Now, |e| {
+        let refunds = e["data"]["object"]["refunds"]["data"].as_array_mut().unwrap();
+        let mut second = refunds[0].clone();
+        second["id"] = json!("re_second");
+        second["amount"] = json!(10_000);
+        refunds.push(second);
+        e["data"]["object"]["amount_refunded"] = json!(60_000);
+    });
+    let later = deliver(&app, &both).await;
+
+    // Then the payment shows two refunds, 600.00 in all, and the balance owes it again
+    assert_eq!(
+        (first.0, first.1["data"]["outcome"].as_str()),
+        (StatusCode::OK, Some("refund_recorded")),
+        "{:?}",
+        first.1
+    );
+    assert_eq!(redelivered.1["data"]["outcome"], "duplicate");
+    assert_eq!(same_refund.1["data"]["outcome"], "refund_recorded");
+    assert_eq!(later.1["data"]["outcome"], "refund_recorded");
+    let payments = payments_of(&app, &token, &lease_id).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(cents(&payments[0]["refunded_amount"]), 60_000, "{:?}", payments[0]);
+    let references: Vec<&str> =
+        payments[0]["refunds"].as_array().unwrap().iter().map(|r| r["external_reference"].as_str().unwrap()).collect();
+    assert_eq!(references, [format!("re_{}", paid.intent_id).as_str(), "re_second"]);
+    assert_eq!(cents(&ledger(&app, &token, &lease_id).await["balance"]), 60_000);
+}

@@ -162,6 +162,8 @@ pub struct TestResponse {
     pub body: Value,
     /// The body as sent, for checks of number formatting that `Value` would lose.
     pub text: String,
+    /// The body's bytes, for binary bodies (a PDF).
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -174,12 +176,12 @@ impl TestResponse {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let html =
-            headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let not_json = content_type.starts_with("text/html") || content_type.starts_with("application/pdf");
         let body =
-            if bytes.is_empty() || html { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+            if bytes.is_empty() || not_json { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        TestResponse { status, headers, body, text }
+        TestResponse { status, headers, body, text, bytes: bytes.to_vec() }
     }
 
     /// `error.code` of an error envelope.

@@ -7,7 +7,7 @@
 //! | `maintenance_request` | `maintenance.created` | `maintenance.updated`, as above | `maintenance.deleted` |
 //! | `work_order` | `workorder.created` | `workorder.updated`, as above | `workorder.deleted` |
 //! | `vendor` | `vendor.created` | `vendor.updated`, as above (a rating is bookkeeping) | `vendor.deleted` |
-//! | `invoice`, `payment` | `<entity>.created` | `<entity>.updated`, as above (a payment moves an invoice's `status`, `amount_paid` and `amount_due`) | – |
+//! | `invoice`, `payment` | `<entity>.created` | `<entity>.updated`, as above (a payment or a refund moves an invoice's `status`, `amount_paid` and `amount_due`) | `invoice.deleted` (a draft or an unpaid invoice) |
 //! | `outbox` | a message for the bus | – | – (deleted once published, or expired) |
 //! | anything else (claims, tombstones, tokens, the log itself, ...) | – | – | – |
 //!

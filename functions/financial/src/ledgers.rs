@@ -13,6 +13,7 @@ use shared::domain::lease::Lease;
 use shared::domain::ledger::LeaseBalance;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::listing::{PageParams, PageRequest, only_page_response};
+use shared::http::optimistic::Contention;
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
@@ -29,6 +30,10 @@ use crate::views::LedgerView;
 /// 409. Each lost race means another change of the same ledger committed, so this bounds
 /// work, and lets 20 concurrent payments on one lease all land.
 pub const LEDGER_ATTEMPTS: usize = 30;
+
+/// How ledger changes answer when every attempt lost a race.
+pub const CONTENTION: Contention =
+    Contention { resource: "ledger", exhausted: "The lease's ledger is being changed concurrently; retry" };
 
 /// Whether the caller reaches money of a lease naming `tenant_ids`: a Tenant only their own.
 pub fn reaches(principal: &Principal, tenant_ids: &[String]) -> bool {

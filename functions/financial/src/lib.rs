@@ -1,12 +1,15 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
-//! `/api/v1/financial/payments[/{payment_id}]`, `/api/v1/financial/ledgers/{lease_id}` and
-//! `/api/v1/financial/payment-methods`, over one ledger per lease; and Stripe's events
+//! `/api/v1/financial/payments[/{payment_id}[/refund]]`, `/api/v1/financial/ledgers/{lease_id}`
+//! and `/api/v1/financial/payment-methods`, over one ledger per lease; and Stripe's events
 //! on `POST /webhooks/stripe`.
 
+mod announce;
 mod invoices;
 mod ledgers;
 mod payment_methods;
 mod payments;
+mod receipts;
+pub mod refunds;
 mod refusals;
 pub mod requests;
 pub mod stripe;
@@ -26,10 +29,15 @@ struct FinancialApi;
 fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::with_openapi(FinancialApi::openapi())
         .routes(routes!(invoices::list, invoices::create))
-        .routes(routes!(invoices::read))
+        .routes(routes!(invoices::read, invoices::replace, invoices::delete))
         .routes(routes!(invoices::cancel))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::send))
+        .routes(routes!(invoices::payments))
         .routes(routes!(payments::list, payments::create))
-        .routes(routes!(payments::read))
+        .routes(routes!(payments::read, payments::replace))
+        .routes(routes!(payments::receipt))
+        .routes(routes!(payments::refund))
         .routes(routes!(ledgers::read))
         .routes(routes!(payment_methods::list, payment_methods::create))
         .routes(routes!(stripe::receive))

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::ids::{InvoiceId, LeaseId};
+use shared::domain::invoice::InvoiceStatus;
 use shared::domain::ledger::{ChargeCategory, MAX_LINE_ITEMS};
 use shared::domain::money::{Currency, Money};
 use shared::domain::payment::PaymentMethod;
@@ -42,6 +43,36 @@ pub struct InvoiceInput {
     /// Up to 1000 characters.
     #[serde(default)]
     pub notes: Option<String>,
+    /// `open` (the default) issues it at once; `draft` keeps it off the ledger until
+    /// `POST /api/v1/financial/invoices/{invoice_id}/send`.
+    #[serde(default)]
+    pub status: Option<InvoiceStatus>,
+}
+
+/// The body of `PUT /api/v1/financial/invoices/{invoice_id}`: the invoice's lines, dates
+/// and notes, replaced. Other fields (`lease_id`, `status`, `id`, ...) are a 422.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceChangeInput {
+    /// 1 to 20 lines.
+    pub line_items: Vec<LineItemInput>,
+    /// `YYYY-MM-DD`; defaults to the invoice's issue date.
+    #[serde(default)]
+    pub issue_date: Option<String>,
+    /// `YYYY-MM-DD`, not before the issue date.
+    pub due_date: String,
+    /// Up to 1000 characters; left out, the invoice has none.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Validated lines, dates and notes of an invoice.
+#[derive(Debug, Clone)]
+pub struct InvoiceContent {
+    pub lines: Vec<Line>,
+    pub issue_date: Date,
+    pub due_date: Date,
+    pub notes: Option<String>,
 }
 
 /// A validated line.
@@ -56,11 +87,10 @@ pub struct Line {
 #[derive(Debug, Clone)]
 pub struct InvoiceTerms {
     pub lease_id: LeaseId,
-    pub lines: Vec<Line>,
-    pub issue_date: Date,
-    pub due_date: Date,
+    pub content: InvoiceContent,
     pub currency: Option<Currency>,
-    pub notes: Option<String>,
+    /// Kept off the ledger until sent.
+    pub draft: bool,
 }
 
 /// A positive amount with at most two decimals.
@@ -85,42 +115,116 @@ fn lease_id(p: &mut Problems, raw: &str) -> Option<LeaseId> {
     id
 }
 
+/// The lines, dates and notes of an invoice body; `None` after a problem is added.
+fn content(
+    p: &mut Problems,
+    line_items: &[LineItemInput],
+    issue_date: Option<&str>,
+    default_issue: Date,
+    due_date: &str,
+    notes: Option<&str>,
+) -> Option<InvoiceContent> {
+    if line_items.is_empty() || line_items.len() > MAX_LINE_ITEMS {
+        p.add("line_items", format!("must have 1 to {MAX_LINE_ITEMS} lines"));
+    }
+    let mut lines = Vec::new();
+    for (i, line) in line_items.iter().take(MAX_LINE_ITEMS).enumerate() {
+        let description = p.text(&format!("line_items[{i}].description"), &line.description, 1, 200);
+        if let Some(amount) = positive_amount(p, &format!("line_items[{i}].amount"), &line.amount) {
+            lines.push(Line { description, category: line.category, amount });
+        }
+    }
+    let issue_date = match issue_date {
+        Some(raw) => p.date("issue_date", raw),
+        None => Some(default_issue),
+    };
+    let due_date = p.date("due_date", due_date);
+    if let (Some(issue), Some(due)) = (issue_date, due_date)
+        && due < issue
+    {
+        p.add("due_date", "must not be before issue_date");
+    }
+    let notes = notes.map(|n| p.text("notes", n, 0, 1000)).filter(|n| !n.is_empty());
+    Some(InvoiceContent { lines, issue_date: issue_date?, due_date: due_date?, notes })
+}
+
 impl InvoiceInput {
     pub fn validate(&self) -> Result<InvoiceTerms, Problems> {
         let mut p = Problems::new();
         let lease_id = lease_id(&mut p, &self.lease_id);
-        if self.line_items.is_empty() || self.line_items.len() > MAX_LINE_ITEMS {
-            p.add("line_items", format!("must have 1 to {MAX_LINE_ITEMS} lines"));
-        }
-        let mut lines = Vec::new();
-        for (i, line) in self.line_items.iter().take(MAX_LINE_ITEMS).enumerate() {
-            let description = p.text(&format!("line_items[{i}].description"), &line.description, 1, 200);
-            if let Some(amount) = positive_amount(&mut p, &format!("line_items[{i}].amount"), &line.amount) {
-                lines.push(Line { description, category: line.category, amount });
-            }
-        }
-        let issue_date = match &self.issue_date {
-            Some(raw) => p.date("issue_date", raw),
-            None => Some(calendar::today()),
-        };
-        let due_date = p.date("due_date", &self.due_date);
-        if let (Some(issue), Some(due)) = (issue_date, due_date)
-            && due < issue
-        {
-            p.add("due_date", "must not be before issue_date");
-        }
+        let content = content(
+            &mut p,
+            &self.line_items,
+            self.issue_date.as_deref(),
+            calendar::today(),
+            &self.due_date,
+            self.notes.as_deref(),
+        );
         let currency = currency(&mut p, self.currency.as_deref());
-        let notes = self.notes.as_deref().map(|n| p.text("notes", n, 0, 1000));
+        let draft = match self.status {
+            None | Some(InvoiceStatus::Open) => false,
+            Some(InvoiceStatus::Draft) => true,
+            Some(_) => {
+                p.add("status", "must be draft or open");
+                false
+            }
+        };
         p.into_result()?;
         let invalid = || Problems::one("invoice", "is invalid");
         Ok(InvoiceTerms {
             lease_id: lease_id.ok_or_else(invalid)?,
-            lines,
-            issue_date: issue_date.ok_or_else(invalid)?,
-            due_date: due_date.ok_or_else(invalid)?,
+            content: content.ok_or_else(invalid)?,
             currency,
-            notes: notes.filter(|n| !n.is_empty()),
+            draft,
         })
+    }
+}
+
+impl InvoiceChangeInput {
+    /// The new content of an invoice issued on `issued_on`.
+    pub fn validate(&self, issued_on: Date) -> Result<InvoiceContent, Problems> {
+        let mut p = Problems::new();
+        let content = content(
+            &mut p,
+            &self.line_items,
+            self.issue_date.as_deref(),
+            issued_on,
+            &self.due_date,
+            self.notes.as_deref(),
+        );
+        p.into_result()?;
+        content.ok_or_else(|| Problems::one("invoice", "is invalid"))
+    }
+}
+
+/// The body of `PUT /api/v1/financial/payments/{payment_id}`: what may change of a
+/// recorded payment. Its amount, method, lease and applications are what the ledger
+/// recorded: sending them (or any other field) is a 422; a refund corrects money.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentChangeInput {
+    /// Up to 1000 characters; left out, the payment has none.
+    #[serde(default)]
+    pub memo: Option<String>,
+    /// The cheque number, transfer reference, ...: up to 100 characters; left out, none.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// A validated payment change: the memo and the reference.
+#[derive(Debug, Clone)]
+pub struct PaymentChange {
+    pub memo: Option<String>,
+    pub reference: Option<String>,
+}
+
+impl PaymentChangeInput {
+    pub fn validate(&self) -> Result<PaymentChange, Problems> {
+        let mut p = Problems::new();
+        let memo = self.memo.as_deref().map(|m| p.text("memo", m, 0, 1000)).filter(|m| !m.is_empty());
+        let reference = self.reference.as_deref().map(|r| p.text("reference", r, 1, 100));
+        p.into_result()?;
+        Ok(PaymentChange { memo, reference })
     }
 }
 
@@ -281,5 +385,37 @@ impl PaymentMethodInput {
             last4: self.last4.clone(),
             expiry,
         })
+    }
+}
+
+/// The body of `POST /api/v1/financial/payments/{payment_id}/refund`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    /// More than 0, two decimals at most, not more than what is left to refund; by
+    /// default all of it.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, example = 250.00)]
+    pub amount: Option<serde_json::Number>,
+    /// Why the money goes back: 1 to 500 characters.
+    pub reason: String,
+}
+
+/// A validated refund: `amount` `None` gives back all that is left.
+#[derive(Debug, Clone)]
+pub struct RefundTerms {
+    pub amount: Option<Money>,
+    pub reason: String,
+    /// The processor's id of the refund: a refund with one is recorded once per payment.
+    pub external_reference: Option<String>,
+}
+
+impl RefundInput {
+    pub fn validate(&self) -> Result<RefundTerms, Problems> {
+        let mut p = Problems::new();
+        let amount = self.amount.as_ref().and_then(|raw| positive_amount(&mut p, "amount", raw));
+        let reason = p.text("reason", &self.reason, 1, 500);
+        p.into_result()?;
+        Ok(RefundTerms { amount, reason, external_reference: None })
     }
 }

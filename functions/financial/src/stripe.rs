@@ -11,6 +11,8 @@
 //!   currency, applied like any payment (oldest invoice first, the rest a credit);
 //! - `payment_intent.payment_failed`: an entry in the lease's ledger history that leaves
 //!   the balance, and a `payment.failed` event;
+//! - `charge.refunded`: each of the charge's refunds, as a refund of the payment its
+//!   intent was recorded as, once per Stripe refund id;
 //! - any other type: answered 200 and ignored.
 //!
 //! An event that names no lease of ours, or one in another currency, is kept as
@@ -27,24 +29,27 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::Sha256;
 use shared::domain::calendar;
 use shared::domain::ids::{LeaseId, PaymentId};
 use shared::domain::lease::Lease;
 use shared::domain::money::{Currency, Money};
-use shared::domain::payment::{Payment, PaymentMethod};
+use shared::domain::payment::PaymentMethod;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
-use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to};
-use shared::store::events::OutboxMessage;
-use shared::store::stripe_events::{Applied, StripeEventReceipt, StripeOutcome};
+use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
+use shared::store::stripe_events::{Applied, RecordedIntent, StripeEventReceipt, StripeOutcome};
 use shared::{ApiError, Services, time_format};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::ledgers::{LEDGER_ATTEMPTS, balance_of};
+use crate::announce;
+use crate::ledgers::{CONTENTION, LEDGER_ATTEMPTS, balance_of};
+use crate::payments::{Received, announcements};
+use crate::refunds;
+use crate::requests::RefundTerms;
 
 /// The header Stripe signs each delivery with.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
@@ -52,9 +57,6 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 pub const TOLERANCE_SECS: i64 = 300;
 /// The variable naming the Secrets Manager secret that holds the signing secret.
 pub const SECRET_ID_VAR: &str = "STRIPE_WEBHOOK_SECRET_ID";
-
-const CONTENTION: Contention =
-    Contention { resource: "ledger", exhausted: "The lease's ledger is being changed concurrently; retry" };
 
 /// The endpoint's signing secret (`whsec_...`), read once per cold start. Its `Debug`
 /// never shows it.
@@ -178,11 +180,40 @@ struct PaymentError {
     decline_code: Option<String>,
 }
 
+/// The fields of a Charge its refunds need.
+#[derive(Debug, Deserialize)]
+struct Charge {
+    id: String,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    /// The sum refunded so far, in the currency's smallest unit.
+    amount_refunded: i64,
+    currency: String,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+    /// Included by API versions before 2022-11-15 (and when expanded).
+    #[serde(default)]
+    refunds: Option<RefundList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundList {
+    data: Vec<StripeRefund>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StripeRefund {
+    id: String,
+    amount: i64,
+    #[serde(default)]
+    status: Option<String>,
+}
+
 /// What the receiver did with an event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StripeReceipt {
     pub event_id: String,
-    /// `payment_recorded`, `failure_recorded`, `unmatched` (kept for review),
+    /// `payment_recorded`, `failure_recorded`, `refund_recorded`, `unmatched` (kept for review),
     /// `duplicate` (received before; nothing changed) or `ignored` (a type not handled).
     #[schema(example = "payment_recorded")]
     pub outcome: &'static str,
@@ -220,20 +251,49 @@ pub async fn receive(
     {
         return Err(malformed("id"));
     }
+    let event_id = event.id.as_str();
     let outcome = match event.event_type.as_str() {
         "payment_intent.succeeded" | "payment_intent.payment_failed" => {
             let intent: PaymentIntent = serde_json::from_value(event.data.object)
                 .map_err(|_| malformed("data.object is not a PaymentIntent"))?;
-            if services.store.stripe_events().get(&event.id).await?.is_some() {
+            if services.store.stripe_events().get(event_id).await?.is_some() {
                 "duplicate"
             } else {
-                handle_intent(&services, &event.id, &event.event_type, &intent).await?
+                handle_intent(&services, event_id, &event.event_type, &intent).await?
+            }
+        }
+        "charge.refunded" => {
+            let charge: Charge =
+                serde_json::from_value(event.data.object).map_err(|_| malformed("data.object is not a Charge"))?;
+            if services.store.stripe_events().get(event_id).await?.is_some() {
+                "duplicate"
+            } else {
+                handle_refunds(&services, event_id, &charge).await?
             }
         }
         _ => "ignored",
     };
     tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome, "Stripe event");
     Ok(ApiResponse::ok(StripeReceipt { event_id: event.id, outcome }).into_response())
+}
+
+/// Keeps an event that cannot be applied for review, with why: `unmatched`, or
+/// `duplicate` when it was kept before.
+async fn keep_unmatched(
+    services: &Services,
+    mut receipt: StripeEventReceipt,
+    metadata: &HashMap<String, String>,
+    reason: String,
+) -> Result<&'static str, ApiError> {
+    receipt.outcome = StripeOutcome::Unmatched;
+    receipt.organization_id = receipt.organization_id.or_else(|| metadata.get("organization_id").cloned());
+    receipt.lease_id = receipt.lease_id.or_else(|| metadata.get("lease_id").cloned());
+    receipt.reason = Some(reason.chars().take(300).collect());
+    tracing::warn!(event_id = %receipt.event_id, reason = receipt.reason.as_deref(), "Stripe event kept unmatched");
+    Ok(match services.store.stripe_events().record(&receipt).await? {
+        Applied::AlreadyReceived => "duplicate",
+        Applied::Applied | Applied::Changed => "unmatched",
+    })
 }
 
 /// The lease an intent is for, or why it cannot be applied.
@@ -278,13 +338,8 @@ async fn handle_intent(
     let lease = match lease_of(services, intent).await? {
         Ok(lease) => lease,
         Err(reason) => {
-            let mut unmatched = receipt(StripeOutcome::Unmatched, None, Some(reason));
-            unmatched.organization_id = intent.metadata.get("organization_id").cloned();
-            unmatched.lease_id = intent.metadata.get("lease_id").cloned();
-            return Ok(match services.store.stripe_events().record(&unmatched).await? {
-                Applied::AlreadyReceived => "duplicate",
-                Applied::Applied | Applied::Changed => "unmatched",
-            });
+            return keep_unmatched(services, receipt(StripeOutcome::Unmatched, None, None), &intent.metadata, reason)
+                .await;
         }
     };
     let applied = if event_type == "payment_intent.succeeded" {
@@ -316,29 +371,44 @@ async fn record_payment(
         let allocations = balance.allocate(amount, None).map_err(|e| ApiError::internal(e.to_string()))?;
         let payment_id = PaymentId::generate();
         let (posting, paid) = balance.receive_payment(payment_id.as_str(), amount, &allocations, now, today);
-        let applied: i64 = allocations.iter().map(|a| a.amount.0).sum();
-        let payment = Payment {
-            id: payment_id.to_string(),
-            org_id: lease.org_id.clone(),
-            lease_id: lease.id.clone(),
-            property_id: lease.property_id.clone(),
-            tenant_ids: lease.tenant_ids.clone(),
-            currency: lease.currency.clone(),
+        let received = Received {
+            lease,
             amount,
             method: PaymentMethod::Card,
             reference: Some(intent.id.chars().take(100).collect()),
             received_on: today,
-            allocations,
-            unapplied: Money(amount.0 - applied),
-            created_at: now,
-            version: 1,
         };
-        match services.store.stripe_events().record_payment(receipt, &payment, &posting, &paid).await? {
+        let payment = received.payment(payment_id, allocations, posting.balance.balance, now);
+        let messages = announcements(&payment, &paid, now)?;
+        let recorded = RecordedIntent {
+            intent_id: intent.id.clone(),
+            organization_id: lease.org_id.clone(),
+            lease_id: lease.id.clone(),
+            payment_id: payment.id.clone(),
+        };
+        let events = services.store.stripe_events();
+        match events.record_payment(receipt, &recorded, &payment, &posting, &paid, &messages).await? {
             Applied::Changed => Ok(Attempt::LostRace),
             done => Ok(Attempt::Done(done)),
         }
     })
     .await
+}
+
+/// `payment.failed`'s data: the lease and the attempt the processor declined.
+#[derive(Debug, Serialize)]
+struct FailedPayment<'a> {
+    /// The lease's id (also as `lease_id`).
+    id: &'a str,
+    property_id: &'a str,
+    tenant_ids: &'a [String],
+    currency: &'a str,
+    amount: shared::domain::money::Decimal2,
+    method: PaymentMethod,
+    /// The processor's id of the attempt (`pi_...`).
+    reference: &'a str,
+    /// The processor's decline code.
+    reason: Option<&'a str>,
 }
 
 async fn record_failure(
@@ -358,34 +428,96 @@ async fn record_failure(
     retry_lost_races_up_to(LEDGER_ATTEMPTS, &Precondition::None, CONTENTION, || async {
         let balance = balance_of(services, lease).await?;
         let posting = balance.record_failed_payment(amount, &description, now, calendar::today());
-        let event = shared::events::DomainEvent {
-            event_id: shared::domain::ids::new("evt"),
-            event: "payment.failed".into(),
-            timestamp: time_format::format(now),
-            organization_id: lease.org_id.clone(),
-            data: json!({
-                "lease_id": lease.id,
-                "organization_id": lease.org_id,
-                "property_id": lease.property_id,
-                "tenant_ids": lease.tenant_ids,
-                "currency": lease.currency.as_str(),
-                "amount": shared::domain::money::Decimal2(amount),
-                "method": PaymentMethod::Card,
-                "reference": intent.id,
-                "reason": reason,
-            }),
-            changed_fields: None,
+        let failure = FailedPayment {
+            id: &lease.id,
+            property_id: &lease.property_id,
+            tenant_ids: &lease.tenant_ids,
+            currency: lease.currency.as_str(),
+            amount: shared::domain::money::Decimal2(amount),
+            method: PaymentMethod::Card,
+            reference: &intent.id,
+            reason: reason.as_deref(),
         };
-        let detail = serde_json::to_string(&event).map_err(ApiError::internal)?;
-        let mut announcement =
-            OutboxMessage::new(&lease.org_id, shared::events::DOMAIN_SOURCE, "payment.failed", detail);
-        announcement.event_id = event.event_id.clone();
-        match services.store.stripe_events().record_failure(receipt, &posting, &announcement).await? {
+        let messages = [announce::message(&lease.org_id, "payment.failed", "lease", &failure, now)?];
+        match services.store.stripe_events().record_failure(receipt, &posting, &messages).await? {
             Applied::Changed => Ok(Attempt::LostRace),
             done => Ok(Attempt::Done(done)),
         }
     })
     .await
+}
+
+/// Records each refund of a charge on the payment its intent was recorded as, once per
+/// Stripe refund id (the refund's external reference), then the event.
+async fn handle_refunds(services: &Services, event_id: &str, charge: &Charge) -> Result<&'static str, ApiError> {
+    let receipt = StripeEventReceipt {
+        event_id: event_id.to_owned(),
+        event_type: "charge.refunded".to_owned(),
+        outcome: StripeOutcome::RefundRecorded,
+        object_id: charge.id.clone(),
+        organization_id: None,
+        lease_id: None,
+        reason: None,
+        received_at: time_format::now(),
+    };
+    let recorded = match &charge.payment_intent {
+        Some(intent) => services.store.stripe_events().intent(intent).await?,
+        None => None,
+    };
+    let Some(recorded) = recorded else {
+        let reason = "no payment was recorded for the charge's payment intent".to_owned();
+        return keep_unmatched(services, receipt, &charge.metadata, reason).await;
+    };
+    let receipt = StripeEventReceipt {
+        organization_id: Some(recorded.organization_id.clone()),
+        lease_id: Some(recorded.lease_id.clone()),
+        ..receipt
+    };
+    let org_id = &recorded.organization_id;
+    let payment_id = PaymentId::parse(&recorded.payment_id)
+        .ok_or_else(|| ApiError::internal("a recorded intent names no payment"))?;
+    let payment = services
+        .store
+        .ledger()
+        .payment(org_id, payment_id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::internal("a recorded intent's payment is gone"))?;
+    if Currency::parse(&charge.currency.to_ascii_uppercase()).ok().as_ref() != Some(&payment.currency) {
+        let reason = format!("the charge's currency is not the payment's ({})", payment.currency.as_str());
+        return keep_unmatched(services, receipt, &charge.metadata, reason).await;
+    }
+    let refunds: Vec<(String, i64)> = match &charge.refunds {
+        Some(list) => list
+            .data
+            .iter()
+            .filter(|r| !matches!(r.status.as_deref(), Some("failed" | "canceled")))
+            .map(|r| (r.id.clone(), r.amount))
+            .collect(),
+        // Without the list, what was refunded beyond what the payment shows, once per total.
+        None => {
+            let left = charge.amount_refunded - payment.refunded_amount.0;
+            if left > 0 { vec![(format!("{}:{}", charge.id, charge.amount_refunded), left)] } else { Vec::new() }
+        }
+    };
+    for (refund_id, amount) in refunds {
+        let terms = RefundTerms {
+            amount: Some(Money(amount)),
+            reason: format!("Refunded at Stripe ({})", refund_id.chars().take(100).collect::<String>()),
+            external_reference: Some(refund_id.clone()),
+        };
+        match refunds::record(services, org_id, &payment_id, &terms).await {
+            Ok(_) => {}
+            Err(refused) if refused.status_code().is_client_error() => {
+                let reason = format!("refund {refund_id}: {refused}");
+                return keep_unmatched(services, receipt, &charge.metadata, reason).await;
+            }
+            Err(failed) => return Err(failed),
+        }
+    }
+    Ok(match services.store.stripe_events().record(&receipt).await? {
+        Applied::AlreadyReceived => "duplicate",
+        Applied::Applied | Applied::Changed => "refund_recorded",
+    })
 }
 
 #[cfg(test)]

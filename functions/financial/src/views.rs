@@ -4,9 +4,11 @@
 use serde::Serialize;
 use shared::domain::calendar;
 use shared::domain::invoice::{Invoice, InvoiceStatus};
-use shared::domain::ledger::{ChargeCategory, EntryKind, LeaseBalance, LedgerEntry, PaymentStatus};
+use shared::domain::ledger::{
+    Allocation, ChargeCategory, EntryKind, InvoicePaid, LeaseBalance, LedgerEntry, PaymentStatus,
+};
 use shared::domain::money::Decimal2;
-use shared::domain::payment::{Payment, PaymentMethod};
+use shared::domain::payment::{Payment, PaymentMethod, PaymentState};
 use shared::domain::payment_method::{MethodKind, Processor, SavedPaymentMethod};
 use shared::time_format;
 use utoipa::ToSchema;
@@ -107,16 +109,45 @@ pub struct PaymentView {
     pub reference: Option<String>,
     /// `YYYY-MM-DD`.
     pub received_on: String,
-    /// Recorded payments are received in full: always `completed`.
-    #[schema(example = "completed")]
-    pub status: &'static str,
+    /// `completed`, or `partially_refunded` / `refunded` once refunds give some or all
+    /// of it back.
+    pub status: PaymentState,
     /// The invoices it paid, in order.
     pub applied_to: Vec<AllocationView>,
     /// What was left over and became a credit on the lease.
     #[schema(value_type = f64)]
     pub credited: Decimal2,
+    /// What its refunds gave back.
+    #[schema(value_type = f64)]
+    pub refunded_amount: Decimal2,
+    /// Its refunds, oldest first.
+    pub refunds: Vec<RefundView>,
+    pub memo: Option<String>,
     pub created_at: String,
+    pub updated_at: String,
     pub version: u64,
+}
+
+/// A refund of a payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    #[schema(example = "rfd_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+    pub reason: String,
+    /// The payment processor's id of the refund, when it came from one.
+    pub external_reference: Option<String>,
+    /// The invoices it re-opened, latest allocation first.
+    pub unpaid: Vec<AllocationView>,
+    pub refunded_at: String,
+}
+
+fn allocations(allocations: &[Allocation]) -> Vec<AllocationView> {
+    allocations
+        .iter()
+        .map(|a| AllocationView { invoice_id: a.invoice_id.clone(), amount: Decimal2(a.amount) })
+        .collect()
 }
 
 impl From<&Payment> for PaymentView {
@@ -131,14 +162,25 @@ impl From<&Payment> for PaymentView {
             method: p.method,
             reference: p.reference.clone(),
             received_on: calendar::format_date(p.received_on),
-            status: "completed",
-            applied_to: p
-                .allocations
-                .iter()
-                .map(|a| AllocationView { invoice_id: a.invoice_id.clone(), amount: Decimal2(a.amount) })
-                .collect(),
+            status: p.state(),
+            applied_to: allocations(&p.allocations),
             credited: Decimal2(p.unapplied),
+            refunded_amount: Decimal2(p.refunded_amount),
+            refunds: p
+                .refunds
+                .iter()
+                .map(|r| RefundView {
+                    id: r.id.clone(),
+                    amount: Decimal2(r.amount),
+                    reason: r.reason.clone(),
+                    external_reference: r.external_reference.clone(),
+                    unpaid: allocations(&r.unpaid),
+                    refunded_at: time_format::format(r.refunded_at),
+                })
+                .collect(),
+            memo: p.memo.clone(),
             created_at: time_format::format(p.created_at),
+            updated_at: time_format::format(p.updated_at()),
             version: p.version,
         }
     }
@@ -250,4 +292,94 @@ impl From<&SavedPaymentMethod> for PaymentMethodView {
             version: m.version,
         }
     }
+}
+
+/// `invoice.paid`'s data: the invoice that reached paid, and the payment that paid it
+/// (none when a credit on the lease did).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoicePaidView {
+    pub id: String,
+    pub organization_id: String,
+    pub lease_id: String,
+    pub payment_id: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    #[schema(value_type = f64)]
+    pub amount_paid: Decimal2,
+    pub paid_at: String,
+}
+
+impl InvoicePaidView {
+    pub fn new(invoice: &Invoice, payment_id: Option<&str>) -> Self {
+        Self {
+            id: invoice.id.clone(),
+            organization_id: invoice.org_id.clone(),
+            lease_id: invoice.lease_id.clone(),
+            payment_id: payment_id.map(str::to_owned),
+            currency: invoice.currency.as_str().to_owned(),
+            amount_paid: Decimal2(invoice.amount_paid),
+            paid_at: time_format::format(invoice.updated_at),
+        }
+    }
+
+    /// The invoice `paid` describes, paid by `payment`.
+    pub fn by_payment(payment: &Payment, paid: &InvoicePaid) -> Self {
+        Self {
+            id: paid.invoice_id.clone(),
+            organization_id: payment.org_id.clone(),
+            lease_id: payment.lease_id.clone(),
+            payment_id: Some(payment.id.clone()),
+            currency: payment.currency.as_str().to_owned(),
+            amount_paid: Decimal2(paid.amount_paid),
+            paid_at: time_format::format(payment.created_at),
+        }
+    }
+}
+
+/// Someone a receipt or invoice names: the organization, the property or the tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptParty {
+    pub id: String,
+    /// `null` when the record is gone (or, for the organization, not kept here).
+    pub name: Option<String>,
+    /// The property's street address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// One line of a receipt: an invoice paid, or the credit left on the lease.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptLine {
+    pub description: String,
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+}
+
+/// A payment's receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptView {
+    pub receipt_number: String,
+    pub payment_id: String,
+    pub organization: ReceiptParty,
+    pub property: ReceiptParty,
+    /// The lease's first tenant.
+    pub tenant: ReceiptParty,
+    /// ISO 4217.
+    pub currency: String,
+    #[schema(value_type = f64)]
+    pub amount: Decimal2,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub received_on: String,
+    /// What the payment paid: its invoices, then any credit left on the lease.
+    pub lines: Vec<ReceiptLine>,
+    pub allocations: Vec<AllocationView>,
+    #[schema(value_type = f64)]
+    pub refunded_amount: Decimal2,
+    /// The lease's balance once the payment was recorded (owed, or negative: credit).
+    #[schema(value_type = Option<f64>)]
+    pub balance_after: Option<Decimal2>,
+    pub status: PaymentState,
+    pub issued_at: String,
 }

@@ -101,6 +101,10 @@ prefixed_id!(
     PaymentId = "pay"
 );
 prefixed_id!(
+    /// The id of a refund of a payment.
+    RefundId = "rfd"
+);
+prefixed_id!(
     /// The id of a ledger entry.
     LedgerEntryId = "le"
 );

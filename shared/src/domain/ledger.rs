@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::iso_date;
 use crate::domain::ids::LedgerEntryId;
+use crate::domain::invoice::{Invoice, InvoiceStatus};
 use crate::domain::lease::Lease;
 use crate::domain::money::{Currency, Money};
 use crate::time_format;
@@ -162,7 +163,18 @@ pub struct Allocation {
 pub struct InvoicePaid {
     pub invoice_id: String,
     pub amount_paid: Money,
-    pub fully_paid: bool,
+    pub total: Money,
+}
+
+impl InvoicePaid {
+    /// The invoice's stored status with this much paid.
+    pub fn status(&self) -> InvoiceStatus {
+        InvoiceStatus::of_payments(self.amount_paid, self.total)
+    }
+
+    pub fn fully_paid(&self) -> bool {
+        self.status() == InvoiceStatus::Paid
+    }
 }
 
 /// A change of the ledger: the entries to post and the balance they lead to.
@@ -175,6 +187,7 @@ pub struct Posting {
 }
 
 /// One line to post: kind, category, amount, description, invoice and payment.
+#[derive(Debug, Clone)]
 pub struct EntryLine<'a> {
     pub kind: EntryKind,
     pub category: Option<ChargeCategory>,
@@ -328,6 +341,32 @@ impl LeaseBalance {
         self.post(next, &[line], now, today)
     }
 
+    /// Replaces an unpaid invoice's charges of `old_total` with `lines` due on
+    /// `due_date`: one credit entry that reverses the old charges, then the new charges.
+    pub fn revise_invoice(
+        &self,
+        invoice_id: &str,
+        old_total: Money,
+        due_date: Date,
+        lines: &[EntryLine<'_>],
+        now: OffsetDateTime,
+        today: Date,
+    ) -> Posting {
+        let total: i64 = lines.iter().map(|l| l.amount.0).sum();
+        let mut next = self.clone();
+        next.open_invoices.insert(invoice_id.to_owned(), OpenInvoice { due_date, total: Money(total), paid: Money(0) });
+        let reversal = EntryLine {
+            kind: EntryKind::Credit,
+            category: None,
+            amount: old_total,
+            description: "Invoice revised",
+            invoice_id: Some(invoice_id),
+            payment_id: None,
+        };
+        let all: Vec<EntryLine<'_>> = std::iter::once(reversal).chain(lines.iter().map(EntryLine::clone)).collect();
+        self.post(next, &all, now, today)
+    }
+
     /// Records a payment applied as `allocations` (from [`Self::allocate`]): one
     /// payment entry, and the invoices' new paid amounts.
     pub fn receive_payment(
@@ -346,7 +385,7 @@ impl LeaseBalance {
                 paid.push(InvoicePaid {
                     invoice_id: allocation.invoice_id.clone(),
                     amount_paid: invoice.paid,
-                    fully_paid: invoice.outstanding().0 <= 0,
+                    total: invoice.total,
                 });
             }
         }
@@ -373,6 +412,39 @@ impl LeaseBalance {
             payment_id: None,
         };
         self.post(self.clone(), &[line], now, today)
+    }
+
+    /// Records a refund of `amount` from a payment: one refund entry, and the invoices
+    /// it un-pays (`unpaid`, from `Payment::unpaid_by_refund`, with each invoice as read)
+    /// open again with their new paid amounts.
+    pub fn refund_payment(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        unpaid: &[(&Invoice, Money)],
+        now: OffsetDateTime,
+        today: Date,
+    ) -> (Posting, Vec<InvoicePaid>) {
+        let mut next = self.clone();
+        let mut paid = Vec::with_capacity(unpaid.len());
+        for (invoice, amount) in unpaid {
+            let open = next.open_invoices.entry(invoice.id.clone()).or_insert_with(|| OpenInvoice {
+                due_date: invoice.due_date,
+                total: invoice.total,
+                paid: invoice.amount_paid,
+            });
+            open.paid = Money((open.paid.0 - amount.0).max(0));
+            paid.push(InvoicePaid { invoice_id: invoice.id.clone(), amount_paid: open.paid, total: open.total });
+        }
+        let line = EntryLine {
+            kind: EntryKind::Refund,
+            category: None,
+            amount,
+            description: "Payment refunded",
+            invoice_id: None,
+            payment_id: Some(payment_id),
+        };
+        (self.post(next, &[line], now, today), paid)
     }
 }
 
@@ -421,11 +493,11 @@ mod tests {
         let allocations = charged.allocate(Money(400), None).unwrap();
         let (partly, paid) = charged.receive_payment("pay_1", Money(400), &allocations, NOW, TODAY);
         assert_eq!(partly.balance.payment_status, PaymentStatus::Partial);
-        assert_eq!(paid[0], InvoicePaid { invoice_id: "inv_a".into(), amount_paid: Money(400), fully_paid: false });
+        assert_eq!(paid[0], InvoicePaid { invoice_id: "inv_a".into(), amount_paid: Money(400), total: Money(1000) });
         let partly = partly.balance;
         let rest = partly.allocate(Money(600), None).unwrap();
         let (cleared, paid) = partly.receive_payment("pay_2", Money(600), &rest, NOW, TODAY);
-        assert!(paid[0].fully_paid);
+        assert!(paid[0].fully_paid());
         assert_eq!((cleared.balance.balance, cleared.balance.payment_status), (Money(0), PaymentStatus::Current));
         assert!(cleared.balance.open_invoices.is_empty());
         assert_eq!(cleared.expected_version, 2);
@@ -474,5 +546,48 @@ mod tests {
         assert_eq!(cancelled.balance.balance, Money(0));
         assert_eq!(cancelled.entries[0].kind, EntryKind::Credit);
         assert!(cancelled.balance.open_invoices.is_empty());
+    }
+
+    #[test]
+    fn a_refund_reopens_the_invoice_it_unpays() {
+        let charged = balance().charge_invoice("inv_a", date!(2025 - 02 - 01), &[rent(1000)], NOW, TODAY).0.balance;
+        let allocations = charged.allocate(Money(1000), None).unwrap();
+        let cleared = charged.receive_payment("pay_1", Money(1000), &allocations, NOW, TODAY).0.balance;
+        assert!(cleared.open_invoices.is_empty());
+        let invoice = Invoice {
+            id: "inv_a".into(),
+            org_id: "org_1".into(),
+            lease_id: "lease_1".into(),
+            property_id: "prop_1".into(),
+            unit_id: "unit_1".into(),
+            tenant_ids: vec![],
+            currency: Currency::parse("USD").unwrap(),
+            line_items: vec![],
+            total: Money(1000),
+            amount_paid: Money(1000),
+            status: InvoiceStatus::Paid,
+            issue_date: TODAY,
+            due_date: date!(2025 - 02 - 01),
+            notes: None,
+            created_at: NOW,
+            updated_at: NOW,
+            version: 2,
+        };
+        let (refunded, paid) = cleared.refund_payment("pay_1", Money(400), &[(&invoice, Money(400))], NOW, TODAY);
+        assert_eq!(paid, vec![InvoicePaid { invoice_id: "inv_a".into(), amount_paid: Money(600), total: Money(1000) }]);
+        assert_eq!(paid[0].status(), InvoiceStatus::PartiallyPaid);
+        assert_eq!((refunded.balance.balance, refunded.balance.payment_status), (Money(400), PaymentStatus::Partial));
+        assert_eq!(refunded.entries[0].kind, EntryKind::Refund);
+        assert_eq!(refunded.balance.open_invoices["inv_a"].outstanding(), Money(400));
+    }
+
+    #[test]
+    fn revising_replaces_the_charges() {
+        let charged = balance().charge_invoice("inv_a", date!(2025 - 02 - 01), &[rent(1000)], NOW, TODAY).0.balance;
+        let revised = charged.revise_invoice("inv_a", Money(1000), date!(2025 - 03 - 01), &[rent(700)], NOW, TODAY);
+        assert_eq!(revised.balance.balance, Money(700));
+        let kinds: Vec<EntryKind> = revised.entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EntryKind::Credit, EntryKind::Charge]);
+        assert_eq!(revised.balance.open_invoices["inv_a"].due_date, date!(2025 - 03 - 01));
     }
 }

@@ -136,5 +136,6 @@ versioned!(
     crate::domain::screening::Screening,
     crate::domain::maintenance::MaintenanceRequest,
     crate::domain::vendor::Vendor,
-    crate::domain::work_order::WorkOrder
+    crate::domain::work_order::WorkOrder,
+    crate::domain::payment::Payment
 );

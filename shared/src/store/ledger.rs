@@ -14,15 +14,18 @@
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use crate::domain::calendar;
 use crate::domain::invoice::{Invoice, InvoiceStatus};
 use crate::domain::ledger::{InvoicePaid, LeaseBalance, LedgerEntry, Posting};
 use crate::domain::payment::Payment;
+use crate::store::events::OutboxMessage;
 use crate::store::keys::{self, PK, SK};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{entity_item, org_prefix_query, put_if_new, put_if_version, query_page};
+use crate::store::requests::{
+    delete_if_version, entity_item, org_prefix_query, put_if_new, put_if_version, query_page,
+};
 use crate::store::transactions::{
     CreateTransaction, IdempotentCreate, TransactItem, batch_get, condition_failed, transact_create,
 };
@@ -39,12 +42,21 @@ pub enum Posted {
     Replay(Box<crate::store::idempotency::IdempotencyRecord>),
 }
 
-/// The outcome of [`LedgerRepository::cancel_invoice`].
+/// The outcome of [`LedgerRepository::change_invoice`].
 #[derive(Debug, PartialEq)]
-pub enum Reversed {
-    Reversed,
+pub enum Revised {
+    Revised,
     /// Another change of the lease's ledger or of the invoice committed first.
     Changed,
+}
+
+/// What a change of an invoice does to its item.
+#[derive(Debug, Clone, Copy)]
+pub enum InvoiceWrite<'a> {
+    /// Stores the invoice as it is now.
+    Put(&'a Invoice),
+    /// Deletes the invoice.
+    Delete(&'a Invoice),
 }
 
 /// Filters of the invoice listing.
@@ -53,18 +65,20 @@ pub struct InvoiceFilter {
     pub lease_id: Option<String>,
     /// A Tenant's own invoices: those of leases naming them.
     pub tenant_id: Option<String>,
+    pub property_id: Option<String>,
     pub status: Option<InvoiceStatus>,
+    /// Due on or before this day.
+    pub due_before: Option<Date>,
+    /// Due on or after this day.
+    pub due_after: Option<Date>,
+    /// Changed at or after this time.
+    pub updated_since: Option<OffsetDateTime>,
 }
 
 impl InvoiceFilter {
     /// What a cursor of this listing is bound to.
     pub fn fingerprint(&self) -> String {
-        format!(
-            "invoices|{}|{}|{}",
-            self.lease_id.as_deref().unwrap_or(""),
-            self.tenant_id.as_deref().unwrap_or(""),
-            self.status.map_or("", InvoiceStatus::name)
-        )
+        format!("invoices|{self:?}")
     }
 }
 
@@ -74,12 +88,14 @@ pub struct PaymentFilter {
     pub lease_id: Option<String>,
     /// A Tenant's own payments: those of leases naming them.
     pub tenant_id: Option<String>,
+    /// The payments applied (in part) to this invoice.
+    pub invoice_id: Option<String>,
 }
 
 impl PaymentFilter {
     /// What a cursor of this listing is bound to.
     pub fn fingerprint(&self) -> String {
-        format!("payments|{}|{}", self.lease_id.as_deref().unwrap_or(""), self.tenant_id.as_deref().unwrap_or(""))
+        format!("payments|{self:?}")
     }
 }
 
@@ -124,33 +140,16 @@ pub(crate) fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<Tran
     Ok(items)
 }
 
-/// A payment's transaction items: the balance (index 0) and entries of `posting`, the
-/// payment, and each invoice it paid (their paid amounts come from the balance, which
-/// every change goes through).
-pub(crate) fn payment_items(
+/// An unpublished message outlives this long only if the bus keeps refusing it.
+const OUTBOX_SECONDS: i64 = 86_400;
+
+/// The puts of the outbox messages announcing a ledger change made at `now`.
+pub(crate) fn outbox(
     store: &Store,
-    payment: &Payment,
-    posting: &Posting,
-    paid: &[InvoicePaid],
+    messages: &[OutboxMessage],
+    now: OffsetDateTime,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut items = posting_items(store, posting)?;
-    items.push(put_if_new(store, payment_item(payment)?)?.transact_item()?);
-    let now = payment.created_at;
-    for invoice in paid {
-        let status = if invoice.fully_paid { InvoiceStatus::Paid } else { InvoiceStatus::PartiallyPaid };
-        let update = store
-            .update_in_transaction(keys::org(&payment.org_id), keys::invoice(&invoice.invoice_id))
-            .update_expression("SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":paid", n(invoice.amount_paid.0))
-            .expression_attribute_values(":status", s(status.name()))
-            .expression_attribute_values(":now", s(time_format::format(now)))
-            .expression_attribute_values(":one", n(1));
-        items.push(update.transact_item()?);
-    }
-    Ok(items)
+    messages.iter().map(|m| m.put(store, now.unix_timestamp() + OUTBOX_SECONDS)).collect()
 }
 
 /// What a create's transaction came to, when index 0 is the balance and nothing else
@@ -212,6 +211,16 @@ impl LedgerRepository<'_> {
         self.store.query_prefix_page(keys::org(org_id), keys::ledger_entries_of(lease_id), start, limit).await
     }
 
+    /// The organization's name, as identity stores it; `None` when it has no record.
+    pub async fn organization_name(&self, org_id: &str) -> Result<Option<String>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            name: String,
+        }
+        let named: Option<Named> = self.store.get_consistent(keys::org(org_id), "ORGANIZATION").await?;
+        Ok(named.map(|n| n.name))
+    }
+
     pub async fn invoice(&self, org_id: &str, invoice_id: &str) -> Result<Option<Invoice>, StoreError> {
         self.store.get_consistent(keys::org(org_id), keys::invoice(invoice_id)).await
     }
@@ -220,35 +229,98 @@ impl LedgerRepository<'_> {
         self.store.get_consistent(keys::org(org_id), keys::payment(payment_id)).await
     }
 
-    /// Issues an invoice: the invoice, its charges and the balance in one transaction.
+    /// Creates an invoice: issued, with its charges and the balance (`posting`), or a
+    /// draft (no posting, not on the ledger), and the `messages` announcing it, in one
+    /// transaction.
     pub async fn issue_invoice(
         &self,
         invoice: &Invoice,
-        posting: &Posting,
+        posting: Option<&Posting>,
+        messages: &[OutboxMessage],
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<Posted, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
+        let mut items = match posting {
+            Some(posting) => posting_items(self.store, posting)?,
+            None => Vec::new(),
+        };
         items.push(put_if_new(self.store, invoice_item(invoice)?)?.transact_item()?);
+        items.extend(outbox(self.store, messages, invoice.created_at)?);
         posted(transact_create(self.store, &invoice.org_id, invoice.created_at, items, idempotency).await?)
     }
 
-    /// Cancels an invoice still at `expected_version`, with the credit that reverses it.
-    pub async fn cancel_invoice(
+    /// Changes an invoice still at `expected_version` (stores or deletes it), with the
+    /// ledger change it makes, if any (`posting`: issuing a draft, revising its lines,
+    /// the credit that reverses it), and the `messages` announcing it, in one transaction.
+    pub async fn change_invoice(
         &self,
-        cancelled: &Invoice,
+        change: InvoiceWrite<'_>,
         expected_version: u64,
-        posting: &Posting,
-    ) -> Result<Reversed, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
-        let invoice_at = items.len();
-        items.push(put_if_version(self.store, invoice_item(cancelled)?, expected_version)?.transact_item()?);
-        let Some(failed) = crate::store::transactions::transact(self.store, items).await? else {
-            return Ok(Reversed::Reversed);
+        posting: Option<&Posting>,
+        messages: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<Revised, StoreError> {
+        let mut items = match posting {
+            Some(posting) => posting_items(self.store, posting)?,
+            None => Vec::new(),
         };
-        if condition_failed(&failed, 0) || condition_failed(&failed, invoice_at) {
-            return Ok(Reversed::Changed);
+        let invoice_at = items.len();
+        items.push(match change {
+            InvoiceWrite::Put(invoice) => {
+                put_if_version(self.store, invoice_item(invoice)?, expected_version)?.transact_item()?
+            }
+            InvoiceWrite::Delete(invoice) => {
+                let (pk, sk) = (keys::org(&invoice.org_id), keys::invoice(&invoice.id));
+                delete_if_version(self.store, pk, sk, expected_version).transact_item()?
+            }
+        });
+        items.extend(outbox(self.store, messages, now)?);
+        let Some(failed) = crate::store::transactions::transact(self.store, items).await? else {
+            return Ok(Revised::Revised);
+        };
+        if (posting.is_some() && condition_failed(&failed, 0)) || condition_failed(&failed, invoice_at) {
+            return Ok(Revised::Changed);
         }
         Err(crate::store::transactions::unexpected_cancellation("a new ledger entry already exists"))
+    }
+
+    /// Announces `messages` about an invoice that is still at `version`; `Changed` when
+    /// it is not.
+    pub async fn announce_invoice(
+        &self,
+        invoice: &Invoice,
+        messages: &[OutboxMessage],
+        now: OffsetDateTime,
+    ) -> Result<Revised, StoreError> {
+        let check = self
+            .store
+            .check_in_transaction(keys::org(&invoice.org_id), keys::invoice(&invoice.id))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(invoice.version));
+        let mut items = vec![check.transact_item()?];
+        items.extend(outbox(self.store, messages, now)?);
+        match crate::store::transactions::transact(self.store, items).await? {
+            None => Ok(Revised::Revised),
+            Some(_) => Ok(Revised::Changed),
+        }
+    }
+
+    /// A payment's transaction items: the balance (index 0) and entries of `posting`, the
+    /// payment, each invoice it paid (their paid amounts come from the balance, which
+    /// every change goes through) and the `messages` announcing it.
+    pub(crate) fn payment_items(
+        &self,
+        payment: &Payment,
+        posting: &Posting,
+        paid: &[InvoicePaid],
+        messages: &[OutboxMessage],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
+        let now = payment.created_at;
+        items.extend(self.invoices_paid(&payment.org_id, paid, now)?);
+        items.extend(outbox(self.store, messages, now)?);
+        Ok(items)
     }
 
     /// Records a payment: the payment, its entry, the balance and each invoice it paid
@@ -258,10 +330,70 @@ impl LedgerRepository<'_> {
         payment: &Payment,
         posting: &Posting,
         paid: &[InvoicePaid],
+        messages: &[OutboxMessage],
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<Posted, StoreError> {
-        let items = payment_items(self.store, payment, posting, paid)?;
+        let items = self.payment_items(payment, posting, paid, messages)?;
         posted(transact_create(self.store, &payment.org_id, payment.created_at, items, idempotency).await?)
+    }
+
+    /// Records a refund: `refunded` (the payment with the refund, still at
+    /// `expected_version` when stored), its entry, the balance, each invoice it
+    /// un-paid and the `messages` announcing it. `Changed` when the balance or the payment moved meanwhile: the caller
+    /// re-reads both (and finds a refund with the same external reference, if that was
+    /// the change) and tries again.
+    pub async fn record_refund(
+        &self,
+        refunded: &Payment,
+        expected_version: u64,
+        posting: &Posting,
+        unpaid: &[InvoicePaid],
+        messages: &[OutboxMessage],
+        idempotency: Option<IdempotentCreate<'_>>,
+    ) -> Result<Posted, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        let payment_at = items.len();
+        items.push(put_if_version(self.store, payment_item(refunded)?, expected_version)?.transact_item()?);
+        let now = refunded.updated_at();
+        items.extend(self.invoices_paid(&refunded.org_id, unpaid, now)?);
+        items.extend(outbox(self.store, messages, now)?);
+        match transact_create(self.store, &refunded.org_id, now, items, idempotency).await? {
+            CreateTransaction::Refused(failed) if condition_failed(&failed, payment_at) => Ok(Posted::Changed),
+            outcome => posted(outcome),
+        }
+    }
+
+    /// Stores a payment's changed memo or reference if it is still at
+    /// `expected_version`; `false` when it is not.
+    pub async fn replace_payment(&self, payment: &Payment, expected_version: u64) -> Result<bool, StoreError> {
+        let put = put_if_version(self.store, payment_item(payment)?, expected_version)?;
+        Ok(crate::store::transactions::transact(self.store, vec![put.transact_item()?]).await?.is_none())
+    }
+
+    /// The updates of invoices whose paid amount a ledger change moved.
+    fn invoices_paid(
+        &self,
+        org_id: &str,
+        paid: &[InvoicePaid],
+        now: OffsetDateTime,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        paid.iter()
+            .map(|invoice| {
+                self.store
+                    .update_in_transaction(keys::org(org_id), keys::invoice(&invoice.invoice_id))
+                    .update_expression(
+                        "SET amount_paid = :paid, #status = :status, updated_at = :now ADD #version :one",
+                    )
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":paid", n(invoice.amount_paid.0))
+                    .expression_attribute_values(":status", s(invoice.status().name()))
+                    .expression_attribute_values(":now", s(time_format::format(now)))
+                    .expression_attribute_values(":one", n(1))
+                    .transact_item()
+            })
+            .collect()
     }
 
     /// One page of the organization's invoices in id (creation) order, filtered.
@@ -275,6 +407,22 @@ impl LedgerRepository<'_> {
     ) -> Result<Page<Invoice>, StoreError> {
         let (mut request, mut conditions) =
             lease_query(self.store, org_id, keys::INVOICE_PREFIX, &filter.lease_id, &filter.tenant_id);
+        if let Some(property_id) = &filter.property_id {
+            conditions.push("property_id = :property");
+            request = request.expression_attribute_values(":property", s(property_id));
+        }
+        if let Some(day) = filter.due_before {
+            conditions.push("due_date <= :due_before");
+            request = request.expression_attribute_values(":due_before", s(calendar::format_date(day)));
+        }
+        if let Some(day) = filter.due_after {
+            conditions.push("due_date >= :due_after");
+            request = request.expression_attribute_values(":due_after", s(calendar::format_date(day)));
+        }
+        if let Some(since) = filter.updated_since {
+            conditions.push("updated_at >= :since");
+            request = request.expression_attribute_values(":since", s(time_format::format(since)));
+        }
         if let Some(status) = filter.status {
             let today = calendar::format_date(today);
             match status {
@@ -312,8 +460,16 @@ impl LedgerRepository<'_> {
         start: Option<PageKey>,
         limit: usize,
     ) -> Result<Page<Payment>, StoreError> {
-        lease_filtered_page(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id, start, limit)
-            .await
+        let (mut request, mut conditions) =
+            lease_query(self.store, org_id, keys::PAYMENT_PREFIX, &filter.lease_id, &filter.tenant_id);
+        if let Some(invoice_id) = &filter.invoice_id {
+            conditions.push("contains(invoice_ids, :invoice)");
+            request = request.expression_attribute_values(":invoice", s(invoice_id));
+        }
+        if !conditions.is_empty() {
+            request = request.filter_expression(conditions.join(" AND "));
+        }
+        query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
     }
 }
 

@@ -3,10 +3,12 @@
 //! | item | PK | SK | GSI1PK / GSI1SK |
 //! |---|---|---|---|
 //! | received event (`stripe_event`) | `STRIPEEVENT#<evt>` | `STRIPEEVENT#<evt>` | unmatched only: `STRIPEEVENT#UNMATCHED` / `<received_at>#<evt>` |
+//! | recorded payment intent (`stripe_intent`) | `STRIPEINTENT#<pi>` | `STRIPEINTENT#<pi>` | – |
 //!
 //! | pattern | key condition |
 //! |---|---|
 //! | whether an event was received | `PK=SK=STRIPEEVENT#<evt>` |
+//! | the payment an intent was recorded as (for its charge's refunds) | `PK=SK=STRIPEINTENT#<pi>` |
 //! | the unmatched events to review, oldest first | GSI1: `GSI1PK=STRIPEEVENT#UNMATCHED` |
 //!
 //! The event's item is written with a condition that it does not exist, in the same
@@ -22,14 +24,11 @@ use crate::domain::ledger::{InvoicePaid, Posting};
 use crate::domain::payment::Payment;
 use crate::store::events::OutboxMessage;
 use crate::store::keys::{self, GSI1PK, GSI1SK};
-use crate::store::ledger::{payment_items, posting_items};
+use crate::store::ledger::{outbox, posting_items};
 use crate::store::requests::{entity_item, put_if_new};
 use crate::store::transactions::{TransactItem, condition_failed, transact, unexpected_cancellation};
 use crate::store::{Item, Store, StoreError, s};
 use crate::time_format;
-
-/// How long an outbox message of a Stripe event waits for the relay at most.
-const OUTBOX_LIFETIME_SECS: i64 = 3600;
 
 /// What became of a Stripe event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +61,16 @@ pub struct StripeEventReceipt {
     pub reason: Option<String>,
     #[serde(with = "time_format::rfc3339")]
     pub received_at: OffsetDateTime,
+}
+
+/// The payment a Stripe payment intent was recorded as, written with it: each intent
+/// is recorded once, and its charge's refunds find the payment here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedIntent {
+    pub intent_id: String,
+    pub organization_id: String,
+    pub lease_id: String,
+    pub payment_id: String,
 }
 
 /// The outcome of applying an event.
@@ -101,17 +110,31 @@ impl StripeEventRepository<'_> {
         self.store.get_consistent(key.clone(), key).await
     }
 
-    /// Sends `items` after the receipt's conditional put (index 0); the balance, when
-    /// there is one, is at index 1.
-    async fn apply(&self, receipt: &StripeEventReceipt, items: Vec<TransactWriteItem>) -> Result<Applied, StoreError> {
+    /// The payment an intent was recorded as, if it was.
+    pub async fn intent(&self, intent_id: &str) -> Result<Option<RecordedIntent>, StoreError> {
+        let key = keys::stripe_intent(intent_id);
+        self.store.get_consistent(key.clone(), key).await
+    }
+
+    /// Sends the receipt's conditional put (index 0), then `once` (conditional puts that
+    /// also make the change happen once), then the ledger's `items`, whose balance (when
+    /// there is one) comes first.
+    async fn apply(
+        &self,
+        receipt: &StripeEventReceipt,
+        once: Vec<TransactWriteItem>,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Applied, StoreError> {
         let mut all = vec![put_if_new(self.store, receipt_item(receipt)?)?.transact_item()?];
+        let balance_at = 1 + once.len();
         let has_balance = !items.is_empty();
+        all.extend(once);
         all.extend(items);
         let Some(failed) = transact(self.store, all).await? else { return Ok(Applied::Applied) };
-        if condition_failed(&failed, 0) {
+        if (0..balance_at).any(|i| condition_failed(&failed, i)) {
             return Ok(Applied::AlreadyReceived);
         }
-        if has_balance && condition_failed(&failed, 1) {
+        if has_balance && condition_failed(&failed, balance_at) {
             return Ok(Applied::Changed);
         }
         Err(unexpected_cancellation("a new ledger item already exists"))
@@ -119,31 +142,36 @@ impl StripeEventRepository<'_> {
 
     /// Keeps an event that changes nothing (unmatched), once.
     pub async fn record(&self, receipt: &StripeEventReceipt) -> Result<Applied, StoreError> {
-        self.apply(receipt, Vec::new()).await
+        self.apply(receipt, Vec::new(), Vec::new()).await
     }
 
-    /// Records the event's payment on the lease's ledger, once.
+    /// Records the event's payment on the lease's ledger with the `messages` announcing
+    /// it, once per event and once per intent (`AlreadyReceived` if either was before).
     pub async fn record_payment(
         &self,
         receipt: &StripeEventReceipt,
+        intent: &RecordedIntent,
         payment: &Payment,
         posting: &Posting,
         paid: &[InvoicePaid],
+        messages: &[OutboxMessage],
     ) -> Result<Applied, StoreError> {
-        self.apply(receipt, payment_items(self.store, payment, posting, paid)?).await
+        let key = keys::stripe_intent(&intent.intent_id);
+        let intent = put_if_new(self.store, entity_item(intent, key.clone(), key, "stripe_intent")?)?;
+        let items = self.store.ledger().payment_items(payment, posting, paid, messages)?;
+        self.apply(receipt, vec![intent.transact_item()?], items).await
     }
 
-    /// Records a declined payment in the lease's ledger history with the message that
-    /// announces it, once.
+    /// Records a declined payment in the lease's ledger history with the `messages`
+    /// announcing it, once.
     pub async fn record_failure(
         &self,
         receipt: &StripeEventReceipt,
         posting: &Posting,
-        announcement: &OutboxMessage,
+        messages: &[OutboxMessage],
     ) -> Result<Applied, StoreError> {
         let mut items = posting_items(self.store, posting)?;
-        let expires_at = receipt.received_at.unix_timestamp() + OUTBOX_LIFETIME_SECS;
-        items.push(announcement.put(self.store, expires_at)?);
-        self.apply(receipt, items).await
+        items.extend(outbox(self.store, messages, receipt.received_at)?);
+        self.apply(receipt, Vec::new(), items).await
     }
 }
