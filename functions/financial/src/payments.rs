@@ -18,20 +18,19 @@ use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to, write_current};
-use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
 use shared::store::events::OutboxMessage;
 use shared::store::ledger::{PaymentFilter, Posted};
 use shared::{ApiError, Services, time_format};
 use time::{Date, OffsetDateTime};
-use utoipa::IntoParams;
 
 use crate::announce;
 use crate::invoices::paid_message;
-use crate::ledgers::{CONTENTION, LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::ledgers::{
+    CONTENTION, LEDGER_ATTEMPTS, LeaseListParams, balance_of, lease_in_reach, list_in_reach, reaches,
+};
 use crate::receipts;
 use crate::refunds;
 use crate::refusals::Refused;
@@ -168,20 +167,8 @@ pub(crate) fn announcements(
     Ok(messages)
 }
 
-/// Query parameters of `GET /api/v1/financial/payments`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    pub lease_id: Option<String>,
-}
-
 /// List the organization's payments, oldest first.
-#[utoipa::path(get, path = "/api/v1/financial/payments", operation_id = "listPayments", tag = "financial", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/financial/payments", operation_id = "listPayments", tag = "financial", params(LeaseListParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A page of payments (a Tenant sees only their leases')", body = SuccessEnvelope<Vec<PaymentView>>),
@@ -190,24 +177,20 @@ pub struct ListParams {
 pub async fn list(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Query(params): Query<LeaseListParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentRead, None)?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let Some(tenant_id) = listing_reach(&principal) else {
-        return Ok(only_page_response(Vec::<PaymentView>::new(), page_size));
+    let (store, org_id) = (&services.store, &principal.org_id);
+    let filter_for = |tenant_id| {
+        let filter = PaymentFilter { lease_id: params.lease_id.clone(), tenant_id, invoice_id: None };
+        let fingerprint = filter.fingerprint();
+        (filter, fingerprint)
     };
-    let filter = PaymentFilter { lease_id: params.lease_id.clone(), tenant_id, invoice_id: None };
-    let org_id = &principal.org_id;
-    let listing = PageRequest::in_organization(
-        &services.cursors,
-        org_id,
-        filter.fingerprint(),
-        page_size,
-        params.cursor.as_deref(),
-    )?;
-    let page = services.store.ledger().list_payments(org_id, &filter, listing.start.clone(), page_size).await?;
-    Ok(listing.respond::<_, PaymentView>(&services.cursors, page))
+    let fetch = |filter: PaymentFilter, start, size| async move {
+        store.ledger().list_payments(org_id, &filter, start, size).await
+    };
+    let (page_size, cursor) = (params.page_size, params.cursor.as_deref());
+    list_in_reach::<_, _, PaymentView, _>(&services, &principal, page_size, cursor, filter_for, fetch).await
 }
 
 /// Get a payment.
