@@ -6,8 +6,9 @@ import urllib.parse
 import urllib.request
 
 
-def call(base, method, path, token=None, body=None, headers=None, form=None):
-    """`body` is sent as JSON, `form` as a form. Returns (status, parsed JSON or None, headers)."""
+def call(base, method, path, token=None, body=None, headers=None, form=None, raw=None):
+    """`body` is sent as JSON, `form` as a form, `raw` (JSON text) as it is, byte for byte.
+    Returns (status, parsed JSON or None, headers)."""
     request = urllib.request.Request(path if path.startswith("http") else base + path, method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -18,6 +19,9 @@ def call(base, method, path, token=None, body=None, headers=None, form=None):
     if form is not None:
         data = urllib.parse.urlencode(form).encode()
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if raw is not None:
+        data = raw.encode()
+        request.add_header("Content-Type", "application/json")
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:

@@ -1,7 +1,7 @@
 """Smoke test of the real Lambda path: HTTP -> cargo lambda watch's router -> the
 function binary -> DynamoDB Local. Run by infra/local/smoke.sh with the stack's env.
 
-Usage: smoke.py BASE_URL   (the demo users of `doorstep-dev seed` must exist)
+Usage: smoke.py BASE_URL STRIPE_WEBHOOK_SECRET   (the demo data of `doorstep-dev seed` must exist)
 """
 
 import http.server
@@ -13,13 +13,15 @@ import urllib.parse
 import urllib.request
 
 import http_client
+from stripe_event import sign, stripe_event
 
 BASE = sys.argv[1]
+STRIPE_WEBHOOK_SECRET = sys.argv[2]
 results = {"passed": 0, "failed": 0}
 
 
-def call(method, path, token=None, body=None, headers=None):
-    return http_client.call(BASE, method, path, token, body, headers)
+def call(method, path, token=None, body=None, headers=None, raw=None):
+    return http_client.call(BASE, method, path, token, body, headers, raw=raw)
 
 
 def check(name, condition):
@@ -92,6 +94,31 @@ check("another organization -> 404", status == 404 and doc["error"]["code"] == "
 status, doc, _ = call("GET", "/api/ai/properties", OWNER)
 check("integration list has the integration API's shape", status == 200 and any(p["id"] == pid and set(p) == {"id", "address", "city", "state", "units", "total_value", "occupancy_rate"} for p in doc["properties"]))
 
+# The financial demo of `doorstep-dev seed`: renters overdue, partly paid and in credit.
+status, doc, _ = call("GET", "/api/ai/renters", OWNER)
+statuses = {r["name"]: r.get("payment_status") for r in doc.get("renters", [])} if status == 200 else {}
+check(
+    "demo renters show overdue, partial and credit",
+    statuses.get("John Smith") == "overdue"
+    and statuses.get("Wei Chen") == "overdue"
+    and statuses.get("Jane Doe") == "partial"
+    and statuses.get("Priya Patel") == "credit",
+)
+status, doc, _ = call("GET", "/api/ai/renters/overdue", OWNER)
+overdue = sorted(r["name"] for r in doc.get("renters", [])) if status == 200 else []
+check("demo overdue renters are John Smith and Wei Chen", overdue == ["John Smith", "Wei Chen"])
+
+# A declined card from Stripe, signed with the local webhook secret the function read at
+# its cold start: recorded in the demo tenant's ledger history, the balance unchanged.
+status, doc, _ = call("GET", "/api/v1/leases?tenant_id=ten_01JD3M00000000000000000001&status=Current", OWNER)
+lease_id = doc["data"][0]["id"] if status == 200 and doc["data"] else "lease_missing"
+stripe_body = stripe_event("payment-failed", "org_01JD3M00000000000000000001", lease_id)
+status, doc, _ = call(
+    "POST", "/webhooks/stripe", headers={"Stripe-Signature": sign(STRIPE_WEBHOOK_SECRET, int(time.time()), stripe_body)}, raw=stripe_body
+)
+check("a signed Stripe event -> 200, failure recorded", status == 200 and doc["data"]["outcome"] == "failure_recorded")
+status, doc, _ = call("POST", "/webhooks/stripe", headers={"Stripe-Signature": sign("whsec_wrong", int(time.time()), stripe_body)}, raw=stripe_body)
+check("a Stripe event with a wrong signature -> 400", status == 400 and doc["error"]["code"] == "BAD_REQUEST")
 
 # A receipt PDF leaves the function base64-encoded and arrives as the PDF's own bytes.
 status, doc, _ = call("GET", "/api/v1/leases?page_size=1", OWNER)

@@ -31,6 +31,8 @@ show_logs() {
   echo "--- .local/test/triggers.log" >&2; tail -20 .local/test/triggers.log >&2
   exit 1
 }
-python3 infra/local/smoke.py "http://127.0.0.1:$port" || show_logs
+# The webhook signing secret the local bootstrap put in the stack's Secrets Manager.
+stripe_secret=$(PYTHONPATH=infra/local .local/venv/bin/python -c 'from doorstep_stack.config import LOCAL_STRIPE_WEBHOOK_SECRET as k; print(k)')
+python3 infra/local/smoke.py "http://127.0.0.1:$port" "$stripe_secret" || show_logs
 # The hosted sign-in and consent page, in headless Chromium (`make browser` installs it).
 .local/venv/bin/python infra/local/signin_browser.py "http://127.0.0.1:$port" || show_logs

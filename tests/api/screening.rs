@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::log_capture::CapturedLogs;
 use axum::Router;
 use axum::body::Body;
 use base64::Engine;
@@ -382,39 +383,10 @@ async fn partner_failures_are_502_with_a_code_and_store_nothing() {
     assert_eq!(listed.body["data"], json!([]));
 }
 
-/// Everything the screening function logs while the test runs on this thread.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn card_data_never_reaches_a_log_or_an_error() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test's runtime runs on this thread only, so every span and event of the
-    // handler, the SmartMove client and the store lands here.
-    let _capture = tracing::subscriber::set_default(subscriber);
+    // Every span and event of the handler, the SmartMove client and the store.
+    let (logs, _capture) = CapturedLogs::start();
     let server = MockServer::start().await;
     // A partner that quotes the card back in its refusal.
     Mock::given(method("POST"))

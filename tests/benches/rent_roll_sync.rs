@@ -30,7 +30,7 @@ use shared::domain::property::Property;
 use shared::domain::unit::Unit;
 use shared::store::Store;
 use shared::store::rent_roll::{
-    AuthMode, DEFAULT_MAX_BODY_BYTES, DeliveryMode, PayloadFormat, RentSyncSettings, SyncMode,
+    AuthMode, DEFAULT_MAX_BODY_BYTES, DeliveryMode, PayloadFormat, RentSyncSettings, SyncMode, SyncSchedule,
 };
 use shared::time_format;
 use units::requests::UnitInput;
@@ -126,6 +126,9 @@ async fn main() {
         delivery: DeliveryMode::PerProperty,
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         sync_id_header: None,
+        oauth: None,
+        schedule: SyncSchedule::default(),
+        version: 0,
         updated_at: time_format::format(now),
     };
     services.store.rent_roll().save_settings(&settings).await.unwrap();

@@ -2,6 +2,7 @@
 //! API Gateway, against the local stack (DynamoDB Local, moto) that `make test` starts.
 
 pub mod bus_queue;
+pub mod demo_financial;
 pub mod demo_leasing;
 pub mod demo_maintenance;
 pub mod demo_rentsync;
@@ -69,7 +70,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
-        ("financial".to_owned(), financial::router(services.clone())),
+        ("financial".to_owned(), financial::router(services.clone(), stripe_secret(services).await)),
         ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
@@ -100,6 +101,12 @@ pub fn test_sqs(services: &Services) -> aws_sdk_sqs::Client {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").expect("the stack's env");
     let sdk = &services.aws.sdk_config;
     aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).endpoint_url(endpoint).build())
+}
+
+/// The Stripe signing secret the local stack holds (`STRIPE_WEBHOOK_SECRET_ID`), read as
+/// the `financial` function reads it at a cold start; tests sign Stripe events with it.
+pub async fn stripe_secret(services: &Services) -> financial::stripe::WebhookSecret {
+    financial::stripe::WebhookSecret::load(services).await.expect("STRIPE_WEBHOOK_SECRET_ID is set by make test")
 }
 
 /// Where the gateway's `screening` function sends SmartMove calls: nothing listens

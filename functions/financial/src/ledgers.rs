@@ -5,19 +5,23 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use serde::Serialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal};
 use shared::domain::ids::LeaseId;
 use shared::domain::lease::Lease;
 use shared::domain::ledger::LeaseBalance;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
-use shared::http::listing::{PageParams, PageRequest};
+use shared::http::listing::{PageParams, PageRequest, only_page_response};
 use shared::http::optimistic::Contention;
 use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
+use shared::store::StoreError;
 use shared::store::keys;
+use shared::store::page::{Page, PageKey};
 use shared::{ApiError, Services, time_format};
+use utoipa::IntoParams;
 
 use crate::refusals::Refused;
 use crate::views::LedgerView;
@@ -46,6 +50,44 @@ pub fn listing_reach(principal: &Principal) -> Option<Option<String>> {
         Reach::Organization => Some(None),
         Reach::Tenant(own) => own.map(|own| Some(own.into())),
     }
+}
+
+/// Query parameters of the listings filtered by lease. Unknown parameters are a 400.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeaseListParams {
+    /// 1 to 100, default 20.
+    pub page_size: Option<usize>,
+    /// `meta.pagination.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub lease_id: Option<String>,
+}
+
+/// One page of a listing of the organization's money, in the caller's reach (a Tenant's
+/// only of their own leases, nothing without a linked profile). `filter_for` builds the
+/// filter for the Tenant's id (if any) with the fingerprint its cursors are bound to;
+/// `fetch` reads the page.
+pub async fn list_in_reach<F, T, V, Fut>(
+    services: &Services,
+    principal: &Principal,
+    page_size: Option<usize>,
+    cursor: Option<&str>,
+    filter_for: impl FnOnce(Option<String>) -> (F, String),
+    fetch: impl FnOnce(F, Option<PageKey>, usize) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+    V: Serialize + for<'a> From<&'a T>,
+{
+    let page_size = pagination::page_size(page_size, DEFAULT_PAGE_SIZE)?;
+    let Some(tenant_id) = listing_reach(principal) else {
+        return Ok(only_page_response(Vec::<V>::new(), page_size));
+    };
+    let (filter, fingerprint) = filter_for(tenant_id);
+    let listing = PageRequest::in_organization(&services.cursors, &principal.org_id, fingerprint, page_size, cursor)?;
+    let page = fetch(filter, listing.start.clone(), page_size).await?;
+    Ok(listing.respond::<_, V>(&services.cursors, page))
 }
 
 /// The lease `lease_id` if the caller reaches it; 404 otherwise, as for a foreign id.

@@ -1,12 +1,14 @@
 //! Financial: `/api/v1/financial/invoices[/{invoice_id}[/cancel]]`,
-//! `/api/v1/financial/payments[/{payment_id}[/refund|/receipt]]` and
-//! `/api/v1/financial/ledgers/{lease_id}`, over one ledger per lease;
-//! `/api/v1/financial/rent-runs[/{run_id}]` and `/api/v1/financial/late-fee-policies/{property_id}`,
-//! and the daily rent job ([`rent_job`]) that issues rent and late fees.
+//! `/api/v1/financial/payments[/{payment_id}[/refund|/receipt]]`,
+//! `/api/v1/financial/ledgers/{lease_id}` and `/api/v1/financial/payment-methods`, over one
+//! ledger per lease; `/api/v1/financial/rent-runs[/{run_id}]` and
+//! `/api/v1/financial/late-fee-policies/{property_id}`, and the daily rent job ([`rent_job`])
+//! that issues rent and late fees; and Stripe's events on `POST /webhooks/stripe`.
 
 mod announce;
 mod invoices;
 mod ledgers;
+mod payment_methods;
 mod payments;
 mod receipts;
 pub mod refunds;
@@ -14,6 +16,7 @@ mod refusals;
 pub mod rent_job;
 mod rent_runs;
 pub mod requests;
+pub mod stripe;
 pub mod views;
 
 use axum::Router;
@@ -43,12 +46,15 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(rent_runs::list, rent_runs::create))
         .routes(routes!(rent_runs::read))
         .routes(routes!(rent_runs::read_policy, rent_runs::put_policy))
+        .routes(routes!(payment_methods::list, payment_methods::create))
+        .routes(routes!(stripe::receive))
 }
 
-/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405).
-pub fn router(services: Services) -> Router {
+/// The function's router, wrapped in the shared conventions (request ids, auth, 404/405);
+/// `stripe` verifies `POST /webhooks/stripe`.
+pub fn router(services: Services, stripe: stripe::WebhookSecret) -> Router {
     let (api, _) = api().with_state(services.clone()).split_for_parts();
-    shared::http::conventions::apply(api, &services)
+    shared::http::conventions::apply(api.layer(axum::Extension(stripe)), &services)
 }
 
 /// Runs the job of an invocation that is not an HTTP request (the daily rent schedule).

@@ -4,7 +4,8 @@
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let services = shared::Services::load().await?;
-    let router = financial::router(services.clone());
+    let stripe = financial::stripe::WebhookSecret::load(&services).await?;
+    let router = financial::router(services.clone(), stripe);
     let services = &services;
     shared::lambda::run(router, move |payload| async move {
         financial::run_job(services, payload, time::OffsetDateTime::now_utc()).await

@@ -10,24 +10,27 @@ use serde::Deserialize;
 use shared::auth::{Permission, Principal};
 use shared::domain::calendar;
 use shared::domain::ids::PaymentId;
+use shared::domain::lease::Lease;
+use shared::domain::ledger::{Allocation, InvoicePaid};
 use shared::domain::money::Money;
-use shared::domain::payment::Payment;
+use shared::domain::payment::{Payment, PaymentMethod};
 use shared::http::body::Json;
 use shared::http::envelope::{ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::{IfMatch, Precondition};
 use shared::http::idempotency::{CreateRequest, Creation, IdempotencyKey};
-use shared::http::listing::{PageRequest, only_page_response};
 use shared::http::optimistic::{Attempt, Contention, retry_lost_races_up_to, write_current};
-use shared::http::pagination::{self, DEFAULT_PAGE_SIZE};
 use shared::http::query::{Path, Query};
 use shared::http::resource::versioned_response;
+use shared::store::events::OutboxMessage;
 use shared::store::ledger::{PaymentFilter, Posted};
 use shared::{ApiError, Services, time_format};
-use utoipa::IntoParams;
+use time::{Date, OffsetDateTime};
 
 use crate::announce;
 use crate::invoices::paid_message;
-use crate::ledgers::{CONTENTION, LEDGER_ATTEMPTS, balance_of, lease_in_reach, listing_reach, reaches};
+use crate::ledgers::{
+    CONTENTION, LEDGER_ATTEMPTS, LeaseListParams, balance_of, lease_in_reach, list_in_reach, reaches,
+};
 use crate::receipts;
 use crate::refunds;
 use crate::refusals::Refused;
@@ -81,35 +84,17 @@ pub async fn create(
         let allocations = balance.allocate(terms.amount, terms.invoice_ids.as_deref()).map_err(Refused::Allocation)?;
         let payment_id = PaymentId::generate();
         let (posting, paid) = balance.receive_payment(payment_id.as_str(), terms.amount, &allocations, now, today);
-        let applied: i64 = allocations.iter().map(|a| a.amount.0).sum();
-        let payment = Payment {
-            invoice_ids: allocations.iter().map(|a| a.invoice_id.clone()).collect(),
-            balance_after: Some(posting.balance.balance),
-            id: payment_id.to_string(),
-            org_id: org_id.clone(),
-            lease_id: lease.id.clone(),
-            property_id: lease.property_id.clone(),
-            tenant_ids: lease.tenant_ids.clone(),
-            currency: lease.currency.clone(),
+        let received = Received {
+            lease: &lease,
             amount: terms.amount,
             method: terms.method,
             reference: terms.reference.clone(),
             received_on: terms.received_on,
-            allocations,
-            unapplied: Money(terms.amount.0 - applied),
-            refunded_amount: Money(0),
-            refunds: Vec::new(),
-            memo: None,
-            created_at: now,
-            updated_at: None,
-            version: 1,
         };
+        let payment = received.payment(payment_id, allocations, posting.balance.balance, now);
         let location = format!("/api/v1/financial/payments/{}", payment.id);
+        let messages = announcements(&payment, &paid, now)?;
         let view = PaymentView::from(&payment);
-        let mut messages = vec![announce::message(org_id, "payment.received", "payment", &view, now)?];
-        for invoice in paid.iter().filter(|p| p.fully_paid()) {
-            messages.push(paid_message(&InvoicePaidView::by_payment(&payment, invoice), now)?);
-        }
         let creation = Creation::new(request, view, payment.version, location)?;
         let ledger = services.store.ledger();
         match ledger.record_payment(&payment, &posting, &paid, &messages, creation.idempotency()).await? {
@@ -121,20 +106,69 @@ pub async fn create(
     .await
 }
 
-/// Query parameters of `GET /api/v1/financial/payments`. Unknown parameters are a 400.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1 to 100, default 20.
-    pub page_size: Option<usize>,
-    /// `meta.pagination.next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    pub lease_id: Option<String>,
+/// A payment received for a lease, before it is applied.
+pub(crate) struct Received<'a> {
+    pub lease: &'a Lease,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub received_on: Date,
+}
+
+impl Received<'_> {
+    /// The payment as recorded `now`, applied as `allocations` and leaving the lease's
+    /// balance at `balance_after`.
+    pub fn payment(
+        self,
+        id: PaymentId,
+        allocations: Vec<Allocation>,
+        balance_after: Money,
+        now: OffsetDateTime,
+    ) -> Payment {
+        let applied: i64 = allocations.iter().map(|a| a.amount.0).sum();
+        let lease = self.lease;
+        Payment {
+            invoice_ids: allocations.iter().map(|a| a.invoice_id.clone()).collect(),
+            balance_after: Some(balance_after),
+            id: id.to_string(),
+            org_id: lease.org_id.clone(),
+            lease_id: lease.id.clone(),
+            property_id: lease.property_id.clone(),
+            tenant_ids: lease.tenant_ids.clone(),
+            currency: lease.currency.clone(),
+            amount: self.amount,
+            method: self.method,
+            reference: self.reference,
+            received_on: self.received_on,
+            allocations,
+            unapplied: Money(self.amount.0 - applied),
+            refunded_amount: Money(0),
+            refunds: Vec::new(),
+            memo: None,
+            created_at: now,
+            updated_at: None,
+            version: 1,
+        }
+    }
+}
+
+/// The messages announcing a recorded payment: `payment.received`, and `invoice.paid`
+/// for each invoice it paid in full.
+pub(crate) fn announcements(
+    payment: &Payment,
+    paid: &[InvoicePaid],
+    now: OffsetDateTime,
+) -> Result<Vec<OutboxMessage>, ApiError> {
+    let view = PaymentView::from(payment);
+    let mut messages = vec![announce::message(&payment.org_id, "payment.received", "payment", &view, now)?];
+    for invoice in paid.iter().filter(|p| p.fully_paid()) {
+        messages.push(paid_message(&InvoicePaidView::by_payment(payment, invoice), now)?);
+    }
+    Ok(messages)
 }
 
 /// List the organization's payments, oldest first.
-#[utoipa::path(get, path = "/api/v1/financial/payments", operation_id = "listPayments", tag = "financial", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/financial/payments", operation_id = "listPayments", tag = "financial", params(LeaseListParams),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A page of payments (a Tenant sees only their leases')", body = SuccessEnvelope<Vec<PaymentView>>),
@@ -143,24 +177,20 @@ pub struct ListParams {
 pub async fn list(
     State(services): State<Services>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Query(params): Query<LeaseListParams>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentRead, None)?;
-    let page_size = pagination::page_size(params.page_size, DEFAULT_PAGE_SIZE)?;
-    let Some(tenant_id) = listing_reach(&principal) else {
-        return Ok(only_page_response(Vec::<PaymentView>::new(), page_size));
+    let (store, org_id) = (&services.store, &principal.org_id);
+    let filter_for = |tenant_id| {
+        let filter = PaymentFilter { lease_id: params.lease_id.clone(), tenant_id, invoice_id: None };
+        let fingerprint = filter.fingerprint();
+        (filter, fingerprint)
     };
-    let filter = PaymentFilter { lease_id: params.lease_id.clone(), tenant_id, invoice_id: None };
-    let org_id = &principal.org_id;
-    let listing = PageRequest::in_organization(
-        &services.cursors,
-        org_id,
-        filter.fingerprint(),
-        page_size,
-        params.cursor.as_deref(),
-    )?;
-    let page = services.store.ledger().list_payments(org_id, &filter, listing.start.clone(), page_size).await?;
-    Ok(listing.respond::<_, PaymentView>(&services.cursors, page))
+    let fetch = |filter: PaymentFilter, start, size| async move {
+        store.ledger().list_payments(org_id, &filter, start, size).await
+    };
+    let (page_size, cursor) = (params.page_size, params.cursor.as_deref());
+    list_in_reach::<_, _, PaymentView, _>(&services, &principal, page_size, cursor, filter_for, fetch).await
 }
 
 /// Get a payment.

@@ -9,6 +9,7 @@ use shared::domain::late_fee::{LateFee, LateFeeType, MAX_BASIS_POINTS, MAX_GRACE
 use shared::domain::ledger::{ChargeCategory, MAX_LINE_ITEMS};
 use shared::domain::money::{Currency, Money};
 use shared::domain::payment::PaymentMethod;
+use shared::domain::payment_method::{MethodKind, Processor};
 use time::Date;
 use utoipa::ToSchema;
 
@@ -402,6 +403,94 @@ impl LateFeePolicyInput {
         p.into_result()?;
         let fee = fee.ok_or_else(|| Problems::one("type", "is invalid"))?;
         Ok(LateFeeTerms { grace_days: self.grace_days, fee, max_amount })
+    }
+}
+
+/// The body of `POST /api/v1/financial/payment-methods`: a reference to a method the
+/// processor holds. A full card number or a security code anywhere in it is a 422.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethodInput {
+    pub lease_id: String,
+    pub processor: Processor,
+    /// The processor's id or token for the method (`pm_...` at Stripe): 1 to 255
+    /// characters, no spaces.
+    pub processor_token: String,
+    #[serde(rename = "type")]
+    pub kind: MethodKind,
+    /// The card brand or bank name: up to 40 characters.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// The last four digits; required for a card.
+    #[serde(default)]
+    pub last4: Option<String>,
+    /// 1 to 12; with `exp_year`.
+    #[serde(default)]
+    pub exp_month: Option<u8>,
+    /// Four digits; with `exp_month`.
+    #[serde(default)]
+    pub exp_year: Option<u16>,
+}
+
+/// A validated payment-method request.
+#[derive(Debug, Clone)]
+pub struct PaymentMethodTerms {
+    pub lease_id: LeaseId,
+    pub processor: Processor,
+    pub processor_token: String,
+    pub kind: MethodKind,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub expiry: Option<(u8, u16)>,
+}
+
+impl PaymentMethodInput {
+    pub fn validate(&self) -> Result<PaymentMethodTerms, Problems> {
+        let mut p = Problems::new();
+        let lease_id = lease_id(&mut p, &self.lease_id);
+        let processor_token = p.text("processor_token", &self.processor_token, 1, 255);
+        if processor_token.chars().any(char::is_whitespace) {
+            p.add("processor_token", "must not contain spaces");
+        }
+        let brand = self.brand.as_deref().map(|b| p.text("brand", b, 1, 40));
+        if let Some(last4) = &self.last4
+            && (last4.len() != 4 || !last4.chars().all(|c| c.is_ascii_digit()))
+        {
+            p.add("last4", "must be the last four digits");
+        }
+        if self.kind == MethodKind::Card && self.last4.is_none() {
+            p.add("last4", "is required for a card");
+        }
+        let expiry = match (self.exp_month, self.exp_year) {
+            (None, None) => None,
+            (Some(month), Some(year)) => {
+                if !(1..=12).contains(&month) {
+                    p.add("exp_month", "must be 1 to 12");
+                }
+                if !(2000..=2099).contains(&year) {
+                    p.add("exp_year", "must be a four-digit year");
+                }
+                Some((month, year))
+            }
+            (None, Some(_)) => {
+                p.add("exp_month", "is required with exp_year");
+                None
+            }
+            (Some(_), None) => {
+                p.add("exp_year", "is required with exp_month");
+                None
+            }
+        };
+        p.into_result()?;
+        Ok(PaymentMethodTerms {
+            lease_id: lease_id.ok_or_else(|| Problems::one("lease_id", "must be a lease id"))?,
+            processor: self.processor,
+            processor_token,
+            kind: self.kind,
+            brand,
+            last4: self.last4.clone(),
+            expiry,
+        })
     }
 }
 

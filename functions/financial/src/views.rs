@@ -10,6 +10,7 @@ use shared::domain::ledger::{
 };
 use shared::domain::money::{Decimal2, Money};
 use shared::domain::payment::{Payment, PaymentMethod, PaymentState};
+use shared::domain::payment_method::{MethodKind, Processor, SavedPaymentMethod};
 use shared::domain::rent_run::{RentRun, RentRunTrigger};
 use shared::time_format;
 use time::OffsetDateTime;
@@ -301,6 +302,48 @@ impl RentRunView {
             errors: run.errors,
             started_at: time_format::format(run.started_at),
             finished_at: finished_at.map(time_format::format),
+        }
+    }
+}
+
+/// A saved payment method on `/api/v1`: the processor's reference, never the card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentMethodView {
+    #[schema(example = "pm_01JD3V6Q4W8Y2K5N7P9R1T3V5X")]
+    pub id: String,
+    pub lease_id: String,
+    pub property_id: String,
+    pub tenant_ids: Vec<String>,
+    pub processor: Processor,
+    #[schema(example = "pm_1NqPZ2LkdIwHu7ix")]
+    pub processor_token: String,
+    #[serde(rename = "type")]
+    pub kind: MethodKind,
+    pub brand: Option<String>,
+    #[schema(example = "4242")]
+    pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
+    pub created_at: String,
+    pub version: u64,
+}
+
+impl From<&SavedPaymentMethod> for PaymentMethodView {
+    fn from(m: &SavedPaymentMethod) -> Self {
+        Self {
+            id: m.id.clone(),
+            lease_id: m.lease_id.clone(),
+            property_id: m.property_id.clone(),
+            tenant_ids: m.tenant_ids.clone(),
+            processor: m.processor,
+            processor_token: m.processor_token.clone(),
+            kind: m.kind,
+            brand: m.brand.clone(),
+            last4: m.last4.clone(),
+            exp_month: m.exp_month,
+            exp_year: m.exp_year,
+            created_at: time_format::format(m.created_at),
+            version: m.version,
         }
     }
 }

@@ -390,10 +390,9 @@ impl Syncer {
                 self.store.rent_roll().record_property(&checkpoint, None).await?;
             }
         }
-        if let Some(advanced) = self.store.rent_roll().advance_run(org_id, sync_id, queued, None, None).await? {
-            if advanced.enumerated {
-                self.try_complete(org_id, sync_id, now).await?;
-            }
+        let advanced = self.store.rent_roll().advance_run(org_id, sync_id, queued, None, None).await?;
+        if advanced.is_some_and(|run| run.enumerated) {
+            self.try_complete(org_id, sync_id, now).await?;
         }
         Ok(())
     }

@@ -6,8 +6,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .config import LOCAL_SMARTMOVE_API_KEY, TEMPLATE, Credentials, Endpoints, Names, aws_client, error_code, rel, warn
-from .keys import ensure_cursor_secret, ensure_jwt_secrets, ensure_smartmove_secret
+from .config import LOCAL_SMARTMOVE_API_KEY, LOCAL_STRIPE_WEBHOOK_SECRET, TEMPLATE, Credentials, Endpoints, Names, aws_client, error_code, rel, warn
+from .keys import ensure_cursor_secret, ensure_jwt_secrets, ensure_plain_secret
 from .template import table_spec_from_template
 
 
@@ -109,6 +109,11 @@ def bootstrap(endpoints: Endpoints, names: Names, creds: Credentials) -> dict[st
         "event bus": ensure_event_bus(aws_client("events", endpoints.eventbridge, creds), names.event_bus),
         "jwt keys": ensure_jwt_secrets(sm, names),
         "cursor key": ensure_cursor_secret(sm, names.cursor),
-        "smartmove key": ensure_smartmove_secret(sm, names.smartmove_api_key, LOCAL_SMARTMOVE_API_KEY),
+        "smartmove key": ensure_plain_secret(
+            sm, names.smartmove_api_key, LOCAL_SMARTMOVE_API_KEY, "Local SmartMove API key (x-apiKey)"
+        ),
+        "stripe webhook secret": ensure_plain_secret(
+            sm, names.stripe_webhook_secret, LOCAL_STRIPE_WEBHOOK_SECRET, "Local Stripe webhook signing secret"
+        ),
         "attachments bucket": ensure_bucket(aws_client("s3", endpoints.s3, creds), names.attachments_bucket),
     }

@@ -52,6 +52,7 @@ def env_lines(endpoints: Endpoints, names: Names) -> list[str]:
         "JWT_SIGNING_KEY_SECRET_ID": names.jwt_signing_key,
         "CURSOR_SECRET_ID": names.cursor,
         "SMARTMOVE_API_KEY_SECRET_ID": names.smartmove_api_key,
+        "STRIPE_WEBHOOK_SECRET_ID": names.stripe_webhook_secret,
         "ATTACHMENTS_BUCKET": names.attachments_bucket,
         # Local subscribers listen on this machine: allow http and private addresses.
         "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",

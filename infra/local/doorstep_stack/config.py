@@ -37,6 +37,7 @@ NAME_DEFAULTS = {
     "JWT_SIGNING_KEY_SECRET_ID": "doorstep/{name}/jwt-signing-key",
     "CURSOR_SECRET_ID": "doorstep/{name}/cursor-key",
     "SMARTMOVE_API_KEY_SECRET_ID": "doorstep/{name}/smartmove-api-key",
+    "STRIPE_WEBHOOK_SECRET_ID": "doorstep/{name}/stripe-webhook-secret",
     "ATTACHMENTS_BUCKET": "doorstep-{name}-attachments",
     "RENTSYNC_SECRET_PREFIX": "doorstep/{name}/rentsync/",
 }
@@ -47,6 +48,10 @@ LOCAL_SMARTMOVE_API_KEY = "local-smartmove-sandbox-key"
 # The API key the local RentSync sandbox accepts; `make dev` configures the demo
 # organization's RentSync settings with it.
 LOCAL_RENTSYNC_API_KEY = "local-rentsync-sandbox-key"
+
+# The Stripe webhook signing secret of local stacks; `events/financial/sign_stripe_event.py`
+# signs the Stripe event fixtures with it.
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_local_doorstep_stripe_events"
 
 
 class StackError(Exception):
@@ -92,6 +97,7 @@ class Names:
     jwt_signing_key: str
     cursor: str
     smartmove_api_key: str
+    stripe_webhook_secret: str
     attachments_bucket: str
     rentsync_secret_prefix: str
 
@@ -113,6 +119,7 @@ class Names:
             jwt_signing_key=values["JWT_SIGNING_KEY_SECRET_ID"],
             cursor=values["CURSOR_SECRET_ID"],
             smartmove_api_key=values["SMARTMOVE_API_KEY_SECRET_ID"],
+            stripe_webhook_secret=values["STRIPE_WEBHOOK_SECRET_ID"],
             attachments_bucket=values["ATTACHMENTS_BUCKET"],
             rentsync_secret_prefix=values["RENTSYNC_SECRET_PREFIX"],
         )

@@ -124,15 +124,15 @@ def ensure_cursor_secret(sm: Any, secret_id: str) -> str:
     return "created"
 
 
-def ensure_smartmove_secret(sm: Any, secret_id: str, api_key: str) -> str:
-    """The SmartMove API key as a plain string (the local sandbox's key)."""
+def ensure_plain_secret(sm: Any, secret_id: str, value: str, description: str) -> str:
+    """A secret holding a plain string (a partner's key), filled with `value` if empty."""
     if describe_secret(sm, secret_id) is not None:
         try:
             if sm.get_secret_value(SecretId=secret_id).get("SecretString"):
                 return "exists"
         except ClientError:
             pass
-        sm.put_secret_value(SecretId=secret_id, SecretString=api_key)
+        sm.put_secret_value(SecretId=secret_id, SecretString=value)
         return "updated"
-    sm.create_secret(Name=secret_id, Description="Local SmartMove API key (x-apiKey)", SecretString=api_key)
+    sm.create_secret(Name=secret_id, Description=description, SecretString=value)
     return "created"

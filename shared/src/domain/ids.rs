@@ -112,6 +112,10 @@ prefixed_id!(
     /// The id of a rent run (the daily rent job, scheduled or asked for).
     RentRunId = "rrun"
 );
+prefixed_id!(
+    /// The id of a saved payment method.
+    PaymentMethodId = "pm"
+);
 
 #[cfg(test)]
 mod tests {

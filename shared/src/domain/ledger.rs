@@ -34,7 +34,8 @@ pub enum ChargeCategory {
     Other,
 }
 
-/// What a ledger entry does to the balance: a charge raises it, the others lower it.
+/// What a ledger entry does to the balance: a charge or refund raises it, a payment or
+/// credit lowers it, and a failed payment attempt (kept for the history) leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -42,6 +43,7 @@ pub enum EntryKind {
     Payment,
     Credit,
     Refund,
+    PaymentFailed,
 }
 
 impl EntryKind {
@@ -50,6 +52,7 @@ impl EntryKind {
         match self {
             EntryKind::Charge | EntryKind::Refund => amount.0,
             EntryKind::Payment | EntryKind::Credit => -amount.0,
+            EntryKind::PaymentFailed => 0,
         }
     }
 }
@@ -397,6 +400,20 @@ impl LeaseBalance {
         (self.post(next, &[line], now, today), paid)
     }
 
+    /// Records a payment attempt the processor declined: an entry in the history that
+    /// leaves the balance as it is.
+    pub fn record_failed_payment(&self, amount: Money, description: &str, now: OffsetDateTime, today: Date) -> Posting {
+        let line = EntryLine {
+            kind: EntryKind::PaymentFailed,
+            category: None,
+            amount,
+            description,
+            invoice_id: None,
+            payment_id: None,
+        };
+        self.post(self.clone(), &[line], now, today)
+    }
+
     /// Records a refund of `amount` from a payment: one refund entry, and the invoices
     /// it un-pays (`unpaid`, from `Payment::unpaid_by_refund`, with each invoice as read)
     /// open again with their new paid amounts.
@@ -510,6 +527,16 @@ mod tests {
         let named = b.allocate(Money(400), Some(&["inv_late".to_owned()])).unwrap();
         assert_eq!(named, vec![Allocation { invoice_id: "inv_late".into(), amount: Money(300) }]);
         assert_eq!(b.allocate(Money(1), Some(&["inv_x".to_owned()])), Err(AllocationError::NotOpen("inv_x".into())));
+    }
+
+    #[test]
+    fn a_failed_payment_is_history_that_leaves_the_balance() {
+        let charged = balance().charge_invoice("inv_a", date!(2025 - 02 - 01), &[rent(1000)], NOW, TODAY).0.balance;
+        let failed = charged.record_failed_payment(Money(1000), "Card declined", NOW, TODAY);
+        assert_eq!(failed.balance.balance, Money(1000));
+        assert_eq!(failed.balance.open_invoices, charged.open_invoices);
+        assert_eq!((failed.entries[0].kind, failed.entries[0].balance_after), (EntryKind::PaymentFailed, Money(1000)));
+        assert_eq!(failed.balance.entry_count, charged.entry_count + 1);
     }
 
     #[test]

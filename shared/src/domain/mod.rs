@@ -21,6 +21,7 @@ pub mod lease;
 pub mod ledger;
 pub mod maintenance;
 pub mod payment;
+pub mod payment_method;
 pub mod rent_run;
 pub mod screening;
 pub mod tenant;

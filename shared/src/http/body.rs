@@ -52,12 +52,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
     let raw: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
     let fingerprint = hex(&Sha256::digest(raw.to_string().as_bytes()));
-    let value = serde_path_to_error::deserialize(raw).map_err(|e| {
+    Ok(Json { value: shaped(raw)?, fingerprint })
+}
+
+/// A parsed JSON value as `T`: the wrong shape is a 422 naming the field.
+pub fn shaped<T: DeserializeOwned>(raw: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(raw).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         ApiError::validation(vec![field_error(&path, &inner.to_string())])
-    })?;
-    Ok(Json { value, fingerprint })
+    })
 }
 
 /// Turns a serde message into a field error; unknown fields name the field itself.

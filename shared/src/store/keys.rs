@@ -184,3 +184,22 @@ pub fn invoice(invoice_id: &str) -> String {
 pub fn payment(payment_id: &str) -> String {
     format!("{PAYMENT_PREFIX}{payment_id}")
 }
+
+pub const PAYMENT_METHOD_PREFIX: &str = "PAYMETHOD#";
+
+/// `PAYMETHOD#<pm_id>`: a saved payment method.
+pub fn payment_method(method_id: &str) -> String {
+    format!("{PAYMENT_METHOD_PREFIX}{method_id}")
+}
+
+/// `STRIPEINTENT#<pi_id>`: the partition and sort key of the payment a Stripe payment
+/// intent was recorded as.
+pub fn stripe_intent(intent_id: &str) -> String {
+    format!("STRIPEINTENT#{intent_id}")
+}
+
+/// `STRIPEEVENT#<evt_id>`: the partition and sort key of a received Stripe event, so
+/// that each event id is handled once whichever organization it turns out to concern.
+pub fn stripe_event(event_id: &str) -> String {
+    format!("STRIPEEVENT#{event_id}")
+}

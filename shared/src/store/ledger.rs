@@ -147,7 +147,7 @@ pub(crate) fn posting_items(store: &Store, posting: &Posting) -> Result<Vec<Tran
 const OUTBOX_SECONDS: i64 = 86_400;
 
 /// The puts of the outbox messages announcing a ledger change made at `now`.
-fn outbox(
+pub(crate) fn outbox(
     store: &Store,
     messages: &[OutboxMessage],
     now: OffsetDateTime,
@@ -317,6 +317,24 @@ impl LedgerRepository<'_> {
         }
     }
 
+    /// A payment's transaction items: the balance (index 0) and entries of `posting`, the
+    /// payment, each invoice it paid (their paid amounts come from the balance, which
+    /// every change goes through) and the `messages` announcing it.
+    pub(crate) fn payment_items(
+        &self,
+        payment: &Payment,
+        posting: &Posting,
+        paid: &[InvoicePaid],
+        messages: &[OutboxMessage],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = posting_items(self.store, posting)?;
+        items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
+        let now = payment.created_at;
+        items.extend(self.invoices_paid(&payment.org_id, paid, &[], now)?);
+        items.extend(outbox(self.store, messages, now)?);
+        Ok(items)
+    }
+
     /// Records a payment: the payment, its entry, the balance and each invoice it paid
     /// (their paid amounts come from the balance, which every change goes through).
     pub async fn record_payment(
@@ -327,12 +345,8 @@ impl LedgerRepository<'_> {
         messages: &[OutboxMessage],
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<Posted, StoreError> {
-        let mut items = posting_items(self.store, posting)?;
-        items.push(put_if_new(self.store, payment_item(payment)?)?.transact_item()?);
-        let now = payment.created_at;
-        items.extend(self.invoices_paid(&payment.org_id, paid, &[], now)?);
-        items.extend(outbox(self.store, messages, now)?);
-        posted(transact_create(self.store, &payment.org_id, now, items, idempotency).await?)
+        let items = self.payment_items(payment, posting, paid, messages)?;
+        posted(transact_create(self.store, &payment.org_id, payment.created_at, items, idempotency).await?)
     }
 
     /// Records a refund: `refunded` (the payment with the refund, still at
@@ -486,4 +500,22 @@ impl LedgerRepository<'_> {
         }
         query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
     }
+}
+
+/// One page of the organization's items under `prefix`, in id order, of one lease or of
+/// a Tenant's own leases when those filters are given.
+pub(crate) async fn lease_filtered_page<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    org_id: &str,
+    prefix: &str,
+    lease_id: &Option<String>,
+    tenant_id: &Option<String>,
+    start: Option<PageKey>,
+    limit: usize,
+) -> Result<Page<T>, StoreError> {
+    let (mut request, conditions) = lease_query(store, org_id, prefix, lease_id, tenant_id);
+    if !conditions.is_empty() {
+        request = request.filter_expression(conditions.join(" AND "));
+    }
+    query_page(request, start, limit, &[PK, SK]).await?.try_map(|i| Ok(serde_dynamo::from_item(i)?))
 }

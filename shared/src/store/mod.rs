@@ -141,8 +141,10 @@ pub fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 pub mod leases;
 pub mod ledger;
 pub mod maintenance;
+pub mod payment_methods;
 pub mod requests;
 pub mod screenings;
+pub mod stripe_events;
 pub mod tenants;
 pub mod transactions;
 pub mod units;

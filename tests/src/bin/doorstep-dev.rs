@@ -2,10 +2,11 @@
 //!
 //! - `doorstep-dev seed` adds the demo organizations' users (one per role, fixed
 //!   passwords, see README), the demo properties, and the leasing demo (units, tenants,
-//!   leases: `doorstep_tests::demo_leasing`), and maintenance requests
-//!   (`doorstep_tests::demo_maintenance`), and the demo organization's RentSync settings
-//!   pointing at the local sandbox (`doorstep_tests::demo_rentsync`). Re-running it
-//!   changes nothing.
+//!   leases: `doorstep_tests::demo_leasing`), invoices and payments that leave renters
+//!   overdue, partly paid and in credit (`doorstep_tests::demo_financial`), maintenance
+//!   requests (`doorstep_tests::demo_maintenance`), and the demo organization's RentSync
+//!   settings pointing at the local sandbox (`doorstep_tests::demo_rentsync`). Re-running
+//!   it changes nothing.
 //!
 //! It talks to whatever stack the environment points at (see `.local/dev/env`).
 //! Sign in as a demo user with `POST /api/v1/identity/login` to get a token.
@@ -111,6 +112,7 @@ async fn main() {
                 seed().await?;
                 let app = app().await;
                 doorstep_tests::demo_leasing::seed(&app).await?;
+                doorstep_tests::demo_financial::seed(&app).await?;
                 doorstep_tests::demo_maintenance::seed(&app).await?;
                 doorstep_tests::demo_rentsync::seed(&app).await
             }
