@@ -49,7 +49,7 @@ Doorstep is starting on http://localhost:${DEV_API_PORT} (the first request comp
 Screenings are ordered from the SmartMove sandbox on http://127.0.0.1:${DEV_SMARTMOVE_PORT}, which posts
 their progress to /webhooks/smartmove (see docs/screening.md).
 The rent roll is pushed to the RentSync sandbox on http://127.0.0.1:${DEV_RENTSYNC_PORT}: run it now with
-  make trigger NAME=RentRollDaily, then see curl http://127.0.0.1:${DEV_RENTSYNC_PORT}/_sandbox/deliveries
+  make trigger NAME=RentRollSchedule, then see curl http://127.0.0.1:${DEV_RENTSYNC_PORT}/_sandbox/deliveries
   (docs/rent-roll.md shows a retry after an injected fault).
 Scheduled jobs run on their schedules; fire one now with: make trigger NAME=<schedule or function>
 Ctrl-C stops the API, the triggers and the local stack.

@@ -30,6 +30,8 @@ pub async fn seed(app: &TestApp) -> DemoResult<()> {
         "enabled": true,
         "endpoint_url": format!("{sandbox}/v1/rent-roll/sync"),
         "format": "nested",
+        // Every hourly tick syncs the demo, so `make trigger` shows a sync whatever the hour.
+        "schedule": {"kind": "every_hours", "hours": 1},
         "auth": {"mode": "api_key", "secret": key}
     });
     let request = Request::builder()

@@ -97,6 +97,8 @@ pub struct FanOut {
     /// Organizations whose run had started before (a redelivered event) and whose
     /// enumeration it queued again, to resume.
     pub resumed: usize,
+    /// Organizations whose schedule does not name this hour.
+    pub not_due: usize,
 }
 
 /// Where an enumeration sends its properties: to the queue, or synced at once.
@@ -106,8 +108,8 @@ enum Dispatch<'a> {
 }
 
 impl Syncer {
-    /// The coordinator: starts the run of `run` for every organization with the sync
-    /// enabled and queues each run's enumeration (again, for a run that started before
+    /// The coordinator (an hourly tick): starts the run of `run` for every organization
+    /// with the sync enabled whose schedule names the tick's hour and queues each run's enumeration (again, for a run that started before
     /// and is not enumerated yet).
     pub async fn fan_out(&self, run: &SyncRun, now: OffsetDateTime) -> Result<FanOut, SyncError> {
         let queue = self.queue()?;
@@ -117,6 +119,10 @@ impl Syncer {
             let page = self.store.rent_roll().enabled(start, PAGE).await?;
             let mut messages = Vec::new();
             for settings in &page.items {
+                if !settings.schedule.is_due(run.at) {
+                    fan_out.not_due += 1;
+                    continue;
+                }
                 let org_id = &settings.organization_id;
                 let record = new_run(org_id, run, SyncTrigger::Schedule, None, now);
                 if self.store.rent_roll().create_run(&record).await? {
