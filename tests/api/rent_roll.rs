@@ -351,6 +351,43 @@ async fn refused_credentials_are_not_retried() {
 }
 
 #[tokio::test]
+async fn a_429_waits_for_retry_after_and_a_404_alerts_without_a_retry() {
+    let _serial = SERIAL.lock().await;
+    let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await;
+    Mock::given(method("POST"))
+        .and(path(SYNC_PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "600"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&rig.rentsync)
+        .await;
+    let rig = rig.answering(200, 0).await;
+    let start = time_format::now();
+
+    rig.syncer.sync_organization(&rig.org, &SyncRun::at(start), start).await.unwrap();
+    let waiting = &rig.deliveries().await[0];
+    assert_eq!(waiting.status, RentRollDeliveryStatus::Pending);
+    let next = time_format::parse(waiting.next_attempt_at.as_deref().unwrap()).unwrap();
+    assert!(next >= start + time::Duration::seconds(600), "RentSync's Retry-After is honoured: {next}");
+    // The one-minute schedule's tick before that time sends nothing; the one after it delivers.
+    rig.syncer.run_due(start + time::Duration::minutes(2)).await.unwrap();
+    assert_eq!(rig.received().await.len(), 1);
+    rig.syncer.run_due(start + time::Duration::minutes(11)).await.unwrap();
+    let delivered = &rig.deliveries().await[0];
+    assert_eq!(delivered.status, RentRollDeliveryStatus::Delivered);
+    assert_eq!(statuses(delivered), [Some(429), Some(200)]);
+
+    // A 404 is an alert and is not retried.
+    let missing = Rig::new(PayloadFormat::Flat, AuthMode::ApiKey).await.answering(404, 100).await;
+    missing.syncer.sync_organization(&missing.org, &SyncRun::at(start), start).await.unwrap();
+    missing.syncer.run_due(start + time::Duration::hours(1)).await.unwrap();
+    assert_eq!(missing.received().await.len(), 1);
+    let failed = &missing.deliveries().await[0];
+    assert_eq!(failed.status, RentRollDeliveryStatus::Failed);
+    assert_eq!(statuses(failed), [Some(404)]);
+}
+
+#[tokio::test]
 async fn a_repeated_trigger_of_the_same_sync_sends_nothing_again() {
     let _serial = SERIAL.lock().await;
     let rig = Rig::new(PayloadFormat::Nested, AuthMode::ApiKey).await.answering(200, 0).await;
