@@ -28,7 +28,7 @@ use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
 use crate::store::requests::{VersionedPut, due_on_retry_index, entity_item, put_at_version, query_page};
-use crate::store::transactions::{TransactItem, build_err, condition_failed, transact, unexpected_cancellation};
+use crate::store::transactions::{TransactItem, build_err, transact_if_first, unexpected_cancellation};
 use crate::store::{Conditional, Item, Store, StoreError, boolean, keys, n, put_or_stored, s, update_if};
 
 const SETTINGS_ENTITY: &str = "rentsync_settings";
@@ -475,11 +475,7 @@ impl RentRollRepository<'_> {
     ) -> Result<bool, StoreError> {
         let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
         let items = vec![write, announcement.put(self.store, expires_at)?];
-        match transact(self.store, items).await? {
-            None => Ok(true),
-            Some(failed) if condition_failed(&failed, 0) => Ok(false),
-            Some(_) => Err(unexpected_cancellation("rent-roll announcement id collision")),
-        }
+        transact_if_first(self.store, items, "rent-roll announcement id collision").await
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
@@ -816,11 +812,7 @@ impl RentRollRepository<'_> {
             };
             items.push(update.update_expression(expression).transact_item()?);
         }
-        match transact(self.store, items).await? {
-            None => Ok(true),
-            Some(failed) if condition_failed(&failed, 0) => Ok(false),
-            Some(_) => Err(unexpected_cancellation("a sync run missing under its property checkpoint")),
-        }
+        transact_if_first(self.store, items, "a sync run missing under its property checkpoint").await
     }
 
     /// Marks the run completed and stores its `announcement`, in one transaction, if

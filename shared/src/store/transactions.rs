@@ -87,6 +87,20 @@ pub async fn transact_write(
     }
 }
 
+/// Writes `items` when the first one's condition holds: `true` when written, `false`
+/// when the first was refused; any other refusal is an error naming `unexpected`.
+pub async fn transact_if_first(
+    store: &Store,
+    items: Vec<TransactWriteItem>,
+    unexpected: &'static str,
+) -> Result<bool, StoreError> {
+    match transact(store, items).await? {
+        None => Ok(true),
+        Some(failed) if condition_failed(&failed, 0) => Ok(false),
+        Some(_) => Err(unexpected_cancellation(unexpected)),
+    }
+}
+
 /// Runs a transaction through [`transact_write`]: `Ok(None)` when it committed,
 /// `Ok(Some(failed))` when conditions failed (the caller's answer), and an error
 /// otherwise; one still conflicting after every attempt is a retryable error.

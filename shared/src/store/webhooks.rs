@@ -14,7 +14,7 @@ use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::Page;
 use crate::store::requests::{due_on_retry_index, entity_item, query_page};
-use crate::store::transactions::{build_err, condition_failed, transact, unexpected_cancellation};
+use crate::store::transactions::{build_err, transact_if_first};
 use crate::store::{Store, StoreError, keys, s, update_if};
 use crate::time_format;
 
@@ -259,11 +259,7 @@ impl WebhookRepository<'_> {
         let expires_at = now.unix_timestamp() + ANNOUNCEMENT_SECONDS;
         let items =
             vec![TransactWriteItem::builder().update(update).build(), announcement.put(self.store, expires_at)?];
-        match transact(self.store, items).await? {
-            None => Ok(true),
-            Some(failed) if condition_failed(&failed, 0) => Ok(false),
-            Some(_) => Err(unexpected_cancellation("webhook.disabled announcement id collision")),
-        }
+        transact_if_first(self.store, items, "webhook.disabled announcement id collision").await
     }
 
     /// Records that a delivery failed: sets `failing_since` unless it is set. Returns
