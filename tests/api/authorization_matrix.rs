@@ -9,7 +9,9 @@ use futures::stream::{self, StreamExt};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::jwt::{JwtSigner, SigningKeySecret};
+use shared::domain::calendar::format_date;
 
+use crate::financial::{invoice_id, pay, payment};
 use crate::identity_support::{PASSWORD, new_email, register, tokens};
 use crate::maintenance::{REQUESTS, building, created, id, leak};
 
@@ -117,6 +119,19 @@ async fn seed(app: &TestApp, org: &str, owner: &str) -> Seeded {
     assert_eq!(lease.status, StatusCode::OK, "{:?}", lease.body);
     let lease = id(&lease.body["data"]);
     let request = id(&created(app, &owner, REQUESTS, leak(&property, Some(&building.units[1]))).await);
+    let work_order = id(&created(
+        app,
+        &owner,
+        "/api/v1/operations/work-orders",
+        json!({"maintenance_request_id": request, "title": "Replace the trap", "estimate": 25000}),
+    )
+    .await);
+    let today = time::OffsetDateTime::now_utc().date();
+    let invoice = invoice_id(app, &owner, &lease, 1500.0, &format_date(today - time::Duration::days(5))).await;
+    let paid = pay(app, &owner, "authorization-matrix", &payment(&lease, 100.0)).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{:?}", paid.body);
+    let payment = id(&paid.body["data"]);
+    let run = id(&created(app, &owner, "/api/v1/financial/rent-runs", json!({"date": format_date(today)})).await);
     let vendor = id(&created(
         app,
         &owner,
@@ -171,13 +186,14 @@ async fn seed(app: &TestApp, org: &str, owner: &str) -> Seeded {
         ("client_id", client_id.clone()),
         ("webhook_id", webhook.clone()),
         ("role_id", "PropertyManager".to_owned()),
-        // Records this matrix does not create: well-formed ids of the right kind.
-        ("invoice_id", unknown("inv")),
-        ("payment_id", unknown("pay")),
-        ("run_id", unknown("rrun")),
+        ("invoice_id", invoice.clone()),
+        ("payment_id", payment.clone()),
+        ("run_id", run.clone()),
+        ("work_order_id", work_order.clone()),
+        // Records this matrix does not create (a screening needs SmartMove): well-formed
+        // ids of the right kind.
         ("screening_id", unknown("scr")),
         ("applicant_id", unknown("app")),
-        ("work_order_id", unknown("wo")),
         ("sync_id", "sync-2025-01-15-02-00-00".to_owned()),
         ("delivery_id", unknown("dlv")),
     ]);
@@ -188,6 +204,10 @@ async fn seed(app: &TestApp, org: &str, owner: &str) -> Seeded {
         building.tenants[1].clone(),
         lease,
         request,
+        work_order,
+        invoice,
+        payment,
+        run,
         vendor,
         user,
         id(&api_key),
