@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod authorization_matrix;
 mod conventions;
 mod crud;
 mod events;

@@ -547,3 +547,49 @@ async fn an_oauth_app_subscribes_only_to_events_its_scopes_can_read() {
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{events}: {:?}", refused.body);
     }
 }
+
+#[tokio::test]
+async fn an_oauth_app_sees_and_changes_only_subscriptions_its_scopes_can_read() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let url = "http://127.0.0.1:9/hook";
+    let payments = subscribe(&app, &owner, url, &["payment.*"]).await;
+    let payments = payments["webhook_id"].as_str().unwrap().to_owned();
+    let properties = subscribe(&app, &owner, url, &["property.*"]).await;
+    let properties = properties["webhook_id"].as_str().unwrap().to_owned();
+    let app_token = |scope: &str| {
+        let mut claims = doorstep_tests::claims(&app.services.config, &org, &["OrganizationOwner"]);
+        claims.scope = Some(scope.into());
+        claims.client_id = Some("app_webhooks_visibility".into());
+        app.sign(&claims)
+    };
+
+    // An app that reads properties lists, reads and changes only the property subscription.
+    let reader = app_token("read:properties");
+    let listed = app.get("/api/v1/webhooks", &reader).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let ids: Vec<&str> =
+        listed.body["data"].as_array().unwrap().iter().map(|w| w["webhook_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [properties.as_str()]);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{properties}"), &reader).await.status, StatusCode::OK);
+    for (method, suffix) in
+        [(Method::GET, ""), (Method::POST, "/rotate-secret"), (Method::GET, "/deliveries"), (Method::DELETE, "")]
+    {
+        let uri = format!("/api/v1/webhooks/{payments}{suffix}");
+        let response = app.call(method.clone(), &uri, Some(&reader), None, &[]).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {uri}: {:?}", response.body);
+    }
+
+    // An app whose scopes read no events sees no subscription at all.
+    let messenger = app_token("write:messages");
+    let listed = app.get("/api/v1/webhooks", &messenger).await;
+    assert_eq!(listed.body["data"], json!([]));
+    let deleted =
+        app.call(Method::DELETE, &format!("/api/v1/webhooks/{properties}"), Some(&messenger), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND);
+
+    // The owner still has both.
+    let listed = app.get("/api/v1/webhooks", &owner).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
+}

@@ -63,7 +63,13 @@ async fn load(state: &WebhooksState, principal: &Principal, webhook_id: &str) ->
         return Err(Refused::WebhookMissing.into());
     }
     let found = state.services.store.webhooks().get(&principal.org_id, webhook_id).await?;
-    Ok(found.ok_or(Refused::WebhookMissing)?)
+    Ok(found.filter(|s| visible(principal, s)).ok_or(Refused::WebhookMissing)?)
+}
+
+/// An OAuth app sees and changes only the subscriptions whose events its scopes could
+/// read, as if the others were not there; other callers see every subscription.
+fn visible(principal: &Principal, subscription: &Subscription) -> bool {
+    requests::unreadable_pattern(principal, &subscription.events).is_none()
 }
 
 fn location(subscription: &Subscription) -> String {
@@ -90,7 +96,8 @@ pub async fn list(
     let listing = PageRequest::resume(&state.services.cursors, org_id, "webhooks".into(), page_size, cursor, |key| {
         key.get(keys::PK) == Some(&keys::org(org_id)) && key.get(keys::SK).is_some_and(|sk| sk.starts_with("WEBHOOK#"))
     })?;
-    let page = state.services.store.webhooks().page(org_id, listing.start.clone(), page_size).await?;
+    let mut page = state.services.store.webhooks().page(org_id, listing.start.clone(), page_size).await?;
+    page.items.retain(|s| visible(&principal, s));
     Ok(listing.respond::<_, WebhookView>(&state.services.cursors, page))
 }
 
@@ -276,6 +283,9 @@ pub async fn delete(
     Path(path): Path<WebhookPath>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    if principal.scopes.is_some() {
+        load(&state, &principal, &path.webhook_id).await?;
+    }
     if !ids::is_valid(&path.webhook_id, "whk")
         || !state.services.store.webhooks().delete(&principal.org_id, &path.webhook_id).await?
     {
