@@ -362,13 +362,16 @@ fn cases(app: &TestApp, org_a: &str, owner_b: String, seeded: &Seeded, revoked_k
     ]
 }
 
-/// A new RSA key in the signing secret's format, which no JWKS publishes.
+/// A new RSA key in the signing secret's format, which no JWKS publishes, made by the
+/// project's own Python (`cryptography`, installed with moto by `make tools`).
 fn fresh_signing_key(current: &SigningKeySecret) -> SigningKeySecret {
-    let output = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-        .output()
-        .expect("openssl generates a key");
-    assert!(output.status.success(), "openssl: {}", String::from_utf8_lossy(&output.stderr));
+    const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/venv/bin/python");
+    const GENERATE: &str = "from cryptography.hazmat.primitives.asymmetric import rsa\n\
+        from cryptography.hazmat.primitives import serialization as s\n\
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n\
+        print(key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode(), end='')\n";
+    let output = std::process::Command::new(PYTHON).args(["-c", GENERATE]).output().expect("the venv's Python runs");
+    assert!(output.status.success(), "key generation: {}", String::from_utf8_lossy(&output.stderr));
     let pem = String::from_utf8(output.stdout).expect("PEM");
     SigningKeySecret { private_key_pem: pem, ..current.clone() }
 }
