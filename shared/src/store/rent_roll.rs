@@ -27,7 +27,9 @@ use time::OffsetDateTime;
 use crate::store::events::OutboxMessage;
 use crate::store::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::store::page::{Page, PageKey};
-use crate::store::requests::{VersionedPut, due_on_retry_index, entity_item, put_at_version, query_page};
+use crate::store::requests::{
+    VersionedPut, due_on_retry_index, entity_item, on_retry_index, put_at_version, query_page,
+};
 use crate::store::transactions::{TransactItem, build_err, transact_if_first, unexpected_cancellation};
 use crate::store::{Conditional, Item, Store, StoreError, boolean, keys, n, put_or_stored, s, update_if};
 
@@ -490,8 +492,7 @@ impl RentRollRepository<'_> {
             DELIVERY_ENTITY,
         )?;
         if let (RentRollDeliveryStatus::Pending, Some(next)) = (delivery.status, &delivery.next_attempt_at) {
-            item.insert(GSI1PK.into(), s(RETRY_PARTITION));
-            item.insert(GSI1SK.into(), s(format!("{next}#{}", delivery.delivery_id)));
+            on_retry_index(&mut item, RETRY_PARTITION, next, &delivery.delivery_id);
         }
         Ok(item)
     }

@@ -228,6 +228,14 @@ pub fn equal_filters(mut request: QueryFluentBuilder, equals: Vec<(&str, Option<
     if conditions.is_empty() { request } else { request.filter_expression(conditions.join(" AND ")) }
 }
 
+/// Puts `item` on a retry index partition of GSI1 until `next_attempt_at`, as
+/// [`due_on_retry_index`] reads it.
+pub fn on_retry_index(item: &mut Item, partition: &str, next_attempt_at: &str, id: &str) {
+    use crate::store::keys::{GSI1PK, GSI1SK};
+    item.insert(GSI1PK.into(), s(partition));
+    item.insert(GSI1SK.into(), s(format!("{next_attempt_at}#{id}")));
+}
+
 /// The items of a retry index partition of GSI1 (`GSI1SK` = `<next_attempt_at>#<id>`)
 /// that are due at `now`, oldest first, up to `limit`: one `Query` of GSI1.
 pub async fn due_on_retry_index<T: DeserializeOwned>(

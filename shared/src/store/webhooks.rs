@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 
 use crate::http::pagination::PageKey;
 use crate::store::events::OutboxMessage;
-use crate::store::keys::{GSI1PK, GSI1SK, PK, SK};
+use crate::store::keys::{PK, SK};
 use crate::store::page::Page;
-use crate::store::requests::{due_on_retry_index, entity_item, query_page};
+use crate::store::requests::{due_on_retry_index, entity_item, on_retry_index, query_page};
 use crate::store::transactions::{build_err, transact_if_first};
 use crate::store::{Store, StoreError, keys, s, update_if};
 use crate::time_format;
@@ -319,8 +319,7 @@ impl WebhookRepository<'_> {
             DELIVERY_ENTITY,
         )?;
         if let (DeliveryStatus::Pending, Some(next)) = (delivery.status, &delivery.next_attempt_at) {
-            item.insert(GSI1PK.into(), s(RETRY_PARTITION));
-            item.insert(GSI1SK.into(), s(format!("{next}#{}", delivery.delivery_id)));
+            on_retry_index(&mut item, RETRY_PARTITION, next, &delivery.delivery_id);
         }
         Ok(item)
     }
