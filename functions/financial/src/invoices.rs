@@ -158,6 +158,7 @@ pub async fn create(
     body: Json<InvoiceInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceCreate, None)?;
+    let body = body.accept()?;
     let terms = body.value.validate()?;
     let request = CreateRequest {
         scope: "POST /api/v1/financial/invoices",
@@ -473,6 +474,7 @@ pub async fn replace(
     body: Json<InvoiceChangeInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
+    let body = body.accept()?;
     retry_lost_races_up_to(LEDGER_ATTEMPTS, &precondition, INVOICE, || async {
         let invoice = load(&services, &principal, &path.invoice_id).await?;
         if !precondition.allows(invoice.version) {

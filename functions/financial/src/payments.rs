@@ -62,6 +62,7 @@ pub async fn create(
     body: Json<PaymentInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentCreate, None)?;
+    let body = body.accept()?;
     let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a payment moves money".into()))?;
     let terms = body.value.validate()?;
     let request = CreateRequest {
@@ -248,6 +249,7 @@ pub async fn replace(
     body: Json<PaymentChangeInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
+    let body = body.accept()?;
     let change = body.value.validate()?;
     let (services, principal) = (&services, &principal);
     write_current(
@@ -323,6 +325,7 @@ pub async fn refund(
     body: Json<RefundInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
+    let body = body.accept()?;
     let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a refund moves money".into()))?;
     let payment_id = PaymentId::parse(&path.payment_id).ok_or(Refused::PaymentMissing)?;
     let terms = body.value.validate()?;

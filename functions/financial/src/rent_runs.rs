@@ -75,6 +75,7 @@ pub async fn create(
     body: Json<RentRunInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRunManage, None)?;
+    let body = body.accept()?;
     let day = body.value.validate(calendar::today())?;
     let run = RentJob::new(&services).run_for_organization(&principal.org_id, day).await?;
     let location = format!("/api/v1/financial/rent-runs/{}", run.id);
@@ -183,6 +184,7 @@ pub async fn put_policy(
     body: Json<LateFeePolicyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRunManage, None)?;
+    let body = body.accept()?;
     let terms = body.value.validate()?;
     let id = property_id(&services, &principal, &path.property_id).await?;
     let runs = services.store.rent_runs();

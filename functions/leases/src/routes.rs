@@ -186,6 +186,7 @@ pub async fn create(
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
+    let body = body.accept()?;
     let terms = body.value.validate(&path.tenant_id)?;
     TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let scope = format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id);
@@ -288,6 +289,7 @@ pub async fn move_out(
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseUpdate, None)?;
+    let body = body.accept()?;
     let contention = Contention { resource: "lease", exhausted: "The lease is being changed concurrently; retry" };
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
@@ -343,6 +345,7 @@ pub async fn renew(
     body: Json<RenewInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
+    let body = body.accept()?;
     let current = load(&services, &principal, &path.lease_id).await?;
     let scope = format!("POST /api/v1/leases/{}/renew", current.id);
     let request =

@@ -260,6 +260,7 @@ pub async fn create(
     body: Json<RequestInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let request = create_request(&services, &principal, &body.value).await?;
     Ok(created_response(MaintenanceRequestView::from(&request), request.version, &location(&request)))
 }
@@ -302,6 +303,7 @@ pub async fn replace(
     body: Json<RequestReplace>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let (fields, status) = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
         let status = status.unwrap_or(current.status);
@@ -370,6 +372,7 @@ pub async fn assign(
     body: Json<AssignInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let (assignee, note) = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
         if current.status.is_final() {
@@ -404,6 +407,7 @@ pub async fn complete(
     body: Json<CompleteInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let resolution = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
         if !current.status.can_become(Status::Completed) {
@@ -463,6 +467,7 @@ pub async fn comment(
     body: Json<CommentInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let text = body.value.validate()?;
     let request = load(&services, &principal, &path.request_id).await?;
     let mut entry = RequestUpdate::new(&request, UpdateKind::Comment, &actor(&principal));

@@ -80,6 +80,7 @@ pub async fn create(
     body: Json<VendorInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderCreate, None)?;
+    let body = body.accept()?;
     let vendor = Vendor::new(&principal.org_id, body.value.validate()?, time_format::now());
     services.store.vendors().create(&vendor).await?;
     let location = format!("/api/v1/operations/vendors/{}", vendor.id);
@@ -145,6 +146,7 @@ pub async fn replace(
     body: Json<VendorInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     update(&services, &principal, &path.vendor_id, &precondition, |current| {
         Ok(current.revised(time_format::now(), |v| v.fields = fields.clone()))
@@ -238,6 +240,7 @@ pub async fn rate(
     body: Json<RateInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    let body = body.accept()?;
     let input = body.value.clone();
     if !(1..=5).contains(&input.rating) {
         return Err(ApiError::invalid_field("rating", "must be between 1 and 5"));

@@ -162,6 +162,7 @@ pub async fn create(
     body: Json<WorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let (request_id, property_id, unit_id) = placement(&services, &principal, &body.value).await?;
     check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
@@ -285,6 +286,7 @@ pub async fn replace(
     body: Json<WorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
     let input = &body.value;
@@ -362,6 +364,7 @@ pub async fn complete(
     body: Json<CompleteWorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    let body = body.accept()?;
     let (cost, notes) = body.value.validate()?;
     update(&services, &principal, &path.work_order_id, &precondition, |current, request, siblings| {
         if current.status != WorkOrderStatus::InProgress {

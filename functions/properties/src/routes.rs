@@ -88,6 +88,7 @@ pub async fn create(
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let now = time_format::now();
     let request = CreateRequest { scope: CREATE_SCOPE, key: key.as_deref(), fingerprint: &body.fingerprint, now };
@@ -163,6 +164,7 @@ pub async fn replace(
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyUpdate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     update(&services, &principal, &id, &precondition, |_| Ok(fields.clone())).await
 }
@@ -185,6 +187,7 @@ pub async fn patch(
     body: Json<PropertyPatch>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyUpdate, None)?;
+    let body = body.accept()?;
     update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
 }
 

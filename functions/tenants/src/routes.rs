@@ -115,6 +115,7 @@ pub async fn create(
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
@@ -199,6 +200,7 @@ pub async fn replace(
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantUpdate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |_| Ok(fields.clone())).await
 }
@@ -222,6 +224,7 @@ pub async fn patch(
     body: Json<TenantPatch>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantUpdate, None)?;
+    let body = body.accept()?;
     update(&services, &principal, &path, &precondition, |current| body.value.clone().apply(current)).await
 }
 

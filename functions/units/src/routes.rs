@@ -149,6 +149,7 @@ pub async fn create(
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
@@ -240,6 +241,7 @@ pub async fn replace(
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
+    let body = body.accept()?;
     if body.value.status.is_some() {
         return Err(ApiError::invalid_field("status", "is set through PUT .../status"));
     }
@@ -267,6 +269,7 @@ pub async fn patch(
     body: Json<UnitPatch>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
+    let body = body.accept()?;
     update(&services, &principal, &path, &precondition, |current| {
         body.value.clone().apply(&current.fields).map(|fields| revise(current, fields))
     })
@@ -345,6 +348,7 @@ pub async fn set_status(
     body: Json<UnitStatusInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
+    let body = body.accept()?;
     let (status, when_available) = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |current| {
         let mut next = revise(current, current.fields.clone());

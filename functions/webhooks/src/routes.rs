@@ -114,9 +114,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<WebhooksState>,
     principal: Principal,
-    Json { value: input, .. }: Json<WebhookInput>,
+    body: Json<WebhookInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let input = body.accept()?.value;
     check_scopes(&principal, &input.events)?;
     let mut problems = Problems::new();
     requests::check(
@@ -192,9 +193,10 @@ pub async fn replace(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: input, .. }: Json<WebhookInput>,
+    body: Json<WebhookInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let input = body.accept()?.value;
     check_scopes(&principal, &input.events)?;
     let mut subscription = load(&state, &principal, &path.webhook_id).await?;
     let mut problems = Problems::new();
@@ -231,9 +233,10 @@ pub async fn patch(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: patch, .. }: Json<WebhookPatch>,
+    body: Json<WebhookPatch>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let patch = body.accept()?.value;
     let mut s = load(&state, &principal, &path.webhook_id).await?;
     let mut problems = Problems::new();
     if let Some(url) = patch.url {
@@ -442,9 +445,10 @@ pub async fn replay(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: input, .. }: Json<ReplayInput>,
+    body: Json<ReplayInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let input = body.accept()?.value;
     let subscription = load(&state, &principal, &path.webhook_id).await?;
     if subscription.status != SubscriptionStatus::Active {
         return Err(Refused::Disabled.into());

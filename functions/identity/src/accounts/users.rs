@@ -138,6 +138,7 @@ pub async fn create(
     body: Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserCreate, None)?;
+    let body = body.accept()?;
     let input = body.value;
     let mut problems = Problems::new();
     let model::AccountFields { email, first_name, last_name } =
@@ -238,6 +239,7 @@ pub async fn replace(
     body: Json<ReplaceUserRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserUpdate, None)?;
+    let body = body.accept()?;
     let input = body.value;
     let mut problems = Problems::new();
     let first_name = problems.text("first_name", &input.first_name, 1, 100);
@@ -361,6 +363,7 @@ pub async fn replace_roles(
     body: Json<ReplaceRolesRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserUpdate, None)?;
+    let body = body.accept()?;
     let ReplaceRolesRequest { roles, permissions } = body.value;
     let roles = unique(roles);
     let mut problems = Problems::new();
