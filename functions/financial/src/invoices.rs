@@ -474,14 +474,13 @@ pub async fn replace(
     body: Json<InvoiceChangeInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
-    let body = body.accept()?;
     retry_lost_races_up_to(LEDGER_ATTEMPTS, &precondition, INVOICE, || async {
         let invoice = load(&services, &principal, &path.invoice_id).await?;
         if !precondition.allows(invoice.version) {
             return Err(INVOICE.stale());
         }
         refuse_paid_or_closed(&invoice)?;
-        let content = body.value.validate(invoice.issue_date)?;
+        let content = body.get()?.value.validate(invoice.issue_date)?;
         let now = time_format::now();
         let items = line_items(&content.lines);
         let changed = Invoice {

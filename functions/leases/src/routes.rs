@@ -186,9 +186,11 @@ pub async fn create(
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
+    // The tenant's 404 before the body's refusals.
+    services.store.tenants().get(&principal.org_id, &tenant_id).await?.ok_or(Refused::TenantMissing(0))?;
     let body = body.accept()?;
     let terms = body.value.validate(&path.tenant_id)?;
-    TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let scope = format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id);
     let request =
         CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };
@@ -289,7 +291,6 @@ pub async fn move_out(
     body: Json<MoveOutInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseUpdate, None)?;
-    let body = body.accept()?;
     let contention = Contention { resource: "lease", exhausted: "The lease is being changed concurrently; retry" };
     retry_lost_races_up_to(WRITE_ATTEMPTS, &NO_PRECONDITION, contention, || async {
         let current = load(&services, &principal, &path.lease_id).await?;
@@ -298,7 +299,7 @@ pub async fn move_out(
                 "The lease already has a move-out, or the property's occupancy is full".into(),
             ));
         }
-        let at = body.value.validate(&current)?;
+        let at = body.get()?.value.validate(&current)?;
         let now = time_format::now();
         let next = Lease {
             move_out: Some(at),
@@ -345,8 +346,8 @@ pub async fn renew(
     body: Json<RenewInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
-    let body = body.accept()?;
     let current = load(&services, &principal, &path.lease_id).await?;
+    let body = body.accept()?;
     let scope = format!("POST /api/v1/leases/{}/renew", current.id);
     let request =
         CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };

@@ -286,6 +286,8 @@ pub async fn replace(
     body: Json<WorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    // The work order's 404 before the body's refusals.
+    load(&services, &principal, &path.work_order_id).await?;
     let body = body.accept()?;
     let fields = body.value.validate()?;
     check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
@@ -364,9 +366,8 @@ pub async fn complete(
     body: Json<CompleteWorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
-    let body = body.accept()?;
-    let (cost, notes) = body.value.validate()?;
     update(&services, &principal, &path.work_order_id, &precondition, |current, request, siblings| {
+        let (cost, notes) = body.get()?.value.validate()?;
         if current.status != WorkOrderStatus::InProgress {
             return Err(conflict(current, "complete"));
         }
@@ -374,7 +375,7 @@ pub async fn complete(
         let next = current.revised(now, |w| {
             w.status = WorkOrderStatus::Completed;
             w.cost = Some(cost);
-            w.notes.clone_from(&notes);
+            w.notes = notes;
             w.completed_at = Some(now);
         });
         let others_open = siblings.iter().any(|w| w.id != current.id && w.status.is_open());

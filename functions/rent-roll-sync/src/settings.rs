@@ -154,8 +154,8 @@ pub async fn replace_property(
     body: Json<PropertyOverrideInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::IntegrationWrite, None)?;
-    let input = body.accept()?.value;
     let property_id = own_property(&state, &principal, &path.property_id).await?;
+    let input = body.accept()?.value;
     input.validate(&state.config.guard).await?;
     let store = state.services.store.rent_roll();
     let (store, input, org_id, property_id) = (&store, &input, principal.org_id.as_str(), property_id.as_str());

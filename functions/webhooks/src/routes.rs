@@ -196,9 +196,9 @@ pub async fn replace(
     body: Json<WebhookInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let mut subscription = load(&state, &principal, &path.webhook_id).await?;
     let input = body.accept()?.value;
     check_scopes(&principal, &input.events)?;
-    let mut subscription = load(&state, &principal, &path.webhook_id).await?;
     let mut problems = Problems::new();
     requests::check(
         &mut problems,
@@ -236,8 +236,8 @@ pub async fn patch(
     body: Json<WebhookPatch>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
-    let patch = body.accept()?.value;
     let mut s = load(&state, &principal, &path.webhook_id).await?;
+    let patch = body.accept()?.value;
     let mut problems = Problems::new();
     if let Some(url) = patch.url {
         s.url = url;
@@ -448,8 +448,8 @@ pub async fn replay(
     body: Json<ReplayInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
-    let input = body.accept()?.value;
     let subscription = load(&state, &principal, &path.webhook_id).await?;
+    let input = body.accept()?.value;
     if subscription.status != SubscriptionStatus::Active {
         return Err(Refused::Disabled.into());
     }
