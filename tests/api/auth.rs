@@ -1,9 +1,10 @@
 //! Credentials: strict token verification, roles, API keys.
 
+use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use doorstep_tests::{app, claims, new_org, property_body};
-use http::{Method, StatusCode};
+use http::{Method, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use shared::auth::api_key;
@@ -114,6 +115,46 @@ async fn roles_decide_what_a_user_may_do() {
     let owner_view = app.get("/api/v1/properties", &app.token(&org, &["PropertyOwner"])).await;
     assert_eq!(owner_view.status, StatusCode::OK);
     assert_eq!(owner_view.body["data"][0]["name"], "Managed well");
+}
+
+#[tokio::test]
+async fn a_caller_without_the_right_is_refused_before_its_body_is_read() {
+    let app = app().await;
+    let org = new_org();
+    let owner = app.token(&org, &["OrganizationOwner"]);
+    let id = app.create_property(&owner, "Checked in order").await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/properties/{id}");
+    let wrong_shape = json!({"name": 5});
+
+    // A PropertyManager may not create a property: a 403 whatever the body, never its 422.
+    let manager = app.token(&org, &["PropertyManager"]);
+    let create = app.post("/api/v1/properties", &manager, &wrong_shape).await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN, "{:?}", create.body);
+    assert_eq!(create.error_code(), "INSUFFICIENT_PERMISSIONS");
+    let not_json = Request::post("/api/v1/properties")
+        .header("authorization", format!("Bearer {manager}"))
+        .header("content-type", "text/plain")
+        .body(Body::from("{"))
+        .unwrap();
+    assert_eq!(app.send(not_json).await.status, StatusCode::FORBIDDEN);
+    // The owner, who may, gets the 422 naming the field.
+    let refused = app.post("/api/v1/properties", &owner, &wrong_shape).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["details"][0]["field"], "name");
+
+    // On a record: a tenant is refused, another organization's owner does not find it,
+    // and the manager, who may change it, gets the 422.
+    let tenant = app.token(&org, &["Tenant"]);
+    let patch = |token: String| {
+        let (app, uri, body) = (&app, &uri, &wrong_shape);
+        async move { app.call(Method::PATCH, uri, Some(&token), Some(body), &[]).await }
+    };
+    assert_eq!(patch(tenant).await.status, StatusCode::FORBIDDEN);
+    let stranger = patch(app.token(&new_org(), &["OrganizationOwner"])).await;
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{:?}", stranger.body);
+    let changed = patch(manager).await;
+    assert_eq!(changed.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", changed.body);
+    assert_eq!(changed.body["error"]["details"][0]["field"], "name");
 }
 
 #[tokio::test]

@@ -158,6 +158,7 @@ pub async fn create(
     body: Json<InvoiceInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceCreate, None)?;
+    let body = body.accept()?;
     let terms = body.value.validate()?;
     let request = CreateRequest {
         scope: "POST /api/v1/financial/invoices",
@@ -479,7 +480,7 @@ pub async fn replace(
             return Err(INVOICE.stale());
         }
         refuse_paid_or_closed(&invoice)?;
-        let content = body.value.validate(invoice.issue_date)?;
+        let content = body.get()?.value.validate(invoice.issue_date)?;
         let now = time_format::now();
         let items = line_items(&content.lines);
         let changed = Invoice {

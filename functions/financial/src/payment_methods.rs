@@ -37,6 +37,7 @@ pub async fn create(
     body: Json<Value>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentCreate, None)?;
+    let body = body.accept()?;
     if let Some(found) = card_data_in(&body.value) {
         tracing::warn!(field = found.field(), "payment method refused: the body carried card data");
         return Err(ApiError::invalid_field(found.field(), found.reason()));

@@ -62,6 +62,7 @@ pub async fn create(
     body: Json<PaymentInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PaymentCreate, None)?;
+    let body = body.accept()?;
     let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a payment moves money".into()))?;
     let terms = body.value.validate()?;
     let request = CreateRequest {
@@ -248,27 +249,24 @@ pub async fn replace(
     body: Json<PaymentChangeInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
-    let change = body.value.validate()?;
-    let (services, principal) = (&services, &principal);
+    let (services, principal, body) = (&services, &principal, &body);
     write_current(
         &precondition,
         PAYMENT,
         || load(services, principal, &path.payment_id),
-        |payment| {
-            let change = change.clone();
-            async move {
-                let changed = Payment {
-                    memo: change.memo,
-                    reference: change.reference,
-                    updated_at: Some(time_format::now()),
-                    version: payment.version + 1,
-                    ..payment.clone()
-                };
-                if !services.store.ledger().replace_payment(&changed, payment.version).await? {
-                    return Ok(Attempt::LostRace);
-                }
-                Ok(Attempt::Done(versioned_response(PaymentView::from(&changed), changed.version, StatusCode::OK)))
+        |payment| async move {
+            let change = body.get()?.value.validate()?;
+            let changed = Payment {
+                memo: change.memo,
+                reference: change.reference,
+                updated_at: Some(time_format::now()),
+                version: payment.version + 1,
+                ..payment.clone()
+            };
+            if !services.store.ledger().replace_payment(&changed, payment.version).await? {
+                return Ok(Attempt::LostRace);
             }
+            Ok(Attempt::Done(versioned_response(PaymentView::from(&changed), changed.version, StatusCode::OK)))
         },
     )
     .await
@@ -323,8 +321,11 @@ pub async fn refund(
     body: Json<RefundInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::InvoiceUpdate, None)?;
-    let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a refund moves money".into()))?;
+    // The payment's 404 before the key's and the body's refusals.
+    load(&services, &principal, &path.payment_id).await?;
     let payment_id = PaymentId::parse(&path.payment_id).ok_or(Refused::PaymentMissing)?;
+    let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a refund moves money".into()))?;
+    let body = body.accept()?;
     let terms = body.value.validate()?;
     let scope = format!("POST /api/v1/financial/payments/{payment_id}/refund");
     let request =

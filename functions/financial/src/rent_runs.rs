@@ -75,6 +75,7 @@ pub async fn create(
     body: Json<RentRunInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRunManage, None)?;
+    let body = body.accept()?;
     let day = body.value.validate(calendar::today())?;
     let run = RentJob::new(&services).run_for_organization(&principal.org_id, day).await?;
     let location = format!("/api/v1/financial/rent-runs/{}", run.id);
@@ -183,8 +184,8 @@ pub async fn put_policy(
     body: Json<LateFeePolicyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRunManage, None)?;
-    let terms = body.value.validate()?;
     let id = property_id(&services, &principal, &path.property_id).await?;
+    let terms = body.accept()?.value.validate()?;
     let runs = services.store.rent_runs();
     let version = runs.policy(&principal.org_id, id.as_str()).await?.map_or(0, |p| p.version) + 1;
     let policy = LateFeePolicy {

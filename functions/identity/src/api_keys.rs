@@ -178,6 +178,7 @@ pub async fn create(
     body: Json<ApiKeyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::ApiKeyCreate, None)?;
+    let body = body.accept()?;
     let now = time_format::now();
     let valid = validate(&body.value, &principal, now)?;
     let id = shared::domain::ids::new("key");

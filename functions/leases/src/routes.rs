@@ -186,8 +186,11 @@ pub async fn create(
     body: Json<LeaseInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
+    let tenant_id = TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
+    // The tenant's 404 before the body's refusals.
+    services.store.tenants().get(&principal.org_id, &tenant_id).await?.ok_or(Refused::TenantMissing(0))?;
+    let body = body.accept()?;
     let terms = body.value.validate(&path.tenant_id)?;
-    TenantId::parse(&path.tenant_id).ok_or(Refused::TenantMissing(0))?;
     let scope = format!("POST /api/v1/properties/{}/tenants/{}/lease", path.property_id, path.tenant_id);
     let request =
         CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };
@@ -296,7 +299,7 @@ pub async fn move_out(
                 "The lease already has a move-out, or the property's occupancy is full".into(),
             ));
         }
-        let at = body.value.validate(&current)?;
+        let at = body.get()?.value.validate(&current)?;
         let now = time_format::now();
         let next = Lease {
             move_out: Some(at),
@@ -344,6 +347,7 @@ pub async fn renew(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::LeaseCreate, None)?;
     let current = load(&services, &principal, &path.lease_id).await?;
+    let body = body.accept()?;
     let scope = format!("POST /api/v1/leases/{}/renew", current.id);
     let request =
         CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now: time_format::now() };

@@ -43,8 +43,8 @@ pub async fn create(
     body: Json<AttachmentInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
-    let fields = body.value.validate()?;
     let request = load(&services, &principal, &path.request_id).await?;
+    let fields = body.accept()?.value.validate()?;
     let attachment = Attachment::new(&request, fields, &actor(&principal), time_format::now());
     match services.store.attachments().create(&attachment).await? {
         AttachmentCreated::Created => {}

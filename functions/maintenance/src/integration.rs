@@ -75,6 +75,7 @@ pub async fn create(
     body: Json<IntegrationInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let input = RequestInput::from(body.value.clone());
     let request = create_request(&services, &principal, &input).await.map_err(|e| match e {
         // The integration API answers invalid parameters with 400.

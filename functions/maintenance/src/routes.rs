@@ -260,6 +260,7 @@ pub async fn create(
     body: Json<RequestInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
+    let body = body.accept()?;
     let request = create_request(&services, &principal, &body.value).await?;
     Ok(created_response(MaintenanceRequestView::from(&request), request.version, &location(&request)))
 }
@@ -302,14 +303,14 @@ pub async fn replace(
     body: Json<RequestReplace>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
-    let (fields, status) = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
+        let (fields, status) = body.get()?.value.validate()?;
         let status = status.unwrap_or(current.status);
         if status != current.status && !current.status.can_become(status) {
             return Err(Refused::Transition(current.status, status).into());
         }
         let next = current.revised(time_format::now(), |r| {
-            r.fields = fields.clone();
+            r.fields = fields;
             r.status = status;
         });
         Ok((next, None))
@@ -370,18 +371,18 @@ pub async fn assign(
     body: Json<AssignInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
-    let (assignee, note) = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
+        let (assignee, note) = body.get()?.value.validate()?;
         if current.status.is_final() {
             return Err(Refused::Closed(current.status).into());
         }
         let next = current.revised(time_format::now(), |r| {
-            r.assignee_id = Some(assignee.clone());
+            r.assignee_id = Some(assignee);
             if r.status.can_become(Status::Assigned) {
                 r.status = Status::Assigned;
             }
         });
-        Ok((next, note.clone()))
+        Ok((next, note))
     })
     .await
 }
@@ -404,13 +405,13 @@ pub async fn complete(
     body: Json<CompleteInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceUpdate, Some(Scope::WriteMaintenance))?;
-    let resolution = body.value.validate()?;
     update(&services, &principal, &path.request_id, &precondition, |current| {
+        let resolution = body.get()?.value.validate()?;
         if !current.status.can_become(Status::Completed) {
             return Err(Refused::Transition(current.status, Status::Completed).into());
         }
         let next = current.revised(time_format::now(), |r| r.status = Status::Completed);
-        Ok((next, resolution.clone()))
+        Ok((next, resolution))
     })
     .await
 }
@@ -463,8 +464,8 @@ pub async fn comment(
     body: Json<CommentInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::MaintenanceCreate, Some(Scope::WriteMaintenance))?;
-    let text = body.value.validate()?;
     let request = load(&services, &principal, &path.request_id).await?;
+    let text = body.accept()?.value.validate()?;
     let mut entry = RequestUpdate::new(&request, UpdateKind::Comment, &actor(&principal));
     entry.at = time_format::now();
     entry.comment = Some(text);

@@ -80,6 +80,7 @@ pub async fn create(
     body: Json<VendorInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderCreate, None)?;
+    let body = body.accept()?;
     let vendor = Vendor::new(&principal.org_id, body.value.validate()?, time_format::now());
     services.store.vendors().create(&vendor).await?;
     let location = format!("/api/v1/operations/vendors/{}", vendor.id);
@@ -145,9 +146,9 @@ pub async fn replace(
     body: Json<VendorInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
-    let fields = body.value.validate()?;
     update(&services, &principal, &path.vendor_id, &precondition, |current| {
-        Ok(current.revised(time_format::now(), |v| v.fields = fields.clone()))
+        let fields = body.get()?.value.validate()?;
+        Ok(current.revised(time_format::now(), |v| v.fields = fields))
     })
     .await
 }
@@ -238,7 +239,9 @@ pub async fn rate(
     body: Json<RateInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
-    let input = body.value.clone();
+    // The vendor's 404 before the body's refusals.
+    load(&services, &principal, &path.vendor_id).await?;
+    let input = body.accept()?.value;
     if !(1..=5).contains(&input.rating) {
         return Err(ApiError::invalid_field("rating", "must be between 1 and 5"));
     }

@@ -162,6 +162,7 @@ pub async fn create(
     body: Json<WorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let (request_id, property_id, unit_id) = placement(&services, &principal, &body.value).await?;
     check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
@@ -285,6 +286,9 @@ pub async fn replace(
     body: Json<WorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
+    // The work order's 404 before the body's refusals.
+    load(&services, &principal, &path.work_order_id).await?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     check_vendor(&services, &principal.org_id, fields.vendor_id.as_deref()).await?;
     let input = &body.value;
@@ -362,8 +366,8 @@ pub async fn complete(
     body: Json<CompleteWorkOrderInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::WorkOrderUpdate, None)?;
-    let (cost, notes) = body.value.validate()?;
     update(&services, &principal, &path.work_order_id, &precondition, |current, request, siblings| {
+        let (cost, notes) = body.get()?.value.validate()?;
         if current.status != WorkOrderStatus::InProgress {
             return Err(conflict(current, "complete"));
         }
@@ -371,7 +375,7 @@ pub async fn complete(
         let next = current.revised(now, |w| {
             w.status = WorkOrderStatus::Completed;
             w.cost = Some(cost);
-            w.notes.clone_from(&notes);
+            w.notes = notes;
             w.completed_at = Some(now);
         });
         let others_open = siblings.iter().any(|w| w.id != current.id && w.status.is_open());

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::Problems;
 use shared::domain::ids::PropertyId;
 use shared::domain::property::{Property, PropertyFields};
 use shared::http::body::Json;
@@ -88,6 +87,7 @@ pub async fn create(
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyCreate, None)?;
+    let body = body.accept()?;
     let fields = body.value.validate()?;
     let now = time_format::now();
     let request = CreateRequest { scope: CREATE_SCOPE, key: key.as_deref(), fingerprint: &body.fingerprint, now };
@@ -126,7 +126,7 @@ async fn update(
     principal: &Principal,
     id: &str,
     precondition: &Precondition,
-    change: impl Fn(&PropertyFields) -> Result<PropertyFields, Problems>,
+    change: impl Fn(&PropertyFields) -> Result<PropertyFields, ApiError>,
 ) -> Result<Response, ApiError> {
     let change = &change;
     write_current(
@@ -163,8 +163,7 @@ pub async fn replace(
     body: Json<PropertyInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyUpdate, None)?;
-    let fields = body.value.validate()?;
-    update(&services, &principal, &id, &precondition, |_| Ok(fields.clone())).await
+    update(&services, &principal, &id, &precondition, |_| Ok(body.get()?.value.validate()?)).await
 }
 
 /// Change some fields of a property (`address` merges field by field).
@@ -185,7 +184,7 @@ pub async fn patch(
     body: Json<PropertyPatch>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::PropertyUpdate, None)?;
-    update(&services, &principal, &id, &precondition, |current| body.value.clone().apply(current)).await
+    update(&services, &principal, &id, &precondition, |current| Ok(body.get()?.value.clone().apply(current)?)).await
 }
 
 /// Delete a property. Delta syncs see a tombstone for 90 days.

@@ -194,9 +194,10 @@ pub struct SyncDetailView {
 pub async fn create(
     State(state): State<RentSyncState>,
     principal: Principal,
-    Json { value: input, .. }: Json<SyncInput>,
+    body: Json<SyncInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::RentRollRun, None)?;
+    let input = body.accept()?.value;
     let org_id = &principal.org_id;
     let store = &state.services.store;
     if let Some(property_id) = &input.property_id {

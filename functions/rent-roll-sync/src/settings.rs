@@ -72,9 +72,10 @@ pub async fn replace(
     State(state): State<RentSyncState>,
     principal: Principal,
     IfMatch(precondition): IfMatch,
-    Json { value: input, .. }: Json<RentSyncInput>,
+    body: Json<RentSyncInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::IntegrationWrite, None)?;
+    let input = body.accept()?.value;
     let (state, input, org_id) = (&state, &input, principal.org_id.as_str());
     let store = state.services.store.rent_roll();
     let current = store.settings(org_id).await?;
@@ -150,10 +151,11 @@ pub async fn replace_property(
     principal: Principal,
     Path(path): Path<PropertyPath>,
     IfMatch(precondition): IfMatch,
-    Json { value: input, .. }: Json<PropertyOverrideInput>,
+    body: Json<PropertyOverrideInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::IntegrationWrite, None)?;
     let property_id = own_property(&state, &principal, &path.property_id).await?;
+    let input = body.accept()?.value;
     input.validate(&state.config.guard).await?;
     let store = state.services.store.rent_roll();
     let (store, input, org_id, property_id) = (&store, &input, principal.org_id.as_str(), property_id.as_str());

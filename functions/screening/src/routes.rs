@@ -184,6 +184,7 @@ pub async fn create(
     body: Json<ScreeningInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::ScreeningCreate, None)?;
+    let body = body.accept()?;
     let key = key.ok_or_else(|| ApiError::BadRequest("Idempotency-Key is required: a screening costs money".into()))?;
     let order = body.value.validate()?;
     let org_id = &principal.org_id;
@@ -363,10 +364,11 @@ pub async fn add_applicant(
     body: Json<ApplicantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::ScreeningUpdate, None)?;
+    let screening = load(&state, &principal, &path.screening_id).await?;
+    let body = body.accept()?;
     let mut problems = Problems::new();
     let address = email(&mut problems, "email", &body.value.email).to_lowercase();
     problems.into_result()?;
-    let screening = load(&state, &principal, &path.screening_id).await?;
     if screening.cancelled {
         return Err(Refused::Cancelled.into());
     }

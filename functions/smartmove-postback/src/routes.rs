@@ -83,6 +83,7 @@ pub async fn receive(
     headers: HeaderMap,
     body: Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let postback: Postback = serde_json::from_value(body.value).map_err(|e| {
         ApiError::BadRequest(format!("Malformed postback: {}", e.to_string().split(" at line ").next().unwrap_or("")))
     })?;

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::Problems;
 use shared::domain::ids::{PropertyId, TenantId};
 use shared::domain::tenant::{Tenant, TenantFields};
 use shared::http::body::Json;
@@ -115,8 +114,11 @@ pub async fn create(
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantCreate, None)?;
-    let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    // The property's 404 before the body's refusals.
+    services.store.properties().get(&principal.org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
+    let body = body.accept()?;
+    let fields = body.value.validate()?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/tenants", path.property_id);
     let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
@@ -161,7 +163,7 @@ async fn update(
     principal: &Principal,
     path: &TenantPath,
     precondition: &Precondition,
-    change: impl Fn(&TenantFields) -> Result<TenantFields, Problems>,
+    change: impl Fn(&TenantFields) -> Result<TenantFields, ApiError>,
 ) -> Result<Response, ApiError> {
     let change = &change;
     write_current(
@@ -199,8 +201,7 @@ pub async fn replace(
     body: Json<TenantInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantUpdate, None)?;
-    let fields = body.value.validate()?;
-    update(&services, &principal, &path, &precondition, |_| Ok(fields.clone())).await
+    update(&services, &principal, &path, &precondition, |_| Ok(body.get()?.value.validate()?)).await
 }
 
 /// Change some fields of a tenant; `null` clears `phone` or `user_id`.
@@ -222,7 +223,7 @@ pub async fn patch(
     body: Json<TenantPatch>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::TenantUpdate, None)?;
-    update(&services, &principal, &path, &precondition, |current| body.value.clone().apply(current)).await
+    update(&services, &principal, &path, &precondition, |current| Ok(body.get()?.value.clone().apply(current)?)).await
 }
 
 /// Delete a tenant. A tenant named on any lease cannot be deleted (409): leases keep their history.

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::tenancy::Reach;
 use shared::auth::{Permission, Principal, Scope};
-use shared::domain::Problems;
 use shared::domain::calendar;
 use shared::domain::ids::{PropertyId, UnitId};
 use shared::domain::unit::{Unit, UnitFields};
@@ -149,8 +148,11 @@ pub async fn create(
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitCreate, None)?;
-    let fields = body.value.validate()?;
     let property_id = PropertyId::parse(&path.property_id).ok_or(Refused::PropertyMissing)?;
+    // The property's 404 before the body's refusals.
+    services.store.properties().get(&principal.org_id, &property_id).await?.ok_or(Refused::PropertyMissing)?;
+    let body = body.accept()?;
+    let fields = body.value.validate()?;
     let now = time_format::now();
     let scope = format!("POST /api/v1/properties/{}/units", path.property_id);
     let request = CreateRequest { scope: &scope, key: key.as_deref(), fingerprint: &body.fingerprint, now };
@@ -196,7 +198,7 @@ async fn update(
     principal: &Principal,
     path: &UnitPath,
     precondition: &Precondition,
-    change: impl Fn(&Unit) -> Result<Unit, Problems>,
+    change: impl Fn(&Unit) -> Result<Unit, ApiError>,
 ) -> Result<Response, ApiError> {
     let change = &change;
     write_current(
@@ -240,11 +242,14 @@ pub async fn replace(
     body: Json<UnitInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
-    if body.value.status.is_some() {
-        return Err(ApiError::invalid_field("status", "is set through PUT .../status"));
-    }
-    let fields = body.value.validate()?;
-    update(&services, &principal, &path, &precondition, |current| Ok(revise(current, fields.clone()))).await
+    update(&services, &principal, &path, &precondition, |current| {
+        let input = &body.get()?.value;
+        if input.status.is_some() {
+            return Err(ApiError::invalid_field("status", "is set through PUT .../status"));
+        }
+        Ok(revise(current, input.validate()?))
+    })
+    .await
 }
 
 /// Change some fields of a unit; `null` clears an optional field.
@@ -268,7 +273,7 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
     update(&services, &principal, &path, &precondition, |current| {
-        body.value.clone().apply(&current.fields).map(|fields| revise(current, fields))
+        Ok(revise(current, body.get()?.value.clone().apply(&current.fields)?))
     })
     .await
 }
@@ -345,11 +350,11 @@ pub async fn set_status(
     body: Json<UnitStatusInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UnitUpdate, None)?;
-    let (status, when_available) = body.value.validate()?;
     update(&services, &principal, &path, &precondition, |current| {
+        let (status, when_available) = body.get()?.value.validate()?;
         let mut next = revise(current, current.fields.clone());
         next.status = status;
-        next.fields.when_available.clone_from(&when_available);
+        next.fields.when_available = when_available;
         Ok(next)
     })
     .await

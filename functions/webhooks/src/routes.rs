@@ -114,9 +114,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<WebhooksState>,
     principal: Principal,
-    Json { value: input, .. }: Json<WebhookInput>,
+    body: Json<WebhookInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
+    let input = body.accept()?.value;
     check_scopes(&principal, &input.events)?;
     let mut problems = Problems::new();
     requests::check(
@@ -192,11 +193,12 @@ pub async fn replace(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: input, .. }: Json<WebhookInput>,
+    body: Json<WebhookInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
-    check_scopes(&principal, &input.events)?;
     let mut subscription = load(&state, &principal, &path.webhook_id).await?;
+    let input = body.accept()?.value;
+    check_scopes(&principal, &input.events)?;
     let mut problems = Problems::new();
     requests::check(
         &mut problems,
@@ -231,10 +233,11 @@ pub async fn patch(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: patch, .. }: Json<WebhookPatch>,
+    body: Json<WebhookPatch>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
     let mut s = load(&state, &principal, &path.webhook_id).await?;
+    let patch = body.accept()?.value;
     let mut problems = Problems::new();
     if let Some(url) = patch.url {
         s.url = url;
@@ -442,10 +445,11 @@ pub async fn replay(
     State(state): State<WebhooksState>,
     principal: Principal,
     Path(path): Path<WebhookPath>,
-    Json { value: input, .. }: Json<ReplayInput>,
+    body: Json<ReplayInput>,
 ) -> Result<Response, ApiError> {
     authorize(&principal, Permission::WebhookManage)?;
     let subscription = load(&state, &principal, &path.webhook_id).await?;
+    let input = body.accept()?.value;
     if subscription.status != SubscriptionStatus::Active {
         return Err(Refused::Disabled.into());
     }

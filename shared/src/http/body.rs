@@ -1,5 +1,10 @@
 //! The JSON body extractor: content type (415), size (413), syntax (400) and shape
 //! (422 with field details), all in the documented envelope.
+//!
+//! The extractor never rejects a request by itself: it keeps its outcome, and the
+//! handler takes the body with [`Json::accept`] once it has authorized the caller (and,
+//! on a record, found the record). A caller without the right gets its 401, 403 or 404
+//! whatever body it sends; a caller with it gets the body's 400, 413, 415 or 422.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
@@ -11,10 +16,39 @@ use crate::error::{ApiError, FieldError};
 /// Bodies larger than this are rejected with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// A JSON body as the request sent it, parsed or refused; [`Json::accept`] takes it.
+#[derive(Debug)]
+pub struct Json<T>(Result<Parsed<T>, ApiError>);
+
+impl<T> Json<T> {
+    /// The parsed body, or the reason it was refused. Call it after `authorize`.
+    pub fn accept(self) -> Result<Parsed<T>, ApiError> {
+        self.0
+    }
+
+    /// The parsed body by reference, for a handler that takes it inside a retried write
+    /// once the write has found the record; a refused body answers the same each time.
+    pub fn get(&self) -> Result<&Parsed<T>, ApiError> {
+        self.0.as_ref().map_err(refused_again)
+    }
+}
+
+/// A body's refusal once more: those carry only text and field details.
+fn refused_again(refusal: &ApiError) -> ApiError {
+    match refusal {
+        ApiError::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message.clone()),
+        ApiError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit: *limit },
+        ApiError::Validation { message, details } => {
+            ApiError::Validation { message: message.clone(), details: details.clone() }
+        }
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
 /// A parsed JSON body plus a fingerprint of its canonical form (key order and
 /// whitespace do not change it), used to detect `Idempotency-Key` reuse.
 #[derive(Debug)]
-pub struct Json<T> {
+pub struct Parsed<T> {
     pub value: T,
     pub fingerprint: String,
 }
@@ -25,34 +59,39 @@ fn is_json(content_type: &str) -> bool {
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !is_json(content_type) {
-            return Err(ApiError::UnsupportedMediaType("Expected a body with Content-Type: application/json".into()));
-        }
-        let declared_too_large = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-            .is_some_and(|len| len > MAX_BODY_BYTES);
-        if declared_too_large {
-            return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES })?;
-        parse(&bytes)
+        Ok(Json(read(request).await))
     }
 }
 
+/// Reads and parses a request's body, checking its content type and size first.
+async fn read<T: DeserializeOwned>(request: Request) -> Result<Parsed<T>, ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_json(content_type) {
+        return Err(ApiError::UnsupportedMediaType("Expected a body with Content-Type: application/json".into()));
+    }
+    let declared_too_large = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES);
+    if declared_too_large {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES })?;
+    parse(&bytes)
+}
+
 /// Parses a body: malformed JSON is a 400, JSON of the wrong shape a 422.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Parsed<T>, ApiError> {
     let raw: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
     let fingerprint = hex(&Sha256::digest(raw.to_string().as_bytes()));
-    Ok(Json { value: shaped(raw)?, fingerprint })
+    Ok(Parsed { value: shaped(raw)?, fingerprint })
 }
 
 /// A parsed JSON value as `T`: the wrong shape is a 422 naming the field.
@@ -147,6 +186,16 @@ mod tests {
         let c = parse::<Body>(br#"{"name":"b"}"#).unwrap();
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_ne!(a.fingerprint, c.fingerprint);
+    }
+
+    #[test]
+    fn a_refused_body_answers_the_same_each_time() {
+        let body = Json::<Body>(parse(br#"{"name": 5}"#));
+        let first = details(body.get().unwrap_err());
+        assert_eq!(first, details(body.get().unwrap_err()));
+        assert_eq!(first, details(body.accept().unwrap_err()));
+        let too_large = Json::<Body>(Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }));
+        assert_eq!(too_large.get().unwrap_err().code(), too_large.accept().unwrap_err().code());
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub async fn setup(
     principal: Principal,
     body: Json<MfaPasswordRequest>,
 ) -> Result<Response, ApiError> {
+    user_id(&principal)?;
+    let body = body.accept()?;
     let user = reauthenticate(&state, &principal, body.value.password).await?;
     if user.mfa_enabled {
         return Err(ApiError::Conflict("MFA is already enabled".into()));
@@ -132,6 +134,8 @@ pub async fn disable(
     principal: Principal,
     body: Json<MfaPasswordRequest>,
 ) -> Result<Response, ApiError> {
+    user_id(&principal)?;
+    let body = body.accept()?;
     let user = reauthenticate(&state, &principal, body.value.password).await?;
     if !AccountStore::new(&state.services.store).disable_mfa(&user).await? {
         return Err(ApiError::NotFound("User"));
@@ -198,6 +202,7 @@ pub async fn verify(
     principal: Option<Principal>,
     body: Json<MfaVerifyRequest>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let MfaVerifyRequest { code, mfa_token } = body.value;
     match mfa_token {
         Some(token) => complete_sign_in(&state, &token, &code).await,

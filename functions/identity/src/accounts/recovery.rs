@@ -110,6 +110,7 @@ pub async fn forgot_password(
     State(state): State<IdentityState>,
     body: Json<ForgotPasswordRequest>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     if let Ok(email) = model::parse_email(&body.value.email) {
         let store = AccountStore::new(&state.services.store);
         if let Some(claim) = store.email_claim(&email).await? {
@@ -145,6 +146,7 @@ pub async fn reset_password(
     State(state): State<IdentityState>,
     body: Json<ResetPasswordRequest>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let ResetPasswordRequest { token, new_password } = body.value;
     let mut problems = Problems::new();
     model::check_password(&mut problems, "new_password", &new_password);
@@ -189,6 +191,7 @@ pub async fn verify_email(
     State(state): State<IdentityState>,
     body: Json<VerifyEmailRequest>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let invalid = || ApiError::BadRequest(VERIFY_FAILED.into());
     let (org_id, digest) = opaque::parse(TokenKind::EmailVerification, &body.value.token).ok_or_else(invalid)?;
     let store = AccountStore::new(&state.services.store);

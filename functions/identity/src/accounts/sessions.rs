@@ -148,7 +148,7 @@ pub struct RegisterRequest {
         (status = 422, description = "Invalid fields", body = ErrorEnvelope),
     ))]
 pub async fn register(State(state): State<IdentityState>, body: Json<RegisterRequest>) -> Result<Response, ApiError> {
-    let input = body.value;
+    let input = body.accept()?.value;
     let mut problems = Problems::new();
     let model::AccountFields { email, first_name, last_name } =
         model::check_new_account(&mut problems, &input.email, &input.password, &input.first_name, &input.last_name);
@@ -215,6 +215,7 @@ pub async fn login(
     SourceIp(ip): SourceIp,
     body: Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let LoginRequest { email, password } = body.value;
     let (user, org) = check_password(&state, &ip, &email, password).await?;
     if user.mfa_enabled {
@@ -334,6 +335,7 @@ pub struct RefreshRequest {
         (status = 401, description = "Invalid, expired, reused or revoked refresh token", body = ErrorEnvelope),
     ))]
 pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshRequest>) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     let invalid = || ApiError::AuthenticationFailed(REFRESH_FAILED);
     let (org_id, digest) = opaque::parse(TokenKind::Refresh, &body.value.refresh_token).ok_or_else(invalid)?;
     let store = AccountStore::new(&state.services.store);
@@ -395,6 +397,7 @@ pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshReque
     request_body = RefreshRequest, security(()),
     responses((status = 204, description = "The session is revoked")))]
 pub async fn logout(State(state): State<IdentityState>, body: Json<RefreshRequest>) -> Result<Response, ApiError> {
+    let body = body.accept()?;
     if let Some((org_id, digest)) = opaque::parse(TokenKind::Refresh, &body.value.refresh_token) {
         let store = AccountStore::new(&state.services.store);
         if let Some(family_id) = store.get_token(TokenKind::Refresh, &org_id, &digest).await?.and_then(|t| t.family_id)

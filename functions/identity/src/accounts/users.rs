@@ -138,6 +138,7 @@ pub async fn create(
     body: Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserCreate, None)?;
+    let body = body.accept()?;
     let input = body.value;
     let mut problems = Problems::new();
     let model::AccountFields { email, first_name, last_name } =
@@ -238,7 +239,9 @@ pub async fn replace(
     body: Json<ReplaceUserRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserUpdate, None)?;
-    let input = body.value;
+    // The user's 404 before the body's refusals.
+    load(&state, &principal, &id).await?;
+    let input = body.accept()?.value;
     let mut problems = Problems::new();
     let first_name = problems.text("first_name", &input.first_name, 1, 100);
     let last_name = problems.text("last_name", &input.last_name, 1, 100);
@@ -361,7 +364,8 @@ pub async fn replace_roles(
     body: Json<ReplaceRolesRequest>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::UserUpdate, None)?;
-    let ReplaceRolesRequest { roles, permissions } = body.value;
+    load(&state, &principal, &id).await?;
+    let ReplaceRolesRequest { roles, permissions } = body.accept()?.value;
     let roles = unique(roles);
     let mut problems = Problems::new();
     check_roles(&mut problems, &roles, &permissions, None);

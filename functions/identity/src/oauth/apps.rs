@@ -145,6 +145,7 @@ pub async fn create(
     body: Json<AppInput>,
 ) -> Result<Response, ApiError> {
     principal.authorize(Permission::OAuthAppCreate, None)?;
+    let body = body.accept()?;
     let valid = validate(&body.value)?;
     let app_id = shared::domain::ids::new("app");
     let client_id = credentials::format(Kind::ClientId, &principal.org_id, &app_id, None)
