@@ -180,9 +180,9 @@ def main():
 
     if args.before:
         before = summarize(load(args.before))
-        out.append("\nBefore and after, routes whose medians changed:\n")
-        out.append("| Route | Calls | RCU | WCU | DynamoDB $/M |")
-        out.append("|---|---|---|---|---|")
+        out.append("\nBefore and after, routes whose median calls or units changed:\n")
+        out.append("| Route | Calls | RCU | WCU | DynamoDB $/M | ms (noisy) |")
+        out.append("|---|---|---|---|---|---|")
         for key in sorted(set(before) & covered):
             b, a = before[key], summary[key]
             if (b["calls"], b["rcu"], b["wcu"]) == (a["calls"], a["rcu"], a["wcu"]):
@@ -190,7 +190,7 @@ def main():
             cost = lambda r: r["rcu"] * DYNAMODB_PER_MILLION_READ_UNITS + r["wcu"] * DYNAMODB_PER_MILLION_WRITE_UNITS
             out.append(
                 f"| `{key[0]} {key[1]}` | {number(b['calls'])} → {number(a['calls'])} | {number(b['rcu'])} → {number(a['rcu'])} "
-                f"| {number(b['wcu'])} → {number(a['wcu'])} | {cost(b):.2f} → {cost(a):.2f} |"
+                f"| {number(b['wcu'])} → {number(a['wcu'])} | {cost(b):.2f} → {cost(a):.2f} | {b['ms']:.1f} → {a['ms']:.1f} |"
             )
 
     text = "\n".join(out) + "\n"

@@ -143,16 +143,23 @@ async fn two_instances_with_a_small_limit_share_one_exact_count_and_start_each_w
     }
 }
 
+/// The standard tier's default: 100 a minute, in batches of 10.
+const STANDARD: Limit = Limit::new(100, 60);
+
+/// One Lambda instance's limiter at [`STANDARD`], on the shared counter of `app`'s table.
+fn instance(app: &TestApp, now: &Arc<AtomicI64>) -> RateLimiter {
+    let limits = RateLimits { standard: STANDARD, ..RateLimits::default() };
+    RateLimiter::new(app.services.store.clone(), limits, Clock::Manual(now.clone()))
+}
+
 #[tokio::test]
 async fn each_other_instance_overshoots_by_at_most_one_batch_and_the_next_window_starts_fresh() {
     let app = doorstep_tests::app().await;
     let now = Arc::new(AtomicI64::new(START));
-    let limits = RateLimits { standard: Limit::new(100, 60), ..RateLimits::default() };
-    let limit = limits.standard;
+    let limit = STANDARD;
     let batch = batch_size(limit);
     assert_eq!(batch, 10);
-    let a = RateLimiter::new(app.services.store.clone(), limits.clone(), Clock::Manual(now.clone()));
-    let b = RateLimiter::new(app.services.store.clone(), limits, Clock::Manual(now.clone()));
+    let (a, b) = (instance(&app, &now), instance(&app, &now));
     let bucket = keys::rate_limit_credential(&new_org(), "user:busy");
     let allowed = |decision: shared::rate_limit::Decision| u64::from(decision.allowed());
 
@@ -196,10 +203,8 @@ async fn each_other_instance_overshoots_by_at_most_one_batch_and_the_next_window
 #[tokio::test]
 async fn requests_far_from_the_limit_are_written_once_per_batch() {
     let app = doorstep_tests::app().await;
-    let now = Arc::new(AtomicI64::new(START));
-    let limits = RateLimits { standard: Limit::new(100, 60), ..RateLimits::default() };
-    let limit = limits.standard;
-    let limiter = RateLimiter::new(app.services.store.clone(), limits, Clock::Manual(now));
+    let limit = STANDARD;
+    let limiter = instance(&app, &Arc::new(AtomicI64::new(START)));
     let bucket = keys::rate_limit_credential(&new_org(), "user:steady");
     for n in 1..=25 {
         let decision = limiter.consume(&bucket, limit).await.unwrap();
