@@ -72,10 +72,15 @@ pub async fn create(
         now: time_format::now(),
     };
     let org_id = &principal.org_id;
-    if let Some(first) = request.replay_if_used(&services.store, org_id).await? {
+    // Both reads at once: a replay is answered whatever the lease's state now.
+    let (first, lease) = tokio::join!(
+        request.replay_if_used(&services.store, org_id),
+        lease_in_reach(&services, &principal, &terms.lease_id),
+    );
+    if let Some(first) = first? {
         return Ok(first);
     }
-    let lease = lease_in_reach(&services, &principal, &terms.lease_id).await?;
+    let lease = lease?;
     if terms.currency.as_ref().is_some_and(|c| *c != lease.currency) {
         return Err(Refused::CurrencyMismatch(lease.currency.as_str().to_owned()).into());
     }

@@ -13,7 +13,7 @@ use shared::domain::payment::{MAX_REFUNDS, Payment, Refund};
 use shared::http::etag::Precondition;
 use shared::http::idempotency::{CreateRequest, Creation};
 use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
-use shared::store::ledger::Posted;
+use shared::store::ledger::{Posted, RefundPosting};
 use shared::{ApiError, Services, time_format};
 
 use crate::announce;
@@ -91,10 +91,13 @@ pub(crate) async fn apply(
             .await?
             .ok_or_else(|| ApiError::internal("a payment's lease has no ledger balance"))?;
         let unpaid = payment.unpaid_by_refund(amount);
+        // One read of every invoice the refund un-pays; the ledger write reuses it.
+        let ids: Vec<String> = unpaid.iter().map(|a| a.invoice_id.clone()).collect();
+        let mut stored = ledger.invoices(org_id, &ids).await?;
         let mut invoices: Vec<Invoice> = Vec::with_capacity(unpaid.len());
         for allocation in &unpaid {
-            let invoice = ledger.invoice(org_id, &allocation.invoice_id).await?;
-            invoices.push(invoice.ok_or_else(|| ApiError::internal("a payment's invoice is gone"))?);
+            let at = stored.iter().position(|i| i.id == allocation.invoice_id);
+            invoices.push(stored.swap_remove(at.ok_or_else(|| ApiError::internal("a payment's invoice is gone"))?));
         }
         let pairs: Vec<(&Invoice, Money)> = invoices.iter().zip(unpaid.iter().map(|a| a.amount)).collect();
         let (now, today) = (time_format::now(), calendar::today());
@@ -116,7 +119,8 @@ pub(crate) async fn apply(
         let location = format!("/api/v1/financial/payments/{}", refunded.id);
         let creation = request.map(|r| Creation::new(r, view, refunded.version, location)).transpose()?;
         let idempotency = creation.as_ref().and_then(Creation::idempotency);
-        let posted = ledger.record_refund(&refunded, payment.version, &posting, &paid, &messages, idempotency).await?;
+        let refund = RefundPosting { refunded: &refunded, expected_version: payment.version, posting: &posting };
+        let posted = ledger.record_refund(refund, &paid, &invoices, &messages, idempotency).await?;
         Ok(match (posted, creation) {
             (Posted::Changed, _) => Attempt::LostRace,
             (Posted::Posted, Some(creation)) => Attempt::Done(Outcome::Answer(creation.created())),

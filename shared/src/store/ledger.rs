@@ -105,6 +105,15 @@ impl Store {
     }
 }
 
+/// The payment side of a refund for [`LedgerRepository::record_refund`]: the payment
+/// with its new refund, the version it must still be at, and the ledger posting.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundPosting<'a> {
+    pub refunded: &'a Payment,
+    pub expected_version: u64,
+    pub posting: &'a Posting,
+}
+
 pub struct LedgerRepository<'a> {
     store: &'a Store,
 }
@@ -351,24 +360,26 @@ impl LedgerRepository<'_> {
 
     /// Records a refund: `refunded` (the payment with the refund, still at
     /// `expected_version` when stored), its entry, the balance, each invoice it
-    /// un-paid and the `messages` announcing it. `Changed` when the balance or the payment moved meanwhile: the caller
+    /// un-paid (`stored`: those invoices as the caller read them after the balance, so
+    /// they are not read again) and the `messages` announcing it. `Changed` when the
+    /// balance or the payment moved meanwhile: the caller
     /// re-reads both (and finds a refund with the same external reference, if that was
     /// the change) and tries again.
     pub async fn record_refund(
         &self,
-        refunded: &Payment,
-        expected_version: u64,
-        posting: &Posting,
+        refund: RefundPosting<'_>,
         unpaid: &[InvoicePaid],
+        stored: &[Invoice],
         messages: &[OutboxMessage],
         idempotency: Option<IdempotentCreate<'_>>,
     ) -> Result<Posted, StoreError> {
+        let RefundPosting { refunded, expected_version, posting } = refund;
         let mut items = posting_items(self.store, posting)?;
         let payment_at = items.len();
         items.push(put_if_version(self.store, payment_item(refunded)?, expected_version)?.transact_item()?);
         let now = refunded.updated_at();
-        let reopened_ids: Vec<_> = unpaid.iter().filter(|i| !i.fully_paid()).map(|i| i.invoice_id.clone()).collect();
-        let reopened = self.invoices(&refunded.org_id, &reopened_ids).await?;
+        let reopened: Vec<Invoice> =
+            stored.iter().filter(|i| unpaid.iter().any(|u| u.invoice_id == i.id && !u.fully_paid())).cloned().collect();
         items.extend(self.invoices_paid(&refunded.org_id, unpaid, &reopened, now)?);
         items.extend(outbox(self.store, messages, now)?);
         match transact_create(self.store, &refunded.org_id, now, items, idempotency).await? {
