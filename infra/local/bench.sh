@@ -20,3 +20,7 @@ RUST_LOG=warn RATE_LIMITS=standard=1000000/60 BENCH_MARKDOWN=BENCHMARKS.md \
 bash infra/local/bench_financial.sh
 # 100,000 units in 500 properties synced to a local sink, next to merely reading them.
 RUST_LOG=warn cargo bench --locked -p doorstep-tests --bench rent_roll_sync
+
+# Cost per request of every route (DynamoDB round trips, capacity, duration), in the
+# debug build the API tests run in.
+bash infra/local/bench_cost.sh

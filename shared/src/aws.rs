@@ -21,7 +21,7 @@ impl AwsClients {
     pub async fn load() -> Self {
         let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
+            dynamodb: crate::measure::dynamodb_client(&sdk_config),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk_config),
             events: aws_sdk_eventbridge::Client::new(&sdk_config),
             s3: s3_client(&sdk_config),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod lambda;
+pub mod measure;
 pub mod rate_limit;
 pub mod secrets;
 pub mod services;

@@ -1,8 +1,17 @@
 //! Request rate limits: fixed windows per credential, counted in DynamoDB so that every
 //! Lambda instance sees the same count. Tiers come from the organization's plan.
+//!
+//! Each instance counts locally and adds its pending count to the shared counter in
+//! batches ([`batch_size`]): one write per batch instead of one per request. Within one
+//! batch of the limit, by what the instance knows, every request is written and decided
+//! on the shared count, so a single instance is exact; each other instance warm in the
+//! same window can let at most `batch_size - 1` more requests through before it learns
+//! the count. Once the known count has reached the limit, requests are refused without
+//! a write until the window ends.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -139,17 +148,54 @@ impl Decision {
     }
 }
 
-/// Counts requests per bucket in fixed windows aligned to the epoch. Cheap to clone.
+/// The most requests an instance serves between two writes of its count.
+pub const MAX_BATCH: u64 = 50;
+
+/// Requests an instance counts locally before adding them to the shared counter: a tenth
+/// of the limit, at least 1 (small limits are written on every request) and at most
+/// [`MAX_BATCH`]. It is also the distance from the limit at which writes become
+/// per-request.
+pub fn batch_size(limit: Limit) -> u64 {
+    (limit.requests / 10).clamp(1, MAX_BATCH)
+}
+
+/// What this instance knows of one bucket in its current window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
+    window_start: i64,
+    reset_at: i64,
+    /// The shared counter as last written or read by this instance.
+    shared: u64,
+    /// Requests served here and not yet added to the shared counter.
+    pending: u64,
+}
+
+/// Buckets kept before those of ended windows are dropped.
+const PRUNE_ABOVE: usize = 1024;
+
+/// What to do with one request, decided under the lock.
+enum Step {
+    /// Served on the local count.
+    Local(u64),
+    /// The known count is over the limit: refused without a write.
+    Refuse(u64),
+    /// Add this many to the shared counter and decide on its answer.
+    Flush(u64),
+}
+
+/// Counts requests per bucket in fixed windows aligned to the epoch. Cheap to clone; the
+/// clones share one local count (one instance).
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
     store: Store,
     limits: Arc<RateLimits>,
     clock: Clock,
+    known: Arc<Mutex<HashMap<String, Known>>>,
 }
 
 impl RateLimiter {
     pub fn new(store: Store, limits: RateLimits, clock: Clock) -> Self {
-        Self { store, limits: Arc::new(limits), clock }
+        Self { store, limits: Arc::new(limits), clock, known: Arc::default() }
     }
 
     pub fn limits(&self) -> &RateLimits {
@@ -163,14 +209,57 @@ impl RateLimiter {
     }
 
     /// Counts one request against `bucket` (a partition key built by `store::keys`) and
-    /// decides. One atomic `UpdateItem ADD`; the counter expires with its window.
+    /// decides: on the local count while the known count is more than a batch below the
+    /// limit, else on the shared counter (one atomic `UpdateItem ADD` of the pending count,
+    /// expiring with its window). A store error puts the pending count back.
     pub async fn consume(&self, bucket: &str, limit: Limit) -> Result<Decision, StoreError> {
         let now = self.clock.now();
         let window = i64::try_from(limit.window_seconds).unwrap_or(i64::MAX).max(1);
         let window_start = now - now.rem_euclid(window);
         let reset_at = window_start + window;
-        let count = self.store.rate_limits().increment(bucket, window_start, reset_at + window).await?;
-        Ok(Decision { limit, count, reset_at, now })
+        let decision = |count| Decision { limit, count, reset_at, now };
+        match self.step(bucket, limit, window_start, reset_at, now) {
+            Step::Local(count) | Step::Refuse(count) => Ok(decision(count)),
+            Step::Flush(amount) => {
+                let added = self.store.rate_limits().add(bucket, window_start, reset_at + window, amount).await;
+                let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+                let entry = known.get_mut(bucket).filter(|k| k.window_start == window_start);
+                match (added, entry) {
+                    (Ok(count), Some(entry)) => {
+                        entry.shared = entry.shared.max(count);
+                        Ok(decision(count))
+                    }
+                    (Ok(count), None) => Ok(decision(count)),
+                    (Err(error), Some(entry)) => {
+                        entry.pending += amount;
+                        Err(error)
+                    }
+                    (Err(error), None) => Err(error),
+                }
+            }
+        }
+    }
+
+    fn step(&self, bucket: &str, limit: Limit, window_start: i64, reset_at: i64, now: i64) -> Step {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() > PRUNE_ABOVE {
+            known.retain(|_, k| k.reset_at > now);
+        }
+        let entry = known.entry(bucket.to_owned()).or_default();
+        if entry.window_start != window_start {
+            *entry = Known { window_start, reset_at, ..Known::default() };
+        }
+        if entry.shared >= limit.requests {
+            return Step::Refuse(entry.shared + entry.pending + 1);
+        }
+        entry.pending += 1;
+        let batch = batch_size(limit);
+        let count = entry.shared + entry.pending;
+        if entry.pending >= batch || count + batch > limit.requests {
+            Step::Flush(std::mem::take(&mut entry.pending))
+        } else {
+            Step::Local(count)
+        }
     }
 }
 
@@ -192,6 +281,14 @@ mod tests {
         for raw in ["standard", "standard=10", "gold=1/1", "standard=0/60", "standard=10/x"] {
             assert!(RateLimits::parse(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn batches_are_a_tenth_of_the_limit_between_one_and_fifty() {
+        assert_eq!(batch_size(Limit::new(5, 60)), 1);
+        assert_eq!(batch_size(Limit::new(60, 60)), 6);
+        assert_eq!(batch_size(Limit::new(100, 60)), 10);
+        assert_eq!(batch_size(Limit::new(2000, 60)), MAX_BATCH);
     }
 
     #[test]

@@ -22,10 +22,15 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Adds the envelope-shaped 404/405 fallbacks, authentication, panic containment and
 /// request ids.
 pub fn apply(router: Router, services: &Services) -> Router {
-    router
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(services.clone(), access::admit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(request_context::assign))
+        .layer(axum::middleware::from_fn(request_context::assign));
+    // Cost measurement, only when `DOORSTEP_MEASURE_DYNAMODB` is set.
+    match crate::measure::output_path() {
+        Some(_) => router.layer(axum::middleware::from_fn(crate::measure::measure)),
+        None => router,
+    }
 }

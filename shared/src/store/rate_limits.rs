@@ -13,8 +13,8 @@ impl<'a> RateLimitRepository<'a> {
         Self { store }
     }
 
-    /// Adds one to the window's counter and returns the new count.
-    pub async fn increment(&self, bucket: &str, window_start: i64, expires_at: i64) -> Result<u64, StoreError> {
+    /// Adds `amount` requests to the window's counter and returns the new count.
+    pub async fn add(&self, bucket: &str, window_start: i64, expires_at: i64, amount: u64) -> Result<u64, StoreError> {
         let output = self
             .store
             .client()
@@ -22,9 +22,9 @@ impl<'a> RateLimitRepository<'a> {
             .table_name(self.store.table())
             .key(PK, s(bucket.to_owned()))
             .key(SK, s(keys::rate_limit_window(window_start)))
-            .update_expression("ADD request_count :one SET #expires = if_not_exists(#expires, :expires)")
+            .update_expression("ADD request_count :amount SET #expires = if_not_exists(#expires, :expires)")
             .expression_attribute_names("#expires", EXPIRES_AT)
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":amount", n(amount))
             .expression_attribute_values(":expires", n(expires_at))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
