@@ -20,7 +20,8 @@ const NOW: i64 = 1_900_000_020;
 #[tokio::main]
 async fn main() {
     let services = shared::Services::load().await.expect("a local stack's env (source .local/NAME/env)");
-    let config = aws_sdk_dynamodb::config::Builder::from(&services.aws.sdk_config).interceptor(CapacityInterceptor).build();
+    let config =
+        aws_sdk_dynamodb::config::Builder::from(&services.aws.sdk_config).interceptor(CapacityInterceptor).build();
     let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), &services.config.table_name);
     let limits = RateLimits::default();
     let scenarios = [
@@ -32,7 +33,9 @@ async fn main() {
         ("enterprise", limits.enterprise, 1000),
         ("anonymous", limits.anonymous, 60),
     ];
-    println!("| Tier (limit) | Batch | Requests in the window | WCU per request, one ADD each | WCU per request, batched | Writes, batched |");
+    println!(
+        "| Tier (limit) | Batch | Requests in the window | WCU per request, one ADD each | WCU per request, batched | Writes, batched |"
+    );
     println!("|---|--:|--:|--:|--:|--:|");
     for (tier, limit, requests) in scenarios {
         let (_, before) = tallied(async {
@@ -62,4 +65,3 @@ async fn main() {
         );
     }
 }
-

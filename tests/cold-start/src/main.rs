@@ -29,14 +29,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use base64::Engine;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use shared::auth::jwt::{Claims, JwtSigner, SigningKeySecret};
+use base64::Engine;
 use serde_json::{Value, json};
+use shared::auth::jwt::{Claims, JwtSigner, SigningKeySecret};
 use shared::domain::ids;
 use shared::{Services, secrets};
 use tokio::sync::{mpsc, oneshot};
@@ -394,6 +394,69 @@ impl Seeder {
     }
 }
 
+/// One organization with one record of each kind, and the request each function is
+/// measured with.
+async fn representative_requests(release: &Path, services: &Services) -> Vec<(&'static str, &'static str, Value)> {
+    let org = ids::new("org");
+    let token = owner_token(services, &org).await;
+    let mut seed = Seeder { release: release.to_owned(), token: token.clone(), running: HashMap::new() };
+    let property_body = fixture_body("properties/create.json", &[]);
+    let property = seed.create("properties", "/api/v1/properties", "/api/v1/properties", &property_body).await;
+    let units = format!("/api/v1/properties/{property}/units");
+    let route = "/api/v1/properties/{property_id}/units";
+    let unit = seed.create("units", route, &units, &fixture_body("units/create.json", &[])).await;
+    let tenants = format!("/api/v1/properties/{property}/tenants");
+    let route = "/api/v1/properties/{property_id}/tenants";
+    let tenant = seed.create("tenants", route, &tenants, &fixture_body("tenants/create.json", &[])).await;
+    let lease_body = fixture_body("leases/create.json", &[("__UNIT_ID__", &unit)]);
+    let route = "/api/v1/properties/{property_id}/tenants/{tenant_id}/lease";
+    let lease = seed.create("leases", route, &format!("{tenants}/{tenant}/lease"), &lease_body).await;
+    let invoice_body = fixture_body("financial/create-invoice.json", &[("__LEASE_ID__", &lease)]);
+    let route = "/api/v1/financial/invoices";
+    let invoice = seed.create("financial", route, route, &invoice_body).await;
+    let request_body = fixture_body("maintenance/create.json", &[("__PROPERTY_ID__", &property)]);
+    let route = "/api/v1/operations/maintenance-requests";
+    let request = seed.create("maintenance", route, route, &request_body).await;
+    let webhook_body = json!({"url": "http://127.0.0.1:9/doorstep", "events": ["property.*"]});
+    let webhook = seed.create("webhooks", "/api/v1/webhooks", "/api/v1/webhooks", &webhook_body).await;
+    let route = "/api/v1/identity/api-keys";
+    let key = seed.create("identity", route, route, &fixture_body("identity/api-key-create.json", &[])).await;
+    drop(seed);
+    let screening = screening(services, &org, &property, &unit).await;
+
+    let postback = json!({
+        "applicationId": 4242, "customerReferenceId": org, "reportStatus": "InProgress",
+        "notificationText": "Applicant is completing the order", "referenceId": screening,
+    });
+    let mut postback_event = http_event("POST", "/webhooks/smartmove", "/webhooks/smartmove", None, Some(&postback));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{POSTBACK_USER}:{POSTBACK_PASSWORD}"));
+    postback_event["headers"]["authorization"] = json!(format!("Basic {basic}"));
+
+    let t = Some(token.as_str());
+    let one = |function, route: &'static str, path: String| (function, route, http_event("GET", route, &path, t, None));
+    vec![
+        one("properties", "/api/v1/properties/{property_id}", format!("/api/v1/properties/{property}")),
+        one("units", "/api/v1/properties/{property_id}/units/{unit_id}", format!("{units}/{unit}")),
+        one("tenants", "/api/v1/properties/{property_id}/tenants/{tenant_id}", format!("{tenants}/{tenant}")),
+        one("leases", "/api/v1/leases/{lease_id}", format!("/api/v1/leases/{lease}")),
+        one("financial", "/api/v1/financial/invoices/{invoice_id}", format!("/api/v1/financial/invoices/{invoice}")),
+        one(
+            "maintenance",
+            "/api/v1/operations/maintenance-requests/{request_id}",
+            format!("/api/v1/operations/maintenance-requests/{request}"),
+        ),
+        one("webhooks", "/api/v1/webhooks/{webhook_id}", format!("/api/v1/webhooks/{webhook}")),
+        one("identity", "/api/v1/identity/api-keys/{api_key_id}", format!("/api/v1/identity/api-keys/{key}")),
+        one("screening", "/api/v1/screenings/{screening_id}", format!("/api/v1/screenings/{screening}")),
+        ("smartmove-postback", "POST /webhooks/smartmove (a re-sent postback)", postback_event),
+        ("events-relay", "a stream batch of 5 property changes (redelivered)", stream_batch(&org)),
+        one("events", "/api/v1/events", "/api/v1/events?page_size=20".into()),
+        one("events-stream", "/api/v1/events", "/api/v1/events?page_size=20".into()),
+        ("webhooks-deliver", "a domain event of an organization without subscribers", domain_event()),
+        one("rent-roll-sync", "/api/v1/integrations/rentsync", "/api/v1/integrations/rentsync".into()),
+    ]
+}
+
 const POSTBACK_USER: &str = "scr-bench";
 const POSTBACK_PASSWORD: &str = "bench-postback-password";
 
@@ -594,12 +657,20 @@ fn table(rows: &[Row], floor: &Row) -> String {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().next().unwrap_or("?").to_owned();
-    format!("{} {cores} cores ({cpu}), {}, load average {load} at the end of the run", std::env::consts::ARCH, std::env::consts::OS)
+    format!(
+        "{} {cores} cores ({cpu}), {}, load average {load} at the end of the run",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
 }
 
 fn write_markdown(file: &Path, section: &str) {
