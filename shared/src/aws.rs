@@ -36,14 +36,20 @@ impl AwsClients {
     }
 }
 
-/// Per-service settings (the endpoint URLs) from the environment only.
+/// Per-service settings from the environment only: for a key such as
+/// `AWS_ENDPOINT_URL` of the service "Secrets Manager", `AWS_ENDPOINT_URL_SECRETS_MANAGER`
+/// first, then `AWS_ENDPOINT_URL` itself (the SDK's own naming rule).
 #[derive(Debug)]
 struct EnvironmentOnly;
 
 impl LoadServiceConfig for EnvironmentOnly {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        env(key.env())
+        env(&service_variable(key.env(), key.service_id())).or_else(|| env(key.env()))
     }
+}
+
+fn service_variable(variable: &str, service_id: &str) -> String {
+    format!("{variable}_{}", service_id.to_ascii_uppercase().replace([' ', '-'], "_"))
 }
 
 fn env(name: &str) -> Option<String> {
@@ -63,4 +69,16 @@ pub fn sdk_config() -> SdkConfig {
         builder.set_endpoint_url(Some(url));
     }
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_reads_its_own_endpoint_variable() {
+        assert_eq!(service_variable("AWS_ENDPOINT_URL", "Secrets Manager"), "AWS_ENDPOINT_URL_SECRETS_MANAGER");
+        assert_eq!(service_variable("AWS_ENDPOINT_URL", "DynamoDB"), "AWS_ENDPOINT_URL_DYNAMODB");
+        assert_eq!(service_variable("AWS_ENDPOINT_URL", "EventBridge"), "AWS_ENDPOINT_URL_EVENTBRIDGE");
+    }
 }
