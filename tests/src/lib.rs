@@ -70,7 +70,7 @@ pub async fn function_routers(services: &Services) -> HashMap<String, Router> {
         ("units".to_owned(), units::router(services.clone())),
         ("tenants".to_owned(), tenants::router(services.clone())),
         ("leases".to_owned(), leases::router(services.clone())),
-        ("financial".to_owned(), financial::router(services.clone(), stripe_secret(services).await)),
+        ("financial".to_owned(), financial::router(services.clone(), stripe_on_first_use(services))),
         ("maintenance".to_owned(), maintenance::router(services.clone(), attachment_bucket(services))),
         ("events".to_owned(), events::router(services.clone(), test_stream_settings())),
         ("screening".to_owned(), screening::router(screening_state(services, UNREACHABLE_SMARTMOVE))),
@@ -105,6 +105,11 @@ pub fn test_sqs(services: &Services) -> aws_sdk_sqs::Client {
 
 /// The Stripe signing secret the local stack holds (`STRIPE_WEBHOOK_SECRET_ID`), read as
 /// the `financial` function reads it at a cold start; tests sign Stripe events with it.
+/// The Stripe signing secret as the function reads it: on the first event.
+fn stripe_on_first_use(services: &Services) -> shared::secrets::OnFirstUse<financial::stripe::WebhookSecret> {
+    financial::stripe::WebhookSecret::on_first_use(services).expect("STRIPE_WEBHOOK_SECRET_ID is set by make test")
+}
+
 pub async fn stripe_secret(services: &Services) -> financial::stripe::WebhookSecret {
     financial::stripe::WebhookSecret::load(services).await.expect("STRIPE_WEBHOOK_SECRET_ID is set by make test")
 }
@@ -128,7 +133,9 @@ pub fn screening_state(services: &Services, base_url: &str) -> screening::Screen
     };
     screening::ScreeningState {
         services: services.clone(),
-        smartmove: screening::smartmove::SmartMove::new(base_url, "test-api-key", limits).expect("client"),
+        smartmove: shared::secrets::OnFirstUse::ready(
+            screening::smartmove::SmartMove::new(base_url, "test-api-key", limits).expect("client"),
+        ),
         postback_uri: TEST_POSTBACK_URI.to_owned(),
     }
 }

@@ -52,7 +52,7 @@ fn api() -> OpenApiRouter<Services> {
 
 /// The function's router, wrapped in the shared conventions (request ids, auth, 404/405);
 /// `stripe` verifies `POST /webhooks/stripe`.
-pub fn router(services: Services, stripe: stripe::WebhookSecret) -> Router {
+pub fn router(services: Services, stripe: shared::secrets::OnFirstUse<stripe::WebhookSecret>) -> Router {
     let (api, _) = api().with_state(services.clone()).split_for_parts();
     shared::http::conventions::apply(api.layer(axum::Extension(stripe)), &services)
 }

@@ -39,6 +39,7 @@ use shared::domain::payment::PaymentMethod;
 use shared::http::envelope::{ApiResponse, ErrorEnvelope, SuccessEnvelope};
 use shared::http::etag::Precondition;
 use shared::http::optimistic::{Attempt, retry_lost_races_up_to};
+use shared::secrets::OnFirstUse;
 use shared::store::stripe_events::{Applied, RecordedIntent, StripeEventReceipt, StripeOutcome};
 use shared::{ApiError, Services, time_format};
 use subtle::ConstantTimeEq;
@@ -58,8 +59,8 @@ pub const TOLERANCE_SECS: i64 = 300;
 /// The variable naming the Secrets Manager secret that holds the signing secret.
 pub const SECRET_ID_VAR: &str = "STRIPE_WEBHOOK_SECRET_ID";
 
-/// The endpoint's signing secret (`whsec_...`), read once per cold start. Its `Debug`
-/// never shows it.
+/// The endpoint's signing secret (`whsec_...`), read by the first Stripe event an
+/// instance receives and kept. Its `Debug` never shows it.
 #[derive(Clone)]
 pub struct WebhookSecret(Arc<str>);
 
@@ -74,7 +75,14 @@ impl WebhookSecret {
         Self(secret.into())
     }
 
-    /// Reads the secret named by `STRIPE_WEBHOOK_SECRET_ID` from Secrets Manager.
+    /// The secret named by `STRIPE_WEBHOOK_SECRET_ID`, read from Secrets Manager on first
+    /// use.
+    pub fn on_first_use(services: &Services) -> Result<OnFirstUse<Self>, shared::config::ConfigError> {
+        let id = shared::config::required(SECRET_ID_VAR)?;
+        Ok(OnFirstUse::new(&services.aws.secrets, &id, |raw, _| Ok(Self::new(&raw))))
+    }
+
+    /// Reads the secret named by `STRIPE_WEBHOOK_SECRET_ID` from Secrets Manager now.
     pub async fn load(services: &Services) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let id = shared::config::required(SECRET_ID_VAR)?;
         Ok(Self::new(&shared::secrets::read_string(&services.aws.secrets, &id).await?))
@@ -235,10 +243,11 @@ fn malformed(what: &str) -> ApiError {
     ))]
 pub async fn receive(
     State(services): State<Services>,
-    Extension(secret): Extension<WebhookSecret>,
+    Extension(secret): Extension<OnFirstUse<WebhookSecret>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let secret = secret.get().await?;
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Err(refused) = secret.verify(header, &body, time_format::now().unix_timestamp()) {
         tracing::warn!(reason = %refused, "Stripe event refused");

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use shared::Services;
-use shared::auth::jwt::{JwtSigner, KeyError, SigningKeySecret};
-use shared::secrets::{self, SecretError};
+use shared::auth::jwt::{JwtSigner, SigningKeySecret};
+use shared::secrets::{self, OnFirstUse, SecretError};
 
 /// Default lifetime of access tokens (short-lived, refreshed with a refresh token).
 pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -17,10 +17,6 @@ pub enum IdentityStartupError {
     MissingVar(&'static str),
     #[error("{0} must be a whole number of seconds")]
     InvalidVar(&'static str),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error("JWT signing key: {0}")]
-    Key(#[from] KeyError),
 }
 
 /// Settings only identity reads.
@@ -89,23 +85,26 @@ impl IdentitySettings {
 #[derive(Debug, Clone)]
 pub struct IdentityState {
     pub services: Services,
-    pub signer: Arc<JwtSigner>,
+    /// The token signing key, read by the first request that signs.
+    pub signer: OnFirstUse<JwtSigner>,
     pub settings: Arc<IdentitySettings>,
-    /// The published JWKS (current and previous public keys), read at cold start.
-    pub jwks: Arc<serde_json::Value>,
+    /// The published JWKS (current and previous public keys), read by the first request
+    /// for it.
+    pub jwks: OnFirstUse<serde_json::Value>,
 }
 
 impl IdentityState {
-    /// Reads identity's settings and its signing key, once per cold start.
+    /// Reads identity's settings; its keys are read on first use, once per instance.
     pub async fn load(services: Services) -> Result<Self, IdentityStartupError> {
         let settings = IdentitySettings::from_env()?;
-        let (key, jwks) = tokio::join!(
-            secrets::read_json::<SigningKeySecret>(&services.aws.secrets, &settings.signing_key_secret_id),
-            secrets::read_json::<serde_json::Value>(&services.aws.secrets, &services.config.jwt_public_keys_secret_id),
-        );
-        let signer = JwtSigner::new(&key?)?;
-        crate::accounts::passwords::warm_up();
-        Ok(Self { services, signer: Arc::new(signer), settings: Arc::new(settings), jwks: Arc::new(jwks?) })
+        let secrets = &services.aws.secrets;
+        let signer = OnFirstUse::new(secrets, &settings.signing_key_secret_id, |raw, id| {
+            JwtSigner::new(&secrets::json::<SigningKeySecret>(&raw, id)?)
+                .map_err(|_| SecretError::Shape { id: id.to_owned() })
+        });
+        let jwks =
+            OnFirstUse::new(secrets, &services.config.jwt_public_keys_secret_id, |raw, id| secrets::json(&raw, id));
+        Ok(Self { services, signer, settings: Arc::new(settings), jwks })
     }
 }
 

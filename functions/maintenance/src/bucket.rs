@@ -53,14 +53,23 @@ impl SignedUrl {
     }
 }
 
+/// Checksums only where S3 requires them: a presigned upload's URL must not bind a
+/// checksum of a body the SDK never sees. Only this function links the S3 client.
+fn s3_client(sdk_config: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk_config)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 fn presigning(start: SystemTime, ttl: Duration) -> Result<PresigningConfig, ApiError> {
     PresigningConfig::builder().start_time(start).expires_in(ttl).build().map_err(ApiError::internal)
 }
 
 impl AttachmentBucket {
-    /// Reads `ATTACHMENTS_BUCKET`; the client is the one `Services` built.
+    /// Reads `ATTACHMENTS_BUCKET`; the client shares the configuration `Services` loaded.
     pub fn from_env(services: &Services) -> Result<Self, ConfigError> {
-        Ok(Self::new(services.aws.s3.clone(), required("ATTACHMENTS_BUCKET")?))
+        Ok(Self::new(s3_client(&services.aws.sdk_config), required("ATTACHMENTS_BUCKET")?))
     }
 
     pub fn new(s3: aws_sdk_s3::Client, name: String) -> Self {

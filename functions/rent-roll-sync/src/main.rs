@@ -1,4 +1,6 @@
 //! The `rent-roll-sync` Lambda function: the settings, run log and pull feed APIs, the
+// The router and the job handler are one future type deep enough to need more room.
+#![recursion_limit = "256"]
 //! daily sync's coordinator, the work queue's batches and the retry schedule's ticks.
 
 #[tokio::main]

@@ -8,6 +8,7 @@ pub mod views;
 
 use axum::Router;
 use shared::Services;
+use shared::secrets::{OnFirstUse, SecretError};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,7 +24,9 @@ struct ScreeningApi;
 #[derive(Debug, Clone)]
 pub struct ScreeningState {
     pub services: Services,
-    pub smartmove: SmartMove,
+    /// The SmartMove client, built with the API key by the first request that calls
+    /// SmartMove.
+    pub smartmove: OnFirstUse<SmartMove>,
     /// `SMARTMOVE_POSTBACK_URI`: the `smartmove-postback` function's public URL.
     pub postback_uri: String,
 }
@@ -32,10 +35,6 @@ pub struct ScreeningState {
 pub enum ScreeningStartupError {
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
-    #[error(transparent)]
-    Secret(#[from] shared::secrets::SecretError),
-    #[error("SmartMove client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 impl ScreeningState {
@@ -45,8 +44,10 @@ impl ScreeningState {
         let base_url = shared::config::required("SMARTMOVE_BASE_URL")?;
         let postback_uri = shared::config::required("SMARTMOVE_POSTBACK_URI")?;
         let secret_id = shared::config::required("SMARTMOVE_API_KEY_SECRET_ID")?;
-        let api_key = shared::secrets::read_string(&services.aws.secrets, &secret_id).await?;
-        let smartmove = SmartMove::new(&base_url, api_key.trim(), Limits::default())?;
+        let smartmove = OnFirstUse::new(&services.aws.secrets, &secret_id, move |api_key, id| {
+            SmartMove::new(&base_url, api_key.trim(), Limits::default())
+                .map_err(|e| SecretError::Read { id: id.to_owned(), detail: format!("SmartMove client: {e}") })
+        });
         Ok(Self { services, smartmove, postback_uri })
     }
 }

@@ -243,9 +243,9 @@ async fn place(
         },
     };
     let (application_id, order_link) = if embedded {
-        (Some(state.smartmove.create_embedded(&request).await?), None)
+        (Some(state.smartmove.get().await?.create_embedded(&request).await?), None)
     } else {
-        (None, Some(state.smartmove.create(&request).await?))
+        (None, Some(state.smartmove.get().await?.create(&request).await?))
     };
     let screening = Screening {
         id: id.to_string(),
@@ -330,7 +330,7 @@ pub async fn read(
     let history = state.services.store.screenings().history(&principal.org_id, &screening.id).await?;
     let mut view = ScreeningView::from(&screening);
     if let Ok(reference) = placed(&screening) {
-        let details = state.smartmove.details(&reference).await?;
+        let details = state.smartmove.get().await?.details(&reference).await?;
         view = view.with_details(&details);
     }
     view.postbacks = Some(history);
@@ -378,7 +378,7 @@ pub async fn add_applicant(
         reference_id: reference.reference_id,
         email: address.clone(),
     };
-    state.smartmove.add_applicant(&request).await.map_err(applicant_refusal)?;
+    state.smartmove.get().await?.add_applicant(&request).await.map_err(applicant_refusal)?;
     let next = revise(&state, &principal, &path.screening_id, |s| {
         if !s.applicants.contains(&address) {
             s.applicants.push(address.clone());
@@ -418,7 +418,7 @@ pub async fn delete_applicant(
         reference_id: reference.reference_id,
         email: address.clone(),
     };
-    state.smartmove.delete_applicant(&request).await.map_err(applicant_refusal)?;
+    state.smartmove.get().await?.delete_applicant(&request).await.map_err(applicant_refusal)?;
     let next = revise(&state, &principal, &path.screening_id, |s| s.applicants.retain(|a| *a != address)).await?;
     Ok(screening_response(ScreeningView::from(&next), StatusCode::OK))
 }
@@ -444,7 +444,7 @@ pub async fn cancel(
         return Ok(screening_response(ScreeningView::from(&screening), StatusCode::OK));
     }
     let reference = placed(&screening)?;
-    state.smartmove.cancel(&reference).await.map_err(applicant_refusal)?;
+    state.smartmove.get().await?.cancel(&reference).await.map_err(applicant_refusal)?;
     let next = revise(&state, &principal, &path.screening_id, |s| s.cancelled = true).await?;
     Ok(screening_response(ScreeningView::from(&next), StatusCode::OK))
 }
@@ -467,7 +467,7 @@ pub async fn report_url(
     principal.authorize(Permission::ScreeningRead, None)?;
     let screening = load(&state, &principal, &path.screening_id).await?;
     let reference = placed(&screening)?;
-    let url = state.smartmove.report_url(&reference).await?;
+    let url = state.smartmove.get().await?.report_url(&reference).await?;
     Ok(ApiResponse::ok(ReportUrlView { screening_id: screening.id, application_id: reference.application_id, url })
         .into_response())
 }
@@ -490,7 +490,7 @@ pub async fn report_status(
     principal.authorize(Permission::ScreeningRead, None)?;
     let screening = load(&state, &principal, &path.screening_id).await?;
     let reference = placed(&screening)?;
-    let status = state.smartmove.report_status(&reference).await?;
+    let status = state.smartmove.get().await?.report_status(&reference).await?;
     Ok(ApiResponse::ok(ReportStatusView {
         screening_id: screening.id,
         application_id: reference.application_id,
@@ -527,7 +527,7 @@ pub async fn convert(
     if screening.status != ReportStatus::Ready {
         return Err(Refused::NotReady.into());
     }
-    let details = state.smartmove.details(&placed(&screening)?).await?;
+    let details = state.smartmove.get().await?.details(&placed(&screening)?).await?;
     let property_id = PropertyId::parse(&screening.property_id).ok_or(Refused::PropertyMissing)?;
     let now = time_format::now();
     let mut tenant_ids = Vec::new();

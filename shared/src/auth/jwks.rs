@@ -34,7 +34,8 @@ struct Source {
 /// Verifies access tokens with the current key set.
 #[derive(Debug)]
 pub struct Jwks {
-    current: RwLock<Arc<JwtVerifier>>,
+    /// `None` until the first verification reads the keys ([`Jwks::on_first_use`]).
+    current: RwLock<Option<Arc<JwtVerifier>>>,
     source: Option<Source>,
     clock: Clock,
     /// Unix seconds when the current keys were read.
@@ -44,10 +45,10 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    fn new(verifier: JwtVerifier, source: Option<Source>) -> Self {
+    fn new(verifier: Option<JwtVerifier>, source: Option<Source>) -> Self {
         let clock = Clock::System;
         Self {
-            current: RwLock::new(Arc::new(verifier)),
+            current: RwLock::new(verifier.map(Arc::new)),
             source,
             loaded_at: AtomicI64::new(clock.now()),
             clock,
@@ -57,18 +58,18 @@ impl Jwks {
 
     /// Keys that never change (tests, tools).
     pub fn fixed(verifier: JwtVerifier) -> Self {
-        Self::new(verifier, None)
+        Self::new(Some(verifier), None)
     }
 
     /// Keys loaded from the JWKS secret `secret_id`, re-read on an unknown `kid`.
     pub fn refreshing(verifier: JwtVerifier, secrets: Client, secret_id: &str, audience: &str, issuer: &str) -> Self {
-        let source = Source {
-            secrets,
-            secret_id: secret_id.to_owned(),
-            audience: audience.to_owned(),
-            issuer: issuer.to_owned(),
-        };
-        Self::new(verifier, Some(source))
+        Self::new(Some(verifier), Some(Source::new(secrets, secret_id, audience, issuer)))
+    }
+
+    /// Keys read from the JWKS secret `secret_id` by the first verification (not at
+    /// init), then kept current as [`Jwks::refreshing`] keeps them.
+    pub fn on_first_use(secrets: Client, secret_id: &str, audience: &str, issuer: &str) -> Self {
+        Self::new(None, Some(Source::new(secrets, secret_id, audience, issuer)))
     }
 
     /// Reads the time from `clock` (a hand-set one in tests); the current keys count as
@@ -77,14 +78,38 @@ impl Jwks {
         Self { loaded_at: AtomicI64::new(clock.now()), clock, ..self }
     }
 
-    fn verifier(&self) -> Arc<JwtVerifier> {
+    fn verifier(&self) -> Option<Arc<JwtVerifier>> {
         self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn install(&self, verifier: JwtVerifier, now: i64) {
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(verifier));
+        self.loaded_at.store(now, Ordering::SeqCst);
+    }
+
+    /// The keys, reading them if no verification has yet: one read at a time, and a read
+    /// that fails is a 503 for this request and tried again by the next.
+    pub async fn ready(&self) -> Result<Arc<JwtVerifier>, ApiError> {
+        if let Some(verifier) = self.verifier() {
+            return Ok(verifier);
+        }
+        let _one_reader = self.last_refresh.lock().await;
+        if let Some(verifier) = self.verifier() {
+            return Ok(verifier);
+        }
+        let source = self.source.as_ref().ok_or_else(|| ApiError::internal("a key set without keys or a source"))?;
+        let verifier = source.read().await.map_err(|error| {
+            tracing::error!(error = %error, "cannot read the JWKS");
+            ApiError::ServiceUnavailable(error.into())
+        })?;
+        self.install(verifier, self.clock.now());
+        self.verifier().ok_or_else(|| ApiError::internal("keys just installed"))
     }
 
     /// Verifies a token, reloading the keys first if it names one they don't hold or they
     /// are older than [`MAX_KEY_AGE`].
     pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let verifier = self.verifier();
+        let verifier = self.ready().await?;
         let unknown =
             jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).is_some_and(|kid| !verifier.knows(&kid));
         let now = self.clock.now();
@@ -94,7 +119,7 @@ impl Jwks {
         }
         self.refresh(now, if unknown { "a token named an unknown kid" } else { "the keys were due a re-read" }).await;
         // Another request may have replaced the keys while this one waited for the lock.
-        self.verifier().verify(token)
+        self.verifier().unwrap_or(verifier).verify(token)
     }
 
     /// Re-reads the JWKS secret unless that was tried less than [`REFRESH_INTERVAL`] ago.
@@ -107,20 +132,26 @@ impl Jwks {
             return;
         }
         *last = Some(now);
-        let loaded =
-            secrets::read_string(&source.secrets, &source.secret_id).await.map_err(|e| e.to_string()).and_then(
-                |jwks| JwtVerifier::from_jwks(&jwks, &source.audience, &source.issuer).map_err(|e| e.to_string()),
-            );
-        match loaded {
+        match source.read().await {
             Ok(verifier) => {
                 tracing::info!(kids = ?verifier, reason, "reloaded the JWKS");
-                *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(verifier);
-                self.loaded_at.store(now, Ordering::SeqCst);
+                self.install(verifier, now);
             }
             Err(error) => {
                 tracing::error!(error = %error, reason, "cannot reload the JWKS; keeping the current keys");
             }
         }
+    }
+}
+
+impl Source {
+    fn new(secrets: Client, secret_id: &str, audience: &str, issuer: &str) -> Self {
+        Self { secrets, secret_id: secret_id.to_owned(), audience: audience.to_owned(), issuer: issuer.to_owned() }
+    }
+
+    async fn read(&self) -> Result<JwtVerifier, String> {
+        let jwks = secrets::read_string(&self.secrets, &self.secret_id).await.map_err(|e| e.to_string())?;
+        JwtVerifier::from_jwks(&jwks, &self.audience, &self.issuer).map_err(|e| e.to_string())
     }
 }
 

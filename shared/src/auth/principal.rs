@@ -82,6 +82,11 @@ impl Authenticator {
     /// Authenticates from request headers: `Authorization: Bearer` or `X-API-Key`.
     /// `Ok(None)` when the request carries neither; other `Authorization` schemes (such as
     /// `Basic` client authentication at the OAuth token endpoint) are left to the route.
+    /// Reads the JWT public keys if no request has yet.
+    pub async fn ready(&self) -> Result<(), ApiError> {
+        self.jwt.ready().await.map(|_| ())
+    }
+
     pub async fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, ApiError> {
         if let Some(token) = bearer_token(headers)? {
             let principal = self.verify_token(token).await?;

@@ -19,6 +19,10 @@ use crate::store::keys;
 /// answered here; a request without one goes on, and routes that need one refuse it),
 /// then applies the rate limit of the credential, or of the source IP without one.
 pub async fn admit(State(services): State<Services>, request: Request, next: Next) -> Response {
+    // The first request of an instance reads its keys; every later one finds them in.
+    if let Err(error) = services.ready().await {
+        return error.into_response();
+    }
     let (mut parts, body) = request.into_parts();
     let authenticated = services.authenticator.authenticate(&parts.headers).await;
     let principal = authenticated.as_ref().ok().and_then(Option::as_ref);

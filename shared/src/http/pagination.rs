@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::http::body::hex;
+use crate::secrets::{self, OnFirstUse, SecretError};
 /// Where a page ends is the store's notion; cursors only wrap it.
 pub use crate::store::page::PageKey;
 
@@ -48,10 +49,21 @@ struct Payload {
     k: PageKey,
 }
 
-/// Signs and verifies cursors with an HMAC-SHA256 key from Secrets Manager.
+/// The cursor secret's document.
+#[derive(Deserialize)]
+struct CursorKeySecret {
+    hmac_key: String,
+}
+
+/// The shortest `hmac_key` the cursor secret may hold.
+pub const MIN_CURSOR_KEY_LEN: usize = 32;
+
+/// Signs and verifies cursors with an HMAC-SHA256 key from Secrets Manager, read on the
+/// first request ([`CursorCodec::ready`], which `conventions::apply` awaits before any
+/// handler runs).
 #[derive(Clone)]
 pub struct CursorCodec {
-    key: std::sync::Arc<[u8]>,
+    key: OnFirstUse<std::sync::Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -63,13 +75,34 @@ impl std::fmt::Debug for CursorCodec {
 type HmacSha256 = Hmac<Sha256>;
 
 impl CursorCodec {
+    /// A key known up front (tests, tools).
     pub fn new(key: &[u8]) -> Self {
-        Self { key: key.into() }
+        Self { key: OnFirstUse::ready(key.into()) }
+    }
+
+    /// `{"hmac_key": "..."}` (at least [`MIN_CURSOR_KEY_LEN`] characters) from the secret
+    /// `secret_id`, read on first use.
+    pub fn on_first_use(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Self {
+        let key = OnFirstUse::new(client, secret_id, |raw, id| {
+            let secret: CursorKeySecret = secrets::json(&raw, id)?;
+            if secret.hmac_key.len() < MIN_CURSOR_KEY_LEN {
+                return Err(SecretError::WeakKey { id: id.to_owned(), min: MIN_CURSOR_KEY_LEN });
+            }
+            Ok(secret.hmac_key.as_bytes().into())
+        });
+        Self { key }
+    }
+
+    /// Reads the key if no request has yet.
+    pub async fn ready(&self) -> Result<(), ApiError> {
+        self.key.get().await.map(|_| ())
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
+        // Every request passes `ready` before a handler can ask for a cursor.
+        let key = self.key.loaded().expect("the cursor key is read before any handler runs");
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(payload);
         mac
     }

@@ -4,6 +4,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use shared::ApiError;
+
 use crate::IdentityState;
 
 /// The JWKS: the current signing key and the previous one, so tokens signed just before a
@@ -11,7 +13,8 @@ use crate::IdentityState;
 #[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks", tag = "identity", security(()),
     responses((status = 200, description = "JSON Web Key Set (RFC 7517)", content_type = "application/json",
         body = Object)))]
-pub async fn jwks(State(state): State<IdentityState>) -> Response {
+pub async fn jwks(State(state): State<IdentityState>) -> Result<Response, ApiError> {
     // Short caching: verifiers pick up a rotation within minutes.
-    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(state.jwks.as_ref().clone())).into_response()
+    let jwks = state.jwks.get().await?.clone();
+    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(jwks)).into_response())
 }

@@ -65,7 +65,7 @@ pub async fn count_failure(state: &IdentityState, user: &User, now: i64) -> Resu
 }
 
 /// Signs an access token for `user` with the platform API's claims plus the plan.
-pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
+pub async fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<String, ApiError> {
     let now = now_seconds();
     let ttl = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(900);
     let claims = Claims {
@@ -84,7 +84,7 @@ pub fn access_token(state: &IdentityState, user: &User, plan: Plan) -> Result<St
         client_id: None,
         plan: Some(plan),
     };
-    state.signer.sign(&claims).map_err(ApiError::internal)
+    state.signer.get().await?.sign(&claims).map_err(ApiError::internal)
 }
 
 /// Starts a session for a signed-in user: a new refresh-token family and an access token.
@@ -115,7 +115,7 @@ pub async fn start_session(
     };
     AccountStore::new(&state.services.store).start_session(&session, &record, clear_failures).await?;
     Ok(TokenResponse {
-        access_token: access_token(state, user, plan)?,
+        access_token: access_token(state, user, plan).await?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: refresh.token,
@@ -382,7 +382,7 @@ pub async fn refresh(State(state): State<IdentityState>, body: Json<RefreshReque
         Rotation::Revoked => return Err(invalid()),
     }
     let tokens = TokenResponse {
-        access_token: access_token(&state, &user, org.plan)?,
+        access_token: access_token(&state, &user, org.plan).await?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: next.token,

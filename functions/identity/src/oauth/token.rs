@@ -241,7 +241,7 @@ fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str
 }
 
 /// Signs an access token for `sub` in `org_id`.
-fn access_token(
+async fn access_token(
     state: &IdentityState,
     grantor: &Grantor,
     permissions: Vec<String>,
@@ -267,7 +267,7 @@ fn access_token(
         client_id: Some(client_id.to_owned()),
         plan: Some(grantor.plan),
     };
-    let token = state.signer.sign(&claims).map_err(ApiError::internal)?;
+    let token = state.signer.get().await?.sign(&claims).map_err(ApiError::internal)?;
     Ok((token, ttl))
 }
 
@@ -401,7 +401,7 @@ async fn exchange_code(
         }
         Redeemed::Revoked => return Err(invalid("The authorization was revoked")),
     }
-    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now)?;
+    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now).await?;
     tracing::info!(client_id = %app.client_id, "authorization code exchanged");
     Ok(issued(TokenResponse {
         access_token: access,
@@ -469,7 +469,7 @@ async fn refresh(
         }
         Redeemed::Revoked => return Err(invalid("The authorization was revoked")),
     }
-    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now)?;
+    let (access, expires_in) = access_token(state, &grantor, Vec::new(), &app.client_id, &granted, now).await?;
     Ok(issued(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -481,7 +481,7 @@ async fn refresh(
 
 /// The app acting for itself in its own organization (RFC 6749 §4.4): `sub` is the
 /// client id, permissions are those stored at registration, no refresh token.
-fn client_credentials(
+async fn client_credentials(
     state: &IdentityState,
     app: &OAuthApp,
     form: &HashMap<String, String>,
@@ -502,7 +502,7 @@ fn client_credentials(
         plan: app.plan,
     };
     let now = time_format::now();
-    let (access, expires_in) = access_token(state, &app_itself, permissions, &app.client_id, &granted, now)?;
+    let (access, expires_in) = access_token(state, &app_itself, permissions, &app.client_id, &granted, now).await?;
     Ok(issued(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -533,7 +533,7 @@ pub async fn token(State(state): State<IdentityState>, request: Request) -> Resu
     match grant_type.as_str() {
         "authorization_code" => exchange_code(&state, &app, &form).await,
         "refresh_token" => refresh(&state, &app, &form).await,
-        "client_credentials" => client_credentials(&state, &app, &form),
+        "client_credentials" => client_credentials(&state, &app, &form).await,
         _ => Err(OAuthError::new(
             "unsupported_grant_type",
             "grant_type must be authorization_code, refresh_token or client_credentials",
