@@ -62,7 +62,7 @@ test: lint browser ## Lint, then every test against a private local stack, then 
 openapi: ## Regenerate openapi.json from the code
 	UPDATE_OPENAPI=1 cargo test --locked -p doorstep-tests --test api openapi -- --quiet
 
-bench: tools ## Release figures: binary size, init time, list latency; the rent job, the overdue index, the rent-roll sync of 100,000 units
+bench: tools ## BENCHMARKS.md: every function next to a hello-world floor (init, latency, RSS, size), cost per route; the rent job, the overdue index, the rent-roll sync
 	bash infra/local/bench.sh
 
 clean: ## Remove build output and local data (keeps installed tools)
