@@ -2,7 +2,8 @@
 # `make test` after lint: a private in-memory stack on free ports (so it never
 # collides with `make dev`), all Rust tests, the trigger runner's tests, the OpenAPI
 # validation, and a smoke test of the real Lambda path through `cargo lambda watch`,
-# ending with the hosted sign-in page driven in headless Chromium.
+# with the hosted sign-in page driven in headless Chromium, and a fuzz run of every
+# operation of the OpenAPI document (fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/lib.sh
@@ -23,3 +24,6 @@ cargo test --workspace --locked --no-fail-fast
 openapi-spec-validator openapi.json
 
 bash infra/local/smoke.sh
+
+# Every operation of openapi.json fuzzed with Schemathesis, signed in as the demo owner.
+bash infra/local/fuzz.sh

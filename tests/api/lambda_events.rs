@@ -13,13 +13,18 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Fills the fixture's placeholders, parses it as Lambda does, and runs the router.
+/// Fills the fixture's placeholders and runs it.
 async fn invoke(app: &TestApp, name: &str, token: &str, property_id: &str) -> (StatusCode, Value, http::HeaderMap) {
     let event = fixture(name)
         .replace("__TOKEN__", token)
         .replace("__PROPERTY_ID__", property_id)
         .replace("__IDEMPOTENCY_KEY__", &ulid::Ulid::generate().to_string());
-    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
+    dispatch(app, &event).await
+}
+
+/// Parses an API Gateway v2 event as Lambda does and runs the router.
+async fn dispatch(app: &TestApp, event: &str) -> (StatusCode, Value, http::HeaderMap) {
+    let request = lambda_http::request::from_str(event).expect("a valid API Gateway v2 event");
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Body::from(body.to_vec()));
     let response = app.gateway.router_for(&request).oneshot(request).await.expect("infallible");
@@ -82,4 +87,25 @@ async fn a_fixture_without_a_valid_token_is_refused() {
     assert_eq!(body["error"]["code"], "AUTHENTICATION_FAILED");
     // API Gateway's request id becomes the correlation id.
     assert_eq!(body["meta"]["correlation_id"], "gw-list-0001");
+}
+
+/// API Gateway hands a body that is not UTF-8 to the function base64-encoded: it is
+/// malformed JSON, a 400 in the envelope.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_a_400() {
+    use base64::Engine;
+    let app = app().await;
+    let token = app.token(&new_org(), &["OrganizationOwner"]);
+    let mut event: Value = serde_json::from_str(
+        &fixture("create")
+            .replace("__TOKEN__", &token)
+            .replace("__IDEMPOTENCY_KEY__", &ulid::Ulid::generate().to_string()),
+    )
+    .unwrap();
+    event["body"] = base64::engine::general_purpose::STANDARD.encode(b"\xff\xfe{\"name\": \"\xc3\x28\"}").into();
+    event["isBase64Encoded"] = true.into();
+
+    let (status, body, _) = dispatch(&app, &event.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+    assert_eq!(body["error"]["code"], "BAD_REQUEST");
 }

@@ -101,6 +101,7 @@ fn wants_stream(headers: &HeaderMap) -> bool {
         (status = 400, description = "Invalid parameter, cursor or Last-Event-ID", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials or stream token", body = ErrorEnvelope),
         (status = 403, description = "Lacks event:read", body = ErrorEnvelope),
+        (status = 422, description = "`type` is not an event type, a wildcard such as `maintenance.*`, or `*`", body = ErrorEnvelope),
     ))]
 pub async fn list(
     State(state): State<EventsState>,

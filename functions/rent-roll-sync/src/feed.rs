@@ -62,13 +62,33 @@ pub struct FeedParams {
 }
 
 /// A page of the JSON feed: the nested batch or the flat rows.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 pub enum FeedPage {
-    #[schema(value_type = Object)]
     Nested(NestedBatch),
-    #[schema(value_type = Object)]
     Flat(Flat),
+}
+
+/// One of two objects told apart by their keys (two bare objects would both match every
+/// page, which `oneOf` forbids).
+impl utoipa::PartialSchema for FeedPage {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder};
+        let shape = |keys: [&str; 2], description: &str| {
+            keys.iter().fold(ObjectBuilder::new().description(Some(description)), |object, key| object.required(*key))
+        };
+        OneOfBuilder::new()
+            .item(shape(["sync_metadata", "projects"], "nested"))
+            .item(shape(["sync_timestamp", "units"], "flat"))
+            .description(Some("A page of the JSON feed: the nested batch or the flat rows."))
+            .into()
+    }
+}
+
+impl ToSchema for FeedPage {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "FeedPage".into()
+    }
 }
 
 /// The rent roll as a feed.
