@@ -390,7 +390,11 @@ impl Seeder {
         let response: Value = serde_json::from_slice(&answer.body).unwrap();
         let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap();
         let data = &body["data"];
-        data["id"].as_str().or_else(|| data["key_id"].as_str()).unwrap_or_else(|| panic!("{path}: {body}")).to_owned()
+        ["id", "webhook_id", "key_id", "api_key_id"]
+            .iter()
+            .find_map(|field| data[*field].as_str())
+            .unwrap_or_else(|| panic!("{path}: {body}"))
+            .to_owned()
     }
 }
 
@@ -453,15 +457,15 @@ async fn representative_requests(release: &Path, services: &Services) -> Vec<(&'
         one("events", "/api/v1/events", "/api/v1/events?page_size=20".into()),
         one("events-stream", "/api/v1/events", "/api/v1/events?page_size=20".into()),
         ("webhooks-deliver", "a domain event of an organization without subscribers", domain_event()),
-        one("rent-roll-sync", "/api/v1/integrations/rentsync", "/api/v1/integrations/rentsync".into()),
+        one("rent-roll-sync", "/api/v1/rent-roll/syncs", "/api/v1/rent-roll/syncs?page_size=20".into()),
     ]
 }
 
 const POSTBACK_USER: &str = "scr-bench";
 const POSTBACK_PASSWORD: &str = "bench-postback-password";
 
-/// A screening with its SmartMove application, stored directly: ordering one goes
-/// through SmartMove, which is not what is measured here.
+/// A screening ordered by link, stored directly: ordering one goes through SmartMove,
+/// which is not what is measured here.
 async fn screening(services: &Services, org: &str, property: &str, unit: &str) -> String {
     use shared::domain::screening::{ReportStatus, Screening, ScreeningMode, password_digest};
     let now = shared::time_format::now();
@@ -471,10 +475,12 @@ async fn screening(services: &Services, org: &str, property: &str, unit: &str) -
         property_id: property.to_owned(),
         unit_id: unit.to_owned(),
         applicants: vec!["applicant@example.com".into()],
-        mode: ScreeningMode::Embedded,
+        // A link order the landlord has not finished: reading it asks SmartMove nothing,
+        // and SmartMove's first postback names its application.
+        mode: ScreeningMode::Link,
         landlord_pays: true,
-        application_id: Some(4242),
-        order_link: None,
+        application_id: None,
+        order_link: Some("https://smartmove.example/order".into()),
         status: ReportStatus::Pending,
         status_rank: ReportStatus::Pending.rank(),
         cancelled: false,
